@@ -1,0 +1,8 @@
+import { describe, expect, it } from 'vitest';
+import * as lnmux from '../src/index.js';
+
+describe('package', () => {
+  it('loads the public entry point as an ES module', () => {
+    expect(typeof lnmux).toBe('object');
+  });
+});

@@ -155,7 +155,7 @@ export function loadConfigFile(path: string): MuxConfig {
   } catch (cause) {
     throw new ConfigError(`config file ${path} is not valid YAML: ${(cause as Error).message}`);
   }
-  const config = parseConfig(raw ?? {});
+  const config = parseConfig(withoutNulls(raw) ?? {});
   const base = dirname(resolve(path));
   const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   return {
@@ -176,6 +176,17 @@ export function identityKeyBytes(config: MuxConfig, env: NodeJS.ProcessEnv = pro
   return Uint8Array.from(Buffer.from(hexKey, 'hex'));
 }
 
+/** In YAML, `key:` with nothing after it (or only comments) is null: read it as "not given". */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value === null || typeof value !== 'object') return value ?? undefined;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  );
+}
+
 function fieldName(path: readonly PropertyKey[]): string {
   if (path.length === 0) return '(config)';
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
@@ -186,6 +197,7 @@ function describe(issue: z.core.$ZodIssue): string {
   if (issue.path.at(-1) === 'identityKey' && issue.code === 'invalid_format') {
     return 'expected a 32-byte private key as 64 hex characters'; // never echo a secret back
   }
-  const got = 'input' in issue && issue.input !== undefined ? `, got ${JSON.stringify(issue.input)}` : '';
+  const shown = 'input' in issue && issue.input !== undefined && !issue.message.includes('received');
+  const got = shown ? `, got ${JSON.stringify(issue.input)}` : '';
   return issue.message + got;
 }

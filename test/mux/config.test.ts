@@ -88,3 +88,11 @@ describe('config', () => {
     expect(() => loadConfigFile(join(dir, 'bad.yml'))).toThrow(/is not valid YAML/);
   });
 });
+
+describe('multiplexer.yml.example', () => {
+  it('is a valid configuration', () => {
+    const config = loadConfigFile(join(import.meta.dirname, '../../multiplexer.yml.example'));
+    expect(config.nodes).toHaveLength(2);
+    expect(config.database.dsn).toBe('postgres://postgres@127.0.0.1:5432/lnmux');
+  });
+});

@@ -219,10 +219,14 @@ export class Registry {
     const hashHex = this.#hashBySetId.get(bytesToHex(setId));
     const set = hashHex === undefined ? undefined : this.#sets.get(hashHex);
     if (set === undefined || set.phase.kind === 'accepting') {
-      out.push({ kind: 'settleRequestRefused', setId, reason: 'unknownSet' });
+      out.push({ kind: 'settleRequestAnswered', setId, answer: 'unknownSet' });
       return;
     }
-    if (set.phase.kind !== 'accepted') return; // already committing or committed: settling twice is a no-op
+    if (set.phase.kind === 'committed') {
+      out.push({ kind: 'settleRequestAnswered', setId, answer: 'alreadySettled' });
+      return;
+    }
+    if (set.phase.kind === 'committing') return; // the commit under way answers
     set.phase = { kind: 'committing', setId: set.phase.setId };
     const htlcs = [...set.parts.values()].map((p) => ({ key: p.htlc.key, amountMsat: p.htlc.amountMsat }));
     out.push({ kind: 'commitSettle', paymentHash: set.paymentHash, setId: set.phase.setId, htlcs });

@@ -115,8 +115,11 @@ export type Decision =
       readonly setId: Uint8Array;
       readonly outcome: FailOutcome;
     }
-  /** Hold mode: a settleRequested named no accepted set (unknown set_id, or the set is not complete). */
-  | { readonly kind: 'settleRequestRefused'; readonly setId: Uint8Array; readonly reason: 'unknownSet' };
+  /**
+   * Hold mode: a settleRequested that starts no commit: the set is unknown (or not complete), or it was
+   * committed already. (A set whose commit is under way gets its answer from that commit.)
+   */
+  | { readonly kind: 'settleRequestAnswered'; readonly setId: Uint8Array; readonly answer: 'unknownSet' | 'alreadySettled' };
 
 /** Registry settings. */
 export interface RegistryConfig {

@@ -229,13 +229,16 @@ describe('Registry, hold mode', () => {
     expect(outcomes(r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: accepted.setId }, T0 + 3))).toEqual([
       'settled',
     ]);
+    expect(r.step({ kind: 'settleRequested', setId: accepted.setId }, T0 + 4)).toEqual([
+      { kind: 'settleRequestAnswered', setId: accepted.setId, answer: 'alreadySettled' },
+    ]);
   });
 
   it('refuses to settle a set id it does not hold complete', () => {
     const r = registry({ mode: 'hold' });
     const unknown = new Uint8Array(32).fill(3);
     expect(r.step({ kind: 'settleRequested', setId: unknown }, T0)).toEqual([
-      { kind: 'settleRequestRefused', setId: unknown, reason: 'unknownSet' },
+      { kind: 'settleRequestAnswered', setId: unknown, answer: 'unknownSet' },
     ]);
   });
 
@@ -254,7 +257,7 @@ describe('Registry, hold mode', () => {
     const released = undecided.step({ kind: 'tick' }, T0 + 60_000);
     expect(outcomes(released)).toEqual(['holdTimeout', 'setReleased']);
     expect(undecided.step({ kind: 'settleRequested', setId: accepted.setId }, T0)).toEqual([
-      { kind: 'settleRequestRefused', setId: accepted.setId, reason: 'unknownSet' },
+      { kind: 'settleRequestAnswered', setId: accepted.setId, answer: 'unknownSet' },
     ]);
   });
 });

@@ -251,6 +251,9 @@ export class Registry {
     const set = this.#sets.get(hashHex);
     if (set === undefined) return;
     if (invoice.kind !== 'settleCommitted') {
+      // The store's refusal is final: the set it refused can no longer be committed.
+      if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(bytesToHex(set.phase.setId));
+      set.phase = { kind: 'accepting' };
       this.#release(hashHex, invoice.kind === 'cancelled' ? 'invoiceCancelled' : 'invoiceUnknown', out);
       return;
     }

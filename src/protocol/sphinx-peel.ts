@@ -39,8 +39,11 @@ export type OnionError =
   | { readonly kind: 'invalidOnionKey' }
   /** The HMAC does not match the packet and associated data (BOLT 4 failure `invalid_onion_hmac`). */
   | { readonly kind: 'invalidOnionHmac' }
-  /** The authenticated `hop_payload` cannot be framed (BOLT 4 failure `invalid_onion_payload`). */
-  | { readonly kind: 'invalidOnionPayload'; readonly reason: HopPayloadFramingError };
+  /**
+   * The authenticated `hop_payload` cannot be framed (BOLT 4 failure `invalid_onion_payload`). The
+   * HMAC was good, so the shared secret is known and the failure can be returned encrypted.
+   */
+  | { readonly kind: 'invalidOnionPayload'; readonly reason: HopPayloadFramingError; readonly sharedSecret: Uint8Array };
 
 /** One onion layer, peeled. */
 export interface PeeledOnion {
@@ -82,12 +85,12 @@ export function peelOnion(
 
   const length = decodeBigSize(unwrapped, 0);
   // A BigSize cannot be truncated inside 1300 bytes: only non-minimal encodings fail here.
-  if (!length.ok) return err({ kind: 'invalidOnionPayload', reason: 'notCanonicalLength' });
+  if (!length.ok) return err({ kind: 'invalidOnionPayload', reason: 'notCanonicalLength', sharedSecret });
   if (length.value.value < BigInt(MIN_HOP_PAYLOAD_LENGTH)) {
-    return err({ kind: 'invalidOnionPayload', reason: 'lengthBelowMinimum' });
+    return err({ kind: 'invalidOnionPayload', reason: 'lengthBelowMinimum', sharedSecret });
   }
   if (length.value.value > BigInt(HOP_PAYLOADS_LENGTH - HMAC_LENGTH - length.value.length)) {
-    return err({ kind: 'invalidOnionPayload', reason: 'lengthPastEnd' });
+    return err({ kind: 'invalidOnionPayload', reason: 'lengthPastEnd', sharedSecret });
   }
   const payloadEnd = length.value.length + Number(length.value.value);
   const payload = unwrapped.slice(length.value.length, payloadEnd);

@@ -11,7 +11,8 @@ import { decodeHopPayload } from '../protocol/hop-payload.js';
 import type { FailureMessage } from '../protocol/failure-message.js';
 import type { Keyring } from '../protocol/keyring.js';
 import type { CircuitKey } from '../protocol/set-id.js';
-import { peelOnion, type Ecdh } from '../protocol/sphinx-peel.js';
+import type { Ecdh } from '../protocol/ecdh.js';
+import { peelOnion } from '../protocol/sphinx-peel.js';
 import { openPaymentAddr } from '../protocol/stateless-invoice.js';
 import type { ArrivedHtlc } from './types.js';
 
@@ -108,9 +109,21 @@ export function inspectHtlc(offered: OfferedHtlc, ctx: InspectContext): Inspecti
         return rejected({ kind: 'failCode', reason: 'invalidOnionVersion', code: 'INVALID_ONION_VERSION' });
       case 'invalidOnionKey':
         return rejected({ kind: 'failCode', reason: 'invalidOnionKey', code: 'INVALID_ONION_KEY' });
-      default:
-        // A payload that cannot be framed fails the HMAC framing as well; the sender cannot be told more.
+      case 'invalidOnionPayload':
+        return rejected({
+          kind: 'failMessage',
+          reason: 'invalidOnionPayload',
+          message: { kind: 'invalidOnionPayload', type: 0n, offset: 0 },
+          sharedSecret: peeled.error.sharedSecret,
+        });
+      case 'invalidOnionHmac':
+      case 'invalidOnionLength':
+        // A blob of the wrong length cannot be authenticated either.
         return rejected({ kind: 'failCode', reason: 'invalidOnionHmac', code: 'INVALID_ONION_HMAC' });
+      default: {
+        const never: never = peeled.error;
+        throw new Error(`unhandled onion error ${JSON.stringify(never)}`);
+      }
     }
   }
   const { sharedSecret, payload, next } = peeled.value;

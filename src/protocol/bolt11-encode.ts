@@ -42,8 +42,10 @@ export function encodeInvoice(fields: InvoiceFields, privateKey: Uint8Array): st
 
 /**
  * Encodes and signs tagged fields exactly as given, in their order, duplicates and raw fields
- * included: re-encodes a decoded invoice (`DecodedInvoice.taggedFields`) byte for byte. No check of
- * which fields are present; use `encodeInvoice` to make invoices. Throws as `encodeInvoice` does.
+ * included: re-encodes a decoded invoice (`DecodedInvoice.taggedFields`) byte for byte, provided its
+ * amount was written in the shortest form and its signature low-S (as this signer writes them).
+ * No check of which fields are present; use `encodeInvoice` to make invoices. Throws as
+ * `encodeInvoice` does.
  */
 export function signInvoice(invoice: UnsignedInvoice, privateKey: Uint8Array): string {
   const payee = publicKeyOf(privateKey);

@@ -48,9 +48,9 @@ export function encodeInvoice(fields: InvoiceFields, privateKey: Uint8Array): st
  * `encodeInvoice` does.
  */
 export function signInvoice(invoice: UnsignedInvoice, privateKey: Uint8Array): string {
-  const payee = publicKeyOf(privateKey);
   for (const field of invoice.taggedFields) {
-    if (field.kind === 'payeeNodeKey' && !equalBytes(field.value, payee)) {
+    // An EC multiplication: only paid by invoices that carry an `n` field.
+    if (field.kind === 'payeeNodeKey' && !equalBytes(field.value, publicKeyOf(privateKey))) {
       throw new RangeError('payeeNodeKey is not the public key of the signing key');
     }
   }

@@ -1,7 +1,7 @@
 /**
- * An invoice as lnmux makes them (one route hint per cluster node, virtual short channel ids with
- * the top bit set, min_final_cltv_expiry 40, var_onion_optin and payment_secret required, basic_mpp
- * optional) read by independent decoders from npm: `bolt11` (bitcoinjs; recovers the payee from the
+ * An invoice as lnmux makes them (one route hint per cluster node, `virtualChannelId` short
+ * channel ids with the top bit set, min_final_cltv_expiry 40, var_onion_optin and payment_secret
+ * required, basic_mpp optional) read by independent decoders from npm: `bolt11` (bitcoinjs; recovers the payee from the
  * signature and checks it against `n`), `light-bolt11-decoder` (no signature check), and the
  * signature checked with @noble/curves.
  */
@@ -11,20 +11,18 @@ import { bech32 } from '@scure/base';
 import bolt11 from 'bolt11';
 import { decode as lightDecode } from 'light-bolt11-decoder';
 import { describe, expect, it } from 'vitest';
-import { bytesToHex, concatBytes, hexToBytes, readU64, utf8ToBytes } from '../../src/protocol/bytes.js';
+import { bytesToHex, concatBytes, hexToBytes, utf8ToBytes } from '../../src/protocol/bytes.js';
 import { decodeInvoice, encodeInvoice, signInvoice, type InvoiceFields, type RouteHintHop } from '../../src/protocol/bolt11.js';
 import { taggedFieldsOf } from '../../src/protocol/bolt11-typed.js';
 import { wordsToBytesPadded } from '../../src/protocol/bolt11-words.js';
+import { virtualChannelId } from '../../src/protocol/virtual-scid.js';
 
 const identityKey = hexToBytes('4d'.repeat(32));
 const identity = secp256k1.getPublicKey(identityKey, true);
 const clusterNodes = [hexToBytes('a1'.repeat(32)), hexToBytes('b2'.repeat(32))].map((k) => secp256k1.getPublicKey(k, true));
 
-/** Virtual channel id as DESIGN.md defines it: last 8 bytes of the node's pubkey, top bit set. */
-const virtualScid = (pubkey: Uint8Array): bigint => readU64(pubkey, 25) | (1n << 63n);
-
 const routeHints: RouteHintHop[][] = clusterNodes.map((pubkey) => [
-  { pubkey, shortChannelId: virtualScid(pubkey), feeBaseMsat: 0, feeProportionalMillionths: 0, cltvExpiryDelta: 40 },
+  { pubkey, shortChannelId: virtualChannelId(pubkey), feeBaseMsat: 0, feeProportionalMillionths: 0, cltvExpiryDelta: 40 },
 ]);
 const fields: InvoiceFields = {
   network: 'bcrt',

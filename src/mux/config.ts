@@ -74,8 +74,11 @@ const settlementSchema = z
 
 const lndSchema = z
   .object({
-    /** Oldest LND version accepted (GetVersion). */
-    minVersion: z.string().regex(/^\d+\.\d+\.\d+$/, 'expected major.minor.patch').default('0.20.3'),
+    /**
+     * Per LND release line, the oldest release accepted (GetVersion), e.g. ["0.20.2", "0.21.1"]. Absent:
+     * the gateway's defaults, the releases that replay held HTLCs and keep final resolutions.
+     */
+    minimumVersions: z.array(z.string().regex(/^\d+\.\d+\.\d+$/, 'expected major.minor.patch')).min(1).optional(),
     /** Reconnect backoff bounds, seconds. */
     backoffInitialSeconds: z.number().positive().default(1),
     backoffMaxSeconds: z.number().positive().default(60),

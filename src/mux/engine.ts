@@ -60,6 +60,8 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
   #timer: NodeJS.Timeout | undefined;
   #timerAt: number | undefined;
   #stopped = false;
+  /** Circuit key ids of settled-set HTLCs whose final event the store still waits for. */
+  readonly #awaitingFinal = new Set<string>();
   /** Hold-mode settle() callers waiting for their set's commit, by set id hex. */
   readonly #settleWaiters = new Map<string, { resolve: () => void; reject: (e: Error) => void }[]>();
 
@@ -151,11 +153,21 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     this.#step({ kind: 'htlcArrived', htlc: inspection.htlc, invoice });
   }
 
-  /** LND's final resolution of an HTLC (SubscribeHtlcEvents). */
+  /** An HTLC of a committed set whose final state is not recorded yet (loaded from the store at start). */
+  expectFinal(key: CircuitKey): void {
+    this.#awaitingFinal.add(circuitKeyId(key));
+  }
+
+  /**
+   * LND's final resolution of an HTLC (SubscribeHtlcEvents, or a lookup after a gap). Only HTLCs of
+   * settled sets reach the store: LND reports every forward, most of them not ours.
+   */
   async onHtlcFinal(nodePubkeyHex: string, circuitKey: NodeCircuitKey, settled: boolean): Promise<void> {
     const node = this.#nodes.get(nodePubkeyHex);
     if (node === undefined) return;
     const key: CircuitKey = { nodePubkey: node.link.pubkey, ...circuitKey };
+    const id = circuitKeyId(key);
+    if (!this.#awaitingFinal.delete(id)) return;
     const done = await this.#retryStore('final htlc', () => this.#options.store.markHtlcFinal(key, settled));
     if (done === undefined) return;
     this.#step({ kind: 'htlcFinal', key, settled });
@@ -192,6 +204,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
         return;
       case 'settle': {
         this.#log.info({ circuitKey: logKey(d.key), outcome: d.outcome }, 'Sending settle resolution');
+        this.#awaitingFinal.add(circuitKeyId(d.key));
         this.#reply(d.key, (circuitKey) => ({ kind: 'settle', circuitKey, preimage: d.preimage }));
         return;
       }

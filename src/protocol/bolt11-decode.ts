@@ -17,6 +17,12 @@ const TIMESTAMP_WORDS = 7;
 const SIGNATURE_WORDS = 104;
 
 /**
+ * The longest payment request read, characters: LND's limit (7089). BOLT 11 sets none, but decoding
+ * costs time per character, and a request this long already fills every field a payer can use.
+ */
+export const MAX_PAYMENT_REQUEST_LENGTH = 7089;
+
+/**
  * Decodes a payment request (upper or lower case, no `lightning:` prefix) and verifies its
  * signature: against the `n` field if there is one (low-S required), else by public-key recovery.
  * Implements the reader requirements of BOLT 11 "Encoding Overview", "Human-Readable Part",
@@ -24,6 +30,7 @@ const SIGNATURE_WORDS = 104;
  * Known even feature bits are 8, 14, 16 and 48; any other even bit fails with `unknownRequiredFeature`.
  */
 export function decodeInvoice(paymentRequest: string): Result<DecodedInvoice, Bolt11Error> {
+  if (paymentRequest.length > MAX_PAYMENT_REQUEST_LENGTH) return err({ kind: 'tooLong', length: paymentRequest.length });
   const bech = decodeBech32(paymentRequest);
   if (!bech.ok) return bech;
   const { hrp, words } = bech.value;

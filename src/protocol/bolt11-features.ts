@@ -82,5 +82,8 @@ export function decodeFeatures(words: Uint8Array): Result<FeatureBits, Bolt11Err
   const unknownEven = other.find((bit) => bit % 2 === 0);
   if (unknownEven !== undefined) return err({ kind: 'unknownRequiredFeature', bit: unknownEven });
   if (other.length > 0) features.otherBits = other;
+  if (features.basicMpp !== undefined && features.paymentSecret === undefined) {
+    return err({ kind: 'missingFeatureDependency', bit: FEATURE_BIT.basicMpp, needs: FEATURE_BIT.paymentSecret });
+  }
   return ok(features);
 }

@@ -143,6 +143,10 @@ export type FieldLetter = 'p' | 's' | 'd' | 'h' | 'm' | 'n' | 'x' | 'c' | 'f' | 
 
 /** Why a payment request was rejected; each case names the BOLT 11 rule it breaks. */
 export type Bolt11Error =
+  /** Longer than any sane invoice (see MAX_PAYMENT_REQUEST_LENGTH): refused before any work. */
+  | { readonly kind: 'tooLong'; readonly length: number }
+  /** A feature is set without the feature it depends on (BOLT 9, BOLT 11 reader: MUST NOT pay). */
+  | { readonly kind: 'missingFeatureDependency'; readonly bit: number; readonly needs: number }
   /** Not Bech32 (BIP-0173): `reason` says which rule. */
   | {
       readonly kind: 'invalidBech32';

@@ -6,6 +6,7 @@
 import { bech32 } from '@scure/base';
 import { describe, expect, it } from 'vitest';
 import { bytesToHex, hexToBytes, utf8ToBytes } from '../../src/protocol/bytes.js';
+import { decodeFeatures, featureListToWords } from '../../src/protocol/bolt11-features.js';
 import {
   DEFAULT_EXPIRY_SECONDS,
   DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA,
@@ -359,5 +360,20 @@ describe('BOLT 11 writer', () => {
     const hop = { pubkey: publicKeyOf(otherKey), shortChannelId: 7n, feeBaseMsat: 1, feeProportionalMillionths: 2, cltvExpiryDelta: 3 };
     const routeHints = [new Array(12).fill(hop)];
     expect(decoded(encodeInvoice({ ...base, routeHints }, key)).routeHints).toEqual(routeHints);
+  });
+});
+
+describe('reader limits found in review', () => {
+  it('refuses a payment request longer than MAX_PAYMENT_REQUEST_LENGTH before decoding it', () => {
+    const huge = `lnbc1${'q'.repeat(5_000_000)}`;
+    expect(decodeInvoice(huge)).toEqual({ ok: false, error: { kind: 'tooLong', length: huge.length } });
+  });
+
+  it('refuses basic_mpp without payment_secret (BOLT 9 dependency)', () => {
+    expect(decodeFeatures(featureListToWords([17]))).toEqual({
+      ok: false,
+      error: { kind: 'missingFeatureDependency', bit: 16, needs: 14 },
+    });
+    expect(decodeFeatures(featureListToWords([14, 17])).ok).toBe(true);
   });
 });

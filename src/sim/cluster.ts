@@ -53,6 +53,7 @@ export class SimCluster {
   readonly recipients: readonly SimRecipient[];
   readonly payer: SimPayer;
   readonly dir: string;
+  readonly network: SimNetwork;
   readonly #payerChannels: readonly bigint[];
   readonly #recipientChannels: readonly bigint[];
   readonly #removeDir: boolean;
@@ -63,6 +64,7 @@ export class SimCluster {
     recipients: readonly SimRecipient[];
     payer: SimPayer;
     dir: string;
+    network: SimNetwork;
     payerChannels: readonly bigint[];
     recipientChannels: readonly bigint[];
     removeDir: boolean;
@@ -72,6 +74,7 @@ export class SimCluster {
     this.recipients = parts.recipients;
     this.payer = parts.payer;
     this.dir = parts.dir;
+    this.network = parts.network;
     this.#payerChannels = parts.payerChannels;
     this.#recipientChannels = parts.recipientChannels;
     this.#removeDir = parts.removeDir;
@@ -110,6 +113,20 @@ export class SimCluster {
     const node = this.nodes[index];
     if (node === undefined) throw new RangeError(`no node ${index}`);
     return node;
+  }
+
+  /**
+   * An invoice of recipient `index` (reached through node `index` over a real channel: paying it is
+   * regular forwarding traffic, which an interceptor must RESUME).
+   */
+  recipientInvoice(index: number, amountMsat: bigint, options: { expirySeconds?: number; nowSeconds?: number } = {}): {
+    paymentRequest: string;
+    preimage: Uint8Array;
+    paymentHash: Uint8Array;
+  } {
+    const recipient = this.recipients[index];
+    if (recipient === undefined) throw new RangeError(`no recipient ${index}`);
+    return recipient.createInvoice({ amountMsat, network: this.network, ...options });
   }
 
   /** Mines `count` blocks on the shared chain; every running node sees them. */
@@ -159,7 +176,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SimClu
       const payerScid = shortChannelId(500 + i, 1, 0);
       const recipientScid = shortChannelId(600 + i, 2, 1);
       node.openChannel({ scid: payerScid, peerPublicKey: payer.keys.publicKey, localMsat: 0n, remoteMsat: inbound });
-      node.openChannel({ scid: recipientScid, peerPublicKey: recipient.publicKey, peer: recipient, localMsat: outbound, remoteMsat: 0n });
+      const toRecipient = node.openChannel({ scid: recipientScid, peerPublicKey: recipient.publicKey, peer: recipient, localMsat: outbound, remoteMsat: 0n });
+      recipient.addInboundRoute({ nodePublicKey: node.publicKey, shortChannelId: recipientScid, policy: toRecipient.policy });
       payer.addChannel(node, payerScid);
       nodes.push(node);
       recipients.push(recipient);
@@ -172,5 +190,5 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SimClu
     if (removeDir) await rm(dir, { recursive: true, force: true });
     throw error;
   }
-  return new SimCluster({ chain, nodes, recipients, payer, dir, payerChannels, recipientChannels, removeDir });
+  return new SimCluster({ chain, nodes, recipients, payer, dir, network: options.network ?? 'regtest', payerChannels, recipientChannels, removeDir });
 }

@@ -62,14 +62,14 @@ function streaming<C extends grpc.ServerWritableStream<Record<string, unknown>, 
   backend: LndBackend,
   body: (call: C) => void,
 ): Handler {
-  return (call: C) => {
+  return ((call: C) => {
     const auth = checkMacaroon(backend.macaroonKey, macaroonOf(call.metadata));
     if (!auth.ok) {
       call.emit('error', toServiceError(goError(auth.error)));
       return;
     }
     body(call);
-  };
+  }) as Handler;
 }
 
 function epochMessage(block: BlockEpoch): Record<string, unknown> {

@@ -7,7 +7,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { bytesToHex } from '../protocol/bytes.js';
-import type { SimChain } from './chain.js';
+import type { SimChain, SimNetwork } from './chain.js';
+import type { ChannelPolicy } from './channel-update.js';
 import type { AddHtlcResult, HtlcOffer, HtlcReceiver, HtlcResolution } from './htlc.js';
 import type { KeyPair } from './keys.js';
 import {
@@ -17,9 +18,20 @@ import {
   ecdhWithPrivateKey,
   encodeFailureMessage,
   peelOnion,
+  encodeInvoice,
   type Ecdh,
   type FailureMessage,
 } from './protocol-api.js';
+
+/** BOLT 11 currency prefix of each network. */
+export const INVOICE_PREFIX = { mainnet: 'bc', testnet: 'tb', testnet4: 'tb', signet: 'tbs', regtest: 'bcrt', simnet: 'sb' } as const satisfies Record<SimNetwork, string>;
+
+/** A channel into the recipient from a forwarding node, for its invoices' route hints. */
+export interface InboundRoute {
+  readonly nodePublicKey: Uint8Array;
+  readonly shortChannelId: bigint;
+  readonly policy: ChannelPolicy;
+}
 
 interface Invoice {
   readonly preimage: Uint8Array;
@@ -41,6 +53,7 @@ export class SimRecipient implements HtlcReceiver {
   readonly #invoices = new Map<string, Invoice>();
   readonly #parts = new Map<string, Part[]>();
   #nextHtlcId = 0n;
+  readonly #routes: InboundRoute[] = [];
   /** Whether the node accepts HTLCs (false: its peers see it as offline). */
   online = true;
 
@@ -68,6 +81,47 @@ export class SimRecipient implements HtlcReceiver {
       settled: false,
     });
     return { preimage: Uint8Array.from(preimage), paymentHash };
+  }
+
+  /** Records a channel into the recipient (its route hints name it). */
+  addInboundRoute(route: InboundRoute): void {
+    this.#routes.push(route);
+  }
+
+  /**
+   * Registers an invoice and returns its BOLT 11 payment request, signed with the recipient's key,
+   * with one route hint per inbound route (the recipient's channels are private), payment secret
+   * and basic_mpp. `nowSeconds`: invoice timestamp (default now).
+   */
+  createInvoice(options: { amountMsat: bigint; network: SimNetwork; description?: string; expirySeconds?: number; nowSeconds?: number }): {
+    paymentRequest: string;
+    preimage: Uint8Array;
+    paymentHash: Uint8Array;
+  } {
+    const { preimage, paymentHash } = this.addInvoice({ amountMsat: options.amountMsat });
+    const paymentRequest = encodeInvoice(
+      {
+        network: INVOICE_PREFIX[options.network],
+        amountMsat: options.amountMsat,
+        timestamp: options.nowSeconds ?? Math.floor(Date.now() / 1000),
+        paymentHash,
+        paymentSecret: randomBytes(32),
+        description: options.description ?? `${this.name} invoice`,
+        ...(options.expirySeconds === undefined ? {} : { expirySeconds: options.expirySeconds }),
+        features: { varOnionOptin: 'required', paymentSecret: 'required', basicMpp: 'optional' },
+        routeHints: this.#routes.map((r) => [
+          {
+            pubkey: r.nodePublicKey,
+            shortChannelId: r.shortChannelId,
+            feeBaseMsat: r.policy.feeBaseMsat,
+            feeProportionalMillionths: r.policy.feeProportionalMillionths,
+            cltvExpiryDelta: r.policy.cltvExpiryDelta,
+          },
+        ]),
+      },
+      this.keys.privateKey,
+    );
+    return { paymentRequest, preimage, paymentHash };
   }
 
   /** Whether the invoice with this payment hash has been paid. */

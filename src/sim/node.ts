@@ -352,6 +352,12 @@ export class SimNode implements HtlcReceiver {
     return [...this.#incoming.values()].map((h) => ({ key: h.key, state: h.state, amountMsat: h.offer.amountMsat, paymentHash: h.offer.paymentHash }));
   }
 
+  /** Whether an interceptor client holds the node's HtlcInterceptor stream now. */
+  get interceptorConnected(): boolean {
+    const run = this.#run;
+    return run !== undefined && run.interceptorClaimed;
+  }
+
   /** Circuit keys the interceptable switch holds now (empty while the node is down). */
   heldHtlcs(): HtlcKey[] {
     return this.#run?.htlcSwitch.heldKeys() ?? [];

@@ -79,6 +79,8 @@ export interface NodeChannel {
   localMsat: bigint;
   /** The peer's balance: what the node can receive (its inbound liquidity), msat. */
   remoteMsat: bigint;
+  /** Force-closed: no new HTLCs; its pending incoming HTLCs resolve on chain. */
+  closed: boolean;
   readonly policy: ChannelPolicy;
 }
 
@@ -100,7 +102,7 @@ export interface SimNodeInfo {
   readonly virtualScid: bigint;
 }
 
-type IncomingState = 'new' | 'intercept' | 'forwarded' | 'resolved';
+type IncomingState = 'new' | 'intercept' | 'forwarded' | 'onChain' | 'resolved';
 
 interface Forwarding {
   readonly outgoingChanId: bigint;
@@ -194,6 +196,8 @@ export class SimNode implements HtlcReceiver {
     this.#macaroonPath = macaroonPath;
     this.#ecdh = ecdhWithPrivateKey(options.keys.privateKey);
     this.#now = options.now ?? Date.now;
+    // On chain, the peer times an expired HTLC out whether this node runs or not.
+    this.chain.onBlock((block) => this.#expireOnChain(block.height));
   }
 
   /**
@@ -295,6 +299,7 @@ export class SimNode implements HtlcReceiver {
     // After a restart the link re-forwards every HTLC that is locked in but has no outgoing circuit.
     for (const htlc of [...this.#incoming.values()]) {
       if (htlc.state === 'intercept') this.#offerToSwitch(htlc, true);
+      else if (htlc.state === 'onChain') run.htlcSwitch.holdOnChain(this.#forwardHandle(htlc));
       else if (htlc.state === 'new') this.#process(htlc);
     }
   }
@@ -332,6 +337,7 @@ export class SimNode implements HtlcReceiver {
       ...(options.peer === undefined ? {} : { peer: options.peer }),
       localMsat: options.localMsat,
       remoteMsat: options.remoteMsat,
+      closed: false,
       policy: { ...DEFAULT_POLICY, ...options.policy },
     };
     this.#channels.set(options.scid, channel);
@@ -341,6 +347,29 @@ export class SimNode implements HtlcReceiver {
   /** The channel with id `scid`, if any. */
   channel(scid: bigint): NodeChannel | undefined {
     return this.#channels.get(scid);
+  }
+
+  /**
+   * Force-closes channel `scid` (as if its commitment confirmed): no more HTLCs over it, and every
+   * incoming HTLC on it still held for the interceptor moves to LND's on-chain flow: offered again
+   * with the settlement deadline (its expiry) as auto_fail_height, settle-only, and timed out by the
+   * peer once the chain reaches the deadline.
+   */
+  forceCloseChannel(scid: bigint): void {
+    const channel = this.#channels.get(scid);
+    if (channel === undefined) throw new RangeError(`no channel ${scid} on node ${this.name}`);
+    channel.closed = true;
+    for (const htlc of [...this.#incoming.values()]) {
+      if (htlc.channel !== channel || htlc.state !== 'intercept') continue;
+      htlc.state = 'onChain';
+      this.#run?.htlcSwitch.holdOnChain(this.#forwardHandle(htlc));
+    }
+  }
+
+  #expireOnChain(height: number): void {
+    for (const htlc of [...this.#incoming.values()]) {
+      if (htlc.state === 'onChain' && htlc.offer.expiry <= height) this.#resolveIncoming(htlc, { kind: 'onChainTimeout' });
+    }
   }
 
   /** Sets what the node can still receive over `scid` (the peer's balance), msat. */
@@ -386,7 +415,7 @@ export class SimNode implements HtlcReceiver {
   addHtlc(chanId: bigint, offer: HtlcOffer): AddHtlcResult {
     if (this.#run === undefined) return { ok: false, refusal: 'peerOffline' };
     const channel = this.#channels.get(chanId);
-    if (channel === undefined) return { ok: false, refusal: 'unknownChannel' };
+    if (channel === undefined || channel.closed) return { ok: false, refusal: 'unknownChannel' };
     if (offer.amountMsat > channel.remoteMsat) return { ok: false, refusal: 'insufficientBalance' };
     channel.remoteMsat -= offer.amountMsat;
     const htlcId = this.#nextHtlcId.get(chanId) ?? 0n;
@@ -451,6 +480,7 @@ export class SimNode implements HtlcReceiver {
 
   #forwardHandle(htlc: IncomingHtlc): InterceptedForward {
     const live = (): boolean => htlc.state === 'intercept';
+    const settleable = (): boolean => htlc.state === 'intercept' || htlc.state === 'onChain';
     return {
       key: htlc.key,
       incomingExpiry: htlc.offer.expiry,
@@ -462,7 +492,7 @@ export class SimNode implements HtlcReceiver {
       },
       settle: (preimage) => {
         if (!equalBytes(sha256(preimage), htlc.offer.paymentHash)) return 'preimage does not match hash';
-        if (live()) this.#resolveIncoming(htlc, { kind: 'fulfill', preimage: Uint8Array.from(preimage) });
+        if (settleable()) this.#resolveIncoming(htlc, { kind: 'fulfill', preimage: Uint8Array.from(preimage) });
         return undefined;
       },
       fail: (failurePacket) => {
@@ -641,12 +671,13 @@ export class SimNode implements HtlcReceiver {
 
   #resolveIncoming(htlc: IncomingHtlc, resolution: HtlcResolution): void {
     if (htlc.state === 'resolved') return;
+    const offchain = htlc.state !== 'onChain';
     htlc.state = 'resolved';
     this.#incoming.delete(keyString(htlc.key));
     const settled = resolution.kind === 'fulfill';
     if (settled) htlc.channel.localMsat += htlc.offer.amountMsat;
     else htlc.channel.remoteMsat += htlc.offer.amountMsat;
-    if (this.storeFinalHtlcResolutions) this.#finalResolutions.set(keyString(htlc.key), { settled, offchain: true });
+    if (this.storeFinalHtlcResolutions) this.#finalResolutions.set(keyString(htlc.key), { settled, offchain });
     this.#emit({
       incoming_channel_id: htlc.key.chanId.toString(),
       outgoing_channel_id: '0',
@@ -654,7 +685,7 @@ export class SimNode implements HtlcReceiver {
       outgoing_htlc_id: '0',
       timestamp_ns: (BigInt(this.#now()) * 1_000_000n).toString(),
       event_type: 'UNKNOWN',
-      final_htlc_event: { settled, offchain: true },
+      final_htlc_event: { settled, offchain },
     });
     setImmediate(() => htlc.deliver(resolution));
   }

@@ -37,6 +37,8 @@ export type AttemptOutcome =
   | { readonly kind: 'refused'; readonly refusal: AddRefusal }
   /** A failure from hop `hopIndex` of the route (0: the payer's peer), decrypted and decoded. */
   | { readonly kind: 'failed'; readonly hopIndex: number; readonly erringNode: string; readonly failure: FailureMessage }
+  /** The payer's channel was force-closed and the HTLC timed out on chain (no failure message). */
+  | { readonly kind: 'onChainTimeout' }
   /** A failure no hop's keys could authenticate, or whose message could not be decoded. */
   | { readonly kind: 'unreadableFailure'; readonly hopIndex?: number };
 
@@ -333,6 +335,8 @@ export class SimPayer {
         if (!equalBytes(hash, paymentHash)) return { kind: 'unreadableFailure' };
         return { kind: 'settled', preimage: resolution.preimage };
       }
+      case 'onChainTimeout':
+        return { kind: 'onChainTimeout' };
       case 'failMalformed':
         // Only the payer's direct peer can send update_fail_malformed_htlc to it.
         return { kind: 'failed', hopIndex: 0, erringNode: bytesToHex(nodes[0] as Uint8Array), failure: malformedFailure(resolution.failureCode, resolution.sha256OfOnion) };

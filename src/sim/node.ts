@@ -32,7 +32,10 @@ import {
   type FailureMessage,
   type OnionError,
 } from './protocol-api.js';
+import { DEFAULT_LND_VERSION, getInfoMessage, versionMessage } from './node-info.js';
 import { ensureTlsCertificate, type TlsFiles } from './tls-cert.js';
+
+export { DEFAULT_LND_VERSION } from './node-info.js';
 
 /** LND's default forwarding policy (lncfg / chainreg defaults): 1 sat base, 1 ppm, 80 blocks. */
 export const DEFAULT_POLICY: ChannelPolicy = {
@@ -43,9 +46,6 @@ export const DEFAULT_POLICY: ChannelPolicy = {
   feeProportionalMillionths: 1,
 };
 
-/** The LND release the simulator imitates by default. */
-export const DEFAULT_LND_VERSION = '0.21.2-beta';
-const DEFAULT_COMMIT_HASH = '29257ecc8892af0c882fa627b66a556190c84fd9';
 
 export interface SimNodeOptions {
   /** A short name (logs, aliases). */
@@ -136,11 +136,6 @@ interface Run {
 const keyString = (key: HtlcKey): string => `${key.chanId}:${key.htlcId}`;
 const sha256 = (data: Uint8Array): Uint8Array => createHash('sha256').update(data).digest();
 
-function parseVersion(version: string): { major: number; minor: number; patch: number; pre: string } {
-  const m = /^(\d+)\.(\d+)\.(\d+)(?:-(.+))?$/.exec(version);
-  if (m === null) throw new RangeError(`lndVersion: expected "major.minor.patch[-pre]", got ${JSON.stringify(version)}`);
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), pre: m[4] ?? '' };
-}
 
 /** BOLT 4 BADONION codes for an onion LND's iterator could not process (htlcswitch/hop/iterator.go). */
 function malformedCode(error: OnionError): number {
@@ -186,7 +181,7 @@ export class SimNode implements HtlcReceiver {
     this.requireInterceptor = options.requireInterceptor ?? true;
     this.storeFinalHtlcResolutions = options.storeFinalHtlcResolutions ?? true;
     this.lndVersion = options.lndVersion ?? DEFAULT_LND_VERSION;
-    parseVersion(this.lndVersion);
+    versionMessage(this.lndVersion);
     this.host = options.host ?? '127.0.0.1';
     this.#port = options.port ?? 0;
     this.#dir = options.dir;
@@ -703,21 +698,24 @@ export class SimNode implements HtlcReceiver {
       const run = currentRun();
       return run !== undefined && !run.stopped ? run : undefined;
     };
-    const version = parseVersion(this.lndVersion);
     return {
       macaroonKey: this.#macaroonKey,
-      version: () => ({
-        commit: `v${this.lndVersion}`,
-        commit_hash: DEFAULT_COMMIT_HASH,
-        version: this.lndVersion,
-        app_major: version.major,
-        app_minor: version.minor,
-        app_patch: version.patch,
-        app_pre_release: version.pre,
-        build_tags: ['autopilotrpc', 'signrpc', 'walletrpc', 'chainrpc', 'invoicesrpc', 'watchtowerrpc', 'neutrinorpc', 'monitoring', 'peersrpc', 'kvdb_postgres', 'kvdb_etcd', 'kvdb_sqlite'],
-        go_version: 'go1.25.10',
-      }),
-      getInfo: () => this.#getInfo(),
+      version: () => versionMessage(this.lndVersion),
+      getInfo: () =>
+        getInfoMessage({
+          lndVersion: this.lndVersion,
+          publicKey: this.keys.publicKey,
+          alias: this.name,
+          network: this.network,
+          tip: this.chain.tip(),
+          nowSeconds: Math.floor(this.#now() / 1000),
+          channels: [...this.#channels.values()].map((c) => ({
+            peerPublicKey: c.peerPublicKey,
+            active: !c.closed && (c.peer === undefined || !('online' in c.peer) || (c.peer as { online: boolean }).online),
+          })),
+          requireInterceptor: this.requireInterceptor,
+          storeFinalHtlcResolutions: this.storeFinalHtlcResolutions,
+        }),
       lookupHtlcResolution: (key) => {
         if (!this.storeFinalHtlcResolutions) return { kind: 'unavailable' };
         const found = this.#finalResolutions.get(keyString(key));
@@ -757,52 +755,6 @@ export class SimNode implements HtlcReceiver {
       tip: () => this.chain.tip(),
       blockAt: (height) => this.chain.blockAt(height),
       onBlock: (listener: (block: BlockEpoch) => void) => this.chain.onBlock(listener),
-    };
-  }
-
-  #getInfo(): Record<string, unknown> {
-    const tip = this.chain.tip();
-    const channels = [...this.#channels.values()];
-    const active = channels.filter((c) => c.peer === undefined || !('online' in c.peer) || (c.peer as { online: boolean }).online).length;
-    const features: Record<string, { name: string; is_required: boolean; is_known: boolean }> = {
-      0: { name: 'data-loss-protect', is_required: true, is_known: true },
-      5: { name: 'upfront-shutdown-script', is_required: false, is_known: true },
-      7: { name: 'gossip-queries', is_required: false, is_known: true },
-      8: { name: 'tlv-onion', is_required: true, is_known: true },
-      12: { name: 'static-remote-key', is_required: true, is_known: true },
-      14: { name: 'payment-addr', is_required: true, is_known: true },
-      17: { name: 'multi-path-payments', is_required: false, is_known: true },
-      23: { name: 'anchors-zero-fee-htlc-tx', is_required: false, is_known: true },
-      25: { name: 'route-blinding', is_required: false, is_known: true },
-      27: { name: 'shutdown-any-segwit', is_required: false, is_known: true },
-      31: { name: 'amp', is_required: false, is_known: true },
-      45: { name: 'explicit-commitment-type', is_required: false, is_known: true },
-      47: { name: 'scid-alias', is_required: false, is_known: true },
-      51: { name: 'zero-conf', is_required: false, is_known: true },
-    };
-    return {
-      version: `${this.lndVersion} commit=v${this.lndVersion}`,
-      commit_hash: DEFAULT_COMMIT_HASH,
-      identity_pubkey: bytesToHex(this.keys.publicKey),
-      alias: this.name,
-      color: '#3399ff',
-      num_pending_channels: 0,
-      num_active_channels: active,
-      num_inactive_channels: channels.length - active,
-      num_peers: new Set(channels.map((c) => bytesToHex(c.peerPublicKey))).size,
-      block_height: tip.height,
-      block_hash: Buffer.from(tip.hash).reverse().toString('hex'),
-      best_header_timestamp: Math.floor(this.#now() / 1000).toString(),
-      synced_to_chain: true,
-      synced_to_graph: true,
-      testnet: this.network === 'testnet' || this.network === 'testnet4',
-      chains: [{ chain: 'bitcoin', network: this.network }],
-      uris: [],
-      features,
-      require_htlc_interceptor: this.requireInterceptor,
-      store_final_htlc_resolutions: this.storeFinalHtlcResolutions,
-      wallet_synced: true,
-      graph_cache_status: 'GRAPH_CACHE_STATUS_LOADED',
     };
   }
 }

@@ -25,7 +25,8 @@ export type HtlcResolution =
   | { readonly kind: 'onChainTimeout' };
 
 /** Why an HTLC could not even be added to the channel (the sender's own link refuses it). */
-export type AddRefusal = 'peerOffline' | 'insufficientBalance' | 'unknownChannel' | 'belowMinimum';
+/** `invalidRoute`: the payer could not even build the onion (hint keys not on the curve, payloads over 1300 bytes). */
+export type AddRefusal = 'peerOffline' | 'insufficientBalance' | 'unknownChannel' | 'belowMinimum' | 'invalidRoute';
 
 export type AddHtlcResult =
   | { readonly ok: true; readonly htlcId: bigint; readonly resolution: Promise<HtlcResolution> }

@@ -313,11 +313,18 @@ export class SimPayer {
       expiry += hop.cltvExpiryDelta;
     }
     const nodes = [...route.hops.map((h) => h.publicKey), invoice.payeePubkey];
-    const { onion, sharedSecrets } = buildOnion(
-      nodes.map((publicKey, i) => ({ publicKey, payload: payloads[i] as Uint8Array })),
-      sessionKey(),
-      invoice.paymentHash,
-    );
+    let built: { onion: Uint8Array; sharedSecrets: Uint8Array[] };
+    try {
+      built = buildOnion(
+        nodes.map((publicKey, i) => ({ publicKey, payload: payloads[i] as Uint8Array })),
+        sessionKey(),
+        invoice.paymentHash,
+      );
+    } catch {
+      // A hint chain too long for 1300 bytes of payloads, or a hint key that is not a point.
+      return { kind: 'refused', attempt: { routeHint: route.index, firstHop: bytesToHex(nodes[0] as Uint8Array), amountMsat: shardMsat, outcome: { kind: 'refused', refusal: 'invalidRoute' } } };
+    }
+    const { onion, sharedSecrets } = built;
     const base = { routeHint: route.index, firstHop: bytesToHex(nodes[0] as Uint8Array), amountMsat: shardMsat };
     const added = route.peer.receiver.addHtlc(route.peer.chanId, { amountMsat: amount, expiry, paymentHash: invoice.paymentHash, onion });
     if (!added.ok) return { kind: 'refused', attempt: { ...base, outcome: { kind: 'refused', refusal: added.refusal } } };

@@ -445,7 +445,8 @@ export class SimNode implements HtlcReceiver {
     const next = peeled.value.next;
     const payload = decodeHopPayload(peeled.value.payload, next.kind === 'final' ? 'final' : 'intermediate');
     if (!payload.ok) {
-      this.#failIncoming(htlc, { kind: 'invalidOnionPayload', type: payload.error.type, offset: payload.error.offset });
+      // LND reports the offending type and always offset 0 (htlcswitch/hop/payload.go).
+      this.#failIncoming(htlc, { kind: 'invalidOnionPayload', type: payload.error.type, offset: 0 });
       return;
     }
     if (next.kind === 'final' || payload.value.shortChannelId === undefined) {

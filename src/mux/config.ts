@@ -204,3 +204,15 @@ function describe(issue: z.core.$ZodIssue): string {
   const got = shown ? `, got ${JSON.stringify(issue.input)}` : '';
   return issue.message + got;
 }
+
+/** The store settings of a configuration (src/store's StoreConfig). */
+export function storeConfigOf(config: MuxConfig, migrate = false) {
+  const db = config.database;
+  return {
+    ...(db.dsn !== undefined ? { databaseUrl: db.dsn } : { dataDir: db.dataDir }),
+    poolSize: db.poolSize,
+    connectTimeoutMs: db.connectTimeoutSeconds * 1000,
+    statementTimeoutMs: db.statementTimeoutSeconds * 1000,
+    migrate,
+  };
+}

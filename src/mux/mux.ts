@@ -24,7 +24,7 @@ import {
   type ListInvoicesQuery,
   type Store,
 } from '../store/index.js';
-import { identityKeyBytes, parseConfig, type MuxConfig, type MuxConfigInput } from './config.js';
+import { identityKeyBytes, parseConfig, storeConfigOf, type MuxConfig, type MuxConfigInput } from './config.js';
 import { SettlementEngine } from './engine.js';
 import { makeInvoice, type CreatedInvoice, type InvoiceRequest } from './invoice-factory.js';
 import { settleStoreOf } from './settle-store.js';
@@ -64,7 +64,8 @@ export type MuxInvoice = Invoice;
 const LEASE_NAME = 'lnmux-cluster';
 
 export class Mux extends EventEmitter<MuxEvents> {
-  readonly config: MuxConfig;
+  /** Kept private: it holds the identity key (a secret, never to be logged). */
+  readonly #config: MuxConfig;
   readonly #store: Store;
   readonly #keyring: Keyring;
   readonly #log: Logger;
@@ -79,7 +80,7 @@ export class Mux extends EventEmitter<MuxEvents> {
 
   private constructor(config: MuxConfig, store: Store, keyring: Keyring, log: Logger, options: MuxOptions) {
     super();
-    this.config = config;
+    this.#config = config;
     this.#store = store;
     this.#keyring = keyring;
     this.#log = log;
@@ -123,12 +124,8 @@ export class Mux extends EventEmitter<MuxEvents> {
     const keyring = deriveKeyring(identityKeyBytes(config));
     const log = options.logger ?? pino({ level: config.logging.level, base: undefined });
     const store = await openStore({
-      ...(config.database.dsn !== undefined ? { databaseUrl: config.database.dsn } : { dataDir: config.database.dataDir }),
-      poolSize: config.database.poolSize,
-      connectTimeoutMs: config.database.connectTimeoutSeconds * 1000,
-      statementTimeoutMs: config.database.statementTimeoutSeconds * 1000,
-      migrate: options.migrate ?? false,
-      onWarning: (message) => log.warn(message),
+      ...storeConfigOf(config, options.migrate ?? false),
+      onWarning: (message: string) => log.warn(message),
     });
     log.info({ node: bytesToHex(keyring.nodePubkey), backend: store.backend, nodes: config.nodes.length }, 'lnmux opened');
     return new Mux(config, store, keyring, log, options);
@@ -172,13 +169,13 @@ export class Mux extends EventEmitter<MuxEvents> {
       request,
       {
         keyring: this.#keyring,
-        network: this.config.network,
+        network: this.#config.network,
         nodes: this.#nodes,
-        feeBaseMsat: this.config.routing.feeBaseMsat,
-        feeProportionalMillionths: this.config.routing.feeProportionalMillionths,
-        cltvExpiryDelta: this.config.routing.cltvExpiryDelta,
-        minFinalCltvExpiryDelta: this.config.invoice.minFinalCltvExpiryDelta,
-        defaultExpirySeconds: this.config.invoice.defaultExpirySeconds,
+        feeBaseMsat: this.#config.routing.feeBaseMsat,
+        feeProportionalMillionths: this.#config.routing.feeProportionalMillionths,
+        cltvExpiryDelta: this.#config.routing.cltvExpiryDelta,
+        minFinalCltvExpiryDelta: this.#config.invoice.minFinalCltvExpiryDelta,
+        defaultExpirySeconds: this.#config.invoice.defaultExpirySeconds,
       },
       Date.now() / 1000,
     );
@@ -269,19 +266,19 @@ export class Mux extends EventEmitter<MuxEvents> {
     const unfinalized = await this.#store.listUnfinalizedHtlcs();
     for (const htlc of unfinalized) this.#engine.expectFinal(htlc);
     this.#log.info('Press ctrl-c to exit');
-    this.#gateways = this.config.nodes.map(
+    this.#gateways = this.#config.nodes.map(
       (node) =>
         new NodeGateway({
           pubkey: node.pubkey.toLowerCase(),
-          network: this.config.network,
+          network: this.#config.network,
           address: node.address,
           tlsCert: node.tlsCertPath,
           macaroon: node.macaroonPath,
           ...(this.#options.gateway?.tlsServerName !== undefined ? { tlsServerName: this.#options.gateway.tlsServerName } : {}),
-          ...(this.config.lnd.minimumVersions !== undefined ? { minimumVersions: this.config.lnd.minimumVersions } : {}),
+          ...(this.#config.lnd.minimumVersions !== undefined ? { minimumVersions: this.#config.lnd.minimumVersions } : {}),
           backoff: {
-            initialMs: this.#options.gateway?.backoff?.initialMs ?? this.config.lnd.backoffInitialSeconds * 1000,
-            maxMs: this.#options.gateway?.backoff?.maxMs ?? this.config.lnd.backoffMaxSeconds * 1000,
+            initialMs: this.#options.gateway?.backoff?.initialMs ?? this.#config.lnd.backoffInitialSeconds * 1000,
+            maxMs: this.#options.gateway?.backoff?.maxMs ?? this.#config.lnd.backoffMaxSeconds * 1000,
           },
         }),
     );

@@ -22,21 +22,25 @@ export class EventLog {
     })();
   }
 
+  /** The index the next event will get: pass it to `next` to search from here regardless of the cursor. */
+  mark(): number {
+    return this.events.length;
+  }
+
   /**
-   * The next event (after the previous match) for which `test` holds; moves the cursor past it.
-   * No timeout here: the test's own timeout bounds it.
+   * The next event for which `test` holds, searching from `from` (default: just after the previous
+   * match); moves the cursor past it. No timeout here: the test's own timeout bounds it.
    */
-  async next<E extends GatewayEvent>(test: (e: GatewayEvent) => e is E): Promise<E>;
-  async next(test: (e: GatewayEvent) => boolean): Promise<GatewayEvent>;
-  async next(test: (e: GatewayEvent) => boolean): Promise<GatewayEvent> {
-    const from = this.#cursor;
+  async next<E extends GatewayEvent>(test: (e: GatewayEvent) => e is E, from?: number): Promise<E>;
+  async next(test: (e: GatewayEvent) => boolean, from?: number): Promise<GatewayEvent>;
+  async next(test: (e: GatewayEvent) => boolean, from = this.#cursor): Promise<GatewayEvent> {
     const index = this.events.findIndex((e, i) => i >= from && test(e));
     if (index >= 0) {
-      this.#cursor = index + 1;
+      this.#cursor = Math.max(this.#cursor, index + 1);
       return this.events[index]!;
     }
     const event = await new Promise<GatewayEvent>((resolve) => this.#waiters.push({ test, from, resolve }));
-    this.#cursor = this.events.indexOf(event) + 1;
+    this.#cursor = Math.max(this.#cursor, this.events.indexOf(event) + 1);
     return event;
   }
 

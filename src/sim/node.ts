@@ -128,7 +128,7 @@ interface Run {
   readonly htlcSwitch: InterceptableSwitch;
   interceptorClaimed: boolean;
   readonly htlcEventListeners: Set<(event: Record<string, unknown>) => void>;
-  readonly stopBlocks: () => void;
+  stopBlocks: () => void;
 }
 
 const keyString = (key: HtlcKey): string => `${key.chanId}:${key.htlcId}`;
@@ -265,23 +265,33 @@ export class SimNode implements HtlcReceiver {
   async start(): Promise<void> {
     if (this.#run !== undefined) return;
     const htlcSwitch = new InterceptableSwitch({ requireInterceptor: this.requireInterceptor, height: () => this.chain.height });
-    const listeners = new Set<(event: Record<string, unknown>) => void>();
-    let run: Run | undefined;
-    const backend = this.#backend(() => run);
-    const server = createLndServer(backend);
-    const port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(
-        `${this.host}:${this.#port}`,
-        grpc.ServerCredentials.createSsl(null, [{ cert_chain: this.#tls.cert, private_key: this.#tls.key }], false),
-        (error, bound) => (error === null ? resolve(bound) : reject(error)),
-      );
-    });
-    this.#port = port;
-    const stopBlocks = this.chain.onBlock((block) => {
-      if (run !== undefined && !run.stopped) run.htlcSwitch.blockConnected(block.height);
-    });
-    run = { stopped: false, server, htlcSwitch, interceptorClaimed: false, htlcEventListeners: listeners, stopBlocks };
+    const run: Run = {
+      stopped: false,
+      server: createLndServer(this.#backend(() => run)),
+      htlcSwitch,
+      interceptorClaimed: false,
+      htlcEventListeners: new Set(),
+      stopBlocks: () => undefined,
+    };
+    // The run exists before the port opens: a client that reconnects at once finds a live node.
     this.#run = run;
+    try {
+      this.#port = await new Promise<number>((resolve, reject) => {
+        run.server.bindAsync(
+          `${this.host}:${this.#port}`,
+          grpc.ServerCredentials.createSsl(null, [{ cert_chain: this.#tls.cert, private_key: this.#tls.key }], false),
+          (error, bound) => (error === null ? resolve(bound) : reject(error)),
+        );
+      });
+    } catch (error) {
+      run.stopped = true;
+      this.#run = undefined;
+      run.server.forceShutdown();
+      throw new Error(`node ${this.name} cannot listen on ${this.host}:${this.#port}`, { cause: error });
+    }
+    run.stopBlocks = this.chain.onBlock((block) => {
+      if (!run.stopped) run.htlcSwitch.blockConnected(block.height);
+    });
     // After a restart the link re-forwards every HTLC that is locked in but has no outgoing circuit.
     for (const htlc of [...this.#incoming.values()]) {
       if (htlc.state === 'intercept') this.#offerToSwitch(htlc, true);

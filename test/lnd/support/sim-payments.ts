@@ -77,3 +77,37 @@ export function virtualOffer(cluster: SimCluster, index: number, amountMsat: big
   );
   return { offer: { amountMsat, expiry: finalExpiry + HINT_CLTV_DELTA, paymentHash, onion }, preimage };
 }
+
+/**
+ * A regular forward: an HTLC the payer could add to node `index`, for a fresh invoice of the
+ * recipient behind it, over the node's real channel to that recipient (the traffic an interceptor
+ * must RESUME). Pays the node's fee (its default policy) and CLTV delta.
+ */
+export function forwardOffer(cluster: SimCluster, index: number, amountMsat: bigint): HtlcOffer {
+  const node = cluster.node(index);
+  const recipient = cluster.recipients[index]!;
+  const channel = node.channel(cluster.recipientChannelId(index))!;
+  const { paymentHash } = recipient.addInvoice({ amountMsat });
+  const finalExpiry = cluster.chain.height + 18 + 3;
+  const fee = BigInt(channel.policy.feeBaseMsat) + (amountMsat * BigInt(channel.policy.feeProportionalMillionths)) / 1_000_000n;
+  const { onion } = buildOnion(
+    [
+      {
+        publicKey: node.publicKey,
+        payload: encodeHopPayload({ amtToForwardMsat: amountMsat, outgoingCltvValue: finalExpiry, shortChannelId: cluster.recipientChannelId(index), otherRecords: [] }),
+      },
+      {
+        publicKey: recipient.publicKey,
+        payload: encodeHopPayload({
+          amtToForwardMsat: amountMsat,
+          outgoingCltvValue: finalExpiry,
+          paymentData: { paymentAddr: randomBytes(32), totalMsat: amountMsat },
+          otherRecords: [],
+        }),
+      },
+    ],
+    nodeKeyPair('session').privateKey,
+    paymentHash,
+  );
+  return { amountMsat: amountMsat + fee, expiry: finalExpiry + channel.policy.cltvExpiryDelta, paymentHash, onion };
+}

@@ -25,16 +25,17 @@ import { openBlockStream } from './block-stream.js';
 import { runChecks, type CheckRefusal, type NodeExpectations } from './checks.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { openLndConnection, type LndConnection, type LndConnectionConfig } from './connection.js';
-import type {
-  BlockEpoch,
-  CircuitKey,
-  ConvertError,
-  FinalHtlcEvent,
-  HtlcResolution,
-  InterceptedHtlc,
-  InterceptorResponse,
-  NodeInfo,
-  NodeVersion,
+import {
+  encodeInterceptResponse,
+  type BlockEpoch,
+  type CircuitKey,
+  type ConvertError,
+  type FinalHtlcEvent,
+  type HtlcResolution,
+  type InterceptedHtlc,
+  type InterceptorResponse,
+  type NodeInfo,
+  type NodeVersion,
 } from './convert.js';
 import { openHtlcEventStream } from './htlc-event-stream.js';
 import { DEFAULT_WRITE_TIMEOUT_MS, openInterceptorStream, type InterceptorStream, type SendFailure } from './interceptor-stream.js';
@@ -93,6 +94,11 @@ export type StreamName = 'interceptor' | 'blocks' | 'htlcEvents';
 
 /** The state of one stream while the node is ready. */
 export type StreamState =
+  /**
+   * The call is started. LND sends no response headers on these streams before its first message, so
+   * for the interceptor 'open' does not prove LND has registered it yet (HTLCs arriving meanwhile
+   * are failed by LND as if no interceptor were connected; held ones are replayed once it is).
+   */
   | { readonly kind: 'open' }
   | { readonly kind: 'backoff'; readonly attemptMs: number; readonly attempt: number; readonly end: StreamEnd }
   /** The session ended (node no longer ready, or stopping). */
@@ -196,8 +202,8 @@ export class NodeGateway {
   }
 
   /**
-   * Every event of this gateway, in order, for one consumer (a second call throws TypeError). Ends
-   * after `stop()`. Consume it: events are buffered until read.
+   * Every event of this gateway, in order, for one consumer (iterating a second time throws
+   * TypeError). Ends after `stop()`. Consume it: events are buffered until read.
    */
   events(): AsyncIterable<GatewayEvent> {
     return { [Symbol.asyncIterator]: () => this.#events[Symbol.asyncIterator]() };
@@ -239,7 +245,10 @@ export class NodeGateway {
    */
   send(response: InterceptorResponse): Promise<Result<void, GatewaySendFailure>> {
     const stream = this.#interceptor;
-    if (!stream || stream.end) return Promise.resolve(err({ kind: 'notConnected' }));
+    if (!stream || stream.end) {
+      encodeInterceptResponse(response); // the same RangeError, connected or not
+      return Promise.resolve(err({ kind: 'notConnected' }));
+    }
     return stream.send(response);
   }
 

@@ -304,6 +304,8 @@ describe('response delivery', () => {
       error: { kind: 'notConnected' },
     });
     expect(await gateway.lookupHtlcResolution({ chanId: 1n, htlcId: 1n })).toEqual({ ok: false, error: { kind: 'notConnected' } });
+    // A response LND would refuse for its shape is a programming error, connected or not.
+    expect(() => gateway.send({ kind: 'settle', circuitKey: { chanId: 1n, htlcId: 1n }, preimage: new Uint8Array(31) })).toThrow(RangeError);
   });
 
   it('reports a response on a stream the node has ended as not sent, with how it ended', async () => {

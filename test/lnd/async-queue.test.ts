@@ -40,8 +40,8 @@ describe('AsyncQueue', () => {
     const queue = new AsyncQueue<number>();
     for (let i = 0; i < 5000; i++) queue.push(i);
     queue.close();
-    let expected = 0;
-    for await (const item of queue) expect(item).toBe(expected++);
-    expect(expected).toBe(5000);
+    const seen: number[] = [];
+    for await (const item of queue) seen.push(item);
+    expect(seen).toEqual(Array.from({ length: 5000 }, (_, i) => i));
   });
 });

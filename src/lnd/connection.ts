@@ -69,9 +69,11 @@ export function openLndConnection(config: LndConnectionConfig): LndConnection {
     // Our own transport, not one shared with another gateway to the same address: closing this
     // connection then really closes its TCP connection.
     'grpc.use_local_subchannel_pool': 1,
-    // No transparent retries: a retried stream would hide which interceptor session a response went
-    // to, and retry buffering acknowledges writes before they reach the transport.
+    // No retries, and no retry buffer: grpc-js (1.14) acknowledges a write as soon as it fits in its
+    // retry buffer (1 MB per call by default), before the transport has it. With the buffer at 0 a
+    // write's callback means the message went to the HTTP/2 stream, which is what `send` reports.
     'grpc.enable_retries': 0,
+    'grpc.per_rpc_retry_buffer_size': 0,
     'grpc.keepalive_time_ms': config.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_TIME_MS,
     'grpc.keepalive_timeout_ms': config.keepaliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
     // LND's default enforcement policy refuses pings without an active call; we always have streams.

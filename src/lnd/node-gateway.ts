@@ -215,9 +215,9 @@ export class NodeGateway {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Starts connecting. Throws Error if already started. */
+  /** Starts connecting. Throws Error if already started, or stopped (a gateway runs once). */
   start(): void {
-    if (this.#root) throw new Error(`gateway ${this.name} already started`);
+    if (this.#root || this.#events.closed) throw new Error(`gateway ${this.name} already started or stopped`);
     this.#root = new AbortController();
     this.#loop = this.#run(this.#root.signal);
   }

@@ -384,6 +384,7 @@ describe('stop', () => {
       expect(gateway.streamState(stream)).toEqual({ kind: 'closed' });
     }
     await gateway.stop(); // idempotent
+    expect(() => gateway.start()).toThrow(/already started or stopped/);
   });
 
   it('stops while backing off without waiting for the delay', async () => {

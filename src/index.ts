@@ -1,7 +1,7 @@
 /**
  * lnmux: fail-over for incoming Lightning payments.
  *
- * The library's public surface. The protocol core is exported from here as it lands; the Mux class
- * comes with the multiplexer.
+ * The library's public surface. The Mux class (the multiplexer) arrives with issue 5; the protocol core
+ * is exported as `protocol` for applications that decode invoices, build onions or test against lnmux.
  */
-export {};
+export * as protocol from './protocol/index.js';

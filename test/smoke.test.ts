@@ -3,6 +3,7 @@ import * as lnmux from '../src/index.js';
 
 describe('package', () => {
   it('loads the public entry point as an ES module', () => {
-    expect(typeof lnmux).toBe('object');
+    expect(typeof lnmux.protocol.decodeInvoice).toBe('function');
+    expect(typeof lnmux.protocol.peelOnion).toBe('function');
   });
 });

@@ -42,13 +42,15 @@ export function encodeInvoice(fields: InvoiceFields, privateKey: Uint8Array): st
 
 /**
  * Encodes and signs tagged fields exactly as given, in their order, duplicates and raw fields
- * included: re-encodes a decoded invoice (`DecodedInvoice.taggedFields`) byte for byte. No check of
- * which fields are present; use `encodeInvoice` to make invoices. Throws as `encodeInvoice` does.
+ * included: re-encodes a decoded invoice (`DecodedInvoice.taggedFields`) byte for byte, provided its
+ * amount was written in the shortest form and its signature low-S (as this signer writes them).
+ * No check of which fields are present; use `encodeInvoice` to make invoices. Throws as
+ * `encodeInvoice` does.
  */
 export function signInvoice(invoice: UnsignedInvoice, privateKey: Uint8Array): string {
-  const payee = publicKeyOf(privateKey);
   for (const field of invoice.taggedFields) {
-    if (field.kind === 'payeeNodeKey' && !equalBytes(field.value, payee)) {
+    // An EC multiplication: only paid by invoices that carry an `n` field.
+    if (field.kind === 'payeeNodeKey' && !equalBytes(field.value, publicKeyOf(privateKey))) {
       throw new RangeError('payeeNodeKey is not the public key of the signing key');
     }
   }

@@ -18,7 +18,7 @@ export function encodeFallback(address: FallbackAddress): Uint8Array {
   const version =
     address.kind === 'p2pkh' ? P2PKH_VERSION : address.kind === 'p2sh' ? P2SH_VERSION : address.version;
   const program = address.kind === 'witness' ? address.program : address.hash;
-  if (!fits(version, program.length)) {
+  if ((address.kind === 'witness' && !(version >= 0 && version <= 16)) || !fits(version, program.length)) {
     throw new RangeError(`fallback version ${version} cannot hold a ${program.length}-byte program`);
   }
   const words = bytesToWords(program);

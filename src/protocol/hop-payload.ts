@@ -64,9 +64,12 @@ export type PayloadViolation =
 
 /**
  * A refused payload, with what BOLT 4's `invalid_onion_payload` carries: the offending TLV `type`
- * and the byte `offset` in the payload. `offset` is where the offending record starts; for a missing
- * record, where it would have been (before the first record of a higher type). `type` is 0 when the
- * fault comes before any type could be read. `reason` is for logs; match on `violation`.
+ * and the byte `offset` in the payload. `offset` counts from the first byte of the TLV stream (as Core
+ * Lightning counts; LND always sends 0) and points at the start of the offending record; for a
+ * missing record, where it would have been (before the first record of a higher type). `type` is 0
+ * when the fault comes before any type could be read. `reason` is for logs; match on `violation`.
+ * A blinded-route record (`violation: 'blindedRouteUnsupported'`) is where BOLT 4 asks an erring node
+ * inside a blinded route for `invalid_onion_blinding` instead: the caller chooses the failure.
  */
 export interface InvalidPayload {
   readonly kind: 'invalidOnionPayload';

@@ -18,7 +18,7 @@ import {
   PUBLIC_KEY_OFFSET,
 } from './sphinx-packet.js';
 import { blindingFactor, blindPublicKey, generateKey, hmacSha256 } from './sphinx-keys.js';
-import { chacha20Xor } from './sphinx-stream.js';
+import { chacha20Stepper } from './sphinx-stream.js';
 
 /** Why a `hop_payload` could not be framed although the HMAC was valid (the sender built it so). */
 export type HopPayloadFramingError =
@@ -39,8 +39,11 @@ export type OnionError =
   | { readonly kind: 'invalidOnionKey' }
   /** The HMAC does not match the packet and associated data (BOLT 4 failure `invalid_onion_hmac`). */
   | { readonly kind: 'invalidOnionHmac' }
-  /** The authenticated `hop_payload` cannot be framed (BOLT 4 failure `invalid_onion_payload`). */
-  | { readonly kind: 'invalidOnionPayload'; readonly reason: HopPayloadFramingError };
+  /**
+   * The authenticated `hop_payload` cannot be framed (BOLT 4 failure `invalid_onion_payload`). The
+   * HMAC was good, so the shared secret is known and the failure can be returned encrypted.
+   */
+  | { readonly kind: 'invalidOnionPayload'; readonly reason: HopPayloadFramingError; readonly sharedSecret: Uint8Array };
 
 /** One onion layer, peeled. */
 export interface PeeledOnion {
@@ -51,9 +54,6 @@ export interface PeeledOnion {
   /** `final` when the next HMAC is all zero; otherwise the 1366-byte onion for the next hop. */
   readonly next: { readonly kind: 'final' } | { readonly kind: 'forward'; readonly onion: Uint8Array };
 }
-
-/** 2 x 1300 bytes: `hop_payloads` followed by 1300 zero bytes, then XORed with the rho stream. */
-const UNWRAP_LENGTH = 2 * HOP_PAYLOADS_LENGTH;
 
 /**
  * Peels the layer of `onion` (1366 bytes) addressed to the holder of `ecdh`'s private key, with
@@ -78,18 +78,19 @@ export function peelOnion(
   const mac = hmacSha256(generateKey('mu', sharedSecret), hopPayloads, associatedData);
   if (!equalBytes(mac, onion.subarray(HMAC_OFFSET))) return err({ kind: 'invalidOnionHmac' });
 
-  const padded = new Uint8Array(UNWRAP_LENGTH);
-  padded.set(hopPayloads);
-  const unwrapped = chacha20Xor(generateKey('rho', sharedSecret), padded);
+  // hop_payloads || 0^1300, XORed with the rho stream: the first half holds this hop's length, payload
+  // and next HMAC (checked below to fit); the second half is needed only to forward.
+  const decrypt = chacha20Stepper(generateKey('rho', sharedSecret));
+  const unwrapped = decrypt(hopPayloads);
 
   const length = decodeBigSize(unwrapped, 0);
-  // A BigSize cannot be truncated inside 2600 bytes: only non-minimal encodings fail here.
-  if (!length.ok) return err({ kind: 'invalidOnionPayload', reason: 'notCanonicalLength' });
+  // A BigSize cannot be truncated inside 1300 bytes: only non-minimal encodings fail here.
+  if (!length.ok) return err({ kind: 'invalidOnionPayload', reason: 'notCanonicalLength', sharedSecret });
   if (length.value.value < BigInt(MIN_HOP_PAYLOAD_LENGTH)) {
-    return err({ kind: 'invalidOnionPayload', reason: 'lengthBelowMinimum' });
+    return err({ kind: 'invalidOnionPayload', reason: 'lengthBelowMinimum', sharedSecret });
   }
   if (length.value.value > BigInt(HOP_PAYLOADS_LENGTH - HMAC_LENGTH - length.value.length)) {
-    return err({ kind: 'invalidOnionPayload', reason: 'lengthPastEnd' });
+    return err({ kind: 'invalidOnionPayload', reason: 'lengthPastEnd', sharedSecret });
   }
   const payloadEnd = length.value.length + Number(length.value.value);
   const payload = unwrapped.slice(length.value.length, payloadEnd);
@@ -98,10 +99,12 @@ export function peelOnion(
 
   const nextKey = blindPublicKey(publicKey, blindingFactor(publicKey, sharedSecret));
   if (nextKey === undefined) return err({ kind: 'invalidOnionKey' });
+  const consumed = payloadEnd + HMAC_LENGTH;
   const next = new Uint8Array(ONION_PACKET_LENGTH);
   next[0] = ONION_VERSION;
   next.set(nextKey, PUBLIC_KEY_OFFSET);
-  next.set(unwrapped.subarray(payloadEnd + HMAC_LENGTH, payloadEnd + HMAC_LENGTH + HOP_PAYLOADS_LENGTH), HOP_PAYLOADS_OFFSET);
+  next.set(unwrapped.subarray(consumed), HOP_PAYLOADS_OFFSET);
+  next.set(decrypt(new Uint8Array(consumed)), HOP_PAYLOADS_OFFSET + HOP_PAYLOADS_LENGTH - consumed);
   next.set(nextHmac, HMAC_OFFSET);
   return ok({ sharedSecret, payload, next: { kind: 'forward', onion: next } });
 }

@@ -9,6 +9,15 @@ import { plainBytes } from './sphinx-keys.js';
 
 const ZERO_IV = new Uint8Array(16);
 
+/**
+ * A ChaCha20 stream of `key` (32 bytes) consumed piece by piece: each call XORs `data` with the next
+ * `data.length` bytes of the stream. Lets a final hop decrypt only the 1300 bytes it needs.
+ */
+export function chacha20Stepper(key: Uint8Array): (data: Uint8Array) => Uint8Array {
+  const cipher = createCipheriv('chacha20', key, ZERO_IV);
+  return (data) => plainBytes(cipher.update(data));
+}
+
 /** `data` XOR the ChaCha20 stream of `key` (32 bytes), as a new array of `data.length` bytes. */
 export function chacha20Xor(key: Uint8Array, data: Uint8Array): Uint8Array {
   return plainBytes(createCipheriv('chacha20', key, ZERO_IV).update(data));

@@ -171,10 +171,11 @@ describe('peelOnion errors', () => {
 
   it('gives invalidOnionPayload lengthBelowMinimum for a payload length of 0 or 1', () => {
     for (const payload of [new Uint8Array(0), new Uint8Array(1)]) {
-      const onion = buildOnion([{ publicKey: route[1]!.publicKey, payload }], sessionKey, paymentHash).onion;
-      expect(peelOnion(onion, paymentHash, ecdh)).toEqual({
+      const single = buildOnion([{ publicKey: route[1]!.publicKey, payload }], sessionKey, paymentHash);
+      // The HMAC was good: the error carries the shared secret so the failure can go back encrypted.
+      expect(peelOnion(single.onion, paymentHash, ecdh)).toEqual({
         ok: false,
-        error: { kind: 'invalidOnionPayload', reason: 'lengthBelowMinimum' },
+        error: { kind: 'invalidOnionPayload', reason: 'lengthBelowMinimum', sharedSecret: single.sharedSecrets[0] },
       });
     }
   });
@@ -185,7 +186,10 @@ describe('peelOnion errors', () => {
       peelOnion(reseal(built.onion, built.sharedSecrets[0]!, (plain) => plain.set(hexToBytes(prefix))), paymentHash, ecdh);
     expect(withLength('fd04f1').ok).toBe(true);
     for (const prefix of ['fd04f2', 'fd0514', 'fe00010000', 'ffffffffffffffffff']) {
-      expect(withLength(prefix)).toEqual({ ok: false, error: { kind: 'invalidOnionPayload', reason: 'lengthPastEnd' } });
+      expect(withLength(prefix)).toEqual({
+        ok: false,
+        error: { kind: 'invalidOnionPayload', reason: 'lengthPastEnd', sharedSecret: built.sharedSecrets[0] },
+      });
     }
   });
 
@@ -193,7 +197,7 @@ describe('peelOnion errors', () => {
     const onion = reseal(built.onion, built.sharedSecrets[0]!, (plain) => plain.set(hexToBytes('fd0010')));
     expect(peelOnion(onion, paymentHash, ecdh)).toEqual({
       ok: false,
-      error: { kind: 'invalidOnionPayload', reason: 'notCanonicalLength' },
+      error: { kind: 'invalidOnionPayload', reason: 'notCanonicalLength', sharedSecret: built.sharedSecrets[0] },
     });
   });
 

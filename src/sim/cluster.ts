@@ -109,6 +109,7 @@ export class SimCluster {
     this.node(index).setInboundLiquidity(this.payerChannelId(index), msat);
   }
 
+  /** Node `index`; throws RangeError if there is none. */
   node(index: number): SimNode {
     const node = this.nodes[index];
     if (node === undefined) throw new RangeError(`no node ${index}`);

@@ -20,10 +20,13 @@ export type HtlcResolution =
   | { readonly kind: 'fulfill'; readonly preimage: Uint8Array }
   /** `reason`: the failure onion, to be decrypted by the payment's origin. */
   | { readonly kind: 'fail'; readonly reason: Uint8Array }
-  | { readonly kind: 'failMalformed'; readonly failureCode: number; readonly sha256OfOnion: Uint8Array };
+  | { readonly kind: 'failMalformed'; readonly failureCode: number; readonly sha256OfOnion: Uint8Array }
+  /** The channel was force-closed and the HTLC expired on chain: the sender swept it back (no failure message). */
+  | { readonly kind: 'onChainTimeout' };
 
 /** Why an HTLC could not even be added to the channel (the sender's own link refuses it). */
-export type AddRefusal = 'peerOffline' | 'insufficientBalance' | 'unknownChannel' | 'belowMinimum';
+/** `invalidRoute`: the payer could not even build the onion (hint keys not on the curve, payloads over 1300 bytes). */
+export type AddRefusal = 'peerOffline' | 'insufficientBalance' | 'unknownChannel' | 'belowMinimum' | 'invalidRoute';
 
 export type AddHtlcResult =
   | { readonly ok: true; readonly htlcId: bigint; readonly resolution: Promise<HtlcResolution> }

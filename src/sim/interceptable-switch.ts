@@ -14,6 +14,11 @@
  * - On every block, a held HTLC whose auto-fail height (incoming expiry - `cltvRejectDelta` (19)) is
  *   reached is failed with temporary_channel_failure.
  * - A resolution for a circuit key that is not held is an error ("forward does not exist").
+ * - When the incoming channel is force-closed, a held HTLC moves to the on-chain flow
+ *   ({@link InterceptableSwitch.holdOnChain}): it is offered again with `auto_fail_height` set to its
+ *   settlement deadline (the incoming expiry); only SETTLE has effect, FAIL and RESUME are errors
+ *   that end the stream; it is never failed back, only pruned once the deadline is reached; it
+ *   stays held when an optional interceptor disconnects. (LND >= 0.20.3 / 0.21.1.)
  * Held HTLCs live in memory: a restarted node starts with none until the replays come in.
  */
 
@@ -86,8 +91,14 @@ const keyString = (key: HtlcKey): string => `${key.chanId}:${key.htlcId}`;
 
 interface Held {
   readonly forward: InterceptedForward;
+  /** Off-chain: the auto-fail height; on-chain: the settlement deadline. Block height. */
   readonly autoFailHeight: number;
+  readonly onChain: boolean;
 }
+
+/** held_htlc_set.go's ErrCannotFailOnChain / ErrCannotResumeOnChain. */
+export const CANNOT_FAIL_ON_CHAIN = 'cannot fail held htlc in the on-chain flow';
+export const CANNOT_RESUME_ON_CHAIN = 'cannot resume held htlc in the on-chain flow';
 
 export class InterceptableSwitch {
   readonly #options: Required<InterceptableSwitchOptions>;
@@ -120,6 +131,7 @@ export class InterceptableSwitch {
     }
     if (this.#options.requireInterceptor) return;
     for (const [key, held] of [...this.#held]) {
+      if (held.onChain) continue;
       this.#held.delete(key);
       held.forward.resume();
     }
@@ -148,12 +160,24 @@ export class InterceptableSwitch {
         forward.failWithCode('temporaryChannelFailure');
         return true;
       }
-      this.#held.set(key, { forward, autoFailHeight });
+      this.#held.set(key, { forward, autoFailHeight, onChain: false });
       return true;
     }
-    this.#held.set(key, { forward, autoFailHeight });
+    this.#held.set(key, { forward, autoFailHeight, onChain: false });
     this.#interceptor(forward, autoFailHeight);
     return true;
+  }
+
+  /**
+   * Holds an HTLC whose incoming channel is closed on chain (LND's contractcourt offers it through
+   * the witness beacon), replacing its off-chain entry, and offers it to the interceptor unless it
+   * was already held on chain. Its deadline is the incoming expiry.
+   */
+  holdOnChain(forward: InterceptedForward): void {
+    const key = keyString(forward.key);
+    if (this.#held.get(key)?.onChain === true) return;
+    this.#held.set(key, { forward, autoFailHeight: forward.incomingExpiry, onChain: true });
+    this.#interceptor?.(forward, forward.incomingExpiry);
   }
 
   /**
@@ -164,6 +188,9 @@ export class InterceptableSwitch {
     const id = keyString(key);
     const held = this.#held.get(id);
     if (held === undefined) return `forward does not exist: ${formatCircuitKey(key)}`;
+    if (held.onChain && resolution.action !== 'settle') {
+      return resolution.action === 'fail' || resolution.action === 'failWithCode' ? CANNOT_FAIL_ON_CHAIN : CANNOT_RESUME_ON_CHAIN;
+    }
     switch (resolution.action) {
       case 'resume':
         held.forward.resume();
@@ -194,12 +221,15 @@ export class InterceptableSwitch {
     return undefined;
   }
 
-  /** A new block: fails the held HTLCs whose auto-fail height is reached. */
+  /**
+   * A new block: fails the off-chain held HTLCs whose auto-fail height is reached, and forgets the
+   * on-chain ones whose deadline is reached (the peer can time them out on chain now).
+   */
   blockConnected(height: number): void {
     for (const [key, held] of [...this.#held]) {
       if (held.autoFailHeight > height) continue;
       this.#held.delete(key);
-      held.forward.failWithCode('temporaryChannelFailure');
+      if (!held.onChain) held.forward.failWithCode('temporaryChannelFailure');
     }
   }
 

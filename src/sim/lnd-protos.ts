@@ -66,12 +66,17 @@ export function lndServices(): LndServices {
  * Client constructors for the same services (used by the simulator's tests and tools; lnmux's own
  * gateway lives in src/lnd/).
  */
-export function lndClientConstructors(): {
-  Lightning: grpc.ServiceClientConstructor;
-  Router: grpc.ServiceClientConstructor;
-  ChainNotifier: grpc.ServiceClientConstructor;
-  Versioner: grpc.ServiceClientConstructor;
-} {
+export interface LndClientConstructors {
+  readonly Lightning: grpc.ServiceClientConstructor;
+  readonly Router: grpc.ServiceClientConstructor;
+  readonly ChainNotifier: grpc.ServiceClientConstructor;
+  readonly Versioner: grpc.ServiceClientConstructor;
+}
+
+let cachedClients: LndClientConstructors | undefined;
+
+export function lndClientConstructors(): LndClientConstructors {
+  if (cachedClients !== undefined) return cachedClients;
   const definition = protoLoader.loadSync([...PROTO_FILES], LOADER_OPTIONS);
   const root = grpc.loadPackageDefinition(definition) as unknown as Record<string, Record<string, grpc.ServiceClientConstructor>>;
   const ctor = (pkg: string, name: string): grpc.ServiceClientConstructor => {
@@ -79,10 +84,11 @@ export function lndClientConstructors(): {
     if (found === undefined) throw new Error(`LND proto service ${pkg}.${name} not found`);
     return found;
   };
-  return {
+  cachedClients = {
     Lightning: ctor('lnrpc', 'Lightning'),
     Router: ctor('routerrpc', 'Router'),
     ChainNotifier: ctor('chainrpc', 'ChainNotifier'),
     Versioner: ctor('verrpc', 'Versioner'),
   };
+  return cachedClients;
 }

@@ -32,7 +32,10 @@ import {
   type FailureMessage,
   type OnionError,
 } from './protocol-api.js';
+import { DEFAULT_LND_VERSION, getInfoMessage, versionMessage } from './node-info.js';
 import { ensureTlsCertificate, type TlsFiles } from './tls-cert.js';
+
+export { DEFAULT_LND_VERSION } from './node-info.js';
 
 /** LND's default forwarding policy (lncfg / chainreg defaults): 1 sat base, 1 ppm, 80 blocks. */
 export const DEFAULT_POLICY: ChannelPolicy = {
@@ -43,9 +46,6 @@ export const DEFAULT_POLICY: ChannelPolicy = {
   feeProportionalMillionths: 1,
 };
 
-/** The LND release the simulator imitates by default. */
-export const DEFAULT_LND_VERSION = '0.21.2-beta';
-const DEFAULT_COMMIT_HASH = '29257ecc8892af0c882fa627b66a556190c84fd9';
 
 export interface SimNodeOptions {
   /** A short name (logs, aliases). */
@@ -79,6 +79,8 @@ export interface NodeChannel {
   localMsat: bigint;
   /** The peer's balance: what the node can receive (its inbound liquidity), msat. */
   remoteMsat: bigint;
+  /** Force-closed: no new HTLCs; its pending incoming HTLCs resolve on chain. */
+  closed: boolean;
   readonly policy: ChannelPolicy;
 }
 
@@ -100,7 +102,7 @@ export interface SimNodeInfo {
   readonly virtualScid: bigint;
 }
 
-type IncomingState = 'new' | 'intercept' | 'forwarded' | 'resolved';
+type IncomingState = 'new' | 'intercept' | 'forwarded' | 'onChain' | 'resolved';
 
 interface Forwarding {
   readonly outgoingChanId: bigint;
@@ -134,11 +136,6 @@ interface Run {
 const keyString = (key: HtlcKey): string => `${key.chanId}:${key.htlcId}`;
 const sha256 = (data: Uint8Array): Uint8Array => createHash('sha256').update(data).digest();
 
-function parseVersion(version: string): { major: number; minor: number; patch: number; pre: string } {
-  const m = /^(\d+)\.(\d+)\.(\d+)(?:-(.+))?$/.exec(version);
-  if (m === null) throw new RangeError(`lndVersion: expected "major.minor.patch[-pre]", got ${JSON.stringify(version)}`);
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), pre: m[4] ?? '' };
-}
 
 /** BOLT 4 BADONION codes for an onion LND's iterator could not process (htlcswitch/hop/iterator.go). */
 function malformedCode(error: OnionError): number {
@@ -184,7 +181,7 @@ export class SimNode implements HtlcReceiver {
     this.requireInterceptor = options.requireInterceptor ?? true;
     this.storeFinalHtlcResolutions = options.storeFinalHtlcResolutions ?? true;
     this.lndVersion = options.lndVersion ?? DEFAULT_LND_VERSION;
-    parseVersion(this.lndVersion);
+    versionMessage(this.lndVersion);
     this.host = options.host ?? '127.0.0.1';
     this.#port = options.port ?? 0;
     this.#dir = options.dir;
@@ -194,6 +191,8 @@ export class SimNode implements HtlcReceiver {
     this.#macaroonPath = macaroonPath;
     this.#ecdh = ecdhWithPrivateKey(options.keys.privateKey);
     this.#now = options.now ?? Date.now;
+    // On chain, the peer times an expired HTLC out whether this node runs or not.
+    this.chain.onBlock((block) => this.#expireOnChain(block.height));
   }
 
   /**
@@ -295,6 +294,7 @@ export class SimNode implements HtlcReceiver {
     // After a restart the link re-forwards every HTLC that is locked in but has no outgoing circuit.
     for (const htlc of [...this.#incoming.values()]) {
       if (htlc.state === 'intercept') this.#offerToSwitch(htlc, true);
+      else if (htlc.state === 'onChain') run.htlcSwitch.holdOnChain(this.#forwardHandle(htlc));
       else if (htlc.state === 'new') this.#process(htlc);
     }
   }
@@ -332,6 +332,7 @@ export class SimNode implements HtlcReceiver {
       ...(options.peer === undefined ? {} : { peer: options.peer }),
       localMsat: options.localMsat,
       remoteMsat: options.remoteMsat,
+      closed: false,
       policy: { ...DEFAULT_POLICY, ...options.policy },
     };
     this.#channels.set(options.scid, channel);
@@ -341,6 +342,29 @@ export class SimNode implements HtlcReceiver {
   /** The channel with id `scid`, if any. */
   channel(scid: bigint): NodeChannel | undefined {
     return this.#channels.get(scid);
+  }
+
+  /**
+   * Force-closes channel `scid` (as if its commitment confirmed): no more HTLCs over it, and every
+   * incoming HTLC on it still held for the interceptor moves to LND's on-chain flow: offered again
+   * with the settlement deadline (its expiry) as auto_fail_height, settle-only, and timed out by the
+   * peer once the chain reaches the deadline.
+   */
+  forceCloseChannel(scid: bigint): void {
+    const channel = this.#channels.get(scid);
+    if (channel === undefined) throw new RangeError(`no channel ${scid} on node ${this.name}`);
+    channel.closed = true;
+    for (const htlc of [...this.#incoming.values()]) {
+      if (htlc.channel !== channel || htlc.state !== 'intercept') continue;
+      htlc.state = 'onChain';
+      this.#run?.htlcSwitch.holdOnChain(this.#forwardHandle(htlc));
+    }
+  }
+
+  #expireOnChain(height: number): void {
+    for (const htlc of [...this.#incoming.values()]) {
+      if (htlc.state === 'onChain' && htlc.offer.expiry <= height) this.#resolveIncoming(htlc, { kind: 'onChainTimeout' });
+    }
   }
 
   /** Sets what the node can still receive over `scid` (the peer's balance), msat. */
@@ -386,7 +410,7 @@ export class SimNode implements HtlcReceiver {
   addHtlc(chanId: bigint, offer: HtlcOffer): AddHtlcResult {
     if (this.#run === undefined) return { ok: false, refusal: 'peerOffline' };
     const channel = this.#channels.get(chanId);
-    if (channel === undefined) return { ok: false, refusal: 'unknownChannel' };
+    if (channel === undefined || channel.closed) return { ok: false, refusal: 'unknownChannel' };
     if (offer.amountMsat > channel.remoteMsat) return { ok: false, refusal: 'insufficientBalance' };
     channel.remoteMsat -= offer.amountMsat;
     const htlcId = this.#nextHtlcId.get(chanId) ?? 0n;
@@ -421,7 +445,8 @@ export class SimNode implements HtlcReceiver {
     const next = peeled.value.next;
     const payload = decodeHopPayload(peeled.value.payload, next.kind === 'final' ? 'final' : 'intermediate');
     if (!payload.ok) {
-      this.#failIncoming(htlc, { kind: 'invalidOnionPayload', type: payload.error.type, offset: payload.error.offset });
+      // LND reports the offending type and always offset 0 (htlcswitch/hop/payload.go).
+      this.#failIncoming(htlc, { kind: 'invalidOnionPayload', type: payload.error.type, offset: 0 });
       return;
     }
     if (next.kind === 'final' || payload.value.shortChannelId === undefined) {
@@ -451,6 +476,7 @@ export class SimNode implements HtlcReceiver {
 
   #forwardHandle(htlc: IncomingHtlc): InterceptedForward {
     const live = (): boolean => htlc.state === 'intercept';
+    const settleable = (): boolean => htlc.state === 'intercept' || htlc.state === 'onChain';
     return {
       key: htlc.key,
       incomingExpiry: htlc.offer.expiry,
@@ -462,7 +488,7 @@ export class SimNode implements HtlcReceiver {
       },
       settle: (preimage) => {
         if (!equalBytes(sha256(preimage), htlc.offer.paymentHash)) return 'preimage does not match hash';
-        if (live()) this.#resolveIncoming(htlc, { kind: 'fulfill', preimage: Uint8Array.from(preimage) });
+        if (settleable()) this.#resolveIncoming(htlc, { kind: 'fulfill', preimage: Uint8Array.from(preimage) });
         return undefined;
       },
       fail: (failurePacket) => {
@@ -641,12 +667,13 @@ export class SimNode implements HtlcReceiver {
 
   #resolveIncoming(htlc: IncomingHtlc, resolution: HtlcResolution): void {
     if (htlc.state === 'resolved') return;
+    const offchain = htlc.state !== 'onChain';
     htlc.state = 'resolved';
     this.#incoming.delete(keyString(htlc.key));
     const settled = resolution.kind === 'fulfill';
     if (settled) htlc.channel.localMsat += htlc.offer.amountMsat;
     else htlc.channel.remoteMsat += htlc.offer.amountMsat;
-    if (this.storeFinalHtlcResolutions) this.#finalResolutions.set(keyString(htlc.key), { settled, offchain: true });
+    if (this.storeFinalHtlcResolutions) this.#finalResolutions.set(keyString(htlc.key), { settled, offchain });
     this.#emit({
       incoming_channel_id: htlc.key.chanId.toString(),
       outgoing_channel_id: '0',
@@ -654,7 +681,7 @@ export class SimNode implements HtlcReceiver {
       outgoing_htlc_id: '0',
       timestamp_ns: (BigInt(this.#now()) * 1_000_000n).toString(),
       event_type: 'UNKNOWN',
-      final_htlc_event: { settled, offchain: true },
+      final_htlc_event: { settled, offchain },
     });
     setImmediate(() => htlc.deliver(resolution));
   }
@@ -672,21 +699,24 @@ export class SimNode implements HtlcReceiver {
       const run = currentRun();
       return run !== undefined && !run.stopped ? run : undefined;
     };
-    const version = parseVersion(this.lndVersion);
     return {
       macaroonKey: this.#macaroonKey,
-      version: () => ({
-        commit: `v${this.lndVersion}`,
-        commit_hash: DEFAULT_COMMIT_HASH,
-        version: this.lndVersion,
-        app_major: version.major,
-        app_minor: version.minor,
-        app_patch: version.patch,
-        app_pre_release: version.pre,
-        build_tags: ['autopilotrpc', 'signrpc', 'walletrpc', 'chainrpc', 'invoicesrpc', 'watchtowerrpc', 'neutrinorpc', 'monitoring', 'peersrpc', 'kvdb_postgres', 'kvdb_etcd', 'kvdb_sqlite'],
-        go_version: 'go1.25.10',
-      }),
-      getInfo: () => this.#getInfo(),
+      version: () => versionMessage(this.lndVersion),
+      getInfo: () =>
+        getInfoMessage({
+          lndVersion: this.lndVersion,
+          publicKey: this.keys.publicKey,
+          alias: this.name,
+          network: this.network,
+          tip: this.chain.tip(),
+          nowSeconds: Math.floor(this.#now() / 1000),
+          channels: [...this.#channels.values()].map((c) => ({
+            peerPublicKey: c.peerPublicKey,
+            active: !c.closed && (c.peer === undefined || !('online' in c.peer) || (c.peer as { online: boolean }).online),
+          })),
+          requireInterceptor: this.requireInterceptor,
+          storeFinalHtlcResolutions: this.storeFinalHtlcResolutions,
+        }),
       lookupHtlcResolution: (key) => {
         if (!this.storeFinalHtlcResolutions) return { kind: 'unavailable' };
         const found = this.#finalResolutions.get(keyString(key));
@@ -726,52 +756,6 @@ export class SimNode implements HtlcReceiver {
       tip: () => this.chain.tip(),
       blockAt: (height) => this.chain.blockAt(height),
       onBlock: (listener: (block: BlockEpoch) => void) => this.chain.onBlock(listener),
-    };
-  }
-
-  #getInfo(): Record<string, unknown> {
-    const tip = this.chain.tip();
-    const channels = [...this.#channels.values()];
-    const active = channels.filter((c) => c.peer === undefined || !('online' in c.peer) || (c.peer as { online: boolean }).online).length;
-    const features: Record<string, { name: string; is_required: boolean; is_known: boolean }> = {
-      0: { name: 'data-loss-protect', is_required: true, is_known: true },
-      5: { name: 'upfront-shutdown-script', is_required: false, is_known: true },
-      7: { name: 'gossip-queries', is_required: false, is_known: true },
-      8: { name: 'tlv-onion', is_required: true, is_known: true },
-      12: { name: 'static-remote-key', is_required: true, is_known: true },
-      14: { name: 'payment-addr', is_required: true, is_known: true },
-      17: { name: 'multi-path-payments', is_required: false, is_known: true },
-      23: { name: 'anchors-zero-fee-htlc-tx', is_required: false, is_known: true },
-      25: { name: 'route-blinding', is_required: false, is_known: true },
-      27: { name: 'shutdown-any-segwit', is_required: false, is_known: true },
-      31: { name: 'amp', is_required: false, is_known: true },
-      45: { name: 'explicit-commitment-type', is_required: false, is_known: true },
-      47: { name: 'scid-alias', is_required: false, is_known: true },
-      51: { name: 'zero-conf', is_required: false, is_known: true },
-    };
-    return {
-      version: `${this.lndVersion} commit=v${this.lndVersion}`,
-      commit_hash: DEFAULT_COMMIT_HASH,
-      identity_pubkey: bytesToHex(this.keys.publicKey),
-      alias: this.name,
-      color: '#3399ff',
-      num_pending_channels: 0,
-      num_active_channels: active,
-      num_inactive_channels: channels.length - active,
-      num_peers: new Set(channels.map((c) => bytesToHex(c.peerPublicKey))).size,
-      block_height: tip.height,
-      block_hash: Buffer.from(tip.hash).reverse().toString('hex'),
-      best_header_timestamp: Math.floor(this.#now() / 1000).toString(),
-      synced_to_chain: true,
-      synced_to_graph: true,
-      testnet: this.network === 'testnet' || this.network === 'testnet4',
-      chains: [{ chain: 'bitcoin', network: this.network }],
-      uris: [],
-      features,
-      require_htlc_interceptor: this.requireInterceptor,
-      store_final_htlc_resolutions: this.storeFinalHtlcResolutions,
-      wallet_synced: true,
-      graph_cache_status: 'GRAPH_CACHE_STATUS_LOADED',
     };
   }
 }

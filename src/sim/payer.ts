@@ -37,6 +37,8 @@ export type AttemptOutcome =
   | { readonly kind: 'refused'; readonly refusal: AddRefusal }
   /** A failure from hop `hopIndex` of the route (0: the payer's peer), decrypted and decoded. */
   | { readonly kind: 'failed'; readonly hopIndex: number; readonly erringNode: string; readonly failure: FailureMessage }
+  /** The payer's channel was force-closed and the HTLC timed out on chain (no failure message). */
+  | { readonly kind: 'onChainTimeout' }
   /** A failure no hop's keys could authenticate, or whose message could not be decoded. */
   | { readonly kind: 'unreadableFailure'; readonly hopIndex?: number };
 
@@ -311,11 +313,18 @@ export class SimPayer {
       expiry += hop.cltvExpiryDelta;
     }
     const nodes = [...route.hops.map((h) => h.publicKey), invoice.payeePubkey];
-    const { onion, sharedSecrets } = buildOnion(
-      nodes.map((publicKey, i) => ({ publicKey, payload: payloads[i] as Uint8Array })),
-      sessionKey(),
-      invoice.paymentHash,
-    );
+    let built: { onion: Uint8Array; sharedSecrets: Uint8Array[] };
+    try {
+      built = buildOnion(
+        nodes.map((publicKey, i) => ({ publicKey, payload: payloads[i] as Uint8Array })),
+        sessionKey(),
+        invoice.paymentHash,
+      );
+    } catch {
+      // A hint chain too long for 1300 bytes of payloads, or a hint key that is not a point.
+      return { kind: 'refused', attempt: { routeHint: route.index, firstHop: bytesToHex(nodes[0] as Uint8Array), amountMsat: shardMsat, outcome: { kind: 'refused', refusal: 'invalidRoute' } } };
+    }
+    const { onion, sharedSecrets } = built;
     const base = { routeHint: route.index, firstHop: bytesToHex(nodes[0] as Uint8Array), amountMsat: shardMsat };
     const added = route.peer.receiver.addHtlc(route.peer.chanId, { amountMsat: amount, expiry, paymentHash: invoice.paymentHash, onion });
     if (!added.ok) return { kind: 'refused', attempt: { ...base, outcome: { kind: 'refused', refusal: added.refusal } } };
@@ -333,6 +342,8 @@ export class SimPayer {
         if (!equalBytes(hash, paymentHash)) return { kind: 'unreadableFailure' };
         return { kind: 'settled', preimage: resolution.preimage };
       }
+      case 'onChainTimeout':
+        return { kind: 'onChainTimeout' };
       case 'failMalformed':
         // Only the payer's direct peer can send update_fail_malformed_htlc to it.
         return { kind: 'failed', hopIndex: 0, erringNode: bytesToHex(nodes[0] as Uint8Array), failure: malformedFailure(resolution.failureCode, resolution.sha256OfOnion) };

@@ -156,7 +156,7 @@ export class SimRecipient implements HtlcReceiver {
     }
     const payload = decodeHopPayload(peeled.value.payload, 'final');
     if (!payload.ok) {
-      fail({ kind: 'invalidOnionPayload', type: payload.error.type, offset: payload.error.offset });
+      fail({ kind: 'invalidOnionPayload', type: payload.error.type, offset: 0 });
       return;
     }
     const p = payload.value;

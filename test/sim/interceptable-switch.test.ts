@@ -129,3 +129,43 @@ describe('InterceptableSwitch', () => {
     expect(formatCircuitKey({ chanId: (700_000n << 40n) | (12n << 16n) | 1n, htlcId: 5n })).toBe('(Chan ID=700000:12:1, HTLC ID=5)');
   });
 });
+
+describe('InterceptableSwitch, on-chain flow', () => {
+  it('re-offers an HTLC moved on chain with its expiry as deadline, once', () => {
+    const { sw } = setup(true);
+    const deadlines: number[] = [];
+    sw.setInterceptor((_f, deadline) => deadlines.push(deadline));
+    const f = forward(0n, 200, []);
+    sw.forward(f, false);
+    sw.holdOnChain(f);
+    sw.holdOnChain(f);
+    expect(deadlines).toEqual([181, 200]);
+  });
+
+  it('refuses FAIL and RESUME for an on-chain HTLC and accepts SETTLE', () => {
+    const { sw, interceptor } = setup(true);
+    sw.setInterceptor(interceptor);
+    const log: Action[] = [];
+    const f = forward(0n, 200, log);
+    sw.holdOnChain(f);
+    expect(sw.resolve(f.key, { action: 'failWithCode', code: 'temporaryChannelFailure' })).toBe('cannot fail held htlc in the on-chain flow');
+    expect(sw.resolve(f.key, { action: 'fail', failureMessage: new Uint8Array(292) })).toBe('cannot fail held htlc in the on-chain flow');
+    expect(sw.resolve(f.key, { action: 'resume' })).toBe('cannot resume held htlc in the on-chain flow');
+    expect(sw.resolve(f.key, { action: 'settle', preimage: new Uint8Array(32) })).toBeUndefined();
+    expect(log).toEqual([{ kind: 'settle' }]);
+  });
+
+  it('never fails an on-chain HTLC back: it is pruned at its deadline, and kept when an optional interceptor leaves', () => {
+    const { sw, interceptor } = setup(false);
+    sw.setInterceptor(interceptor);
+    const log: Action[] = [];
+    const f = forward(0n, 200, log);
+    sw.holdOnChain(f);
+    sw.setInterceptor(undefined);
+    sw.blockConnected(199);
+    expect(sw.heldKeys()).toHaveLength(1);
+    sw.blockConnected(200);
+    expect(sw.heldKeys()).toHaveLength(0);
+    expect(log).toEqual([]);
+  });
+});

@@ -76,10 +76,12 @@ export class LndTestClient {
       callback(null, metadata);
     });
     const credentials = grpc.credentials.combineChannelCredentials(tls, auth);
-    this.lightning = new root.lnrpc.Lightning(options.address, credentials);
-    this.router = new root.routerrpc.Router(options.address, credentials);
-    this.chain = new root.chainrpc.ChainNotifier(options.address, credentials);
-    this.versioner = new root.verrpc.Versioner(options.address, credentials);
+    // LND's certificate names localhost; connecting by IP, name the host the certificate carries.
+    const channelOptions = { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' };
+    this.lightning = new root.lnrpc.Lightning(options.address, credentials, channelOptions);
+    this.router = new root.routerrpc.Router(options.address, credentials, channelOptions);
+    this.chain = new root.chainrpc.ChainNotifier(options.address, credentials, channelOptions);
+    this.versioner = new root.verrpc.Versioner(options.address, credentials, channelOptions);
   }
 
   unary(client: grpc.Client & Msg, method: string, request: Msg = {}): Promise<Msg> {

@@ -298,3 +298,98 @@ describe('--requireinterceptor', () => {
     });
   });
 });
+
+describe('an HTLC whose incoming channel is closed on chain (LND >= 0.20.3 on-chain interception)', () => {
+  it('is offered again with its expiry as deadline; FAIL ends the stream, SETTLE settles it on chain', async () => {
+    await withCluster({ nodes: 1 }, async ({ cluster, clients }) => {
+      const invoice = virtualInvoice(cluster, 10_000n);
+      const events = await htlcEvents(clients[0]!);
+      const first = clients[0]!.interceptor();
+      await until(() => cluster.node(0).interceptorConnected);
+      const payment = cluster.payer.pay(invoice.paymentRequest);
+      const offered = await first.requests.next();
+
+      cluster.node(0).forceCloseChannel(cluster.payerChannelId(0));
+      const onChain = await first.requests.next();
+      expect(onChain['incoming_circuit_key']).toEqual(offered['incoming_circuit_key']);
+      expect(onChain['auto_fail_height']).toBe(offered['incoming_expiry']);
+      first.failWithCode(onChain, 'TEMPORARY_CHANNEL_FAILURE');
+      expect(await first.ended).toEqual({ code: status.UNKNOWN, details: 'cannot fail held htlc in the on-chain flow' });
+
+      await until(() => !cluster.node(0).interceptorConnected);
+      const second = clients[0]!.interceptor();
+      const again = await second.requests.next();
+      second.resume(again);
+      expect(await second.ended).toEqual({ code: status.UNKNOWN, details: 'cannot resume held htlc in the on-chain flow' });
+
+      await until(() => !cluster.node(0).interceptorConnected);
+      const third = clients[0]!.interceptor();
+      third.settle(await third.requests.next(), invoice.preimage);
+      expect((await payment).status).toBe('succeeded');
+      expect(await nextEvent(events, 'final_htlc_event')).toMatchObject({ final_htlc_event: { settled: true, offchain: false } });
+      const lookup = await clients[0]!.unary(clients[0]!.lightning, 'LookupHtlcResolution', { chan_id: cluster.payerChannelId(0).toString(), htlc_index: '0' });
+      expect(lookup).toEqual({ settled: true, offchain: false });
+      events.cancel();
+      third.cancel();
+    });
+  });
+
+  it('times out on chain at its expiry instead of being failed back', async () => {
+    await withCluster({ nodes: 1 }, async ({ cluster, clients }) => {
+      const invoice = virtualInvoice(cluster, 10_000n);
+      const events = await htlcEvents(clients[0]!);
+      const interceptor = clients[0]!.interceptor();
+      await until(() => cluster.node(0).interceptorConnected);
+      const payment = cluster.payer.pay(invoice.paymentRequest);
+      const offered = await interceptor.requests.next();
+      cluster.node(0).forceCloseChannel(cluster.payerChannelId(0));
+      await interceptor.requests.next();
+      // Past the off-chain auto-fail height nothing happens on chain...
+      cluster.mine((offered['auto_fail_height'] as number) - cluster.chain.height + 1);
+      expect(cluster.node(0).heldHtlcs()).toHaveLength(1);
+      // ...until the expiry.
+      cluster.mine((offered['incoming_expiry'] as number) - cluster.chain.height);
+      const result = await payment;
+      expect(result).toMatchObject({ status: 'failed' });
+      expect(result.attempts.at(-1)?.outcome).toEqual({ kind: 'onChainTimeout' });
+      expect(await nextEvent(events, 'final_htlc_event')).toMatchObject({ final_htlc_event: { settled: false, offchain: false } });
+      events.cancel();
+      interceptor.cancel();
+    });
+  });
+});
+
+describe('RESUME_MODIFIED', () => {
+  it('forwards with the amount the interceptor set, checked against the policy like any forward', async () => {
+    await withCluster({ nodes: 1 }, async ({ cluster, clients }) => {
+      const invoice = cluster.recipientInvoice(0, 100_000n);
+      const interceptor = clients[0]!.interceptor();
+      await until(() => cluster.node(0).interceptorConnected);
+      const payment = cluster.payer.pay(invoice.paymentRequest);
+      const request = await interceptor.requests.next();
+      // Raising the outgoing amount eats the fee: the node now fails it with fee_insufficient.
+      interceptor.send({ incoming_circuit_key: request['incoming_circuit_key'], action: 'RESUME_MODIFIED', out_amount_msat: '100500' });
+      expect(await payment).toMatchObject({ status: 'failed', hopIndex: 0, failure: { kind: 'feeInsufficient', htlcMsat: 101_000n } });
+      interceptor.cancel();
+    });
+  });
+
+  it('refuses custom records below type 65536', async () => {
+    await withCluster({ nodes: 1 }, async ({ cluster, clients }) => {
+      const invoice = cluster.recipientInvoice(0, 1_000n);
+      const interceptor = clients[0]!.interceptor();
+      await until(() => cluster.node(0).interceptorConnected);
+      void cluster.payer.pay(invoice.paymentRequest);
+      const request = await interceptor.requests.next();
+      interceptor.send({ incoming_circuit_key: request['incoming_circuit_key'], action: 'RESUME_MODIFIED', out_wire_custom_records: { '5': Buffer.from('x') } });
+      expect(await interceptor.ended).toEqual({
+        code: status.INVALID_ARGUMENT,
+        details: 'failed to validate custom records: custom records entry with TLV type below min: 65536',
+      });
+      await until(() => !cluster.node(0).interceptorConnected);
+      const next = clients[0]!.interceptor();
+      next.resume(await next.requests.next());
+      next.cancel();
+    });
+  });
+});

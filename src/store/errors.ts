@@ -121,10 +121,14 @@ export function toStoreError(error: unknown, operation: string, where: string, d
   if (error instanceof StoreError) return error;
   const detail = describeCause(error);
   if (isUnavailable(error)) {
-    const commit = duringCommit ? ' (the COMMIT was in flight: it may or may not have happened)' : '';
+    // An ERROR answer to COMMIT means it rolled back; no answer, or the session dying (FATAL), leaves the
+    // outcome unknown.
+    const severity = (error as { severity?: unknown }).severity;
+    const unknown = duringCommit && (sqlStateOf(error) === undefined || severity === 'FATAL' || severity === 'PANIC');
+    const commit = unknown ? ' (the COMMIT was in flight: it may or may not have happened)' : '';
     return new StoreUnavailableError(
       `store unavailable: ${operation} failed on ${where}: ${detail}${commit}; retry later`,
-      duringCommit,
+      unknown,
       { cause: error },
     );
   }

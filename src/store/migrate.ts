@@ -170,8 +170,12 @@ export async function migrateDown(db: Db, target?: number, migrations = packaged
  * Where the database stands (does not take the migration lock, changes nothing).
  * @throws StoreUnavailableError, StoreError.
  */
-export async function migrateVersion(db: Db, migrations = packagedMigrations()): Promise<MigrationStatus> {
-  return db.withSession('migrate version', (session) => status(session, migrations));
+export async function migrateVersion(
+  db: Db,
+  migrations = packagedMigrations(),
+  operation = 'migrate version',
+): Promise<MigrationStatus> {
+  return db.withSession(operation, (session) => status(session, migrations));
 }
 
 /**

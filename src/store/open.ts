@@ -21,7 +21,9 @@ export async function openStore(config: StoreConfig, options: EmbeddedOptions = 
   const resolved = resolveStoreConfig(config);
   const db = await connect(resolved, options);
   try {
-    const status = resolved.migrate ? await migrations.migrateUp(db) : await migrations.migrateVersion(db);
+    const status = resolved.migrate
+      ? await migrations.migrateUp(db)
+      : await migrations.migrateVersion(db, migrations.packagedMigrations(), 'open store (schema check)');
     migrations.requireCurrent(status);
   } catch (error) {
     await db.close().catch(() => {});

@@ -29,6 +29,9 @@ export function connectPostgres(config: ResolvedStoreConfig & { databaseUrl: str
     // A transaction left open by a client that hung must not keep its row locks for long.
     idle_in_transaction_session_timeout: Math.max(60_000, 2 * config.statementTimeoutMs),
     query_timeout: config.statementTimeoutMs + config.connectTimeoutMs,
+    // Send a transaction's statements without waiting for each answer (BEGIN with the first statement,
+    // the last one with COMMIT): fewer round trips per transaction (db.ts).
+    pipeline: true,
   });
   // An idle pooled connection that breaks (server restart) emits 'error' on the pool; the pool drops it
   // and the next checkout opens a new one. Without a listener the process would exit.

@@ -4,7 +4,7 @@
  * driver error to the store's error classes (errors.ts).
  */
 import type pg from 'pg';
-import { StoreClosedError, StoreUnavailableError, toStoreError } from './errors.js';
+import { StoreClosedError, StoreError, StoreUnavailableError, toStoreError } from './errors.js';
 
 /** A checked-out connection and how to give it back (`destroy` when it may be broken or mid-transaction). */
 export interface Lease {
@@ -30,6 +30,18 @@ export interface Session {
   ): Promise<pg.QueryResult<R>>;
   /** Marks the connection unusable: it is destroyed instead of going back to the pool. */
   discard(): void;
+}
+
+/** A session inside a transaction. */
+export interface TransactionSession extends Session {
+  /**
+   * Runs `sql` as the transaction's last statement with COMMIT sent right behind it; resolves after both.
+   * The body then returns `commit`.
+   */
+  queryAndCommit<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<pg.QueryResult<R>>;
 }
 
 /** What a transaction body returns: commit, or roll back; either way the value is returned after. */
@@ -94,24 +106,70 @@ export class Db {
 
   /**
    * Runs `fn` in BEGIN ... COMMIT (READ COMMITTED). If `fn` throws or returns `rollback`, ROLLBACK.
-   * Returns only after COMMIT succeeded; a failure during COMMIT throws StoreUnavailableError with
-   * `mayHaveCommitted` set.
+   * Returns only after COMMIT succeeded. A connection failure once COMMIT may have been sent throws
+   * StoreUnavailableError with `mayHaveCommitted` set; an ERROR before it means nothing was committed.
+   *
+   * Round trips: BEGIN travels with the body's first statement, and `queryAndCommit` sends the last
+   * statement and COMMIT together (on a pipelined connection; elsewhere pg queues them in order).
    */
-  async transaction<T>(operation: string, fn: (session: Session) => Promise<TransactionEnd<T>>): Promise<T> {
+  async transaction<T>(operation: string, fn: (session: TransactionSession) => Promise<TransactionEnd<T>>): Promise<T> {
     return this.withSession(operation, async (session) => {
-      await session.query('BEGIN');
+      let begin: Promise<unknown> | undefined = session.query('BEGIN');
+      let committed = false;
+      const query = async <R extends pg.QueryResultRow = pg.QueryResultRow>(
+        sql: string,
+        params?: readonly unknown[],
+      ): Promise<pg.QueryResult<R>> => {
+        const result = session.query<R>(sql, params);
+        if (begin !== undefined) {
+          const started = begin;
+          begin = undefined;
+          await Promise.all([started, result]);
+        }
+        return result;
+      };
+      const tx: TransactionSession = {
+        query,
+        discard: session.discard,
+        queryAndCommit: async <R extends pg.QueryResultRow = pg.QueryResultRow>(
+          sql: string,
+          params?: readonly unknown[],
+        ): Promise<pg.QueryResult<R>> => {
+          const [result, commit] = await Promise.allSettled([query<R>(sql, params), session.query('COMMIT')]);
+          // COMMIT's fate first: if it got no answer, the statement's error cannot tell whether it committed.
+          if (commit.status === 'rejected') throw commit.reason;
+          if (result.status === 'rejected') throw result.reason;
+          if (commit.value.command !== 'COMMIT') {
+            throw new StoreError(`${operation}: the transaction was rolled back at COMMIT (${commit.value.command})`);
+          }
+          committed = true;
+          return result.value;
+        },
+      };
       let end: TransactionEnd<T>;
       try {
-        end = await fn(session);
+        end = await fn(tx);
+        // A body that sent nothing still needs BEGIN answered.
+        const unanswered = begin as Promise<unknown> | undefined;
+        begin = undefined;
+        await unanswered;
       } catch (error) {
-        await rollbackQuietly(session);
+        await (begin as Promise<unknown> | undefined)?.catch(() => {});
+        if (!committed) await rollbackQuietly(session);
         throw error;
+      }
+      if (committed) {
+        if (end.kind === 'rollback') throw new StoreError(`${operation}: invariant: rollback asked after COMMIT`);
+        return end.value;
       }
       if (end.kind === 'rollback') {
         await session.query('ROLLBACK');
         return end.value;
       }
-      await session.query('COMMIT');
+      const commit = await session.query('COMMIT');
+      if (commit.command !== 'COMMIT') {
+        throw new StoreError(`${operation}: the transaction was rolled back at COMMIT (${commit.command})`);
+      }
       return end.value;
     });
   }

@@ -83,7 +83,8 @@ export function finalRunner(db: Db): BatchRunner<FinalRequest, HtlcFinalOutcome>
       const touched = [...new Map(rows.rows.filter((r) => r.changed).map((r) => [r.hash.toString('hex'), r.hash])).values()];
       const rolledUp = new Map<string, 'settled' | 'failed'>();
       if (touched.length > 0) {
-        const rolled = await session.query<{ hash: Buffer; state: 'settled' | 'failed' }>(ROLL_UP, [touched]);
+        // The roll-up and COMMIT travel together.
+        const rolled = await session.queryAndCommit<{ hash: Buffer; state: 'settled' | 'failed' }>(ROLL_UP, [touched]);
         for (const row of rolled.rows) rolledUp.set(row.hash.toString('hex'), row.state);
       }
       // The request that finalizes an invoice: the last one of the batch that changed one of its HTLCs.

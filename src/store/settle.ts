@@ -2,16 +2,19 @@
  * requestSettle as a batch transaction. Per batch, whatever its size: lock the invoice rows
  * (SELECT ... ORDER BY hash FOR UPDATE: row locks, taken in one global order so two batches cannot
  * deadlock), decide each request (settle-decision.ts), write every committed set in one statement
- * (invoice update + HTLC inserts), COMMIT. Four round trips for any number of decisions.
+ * (invoice update + HTLC inserts), COMMIT.
  *
- * An HTLC key already stored in another invoice's set (only an upstream bug can do that) makes the
- * insert skip a row: the batch rolls back and its requests run again one by one; alone, the request
- * rolls back and gets `htlcInOtherSet`, the others commit.
+ * The write statement and COMMIT are sent together (pipelined on PostgreSQL): with BEGIN riding along
+ * with the lock, a batch costs two round trips.
+ *
+ * An HTLC key already stored in another invoice's set (only an upstream bug can do that) fails the
+ * insert with a unique violation: the batch rolls back and its requests run again one by one; alone, the
+ * request rolls back and gets `htlcInOtherSet`, the others commit.
  */
 import type { BatchResult, BatchRunner } from './batcher.js';
 import { bigintFromSql, bytesFromSql, bytesToSql, hex, keyColumns, keyFromRow, u64ToSql } from './codec.js';
-import type { Db, Session } from './db.js';
-import { StoreError } from './errors.js';
+import type { Db, TransactionEnd, TransactionSession } from './db.js';
+import { StoreError, sqlStateOf } from './errors.js';
 import { decideSettles, type InvoiceForSettle, type SettleRequest } from './settle-decision.js';
 import type { InvoiceState, SettleRequestOutcome } from './types.js';
 
@@ -32,7 +35,6 @@ const WRITE_SETS = `
   ), inserted AS (
     INSERT INTO lnmux.htlcs (node_pubkey, chan_id, htlc_id, hash, set_id, amount_msat)
     SELECT * FROM unnest($3::bytea[], $4::bigint[], $5::bigint[], $6::bytea[], $7::bytea[], $8::bigint[])
-    ON CONFLICT (node_pubkey, chan_id, htlc_id) DO NOTHING
     RETURNING 1
   )
   SELECT hash, settle_requested_at, (SELECT count(*) FROM inserted)::int AS inserted FROM decided`;
@@ -53,27 +55,44 @@ interface LockedRow {
   settle_requested_at: Date | null;
 }
 
+/** True for the unique violation of an HTLC key that is already in some set. */
+function isHtlcKeyConflict(error: unknown): boolean {
+  const cause = error instanceof StoreError ? error.cause : error;
+  return sqlStateOf(cause) === '23505' && (cause as { constraint?: unknown }).constraint === 'htlcs_pkey';
+}
+
 /** The batch runner behind InvoiceStore.requestSettle. Requests are validated before they are queued. */
 export function settleRunner(db: Db): BatchRunner<SettleRequest, SettleRequestOutcome> {
-  return (requests) =>
-    db.transaction<BatchResult<SettleRequestOutcome>>('requestSettle', async (session) => {
-      const result = await settleBatch(session, requests);
-      switch (result.kind) {
-        case 'done':
-          return { kind: 'commit', value: result };
-        case 'split':
-          return { kind: 'rollback', value: result };
-        case 'conflict':
-          return { kind: 'rollback', value: { kind: 'done', outcomes: [result.outcome] } };
-      }
-
-    });
+  return async (requests) => {
+    try {
+      return await db.transaction<BatchResult<SettleRequestOutcome>>('requestSettle', (session) =>
+        settleBatch(session, requests),
+      );
+    } catch (error) {
+      if (!isHtlcKeyConflict(error)) throw error;
+      // Rolled back. In a batch, any request may be the culprit: run them one by one.
+      if (requests.length > 1) return { kind: 'split' };
+      const request = requests[0]!;
+      const [n, c, h] = keyColumns(request.htlcs);
+      const found = await db.withSession('requestSettle (conflict)', (session) =>
+        session.query<{ node_pubkey: Buffer; chan_id: string; htlc_id: string }>(FIND_CONFLICTS, [
+          n,
+          c,
+          h,
+          bytesToSql(request.hash),
+        ]),
+      );
+      const row = found.rows[0];
+      if (row === undefined) throw error;
+      return { kind: 'done', outcomes: [{ kind: 'htlcInOtherSet', key: keyFromRow(row) }] };
+    }
+  };
 }
 
 async function settleBatch(
-  session: Session,
+  session: TransactionSession,
   requests: readonly SettleRequest[],
-): Promise<BatchResult<SettleRequestOutcome> | { kind: 'conflict'; outcome: SettleRequestOutcome }> {
+): Promise<TransactionEnd<BatchResult<SettleRequestOutcome>>> {
   const hashes = [...new Map(requests.map((r) => [hex(r.hash), bytesToSql(r.hash)])).values()];
   const locked = await session.query<LockedRow>(LOCK_INVOICES, [hashes]);
   const invoices = new Map<string, InvoiceForSettle>();
@@ -91,33 +110,28 @@ async function settleBatch(
   if (writes.length > 0) {
     const htlcs = writes.flatMap((w) => w.htlcs.map((h) => ({ ...h, hash: w.hash, setId: w.setId })));
     const [nodes, chans, ids] = keyColumns(htlcs);
-    const written = await session.query<{ hash: Buffer; settle_requested_at: Date; inserted: number }>(WRITE_SETS, [
-      writes.map((w) => bytesToSql(w.hash)),
-      writes.map((w) => bytesToSql(w.setId)),
-      nodes,
-      chans,
-      ids,
-      htlcs.map((h) => bytesToSql(h.hash)),
-      htlcs.map((h) => bytesToSql(h.setId)),
-      htlcs.map((h) => u64ToSql(h.amountMsat)),
-    ]);
-    if (written.rows.length !== writes.length) {
-      throw new StoreError(`invariant: ${writes.length} locked open invoices but ${written.rows.length} updated`);
-    }
-    if (written.rows[0]!.inserted !== htlcs.length) {
-      // Some key is in another invoice's set already.
-      if (requests.length > 1) return { kind: 'split' };
-      const request = requests[0]!;
-      const [n, c, h] = keyColumns(request.htlcs);
-      const found = await session.query<{ node_pubkey: Buffer; chan_id: string; htlc_id: string }>(FIND_CONFLICTS, [
-        n,
-        c,
-        h,
-        bytesToSql(request.hash),
-      ]);
-      const row = found.rows[0];
-      if (row === undefined) throw new StoreError('invariant: an HTLC insert was skipped but no conflicting key exists');
-      return { kind: 'conflict', outcome: { kind: 'htlcInOtherSet', key: keyFromRow(row) } };
+    // The write and COMMIT travel together. A key already in another set fails the INSERT (unique
+    // violation), which rolls the whole transaction back: see settleRunner.
+    const written = await session.queryAndCommit<{ hash: Buffer; settle_requested_at: Date; inserted: number }>(
+      WRITE_SETS,
+      [
+        writes.map((w) => bytesToSql(w.hash)),
+        writes.map((w) => bytesToSql(w.setId)),
+        nodes,
+        chans,
+        ids,
+        htlcs.map((h) => bytesToSql(h.hash)),
+        htlcs.map((h) => bytesToSql(h.setId)),
+        htlcs.map((h) => u64ToSql(h.amountMsat)),
+      ],
+    );
+    // Both hold by construction (rows locked and open, every key inserted or the statement failed);
+    // committed already, so a failure here can only be reported, as a broken invariant.
+    if (written.rows.length !== writes.length || written.rows[0]!.inserted !== htlcs.length) {
+      throw new StoreError(
+        `invariant: committed ${written.rows.length} of ${writes.length} settle decisions and ` +
+          `${written.rows[0]?.inserted ?? 0} of ${htlcs.length} HTLCs`,
+      );
     }
     for (const row of written.rows) decidedAt.set(row.hash.toString('hex'), row.settle_requested_at);
   }
@@ -135,5 +149,5 @@ async function settleBatch(
         return verdict;
     }
   });
-  return { kind: 'done', outcomes };
+  return { kind: 'commit', value: { kind: 'done', outcomes } };
 }

@@ -5,7 +5,7 @@
  * every payment settled and the database agrees.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
@@ -122,7 +122,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<boolean> {
         `   paid in ${Date.now() - t0} ms: ${result.parts.length} part(s) via ${via(result).join(' + ')}` +
           (failedAttempts > 0 ? `, after ${failedAttempts} failed attempt(s)` : ''),
       );
-      const problem = step.expect(result);
+      const preimageHash = createHash('sha256').update(result.preimage).digest('hex');
+      const problem = preimageHash !== hash ? 'the preimage the payer got does not hash to the invoice' : step.expect(result);
       const stored = await waitForState(mux, hash, 'settled', 10_000);
       if (problem !== undefined) {
         allGood = false;

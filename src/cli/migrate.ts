@@ -6,10 +6,10 @@ import { positiveInteger } from './flags.js';
 
 export function migrateCommand(cli: Command, configPath: () => string): void {
   const migrate = cli.command('migrate').description('manage the database schema');
-  const report = (status: MigrationStatus) =>
-    process.stdout.write(
-      `${JSON.stringify({ state: status.state, database_version: status.databaseVersion, code_version: status.codeVersion }, null, 2)}\n`,
-    );
+  const report = (status: MigrationStatus): void => {
+    const out = { state: status.state, database_version: status.databaseVersion, code_version: status.codeVersion };
+    process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+  };
   const store = () => storeConfigOf(loadConfigFile(configPath()));
 
   migrate

@@ -25,6 +25,8 @@ const nodeSchema = z
     address: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port'),
     tlsCertPath: z.string().min(1),
     macaroonPath: z.string().min(1),
+    /** The name the node's TLS certificate is checked against. LND's certificate always names localhost. */
+    tlsServerName: z.string().min(1).default('localhost'),
   })
   .strict();
 

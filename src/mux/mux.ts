@@ -55,7 +55,7 @@ export interface MuxOptions {
   /** Leader lease duration, ms (default 15 s): a standby takes over at most this long after the active one died. */
   readonly leaseTtlMs?: number;
   /** Gateway timing overrides (tests). */
-  readonly gateway?: { readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number }; readonly tlsServerName?: string };
+  readonly gateway?: { readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number } };
 }
 
 /** An invoice as the Mux returns it: the stored record with hex identifiers. */
@@ -274,7 +274,7 @@ export class Mux extends EventEmitter<MuxEvents> {
           address: node.address,
           tlsCert: node.tlsCertPath,
           macaroon: node.macaroonPath,
-          ...(this.#options.gateway?.tlsServerName !== undefined ? { tlsServerName: this.#options.gateway.tlsServerName } : {}),
+          tlsServerName: node.tlsServerName,
           ...(this.#config.lnd.minimumVersions !== undefined ? { minimumVersions: this.#config.lnd.minimumVersions } : {}),
           backoff: {
             initialMs: this.#options.gateway?.backoff?.initialMs ?? this.#config.lnd.backoffInitialSeconds * 1000,

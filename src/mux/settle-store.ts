@@ -52,9 +52,9 @@ export function settleStoreOf(store: Store): SettleStore {
           return { kind: 'refused', invoice: await committedStatus(paymentHash, outcome.setId) };
         case 'cancelled':
           return { kind: 'refused', invoice: { kind: 'cancelled' } };
+        // The registry checked the amounts against the payment_addr and the keys are LND's: the last two
+        // mean the recorded invoice disagrees with its payment_addr. Refuse the set: its HTLCs fail.
         case 'unknown':
-        // The registry checked the amounts against the payment_addr and the keys are LND's: these mean
-        // the recorded invoice disagrees with its payment_addr. Refuse the set: its HTLCs fail.
         case 'amountMismatch':
         case 'htlcInOtherSet':
           return { kind: 'refused', invoice: { kind: 'unknown' } };

@@ -54,6 +54,11 @@ export interface MuxOptions {
   readonly instanceId?: string;
   /** Leader lease duration, ms (default 15 s): a standby takes over at most this long after the active one died. */
   readonly leaseTtlMs?: number;
+  /**
+   * An open store to use instead of opening one from the config (to share it, or to wrap it). The Mux
+   * closes it on stop().
+   */
+  readonly store?: Store;
   /** Gateway timing overrides (tests). */
   readonly gateway?: { readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number } };
 }
@@ -123,10 +128,12 @@ export class Mux extends EventEmitter<MuxEvents> {
     const config = parseConfig(input);
     const keyring = deriveKeyring(identityKeyBytes(config));
     const log = options.logger ?? pino({ level: config.logging.level, base: undefined });
-    const store = await openStore({
-      ...storeConfigOf(config, options.migrate ?? false),
-      onWarning: (message: string) => log.warn(message),
-    });
+    const store =
+      options.store ??
+      (await openStore({
+        ...storeConfigOf(config, options.migrate ?? false),
+        onWarning: (message: string) => log.warn(message),
+      }));
     log.info({ node: bytesToHex(keyring.nodePubkey), backend: store.backend, nodes: config.nodes.length }, 'lnmux opened');
     return new Mux(config, store, keyring, log, options);
   }

@@ -20,6 +20,8 @@ export interface InterceptorTimes {
 export class TrivialInterceptor {
   readonly preimages = new Map<string, Buffer>();
   readonly held = new Map<string, Record<string, unknown>>();
+  /** SETTLEs written. */
+  settled = 0;
   times: InterceptorTimes | undefined;
   readonly #streams: Stream[] = [];
   readonly #clients: grpc.Client[] = [];
@@ -57,7 +59,10 @@ export class TrivialInterceptor {
     }
     const times = this.times;
     times?.arrived(key, hash);
-    stream.write({ incoming_circuit_key: circuit, action: 'SETTLE', preimage }, () => times?.settleSent(key));
+    stream.write({ incoming_circuit_key: circuit, action: 'SETTLE', preimage }, () => {
+      this.settled++;
+      times?.settleSent(key);
+    });
   }
 
   close(): void {

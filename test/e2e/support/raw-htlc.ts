@@ -56,6 +56,8 @@ export type RawOutcome =
   | { readonly kind: 'unreadable' };
 
 export interface SentHtlc {
+  /** The onion as added to the cluster node. */
+  readonly onion: Uint8Array;
   readonly chanId: bigint;
   readonly htlcId: bigint;
   readonly outcome: Promise<RawOutcome>;
@@ -118,8 +120,9 @@ export function sendRawHtlc(cluster: SimCluster, spec: RawHtlcSpec): SentHtlc {
   const { onion, sharedSecrets, expiry, amountMsat } = buildRawOnion(cluster, spec);
   const chanId = cluster.payerChannelId(spec.node);
   const added = cluster.node(spec.node).addHtlc(chanId, { amountMsat, expiry, paymentHash: spec.paymentHash, onion });
-  if (!added.ok) return { chanId, htlcId: -1n, outcome: Promise.resolve({ kind: 'refused', refusal: added.refusal }) };
+  if (!added.ok) return { onion, chanId, htlcId: -1n, outcome: Promise.resolve({ kind: 'refused', refusal: added.refusal }) };
   return {
+    onion,
     chanId,
     htlcId: added.htlcId,
     outcome: added.resolution.then((resolution): RawOutcome => {

@@ -1,0 +1,128 @@
+/**
+ * End to end, DESIGN.md invariant 6: one active lnmux per cluster. Two instances on the same
+ * PostgreSQL database: the leader lease lets one intercept (a simulated node, as LND, takes a single
+ * interceptor) while the other stands by; when the active one stops (lease released) or dies (lease
+ * left to expire), the standby takes over on its own and payments settle through it.
+ *
+ * PostgreSQL only: the embedded PGlite is one process's private database, so two instances can never
+ * share it (and would need no lease). Skipped without LNMUX_TEST_DATABASE_URL.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Mux, type MuxEvents } from '../../src/mux/mux.js';
+import { openStore } from '../../src/store/index.js';
+import type { AcquireLeaseOutcome, Store } from '../../src/store/types.js';
+import { useTestDatabase } from '../store/helpers.js';
+import { expectPaidAndSettled } from './support/checks.js';
+import { spawnLnmux, type LnmuxChild } from './support/child.js';
+import { intercepting, muxConfig, newIdentityKey, notIntercepting, sharedStore, stopMux, testLogger } from './support/mux.js';
+import { TEST_DATABASE_URL, useCluster } from './support/setup.js';
+import { until } from './support/wait.js';
+
+/** Lease duration, ms: an instance checks the lease every third of it. */
+const LEASE_TTL_MS = 3_000;
+
+/** An lnmux that records its role changes, node events and lease checks. */
+interface Instance {
+  readonly mux: Mux;
+  readonly roles: MuxEvents['role'][0]['role'][];
+  readonly nodeEvents: MuxEvents['node'][0][];
+  readonly leaseChecks: AcquireLeaseOutcome['kind'][];
+}
+
+const describeOnPostgres = TEST_DATABASE_URL
+  ? describe
+  : describe.skip;
+
+describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped without LNMUX_TEST_DATABASE_URL: PGlite cannot be shared by two instances)', () => {
+  const cluster = useCluster();
+  const database = useTestDatabase('postgres');
+  const identityKey = newIdentityKey();
+  const stores: Store[] = [];
+  let running: Instance[] = [];
+  let child: LnmuxChild | undefined;
+
+  beforeAll(async () => {
+    await database.freshStore(); // migrated and empty
+  });
+  afterEach(async () => {
+    await child?.stop('SIGKILL');
+    child = undefined;
+    for (const instance of running) await instance.mux.stop();
+    running = [];
+    await until(() => notIntercepting(cluster()), 'no interceptor left');
+  });
+  afterAll(async () => {
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
+  /** Opens and starts an instance with its own connection pool; does not wait for any role. */
+  async function startInstance(name: string): Promise<Instance> {
+    const store = await openStore({ databaseUrl: database.config().databaseUrl!, onWarning: () => {} });
+    stores.push(store);
+    const leaseChecks: AcquireLeaseOutcome['kind'][] = [];
+    const counted = sharedStore(store, {
+      acquireLease: async (...args: Parameters<Store['acquireLease']>) => {
+        const outcome = await store.acquireLease(...args);
+        leaseChecks.push(outcome.kind);
+        return outcome;
+      },
+    });
+    const mux = await Mux.open(muxConfig(cluster(), { identityKey }), {
+      store: counted,
+      logger: testLogger(name),
+      instanceId: name,
+      leaseTtlMs: LEASE_TTL_MS,
+      gateway: { backoff: { initialMs: 50, maxMs: 250 } },
+    });
+    const instance: Instance = { mux, roles: [], nodeEvents: [], leaseChecks };
+    mux.on('role', (e) => instance.roles.push(e.role));
+    mux.on('node', (e) => instance.nodeEvents.push(e));
+    await mux.start();
+    running.push(instance);
+    return instance;
+  }
+
+  it('lets only one instance intercept; when it stops, the standby takes over within the lease TTL and settles payments', { timeout: 60_000 }, async () => {
+    const c = cluster();
+    const first = await startInstance('first');
+    await until(() => first.roles.includes('active') && intercepting(c), 'the first instance to become active and intercept');
+    const second = await startInstance('second');
+    await until(() => second.leaseChecks.includes('heldByOther'), 'the second instance to find the lease taken');
+    // The standby neither claims the role nor connects to any node: the nodes keep one interceptor.
+    expect(second.roles).toEqual([]);
+    expect(second.nodeEvents).toEqual([]);
+
+    const before = await second.mux.createInvoice({ amountMsat: 10_000_000n, description: 'paid through the active one' });
+    await expectPaidAndSettled(stores[0]!, before.paymentHash, await c.payer.pay(before.paymentRequest));
+
+    await stopMux(c, first.mux);
+    running = running.filter((i) => i !== first);
+    await until(() => second.roles.includes('active'), 'the standby to take over', LEASE_TTL_MS);
+    await until(() => intercepting(c), 'the new active instance to intercept on every node');
+    const after = await second.mux.createInvoice({ amountMsat: 11_000_000n, description: 'paid through the new active one' });
+    await expectPaidAndSettled(stores[1]!, after.paymentHash, await c.payer.pay(after.paymentRequest));
+  });
+
+  it('takes over from an active instance that was killed (its lease expires unreleased) and settles its invoices', { timeout: 90_000 }, async () => {
+    const c = cluster();
+    child = spawnLnmux({
+      config: muxConfig(c, { identityKey }),
+      database: { databaseUrl: database.config().databaseUrl! },
+      crash: 'none',
+      invoices: ['12000000'],
+      leaseTtlMs: LEASE_TTL_MS,
+      instanceId: 'killed',
+    });
+    const invoice = await child.message((m) => m.event === 'invoice', 'the invoice');
+    await child.message((m) => m.event === 'role' && m['role'] === 'active', 'the child to become active');
+    await until(() => intercepting(c), 'the child to intercept', 60_000);
+    const standby = await startInstance('standby');
+    await until(() => standby.leaseChecks.includes('heldByOther'), 'the standby to find the lease taken');
+
+    await child.stop('SIGKILL');
+    await until(() => standby.roles.includes('active'), 'the standby to take over once the lease expired', 3 * LEASE_TTL_MS);
+    await until(() => intercepting(c), 'the standby to intercept on every node');
+    const paymentHash = Uint8Array.from(Buffer.from(invoice['paymentHash'] as string, 'hex'));
+    await expectPaidAndSettled(stores.at(-1)!, paymentHash, await c.payer.pay(invoice['paymentRequest'] as string));
+  });
+});

@@ -10,7 +10,7 @@ import { bytesToHex } from '../../src/protocol/bytes.js';
 import { describePayment, expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { newIdentityKey, startMux, stopMux } from './support/mux.js';
 import { BACKENDS, useCluster, useStore } from './support/setup.js';
-import { isSettled } from './support/wait.js';
+import { isSettled, within } from './support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
@@ -97,11 +97,11 @@ describe.each(BACKENDS)('hold mode (%s)', (backend) => {
     expect((await store().getInvoice(invoice.paymentHash))?.state).toBe('cancelled');
     expect(await store().listInvoiceHtlcs(invoice.paymentHash)).toEqual([]);
 
-    expectRefused(await c.payer.pay(invoice.paymentRequest));
+    expectRefused(await within(c.payer.pay(invoice.paymentRequest), 'a later payment to be refused'));
 
     await stopMux(c, mux);
     mux = await startMux(c, store(), settings);
-    expectRefused(await c.payer.pay(invoice.paymentRequest));
+    expectRefused(await within(c.payer.pay(invoice.paymentRequest), 'a payment after the restart to be refused'));
     expect((await store().getInvoice(invoice.paymentHash))?.state).toBe('cancelled');
   });
 

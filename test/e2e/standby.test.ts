@@ -10,7 +10,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Mux, type MuxEvents } from '../../src/mux/mux.js';
 import { openStore } from '../../src/store/index.js';
-import type { AcquireLeaseOutcome, Store } from '../../src/store/types.js';
+import type { AcquireLeaseOutcome, ReleaseLeaseOutcome, Store } from '../../src/store/types.js';
 import { useTestDatabase } from '../store/helpers.js';
 import { expectPaidAndSettled } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
@@ -27,6 +27,7 @@ interface Instance {
   readonly roles: MuxEvents['role'][0]['role'][];
   readonly nodeEvents: MuxEvents['node'][0][];
   readonly leaseChecks: AcquireLeaseOutcome['kind'][];
+  readonly leaseReleases: ReleaseLeaseOutcome['kind'][];
 }
 
 const describeOnPostgres = TEST_DATABASE_URL
@@ -60,10 +61,16 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
     const store = await openStore({ databaseUrl: database.config().databaseUrl!, onWarning: () => {} });
     stores.push(store);
     const leaseChecks: AcquireLeaseOutcome['kind'][] = [];
+    const leaseReleases: ReleaseLeaseOutcome['kind'][] = [];
     const counted = sharedStore(store, {
       acquireLease: async (...args: Parameters<Store['acquireLease']>) => {
         const outcome = await store.acquireLease(...args);
         leaseChecks.push(outcome.kind);
+        return outcome;
+      },
+      releaseLease: async (...args: Parameters<Store['releaseLease']>) => {
+        const outcome = await store.releaseLease(...args);
+        leaseReleases.push(outcome.kind);
         return outcome;
       },
     });
@@ -74,7 +81,7 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
       leaseTtlMs: LEASE_TTL_MS,
       gateway: { backoff: { initialMs: 50, maxMs: 250 } },
     });
-    const instance: Instance = { mux, roles: [], nodeEvents: [], leaseChecks };
+    const instance: Instance = { mux, roles: [], nodeEvents: [], leaseChecks, leaseReleases };
     mux.on('role', (e) => instance.roles.push(e.role));
     mux.on('node', (e) => instance.nodeEvents.push(e));
     await mux.start();
@@ -82,7 +89,7 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
     return instance;
   }
 
-  it('lets only one instance intercept; when it stops, the standby takes over within the lease TTL and settles payments', { timeout: 60_000 }, async () => {
+  it('lets only one instance intercept; when it stops it releases the lease and the standby takes over within the lease TTL and settles payments', { timeout: 60_000 }, async () => {
     const c = cluster();
     const first = await startInstance('first');
     await until(() => first.roles.includes('active') && intercepting(c), 'the first instance to become active and intercept');
@@ -97,6 +104,8 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
 
     await stopMux(c, first.mux);
     running = running.filter((i) => i !== first);
+    // Stopping hands the lease back at once: the standby need not wait for it to expire.
+    expect(first.leaseReleases).toEqual(['released']);
     await until(() => second.roles.includes('active'), 'the standby to take over', LEASE_TTL_MS);
     await until(() => intercepting(c), 'the new active instance to intercept on every node');
     const after = await second.mux.createInvoice({ amountMsat: 11_000_000n, description: 'paid through the new active one' });

@@ -25,3 +25,16 @@ export async function isSettled(promise: Promise<unknown>): Promise<boolean> {
   const winner = await Promise.race([promise.then(() => true, () => true), new Promise((r) => setImmediate(() => r(pending)))]);
   return winner !== pending;
 }
+
+/** `promise`, or a rejection naming `what` if it has not settled after `timeoutMs`. */
+export async function within<T>(promise: Promise<T>, what: string, timeoutMs = 20_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -244,10 +244,13 @@ export class Mux extends EventEmitter<MuxEvents> {
           : await this.#store.acquireLease(LEASE_NAME, this.#instanceId, ttl);
         const holding = outcome.kind === 'acquired' || outcome.kind === 'renewed';
         if (holding && !active) {
+          // Start before taking the role: if the store fails here, this instance is still a standby and
+          // the next check (the lease is ours, so it is taken again) retries. Active without gateways
+          // would hold the lease without intercepting, for good.
+          await this.#startGateways();
           active = true;
           this.#log.info({ instance: this.#instanceId }, 'Leader lease acquired; intercepting');
           this.emit('role', { role: 'active' });
-          await this.#startGateways();
         } else if (!holding && active) {
           active = false;
           this.#log.warn({ instance: this.#instanceId }, 'Leader lease lost; standing by');

@@ -257,7 +257,9 @@ export class Mux extends EventEmitter<MuxEvents> {
           this.#log.info({ holder: outcome.kind === 'heldByOther' ? outcome.lease.holder : undefined }, 'Standing by: another instance is active');
         }
       } catch (error) {
-        // Database down: keep what we have until the lease would have expired, then stand down.
+        // Database down: stay as we are. An active instance keeps intercepting, so regular forwards keep
+        // flowing (invariant 5) and its HTLCs wait for the database; a second instance cannot take the
+        // nodes over meanwhile, because LND accepts one interceptor per node.
         this.#log.warn({ err: error }, 'Leader lease check failed');
       }
       await sleep(ttl / 3, signal);

@@ -17,6 +17,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 gomod_dir="$here/go"
 
 if [[ -n "${GO:-}" ]]; then
+  if [[ ! -x "$GO" ]]; then
+    echo "build.sh: GO=$GO is not an executable Go toolchain" >&2
+    exit 3
+  fi
   go_bin=$GO
 elif command -v go >/dev/null 2>&1; then
   go_bin=$(command -v go)
@@ -68,6 +72,7 @@ fi
 echo "build.sh: building lnd $lnd_version, btcd $btcd_version with $go_version (tags: $tags)" >&2
 mkdir -p "$cache/$key"
 tmp=$(mktemp -d "$cache/$key/bin.tmp.XXXXXX")
+chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 start=$(date +%s)
 (

@@ -9,7 +9,7 @@
  * The virtual channel's HTLCs come from B paying along an explicit route B -> A -> V (lib/virtual-hop.ts),
  * exactly as a payer of an lnmux invoice does through A's route hint.
  */
-import { X509Certificate } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Network } from './network.js';
@@ -61,45 +61,56 @@ export async function runLndChecks(network: Network, log: (line: string) => void
     ['restartWhileHeld', checkRestartWhileHeld],
     ['autoFailHeight', checkAutoFail],
   ];
-  for (const [name, check] of checks) {
-    ctx.current = name;
-    const started = performance.now();
-    log(`check ${name}`);
-    try {
-      await check(ctx);
-    } catch (error) {
-      if (error instanceof CheckFailed) throw error;
-      // An unexpected error is itself an observation; the next checks still run.
-      ctx.obs[`${name}.unexpectedError`] = error instanceof Error ? error.message : String(error);
-      log(`check ${name}: unexpected error ${error instanceof Error ? error.message : String(error)}`);
+  try {
+    for (const [name, check] of checks) {
+      await runOne(ctx, name, check);
     }
-    ctx.obs[`${name}.durationMs`] = Math.round(performance.now() - started);
+  } finally {
+    events.cancel();
   }
-  events.cancel();
   ctx.obs['htlcEventsOnA'] = ctx.htlcEvents;
   return ctx.obs;
 }
 
+async function runOne(ctx: Context, name: string, check: (ctx: Context) => Promise<void>): Promise<void> {
+  ctx.current = name;
+  const started = performance.now();
+  ctx.log(`check ${name}`);
+  try {
+    await check(ctx);
+  } catch (error) {
+    if (error instanceof CheckFailed) throw error;
+    // An unexpected error is itself an observation; the next checks still run.
+    const message = error instanceof Error ? error.message : String(error);
+    ctx.obs[`${name}.unexpectedError`] = message;
+    ctx.log(`check ${name}: unexpected error ${message}`);
+  }
+  ctx.obs[`${name}.durationMs`] = Math.round(performance.now() - started);
+}
+
 function subscribeHtlcEvents(ctx: Context): { cancel: () => void } {
-  let stream = ctx.network.nodes.A.rpc.serverStream('router', 'SubscribeHtlcEvents', {});
-  const attach = (): void => {
-    stream.on('data', (event: Record<string, unknown>) => ctx.htlcEvents.push({ check: ctx.current, event: jsonable(event) as Record<string, unknown> }));
-    stream.on('error', (error: unknown) => {
+  let cancelled = false;
+  let stream: ReturnType<LndRpc['serverStream']> | undefined;
+  const attach = (attemptsLeft: number): void => {
+    if (cancelled) return;
+    let current: ReturnType<LndRpc['serverStream']>;
+    try {
+      current = ctx.network.nodes.A.rpc.serverStream('router', 'SubscribeHtlcEvents', {});
+    } catch {
+      // A is down (the restart check): try again every second, for up to two minutes.
+      if (attemptsLeft > 0) setTimeout(() => attach(attemptsLeft - 1), 1_000);
+      return;
+    }
+    stream = current;
+    current.on('data', (event: Record<string, unknown>) => ctx.htlcEvents.push({ check: ctx.current, event: jsonable(event) as Record<string, unknown> }));
+    current.on('error', (error: unknown) => {
+      if (cancelled) return;
       ctx.htlcEvents.push({ check: ctx.current, event: { streamError: describeGrpcError(error) } });
-      // A restarts in one check: resubscribe once it is back.
-      setTimeout(() => {
-        if (!ctx.network.nodes.A.running) return;
-        try {
-          stream = ctx.network.nodes.A.rpc.serverStream('router', 'SubscribeHtlcEvents', {});
-          attach();
-        } catch {
-          // A is down; the restart check resubscribes through this path again later.
-        }
-      }, 5_000);
+      setTimeout(() => attach(120), 1_000);
     });
   };
-  attach();
-  return { cancel: () => stream.cancel() };
+  attach(0);
+  return { cancel: () => { cancelled = true; stream?.cancel(); } };
 }
 
 /** Buffers as hex, everything else as is: for the JSON observations. */
@@ -277,17 +288,29 @@ async function pendingHtlcsOnA(ctx: Context): Promise<number> {
 /** Held without interceptor, first offer, a second interceptor, re-offer after reconnect, invalid responses, FAIL with a failure_message. */
 async function checkVirtualHtlcLifecycle(ctx: Context): Promise<void> {
   const amountMsat = 20_000_000n;
-  const { payment, attempt, height } = await payVirtual(ctx, amountMsat);
   const virtualScidA = virtualScid(ctx.network.nodes.A.pubkey);
 
-  // 1. No interceptor connected, --requireinterceptor: held.
-  const resolvedEarly = await settlesWithin(attempt, 5_000);
-  ctx.obs['virtual.noInterceptor.heldAfter5s'] = !resolvedEarly;
-  ctx.obs['virtual.noInterceptor.pendingHtlcsOnA'] = await pendingHtlcsOnA(ctx);
-  expectThat(!resolvedEarly, 'an HTLC for the virtual channel is held on A while no interceptor is connected');
+  // 1. No interceptor connected, --requireinterceptor: a new HTLC (not a replay) is failed back at once.
+  const unattended = await payVirtual(ctx, amountMsat);
+  const resolvedEarly = await settlesWithin(unattended.attempt, 10_000);
+  ctx.obs['virtual.noInterceptor.resolvedWithin10s'] = resolvedEarly;
+  if (resolvedEarly) {
+    const result = await unattended.attempt;
+    ctx.obs['virtual.noInterceptor.atB'] = { status: result.status, failure: describeFailure(result.failure), channelUpdateChanId: result.failure?.channel_update?.chan_id ?? null };
+    expectThat(result.status === 'FAILED', 'a new HTLC for the virtual channel does not succeed while no interceptor is connected');
+  } else {
+    ctx.obs['virtual.noInterceptor.pendingHtlcsOnA'] = await pendingHtlcsOnA(ctx);
+  }
 
-  // 2. First interceptor: the held HTLC is offered.
+  // 2. First interceptor connected, then a payment: the HTLC is offered.
   const first = new Interceptor(ctx.network.nodes.A.rpc, 'first');
+  await sleep(500);
+  if (!resolvedEarly) {
+    // Held after all: answer it so it does not linger into the next steps.
+    const held = await first.next(15_000);
+    first.send({ incoming_circuit_key: held.incoming_circuit_key, action: 'FAIL' });
+  }
+  const { payment, attempt, height } = await payVirtual(ctx, amountMsat);
   const offer = await first.next(15_000);
   ctx.obs['virtual.offer'] = describeRequest(offer);
   ctx.obs['virtual.offer.relations'] = {
@@ -373,6 +396,12 @@ async function checkFailureCodes(ctx: Context): Promise<void> {
     const result = await attempt;
     ctx.obs[`failureCode.${code}.atB`] = { status: result.status, failure: describeFailure(result.failure) };
   }
+  // A failure_message of the right length that nobody on the route encrypted (random bytes).
+  const { attempt } = await payVirtual(ctx, 11_000_000n);
+  const offer = await interceptor.next(15_000);
+  interceptor.send({ incoming_circuit_key: offer.incoming_circuit_key, action: 'FAIL', failure_message: randomBytes(292) });
+  const result = await attempt;
+  ctx.obs['failureMessage.random292Bytes.atB'] = { status: result.status, failure: describeFailure(result.failure) };
   await interceptor.close();
 }
 
@@ -408,6 +437,8 @@ async function checkRestartWhileHeld(ctx: Context): Promise<void> {
   ctx.obs['restart.interceptorStreamWhenLndStops'] = (await interceptor.endedWithin(10_000)) ?? 'still open 10 s after lnd stopped';
   ctx.obs['restart.heldAtBWhileADown'] = !(await settlesWithin(attempt, 1_000));
   await ctx.network.startNode('A');
+  // A replays the HTLC after its restart: with no interceptor connected a replay is held, not failed.
+  ctx.obs['restart.heldAfterRestartWithoutInterceptor'] = !(await settlesWithin(attempt, 5_000));
   const after = new Interceptor(a.rpc, 'after-restart');
   const reoffer = await after.next(60_000);
   ctx.obs['restart.reoffer'] = describeRequest(reoffer);

@@ -111,4 +111,5 @@ function printLogTails(network: Network): void {
   process.stderr.write('(LNMUX_REGTEST_KEEP=1 keeps the whole temp dir)\n');
 }
 
-process.exitCode = await main();
+// Exit at once: pending timers of finished waits (timeouts that lost their race) would keep the loop alive.
+process.exit(await main());

@@ -4,7 +4,7 @@
  * cannot run: `MissingGoError` lets the caller skip with a clear message.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,7 +14,7 @@ const binaries = ['lnd', 'lncli', 'btcd', 'btcctl'] as const;
 /** No Go toolchain and no LNMUX_REGTEST_BIN: the regtest run cannot build LND. */
 export class MissingGoError extends Error {
   constructor() {
-    super('no Go toolchain found (go on PATH, GO, or /usr/local/go/bin/go) and LNMUX_REGTEST_BIN is not set');
+    super('no Go toolchain found (an executable $GO, go on PATH, or /usr/local/go/bin/go) and LNMUX_REGTEST_BIN is not set');
     this.name = 'MissingGoError';
   }
 }
@@ -22,10 +22,19 @@ export class MissingGoError extends Error {
 /** The Go binary build.sh would use, or undefined. */
 export function findGo(): string | undefined {
   const fromEnv = process.env['GO'];
-  if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+  if (fromEnv !== undefined && fromEnv !== '') return executable(fromEnv) ? fromEnv : undefined;
   const onPath = spawnSync('sh', ['-c', 'command -v go'], { encoding: 'utf8' });
   if (onPath.status === 0 && onPath.stdout.trim() !== '') return onPath.stdout.trim();
-  return existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined;
+  return executable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined;
+}
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -11,6 +11,7 @@ export interface Failure {
   htlc_msat: string;
   height: number;
   cltv_expiry: number;
+  channel_update: { chan_id: string } | null;
 }
 
 /** lnrpc.HTLCAttempt (the fields the harness reads). */

@@ -3,6 +3,15 @@ import * as lnmux from '../src/index.js';
 
 describe('package', () => {
   it('loads the public entry point as an ES module', () => {
-    expect(typeof lnmux).toBe('object');
+    expect(typeof lnmux.protocol.decodeInvoice).toBe('function');
+    expect(typeof lnmux.protocol.peelOnion).toBe('function');
+  });
+});
+
+describe('library entry point', () => {
+  it('exports the Mux and its errors', () => {
+    expect(typeof lnmux.Mux.open).toBe('function');
+    expect(new lnmux.UnknownSetError('x')).toBeInstanceOf(Error);
+    expect(typeof lnmux.migrateUp).toBe('function');
   });
 });

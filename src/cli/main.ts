@@ -1,9 +1,42 @@
-#!/usr/bin/env node
-/** The `lnmux` command line. Commands arrive with the multiplexer (issue 5). */
-const [command] = process.argv.slice(2);
-if (command === 'demo') {
-  process.stdout.write('lnmux demo: not built yet; it arrives with the multiplexer (issue 5).\n');
-  process.exit(0);
+/**
+ * The `lnmux` command line: thin over the library. Every command reads the same config file
+ * (`-c multiplexer.yml`); errors name the flag or the config field and exit with status 2 (usage) or 1.
+ */
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../mux/config.js';
+import { addInvoiceCommand } from './addinvoice.js';
+import { demoCommand } from './demo.js';
+import { migrateCommand } from './migrate.js';
+import { runCommand } from './run.js';
+import { simCommand } from './sim.js';
+
+export function program(): Command {
+  const cli = new Command('lnmux')
+    .description('Lightning multiplexer: fail-over for incoming Lightning payments across a cluster of LND nodes')
+    .option('-c, --config <file>', 'configuration file', 'multiplexer.yml')
+    .showHelpAfterError()
+    .exitOverride();
+  const configPath = () => cli.opts<{ config: string }>().config;
+
+  migrateCommand(cli, configPath);
+  runCommand(cli, configPath);
+  addInvoiceCommand(cli, configPath);
+  demoCommand(cli);
+  simCommand(cli);
+  return cli;
 }
-process.stderr.write(`lnmux: unknown command ${JSON.stringify(command ?? '')}; nothing is built yet but the protocol core\n`);
-process.exit(2);
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await program().parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof ConfigError) {
+      process.stderr.write(`lnmux: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`lnmux: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}

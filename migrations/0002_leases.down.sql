@@ -1,0 +1,2 @@
+-- Reverts 0002_leases.
+DROP TABLE lnmux.leases;

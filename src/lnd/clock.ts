@@ -1,0 +1,39 @@
+/**
+ * Time, injected: the gateway's backoff sleeps, probes and write timeouts go through a `Clock`, so
+ * tests can drive them by hand (`test/lnd/manual-clock.ts`) instead of waiting.
+ */
+
+/** A source of time and one-shot timers. */
+export interface Clock {
+  /** Milliseconds since some fixed origin (only differences matter). */
+  now(): number;
+  /** Calls `fn` once after `ms` milliseconds; returns a function that cancels it. */
+  timer(ms: number, fn: () => void): () => void;
+}
+
+/** The real clock: `performance.now()` and unref'd `setTimeout` (a pending timer never keeps the process alive). */
+export const systemClock: Clock = Object.freeze({
+  now: () => performance.now(),
+  timer(ms: number, fn: () => void): () => void {
+    const handle = setTimeout(fn, ms);
+    handle.unref();
+    return () => clearTimeout(handle);
+  },
+});
+
+/**
+ * Resolves after `ms` on `clock`, or at once when `signal` aborts (the sleep is then cut short, not
+ * rejected: the caller checks the signal).
+ */
+export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = (): void => {
+      cancel();
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const cancel = clock.timer(ms, done);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

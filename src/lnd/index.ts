@@ -1,0 +1,47 @@
+/**
+ * lnmux's gateway to LND: one `NodeGateway` per configured node. Typed events and commands only;
+ * the protobuf shapes stay inside this folder. See docs/lnd.md.
+ */
+export { NodeGateway } from './node-gateway.js';
+export type {
+  GatewayEvent,
+  GatewaySendFailure,
+  NodeGatewayConfig,
+  NodeRetryCause,
+  NodeState,
+  StreamName,
+  StreamState,
+} from './node-gateway.js';
+export {
+  FAILURE_MESSAGE_LENGTH,
+  INTERCEPTOR_FAILURE_CODES,
+  NODE_ID_FORWARD_SCID,
+  PREIMAGE_LENGTH,
+  circuitKeyString,
+  describeConvertError,
+} from './convert.js';
+export type {
+  BlockEpoch,
+  CircuitKey,
+  ConvertError,
+  FinalHtlcEvent,
+  HtlcResolution,
+  InterceptedHtlc,
+  InterceptorFailureCode,
+  InterceptorResponse,
+  NextHop,
+  NodeInfo,
+  NodeVersion,
+} from './convert.js';
+export { DEFAULT_MINIMUM_VERSIONS, describeRefusal, evaluateChecks, versionAccepted } from './checks.js';
+export type { CheckRefusal, NodeExpectations } from './checks.js';
+export { DEFAULT_BACKOFF, backoffDelayMs } from './backoff.js';
+export type { BackoffPolicy } from './backoff.js';
+export { systemClock } from './clock.js';
+export type { Clock } from './clock.js';
+export type { LndConnectionConfig } from './connection.js';
+export type { SendFailure } from './interceptor-stream.js';
+export type { LookupFailure } from './lookup.js';
+export { describeRpcFailure } from './rpc-error.js';
+export type { RpcFailure } from './rpc-error.js';
+export type { CancelReason, StreamEnd } from './stream-reader.js';

@@ -1,0 +1,220 @@
+/**
+ * The multiplexer's configuration: one zod schema, parsed once, errors that name the field. The YAML
+ * file (multiplexer.yml) and the library's typed config object go through the same schema.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const hex = (bytes: number, what: string) =>
+  z
+    .string()
+    .regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `expected ${what} as ${bytes * 2} hex characters`);
+
+const pubkey = hex(33, 'a 33-byte compressed public key').refine(
+  (s) => s.startsWith('02') || s.startsWith('03'),
+  'expected a compressed public key starting with 02 or 03',
+);
+
+const nodeSchema = z
+  .object({
+    /** The node's identity pubkey; a node that reports another one is refused. */
+    pubkey,
+    /** host:port of the node's gRPC interface. */
+    address: z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port'),
+    tlsCertPath: z.string().min(1),
+    macaroonPath: z.string().min(1),
+    /** The name the node's TLS certificate is checked against. LND's certificate always names localhost. */
+    tlsServerName: z.string().min(1).default('localhost'),
+  })
+  .strict();
+
+const databaseSchema = z
+  .object({
+    /** PostgreSQL connection string. Absent: the embedded PGlite database in dataDir (not for production). */
+    dsn: z.string().min(1).optional(),
+    /** Embedded database directory, when no dsn is given. */
+    dataDir: z.string().min(1).default('lnmux-data'),
+    poolSize: z.number().int().min(1).max(200).default(10),
+    connectTimeoutSeconds: z.number().positive().default(5),
+    statementTimeoutSeconds: z.number().positive().default(10),
+  })
+  .strict();
+
+const routingSchema = z
+  .object({
+    /** Fee of the virtual hop advertised in route hints, msat. */
+    feeBaseMsat: z.number().int().min(0).default(0),
+    feeProportionalMillionths: z.number().int().min(0).default(0),
+    /** cltv_expiry_delta of the virtual hop advertised in route hints, blocks. */
+    cltvExpiryDelta: z.number().int().min(1).max(2016).default(40),
+  })
+  .strict();
+
+const invoiceSchema = z
+  .object({
+    /** The invoice's `c` field (min_final_cltv_expiry_delta), blocks. */
+    minFinalCltvExpiryDelta: z.number().int().min(1).max(2016).default(40),
+    /** Expiry of invoices created without one, seconds. */
+    defaultExpirySeconds: z.number().int().min(1).max(365 * 24 * 3600).default(3600),
+  })
+  .strict();
+
+const settlementSchema = z
+  .object({
+    /** auto: settle complete sets at once. hold: the application settles or cancels each accepted set. */
+    mode: z.enum(['auto', 'hold']).default('auto'),
+    /** A part waiting longer than this for the rest of its set fails with mpp_timeout, seconds. */
+    mppTimeoutSeconds: z.number().positive().default(120),
+    /** Hold mode: an accepted set undecided for this long is released, seconds. */
+    holdTimeoutSeconds: z.number().positive().default(600),
+    /** A held HTLC fails when the chain height reaches its expiry minus this margin, blocks. */
+    expiryMarginBlocks: z.number().int().min(1).default(10),
+  })
+  .strict();
+
+const lndSchema = z
+  .object({
+    /**
+     * Per LND release line, the oldest release accepted (GetVersion), e.g. ["0.20.2", "0.21.1"]. Absent:
+     * the gateway's defaults, the releases that replay held HTLCs and keep final resolutions.
+     */
+    minimumVersions: z.array(z.string().regex(/^\d+\.\d+\.\d+$/, 'expected major.minor.patch')).min(1).optional(),
+    /** Reconnect backoff bounds, seconds. */
+    backoffInitialSeconds: z.number().positive().default(1),
+    backoffMaxSeconds: z.number().positive().default(60),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    network: z.enum(['mainnet', 'testnet', 'signet', 'regtest', 'simnet']),
+    /** The virtual node's 32-byte identity private key, hex. Or name an environment variable instead. */
+    identityKey: hex(32, 'a 32-byte private key').optional(),
+    identityKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name').optional(),
+    nodes: z.array(nodeSchema).min(1, 'expected at least one node'),
+    database: databaseSchema.default(databaseSchema.parse({})),
+    routing: routingSchema.default(routingSchema.parse({})),
+    invoice: invoiceSchema.default(invoiceSchema.parse({})),
+    settlement: settlementSchema.default(settlementSchema.parse({})),
+    lnd: lndSchema.default(lndSchema.parse({})),
+    logging: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+      .strict()
+      .default({ level: 'info' }),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    if ((config.identityKey === undefined) === (config.identityKeyEnv === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['identityKey'], message: 'give exactly one of identityKey or identityKeyEnv' });
+    }
+    const seen = new Set<string>();
+    config.nodes.forEach((node, i) => {
+      const pk = node.pubkey.toLowerCase();
+      if (seen.has(pk)) ctx.addIssue({ code: 'custom', path: ['nodes', i, 'pubkey'], message: 'the same node is listed twice' });
+      seen.add(pk);
+    });
+  });
+
+/** The configuration as written (defaults filled in). */
+export type MuxConfigInput = z.input<typeof configSchema>;
+export type MuxConfig = z.output<typeof configSchema>;
+
+/** A configuration error; `message` names each offending field, what was expected and what was found. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly issues: readonly { readonly field: string; readonly message: string }[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/** Validates a configuration object. Throws ConfigError naming every bad field. */
+export function parseConfig(input: unknown): MuxConfig {
+  const result = configSchema.safeParse(input, { reportInput: true });
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({ field: fieldName(issue.path), message: describe(issue) }));
+  throw new ConfigError(
+    `invalid configuration:\n${issues.map((i) => `  ${i.field}: ${i.message}`).join('\n')}`,
+    issues,
+  );
+}
+
+/**
+ * Reads a YAML config file. Relative paths in it (certificates, macaroons, data directory) are resolved
+ * against the file's directory, not the working directory. Throws ConfigError.
+ */
+export function loadConfigFile(path: string): MuxConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`cannot read config file ${path}: ${(cause as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (cause) {
+    throw new ConfigError(`config file ${path} is not valid YAML: ${(cause as Error).message}`);
+  }
+  const config = parseConfig(withoutNulls(raw) ?? {});
+  const base = dirname(resolve(path));
+  const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  return {
+    ...config,
+    nodes: config.nodes.map((n) => ({ ...n, tlsCertPath: at(n.tlsCertPath), macaroonPath: at(n.macaroonPath) })),
+    database: { ...config.database, dataDir: at(config.database.dataDir) },
+  };
+}
+
+/** The identity key's bytes, from the config or the environment variable it names. Throws ConfigError. */
+export function identityKeyBytes(config: MuxConfig, env: NodeJS.ProcessEnv = process.env): Uint8Array {
+  const hexKey = config.identityKey ?? (config.identityKeyEnv === undefined ? undefined : env[config.identityKeyEnv]);
+  if (hexKey === undefined || !/^[0-9a-fA-F]{64}$/.test(hexKey)) {
+    const where = config.identityKey !== undefined ? 'identityKey' : `environment variable ${config.identityKeyEnv}`;
+    // Never echo the value: it is a secret.
+    throw new ConfigError(`identityKey: ${where} must hold a 32-byte private key as 64 hex characters`);
+  }
+  return Uint8Array.from(Buffer.from(hexKey, 'hex'));
+}
+
+/** In YAML, `key:` with nothing after it (or only comments) is null: read it as "not given". */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value === null || typeof value !== 'object') return value ?? undefined;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([, v]) => v !== null)
+      .map(([k, v]) => [k, withoutNulls(v)]),
+  );
+}
+
+function fieldName(path: readonly PropertyKey[]): string {
+  if (path.length === 0) return '(config)';
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join('');
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'unrecognized_keys') return `unknown field(s) ${issue.keys.join(', ')}`;
+  if (issue.path.at(-1) === 'identityKey' && issue.code === 'invalid_format') {
+    return 'expected a 32-byte private key as 64 hex characters'; // never echo a secret back
+  }
+  const shown = 'input' in issue && issue.input !== undefined && !issue.message.includes('received');
+  const got = shown ? `, got ${JSON.stringify(issue.input)}` : '';
+  return issue.message + got;
+}
+
+/** The store settings of a configuration (src/store's StoreConfig). */
+export function storeConfigOf(config: MuxConfig, migrate = false) {
+  const db = config.database;
+  return {
+    ...(db.dsn !== undefined ? { databaseUrl: db.dsn } : { dataDir: db.dataDir }),
+    poolSize: db.poolSize,
+    connectTimeoutMs: db.connectTimeoutSeconds * 1000,
+    statementTimeoutMs: db.statementTimeoutSeconds * 1000,
+    migrate,
+  };
+}

@@ -1,0 +1,333 @@
+/**
+ * The settlement engine: the shell around the registry. It is the only code that awaits: an event
+ * comes in, the registry steps, and the engine carries out the decisions (reply to a node, commit to
+ * the store, arm the one timer). Foreign HTLCs are resumed before any other work.
+ *
+ * Invariants kept here (DESIGN.md): no SETTLE before the store confirmed the commit (1); a commit whose
+ * outcome is unknown is retried, never assumed (1); a reply that could not be sent is not assumed
+ * delivered: LND offers the HTLC again and the registry answers the same way (2); input from the network
+ * never throws out of the event handlers (4).
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { bytesToHex } from '../protocol/bytes.js';
+import { encodeFailureMessage } from '../protocol/failure-message.js';
+import { createFailurePacket } from '../protocol/failure-onion.js';
+import type { Keyring } from '../protocol/keyring.js';
+import type { CircuitKey } from '../protocol/set-id.js';
+import type { Ecdh } from '../protocol/ecdh.js';
+import { inspectHtlc, type HopPolicy, type OfferedHtlc } from '../registry/inspect.js';
+import { circuitKeyId, Registry } from '../registry/registry.js';
+import type { Decision, FailOutcome, InvoiceStatus, RegistryConfig, RegistryEvent } from '../registry/types.js';
+import type { NodeCircuitKey, NodeLink, SettleStore } from './ports.js';
+
+/** Events for the application (library API). */
+export interface EngineEvents {
+  /** Hold mode: a complete set waits for settle(setId) or a cancel. */
+  accepted: [{ paymentHash: string; setId: string; amountMsat: bigint; htlcs: { circuitKey: string; amountMsat: bigint }[] }];
+  /** Hold mode: an accepted set was released before it was settled. */
+  released: [{ paymentHash: string; setId: string; reason: FailOutcome }];
+  /** The settle decision for a set is committed; SETTLEs are on their way. */
+  settled: [{ paymentHash: string; setId: string }];
+  /** LND reported the final state of an HTLC of a settled set. */
+  htlcFinal: [{ circuitKey: string; settled: boolean }];
+}
+
+export interface EngineOptions {
+  readonly registry: RegistryConfig;
+  readonly policy: HopPolicy;
+  readonly ecdh: Ecdh;
+  readonly keyring: Keyring;
+  readonly store: SettleStore;
+  readonly logger: Logger;
+  /** Unix ms; injected for tests. */
+  readonly now?: () => number;
+  /** Delay before retrying a store call that failed to reach the database, ms. */
+  readonly storeRetryMs?: number;
+}
+
+/** Thrown by settle() when no accepted set has this id. */
+export class UnknownSetError extends Error {
+  override readonly name = 'UnknownSetError';
+}
+
+export class SettlementEngine extends EventEmitter<EngineEvents> {
+  readonly #options: EngineOptions;
+  readonly #registry: Registry;
+  readonly #nodes = new Map<string, { link: NodeLink; virtualChannelId: bigint }>();
+  readonly #now: () => number;
+  readonly #log: Logger;
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt: number | undefined;
+  #stopped = false;
+  /** Circuit key ids of settled-set HTLCs whose final event the store still waits for. */
+  readonly #awaitingFinal = new Set<string>();
+  /** Hold-mode settle() callers waiting for their set's commit, by set id hex. */
+  readonly #settleWaiters = new Map<string, { resolve: () => void; reject: (e: Error) => void }[]>();
+
+  constructor(options: EngineOptions) {
+    super();
+    this.#options = options;
+    this.#registry = new Registry(options.registry);
+    this.#now = options.now ?? Date.now;
+    this.#log = options.logger;
+  }
+
+  get height(): number {
+    return this.#registry.height;
+  }
+
+  get heldHtlcCount(): number {
+    return this.#registry.heldHtlcCount;
+  }
+
+  /** Registers a cluster node's interceptor link. */
+  attachNode(link: NodeLink, virtualChannelId: bigint): void {
+    this.#nodes.set(link.pubkeyHex, { link, virtualChannelId });
+  }
+
+  detachNode(pubkeyHex: string): void {
+    this.#nodes.delete(pubkeyHex);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const waiters of this.#settleWaiters.values()) for (const w of waiters) w.reject(new Error('lnmux stopped'));
+    this.#settleWaiters.clear();
+  }
+
+  /** A block from any node: the registry keeps the best height. */
+  onBlock(height: number): void {
+    this.#step({ kind: 'blockConnected', height });
+  }
+
+  /**
+   * An HTLC offered by a node's interceptor. Never throws: whatever the input, the HTLC gets an answer
+   * or is held (and then LND's auto-fail is the backstop).
+   */
+  async onHtlc(nodePubkeyHex: string, htlc: Omit<OfferedHtlc, 'key'> & { circuitKey: NodeCircuitKey }): Promise<void> {
+    const node = this.#nodes.get(nodePubkeyHex);
+    if (node === undefined) return;
+    const key: CircuitKey = { nodePubkey: node.link.pubkey, ...htlc.circuitKey };
+    const offered: OfferedHtlc = { ...htlc, key };
+    let inspection;
+    try {
+      inspection = inspectHtlc(offered, {
+        virtualChannelId: node.virtualChannelId,
+        policy: this.#options.policy,
+        ecdh: this.#options.ecdh,
+        keyring: this.#options.keyring,
+        height: this.#registry.height,
+      });
+    } catch (error) {
+      // A bug, not an input: fail this HTLC as unreadable rather than take the process down.
+      this.#log.error({ err: error, circuitKey: logKey(key) }, 'Htlc inspection failed');
+      inspection = {
+        kind: 'rejected',
+        rejection: { kind: 'failCode', reason: 'invalidOnionHmac', code: 'INVALID_ONION_HMAC' },
+      } as const;
+    }
+    if (inspection.kind === 'foreign') {
+      await this.#send(node.link, { kind: 'resume', circuitKey: htlc.circuitKey });
+      return;
+    }
+    const hash = bytesToHex(htlc.paymentHash);
+    this.#log.info({ hash, source: nodePubkeyHex, circuitKey: logKey(key) }, 'Htlc received');
+    if (inspection.kind === 'rejected') {
+      const r = inspection.rejection;
+      this.#log.info({ hash, circuitKey: logKey(key), reason: r.reason }, 'Htlc rejected');
+      if (r.kind === 'failCode') {
+        await this.#send(node.link, { kind: 'failWithCode', circuitKey: htlc.circuitKey, code: r.code });
+      } else {
+        const failureMessage = createFailurePacket(r.sharedSecret, encodeFailureMessage(r.message));
+        await this.#send(node.link, { kind: 'failWithMessage', circuitKey: htlc.circuitKey, failureMessage });
+      }
+      return;
+    }
+    const invoice = await this.#retryStore('invoice lookup', () =>
+      this.#options.store.invoiceStatus(htlc.paymentHash),
+    );
+    if (invoice === undefined) return; // stopped while the database was down: LND re-offers on reconnect
+    this.#step({ kind: 'htlcArrived', htlc: inspection.htlc, invoice });
+  }
+
+  /** An HTLC of a committed set whose final state is not recorded yet (loaded from the store at start). */
+  expectFinal(key: CircuitKey): void {
+    this.#awaitingFinal.add(circuitKeyId(key));
+  }
+
+  /**
+   * LND's final resolution of an HTLC (SubscribeHtlcEvents, or a lookup after a gap). Only HTLCs of
+   * settled sets reach the store: LND reports every forward, most of them not ours.
+   */
+  async onHtlcFinal(nodePubkeyHex: string, circuitKey: NodeCircuitKey, settled: boolean): Promise<void> {
+    const node = this.#nodes.get(nodePubkeyHex);
+    if (node === undefined) return;
+    const key: CircuitKey = { nodePubkey: node.link.pubkey, ...circuitKey };
+    const id = circuitKeyId(key);
+    if (!this.#awaitingFinal.delete(id)) return;
+    const done = await this.#retryStore('final htlc', () => this.#options.store.markHtlcFinal(key, settled));
+    if (done === undefined) return;
+    this.#step({ kind: 'htlcFinal', key, settled });
+    this.emit('htlcFinal', { circuitKey: circuitKeyId(key), settled });
+  }
+
+  /** Hold mode: settles the accepted set; resolves once its decision is committed. Throws UnknownSetError. */
+  settle(setId: Uint8Array): Promise<void> {
+    const id = bytesToHex(setId);
+    return new Promise((resolve, reject) => {
+      const waiters = this.#settleWaiters.get(id) ?? [];
+      waiters.push({ resolve, reject });
+      this.#settleWaiters.set(id, waiters);
+      this.#step({ kind: 'settleRequested', setId });
+    });
+  }
+
+  /** The invoice was cancelled in the store: release its held parts. */
+  invoiceCancelled(paymentHash: Uint8Array): void {
+    this.#step({ kind: 'invoiceCancelled', paymentHash });
+  }
+
+  #step(event: RegistryEvent): void {
+    if (this.#stopped) return;
+    const decisions = this.#registry.step(event, this.#now());
+    for (const decision of decisions) this.#perform(decision);
+    this.#armTimer();
+  }
+
+  #perform(d: Decision): void {
+    switch (d.kind) {
+      case 'hold':
+        this.#log.debug({ hash: bytesToHex(d.paymentHash), circuitKey: logKey(d.key), heldMsat: String(d.heldMsat) }, 'Htlc accepted');
+        return;
+      case 'settle': {
+        this.#log.info({ circuitKey: logKey(d.key), outcome: d.outcome }, 'Sending settle resolution');
+        this.#awaitingFinal.add(circuitKeyId(d.key));
+        this.#reply(d.key, (circuitKey) => ({ kind: 'settle', circuitKey, preimage: d.preimage }));
+        return;
+      }
+      case 'fail': {
+        this.#log.info({ circuitKey: logKey(d.key), outcome: d.outcome }, 'Sending fail resolution');
+        const failureMessage = createFailurePacket(d.sharedSecret, encodeFailureMessage(d.message));
+        this.#reply(d.key, (circuitKey) => ({ kind: 'failWithMessage', circuitKey, failureMessage }));
+        return;
+      }
+      case 'commitSettle':
+        void this.#commit(d);
+        return;
+      case 'setAccepted':
+        this.#log.info({ hash: bytesToHex(d.paymentHash), setId: bytesToHex(d.setId), amountMsat: String(d.amountMsat) }, 'Set accepted');
+        this.emit('accepted', {
+          paymentHash: bytesToHex(d.paymentHash),
+          setId: bytesToHex(d.setId),
+          amountMsat: d.amountMsat,
+          htlcs: d.htlcs.map((h) => ({ circuitKey: circuitKeyId(h.key), amountMsat: h.amountMsat })),
+        });
+        return;
+      case 'setReleased':
+        this.#log.info({ hash: bytesToHex(d.paymentHash), setId: bytesToHex(d.setId), reason: d.outcome }, 'Set released');
+        this.#rejectWaiters(d.setId, new UnknownSetError(`set ${bytesToHex(d.setId)} was released: ${d.outcome}`));
+        this.emit('released', { paymentHash: bytesToHex(d.paymentHash), setId: bytesToHex(d.setId), reason: d.outcome });
+        return;
+      case 'settleRequestAnswered':
+        if (d.answer === 'alreadySettled') this.#resolveWaiters(d.setId);
+        else this.#rejectWaiters(d.setId, new UnknownSetError(`no accepted set ${bytesToHex(d.setId)}`));
+        return;
+      default: {
+        const never: never = d;
+        throw new Error(`unhandled decision ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** Commits the set, retrying while the database is unreachable; SETTLE only after the commit. */
+  async #commit(d: Extract<Decision, { kind: 'commitSettle' }>): Promise<void> {
+    const hash = bytesToHex(d.paymentHash);
+    const setId = bytesToHex(d.setId);
+    const result = await this.#retryStore('settle commit', () =>
+      this.#options.store.requestSettle(d.paymentHash, d.setId, d.htlcs),
+    );
+    if (result === undefined) return; // stopped: nothing was assumed; the next start replays from the store
+    if (result.kind === 'committed') {
+      this.#log.info({ hash, setId, parts: d.htlcs.length }, 'Settle committed');
+      this.#step({ kind: 'settleCommitted', paymentHash: d.paymentHash, setId: d.setId });
+      this.#resolveWaiters(d.setId);
+      this.emit('settled', { paymentHash: hash, setId });
+    } else {
+      this.#log.warn({ hash, setId, invoice: result.invoice.kind }, 'Settle refused by the store');
+      this.#step({ kind: 'settleRefused', paymentHash: d.paymentHash, invoice: result.invoice });
+      this.#rejectWaiters(d.setId, new UnknownSetError(`set ${setId} refused: invoice ${result.invoice.kind}`));
+    }
+  }
+
+  /** Runs a store call until it answers; undefined if the engine stopped first. Non-retryable errors are retried too, logged as errors. */
+  async #retryStore<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
+    for (let attempt = 1; !this.#stopped; attempt++) {
+      try {
+        return await call();
+      } catch (error) {
+        const retryable = (error as { retryable?: boolean }).retryable === true;
+        this.#log[retryable ? 'warn' : 'error']({ err: error, attempt }, `Store unavailable for ${what}; holding and retrying`);
+        await new Promise((r) => setTimeout(r, Math.min(5_000, (this.#options.storeRetryMs ?? 200) * attempt)));
+      }
+    }
+    return undefined;
+  }
+
+  #reply(key: CircuitKey, build: (circuitKey: NodeCircuitKey) => Parameters<NodeLink['send']>[0]): void {
+    const node = this.#nodes.get(bytesToHex(key.nodePubkey));
+    if (node === undefined) {
+      this.#log.warn({ circuitKey: logKey(key) }, 'Node not connected; LND will offer the HTLC again');
+      return;
+    }
+    void this.#send(node.link, build({ chanId: key.chanId, htlcId: key.htlcId }));
+  }
+
+  async #send(link: NodeLink, response: Parameters<NodeLink['send']>[0]): Promise<void> {
+    try {
+      await link.send(response);
+    } catch (error) {
+      // Not delivered: LND keeps the HTLC and offers it again when the stream comes back.
+      this.#log.warn(
+        { err: error, node: link.pubkeyHex, circuitKey: `${response.circuitKey.chanId}:${response.circuitKey.htlcId}`, action: response.kind },
+        'Response not delivered; LND will offer the HTLC again',
+      );
+    }
+  }
+
+  #armTimer(): void {
+    const next = this.#registry.nextDeadline();
+    if (next === this.#timerAt) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = next;
+    if (next === undefined || this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#timerAt = undefined;
+      this.#step({ kind: 'tick' });
+    }, Math.max(0, next - this.#now()));
+    this.#timer.unref();
+  }
+
+  #resolveWaiters(setId: Uint8Array): void {
+    const id = bytesToHex(setId);
+    for (const w of this.#settleWaiters.get(id) ?? []) w.resolve();
+    this.#settleWaiters.delete(id);
+  }
+
+  #rejectWaiters(setId: Uint8Array, error: Error): void {
+    const id = bytesToHex(setId);
+    for (const w of this.#settleWaiters.get(id) ?? []) w.reject(error);
+    this.#settleWaiters.delete(id);
+  }
+}
+
+/** The seed's circuit key form for logs: "chan_id:htlc_id". */
+function logKey(key: CircuitKey): string {
+  return `${key.chanId}:${key.htlcId}`;
+}
+
+export type { InvoiceStatus };

@@ -1,0 +1,422 @@
+/**
+ * The Mux: lnmux as a library. It owns the store, one gateway per cluster node and the settlement engine,
+ * and exposes invoices and (in hold mode) settle decisions to the application.
+ *
+ * Lifecycle: `Mux.open(config)` checks the config and the database schema; `start()` takes the cluster's
+ * leader lease (a second instance waits as a standby, DESIGN.md invariant 6) and then intercepts on
+ * every node; `stop()` releases everything.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import pino, { type Logger } from 'pino';
+import { NodeGateway, describeRefusal, type GatewayEvent, type InterceptedHtlc } from '../lnd/index.js';
+import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
+import { ecdhWithPrivateKey } from '../protocol/ecdh.js';
+import { deriveKeyring, type Keyring } from '../protocol/keyring.js';
+import { virtualChannelId } from '../protocol/virtual-scid.js';
+import type { FailOutcome } from '../registry/types.js';
+import {
+  openStore,
+  type CancelOutcome,
+  type Invoice,
+  type InvoicePage,
+  type ListInvoicesQuery,
+  type Store,
+} from '../store/index.js';
+import { identityKeyBytes, parseConfig, storeConfigOf, type MuxConfig, type MuxConfigInput } from './config.js';
+import { SettlementEngine } from './engine.js';
+import { makeInvoice, type CreatedInvoice, type InvoiceRequest } from './invoice-factory.js';
+import { settleStoreOf } from './settle-store.js';
+
+/** Events a Mux emits to the application. Hashes and set ids are hex; amounts msat. */
+export interface MuxEvents {
+  /** Hold mode: a complete set waits for `settle(setId)` or `cancelInvoice(hash)`. */
+  accepted: [{ paymentHash: string; setId: string; amountMsat: bigint; htlcs: { circuitKey: string; amountMsat: bigint }[] }];
+  /** Hold mode: an accepted set was released (timeout, expiry) before it was settled. */
+  released: [{ paymentHash: string; setId: string; reason: FailOutcome }];
+  /** The settle decision of an invoice is committed: the payment is received. */
+  settled: [{ paymentHash: string; setId: string }];
+  /** LND reported an HTLC of a settled set final (settled, or failed: lost after the decision). */
+  htlcFinal: [{ circuitKey: string; settled: boolean }];
+  /** This instance became the active one, or lost the lease and went back to standby. */
+  role: [{ role: 'active' | 'standby' }];
+  /** A node's connection changed state (connected, refused with the reason, backing off). */
+  node: [{ pubkey: string; state: string; detail?: string }];
+}
+
+export interface MuxOptions {
+  /** A pino logger (default: a new one at the configured level, JSON to stdout). */
+  readonly logger?: Logger;
+  /** Apply pending database migrations on open (default false: refuse an old schema and say which command fixes it). */
+  readonly migrate?: boolean;
+  /** This instance's name in the leader lease (default host:pid:random). */
+  readonly instanceId?: string;
+  /** Leader lease duration, ms (default 15 s): a standby takes over at most this long after the active one died. */
+  readonly leaseTtlMs?: number;
+  /**
+   * An open store to use instead of opening one from the config (to share it, or to wrap it). The Mux
+   * closes it on stop().
+   */
+  readonly store?: Store;
+  /** Gateway timing overrides (tests). */
+  readonly gateway?: { readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number } };
+}
+
+/** An invoice as the Mux returns it: the stored record with hex identifiers. */
+export type MuxInvoice = Invoice;
+
+const LEASE_NAME = 'lnmux-cluster';
+
+export class Mux extends EventEmitter<MuxEvents> {
+  /** Kept private: it holds the identity key (a secret, never to be logged). */
+  readonly #config: MuxConfig;
+  readonly #store: Store;
+  readonly #keyring: Keyring;
+  readonly #log: Logger;
+  readonly #engine: SettlementEngine;
+  readonly #options: MuxOptions;
+  readonly #instanceId: string;
+  readonly #nodes: readonly { readonly pubkey: Uint8Array; readonly pubkeyHex: string; readonly virtualChannelId: bigint }[];
+  #gateways: NodeGateway[] = [];
+  #pumps: Promise<void>[] = [];
+  #running: AbortController | undefined;
+  #leaderLoop: Promise<void> | undefined;
+
+  private constructor(config: MuxConfig, store: Store, keyring: Keyring, log: Logger, options: MuxOptions) {
+    super();
+    this.#config = config;
+    this.#store = store;
+    this.#keyring = keyring;
+    this.#log = log;
+    this.#options = options;
+    this.#instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${bytesToHex(randomBytes(4))}`;
+    this.#nodes = config.nodes.map((n) => {
+      const pubkey = hexToBytes(n.pubkey.toLowerCase());
+      return { pubkey, pubkeyHex: n.pubkey.toLowerCase(), virtualChannelId: virtualChannelId(pubkey) };
+    });
+    const s = config.settlement;
+    this.#engine = new SettlementEngine({
+      registry: {
+        mode: s.mode,
+        mppTimeoutMs: s.mppTimeoutSeconds * 1000,
+        holdTimeoutMs: s.holdTimeoutSeconds * 1000,
+        expiryMarginBlocks: s.expiryMarginBlocks,
+      },
+      policy: {
+        feeBaseMsat: BigInt(config.routing.feeBaseMsat),
+        feeProportionalMillionths: BigInt(config.routing.feeProportionalMillionths),
+        cltvExpiryDelta: config.routing.cltvExpiryDelta,
+      },
+      ecdh: ecdhWithPrivateKey(keyring.identityPrivateKey()),
+      keyring,
+      store: settleStoreOf(store),
+      logger: log,
+    });
+    this.#engine.on('accepted', (e) => this.emit('accepted', e));
+    this.#engine.on('released', (e) => this.emit('released', e));
+    this.#engine.on('settled', (e) => this.emit('settled', e));
+    this.#engine.on('htlcFinal', (e) => this.emit('htlcFinal', e));
+  }
+
+  /**
+   * Checks the configuration, derives the keys and opens the database (schema must be current unless
+   * `options.migrate`). Throws ConfigError (naming the field), SchemaVersionError (naming the command
+   * that fixes it) or StoreUnavailableError.
+   */
+  static async open(input: MuxConfigInput | MuxConfig, options: MuxOptions = {}): Promise<Mux> {
+    const config = parseConfig(input);
+    const keyring = deriveKeyring(identityKeyBytes(config));
+    const log = options.logger ?? pino({ level: config.logging.level, base: undefined });
+    const store =
+      options.store ??
+      (await openStore({
+        ...storeConfigOf(config, options.migrate ?? false),
+        onWarning: (message: string) => log.warn(message),
+      }));
+    log.info({ node: bytesToHex(keyring.nodePubkey), backend: store.backend, nodes: config.nodes.length }, 'lnmux opened');
+    return new Mux(config, store, keyring, log, options);
+  }
+
+  /** The virtual node's public key (the invoices' payee), hex. */
+  get nodePubkey(): string {
+    return bytesToHex(this.#keyring.nodePubkey);
+  }
+
+  /** HTLCs held in memory right now. */
+  get heldHtlcCount(): number {
+    return this.#engine.heldHtlcCount;
+  }
+
+  /**
+   * Starts: waits for the leader lease (standby until then), then connects to every node and intercepts.
+   * Resolves once the lease loop runs; node connections come up in the background (see the 'node' event).
+   */
+  async start(): Promise<void> {
+    if (this.#running) throw new Error('lnmux already started');
+    this.#running = new AbortController();
+    this.#log.info('InvoiceRegistry starting');
+    this.#leaderLoop = this.#lead(this.#running.signal);
+  }
+
+  /** Stops intercepting, releases the lease and closes the database. Idempotent. */
+  async stop(): Promise<void> {
+    const running = this.#running;
+    if (running && !running.signal.aborted) {
+      running.abort();
+      await this.#leaderLoop;
+    }
+    this.#engine.stop();
+    await this.#store.close();
+  }
+
+  /** Creates, records and returns a signed invoice. Throws InvoiceRequestError for a bad request. */
+  async createInvoice(request: InvoiceRequest): Promise<CreatedInvoice> {
+    const created = makeInvoice(
+      request,
+      {
+        keyring: this.#keyring,
+        network: this.#config.network,
+        nodes: this.#nodes,
+        feeBaseMsat: this.#config.routing.feeBaseMsat,
+        feeProportionalMillionths: this.#config.routing.feeProportionalMillionths,
+        cltvExpiryDelta: this.#config.routing.cltvExpiryDelta,
+        minFinalCltvExpiryDelta: this.#config.invoice.minFinalCltvExpiryDelta,
+        defaultExpirySeconds: this.#config.invoice.defaultExpirySeconds,
+      },
+      Date.now() / 1000,
+    );
+    await this.#store.recordInvoice({
+      hash: created.paymentHash,
+      amountMsat: created.amountMsat,
+      paymentAddr: created.paymentAddr,
+      description:
+        created.description !== undefined
+          ? { kind: 'text', text: created.description }
+          : { kind: 'hash', hash: created.descriptionHash! },
+      paymentRequest: created.paymentRequest,
+      createdAt: new Date(created.createdAt * 1000),
+      expiresAt: new Date(created.expiresAt * 1000),
+    });
+    this.#log.info({ hash: bytesToHex(created.paymentHash), amountMsat: String(created.amountMsat) }, 'Invoice created');
+    return created;
+  }
+
+  /** The invoice with this payment hash (32 bytes or 64 hex), or undefined. */
+  getInvoice(paymentHash: Uint8Array | string): Promise<MuxInvoice | undefined> {
+    return this.#store.getInvoice(hashBytes(paymentHash));
+  }
+
+  /** A page of invoices in creation order (see ListInvoicesQuery). */
+  listInvoices(query: ListInvoicesQuery): Promise<InvoicePage> {
+    return this.#store.listInvoices(query);
+  }
+
+  /**
+   * Cancels an invoice for good (durable before this resolves): it can never be paid, and in hold mode
+   * its accepted set is released. An invoice whose settle was committed cannot be cancelled (see the outcome).
+   */
+  async cancelInvoice(paymentHash: Uint8Array | string): Promise<CancelOutcome> {
+    const hash = hashBytes(paymentHash);
+    const outcome = await this.#store.cancelInvoice(hash);
+    if (outcome.kind === 'cancelled' || outcome.kind === 'alreadyCancelled') this.#engine.invoiceCancelled(hash);
+    return outcome;
+  }
+
+  /**
+   * Hold mode: settles the accepted set `setId` (32 bytes or 64 hex). Resolves once the decision is
+   * committed (the SETTLEs then go out). Throws UnknownSetError if no accepted set has this id.
+   */
+  settle(setId: Uint8Array | string): Promise<void> {
+    return this.#engine.settle(hashBytes(setId));
+  }
+
+  // ------------------------------------------------------------------------------------------
+
+  /** Holds the leader lease while running: intercept while we hold it, stand by otherwise. */
+  async #lead(signal: AbortSignal): Promise<void> {
+    const ttl = this.#options.leaseTtlMs ?? 15_000;
+    let active = false;
+    while (!signal.aborted) {
+      try {
+        const outcome = active
+          ? await this.#store.renewLease(LEASE_NAME, this.#instanceId, ttl)
+          : await this.#store.acquireLease(LEASE_NAME, this.#instanceId, ttl);
+        const holding = outcome.kind === 'acquired' || outcome.kind === 'renewed';
+        if (holding && !active) {
+          active = true;
+          this.#log.info({ instance: this.#instanceId }, 'Leader lease acquired; intercepting');
+          this.emit('role', { role: 'active' });
+          await this.#startGateways();
+        } else if (!holding && active) {
+          active = false;
+          this.#log.warn({ instance: this.#instanceId }, 'Leader lease lost; standing by');
+          await this.#stopGateways();
+          this.emit('role', { role: 'standby' });
+        } else if (!holding) {
+          this.#log.info({ holder: outcome.kind === 'heldByOther' ? outcome.lease.holder : undefined }, 'Standing by: another instance is active');
+        }
+      } catch (error) {
+        // Database down: keep what we have until the lease would have expired, then stand down.
+        this.#log.warn({ err: error }, 'Leader lease check failed');
+      }
+      await sleep(ttl / 3, signal);
+    }
+    if (active) {
+      await this.#stopGateways();
+      await this.#store.releaseLease(LEASE_NAME, this.#instanceId).catch(() => undefined);
+    }
+  }
+
+  async #startGateways(): Promise<void> {
+    // Settled-set HTLCs whose final state is not recorded: their final events (or lookups) close them.
+    const unfinalized = await this.#store.listUnfinalizedHtlcs();
+    for (const htlc of unfinalized) this.#engine.expectFinal(htlc);
+    this.#log.info('Press ctrl-c to exit');
+    this.#gateways = this.#config.nodes.map(
+      (node) =>
+        new NodeGateway({
+          pubkey: node.pubkey.toLowerCase(),
+          network: this.#config.network,
+          address: node.address,
+          tlsCert: node.tlsCertPath,
+          macaroon: node.macaroonPath,
+          tlsServerName: node.tlsServerName,
+          ...(this.#config.lnd.minimumVersions !== undefined ? { minimumVersions: this.#config.lnd.minimumVersions } : {}),
+          backoff: {
+            initialMs: this.#options.gateway?.backoff?.initialMs ?? this.#config.lnd.backoffInitialSeconds * 1000,
+            maxMs: this.#options.gateway?.backoff?.maxMs ?? this.#config.lnd.backoffMaxSeconds * 1000,
+          },
+        }),
+    );
+    for (const gateway of this.#gateways) {
+      const node = this.#nodes.find((n) => n.pubkeyHex === gateway.pubkey)!;
+      this.#engine.attachNode(
+        {
+          pubkey: node.pubkey,
+          pubkeyHex: node.pubkeyHex,
+          send: async (response) => {
+            const result = await gateway.send(response);
+            if (!result.ok) throw new Error(`not delivered: ${result.error.kind}`);
+          },
+        },
+        node.virtualChannelId,
+      );
+      gateway.start();
+      this.#pumps.push(this.#pump(gateway));
+    }
+  }
+
+  async #stopGateways(): Promise<void> {
+    const gateways = this.#gateways;
+    this.#gateways = [];
+    await Promise.all(gateways.map((g) => g.stop()));
+    await Promise.all(this.#pumps);
+    this.#pumps = [];
+    for (const g of gateways) this.#engine.detachNode(g.pubkey);
+  }
+
+  /** Final events missed while no subscription ran (lnmux down): ask LND for each unfinalized HTLC. */
+  async #reconcileFinal(gateway: NodeGateway): Promise<void> {
+    try {
+      const unfinalized = await this.#store.listUnfinalizedHtlcs();
+      for (const htlc of unfinalized) {
+        if (bytesToHex(htlc.nodePubkey) !== gateway.pubkey) continue;
+        const circuitKey = { chanId: htlc.chanId, htlcId: htlc.htlcId };
+        const resolution = await gateway.lookupHtlcResolution(circuitKey);
+        if (resolution.ok && resolution.value.kind === 'final') {
+          await this.#engine.onHtlcFinal(gateway.pubkey, circuitKey, resolution.value.settled);
+        }
+      }
+    } catch (error) {
+      this.#log.warn({ err: error, node: gateway.pubkey }, 'Could not reconcile final HTLC states');
+    }
+  }
+
+  /** Feeds one gateway's events to the engine until the gateway stops. */
+  async #pump(gateway: NodeGateway): Promise<void> {
+    for await (const event of gateway.events()) {
+      try {
+        this.#dispatch(gateway, event);
+      } catch (error) {
+        this.#log.error({ err: error, node: gateway.pubkey, event: event.kind }, 'Event handling failed');
+      }
+    }
+  }
+
+  #dispatch(gateway: NodeGateway, event: GatewayEvent): void {
+    switch (event.kind) {
+      case 'htlc':
+        void this.#engine.onHtlc(event.node, offeredFrom(event.htlc));
+        return;
+      case 'malformedHtlc':
+        this.#log.warn({ node: event.node, error: event.error }, 'Unreadable HTLC from LND');
+        if (event.circuitKey !== null) {
+          void gateway.send({ kind: 'failWithCode', circuitKey: event.circuitKey, code: 'TEMPORARY_CHANNEL_FAILURE' });
+        }
+        return;
+      case 'block':
+        this.#engine.onBlock(event.block.height);
+        return;
+      case 'finalHtlc':
+        void this.#engine.onHtlcFinal(event.node, event.event.circuitKey, event.event.settled);
+        return;
+      case 'finalHtlcSubscribed':
+        void this.#reconcileFinal(gateway);
+        return;
+      case 'state': {
+        const s = event.state;
+        if (s.kind === 'ready') {
+          this.#log.info({ node: event.node, version: s.version.version }, 'Succesfully connected to LND');
+          this.#log.debug({ node: event.node }, 'Starting htlc interception');
+        } else if (s.kind === 'refused') {
+          this.#log.error({ node: event.node, reasons: s.reasons.map(describeRefusal) }, 'Node refused');
+        } else if (s.kind === 'backoff') {
+          this.#log.warn({ node: event.node, retryInMs: s.attemptMs, cause: s.cause.kind }, 'Node unavailable; retrying');
+        }
+        const detail = s.kind === 'refused' ? s.reasons.map(describeRefusal).join('; ') : undefined;
+        this.emit('node', { pubkey: event.node, state: s.kind, ...(detail !== undefined ? { detail } : {}) });
+        return;
+      }
+      case 'stream':
+      case 'malformedMessage':
+        return;
+      default: {
+        const never: never = event;
+        this.#log.warn({ event: never }, 'Unknown gateway event');
+      }
+    }
+  }
+}
+
+function offeredFrom(htlc: InterceptedHtlc) {
+  return {
+    circuitKey: htlc.circuitKey,
+    paymentHash: htlc.paymentHash,
+    incomingAmountMsat: htlc.incomingAmountMsat,
+    outgoingAmountMsat: htlc.outgoingAmountMsat,
+    incomingExpiry: htlc.incomingExpiry,
+    outgoingExpiry: htlc.outgoingExpiry,
+    outgoingRequestedChanId: htlc.outgoingRequestedChanId,
+    onionBlob: htlc.onionBlob,
+  };
+}
+
+function hashBytes(value: Uint8Array | string): Uint8Array {
+  if (typeof value !== 'string') return value;
+  if (!/^[0-9a-fA-F]{64}$/.test(value)) throw new TypeError(`expected 32 bytes as 64 hex characters, got ${JSON.stringify(value)}`);
+  return hexToBytes(value.toLowerCase());
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}

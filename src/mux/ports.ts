@@ -1,0 +1,53 @@
+/**
+ * What the settlement engine needs from the outside world, as narrow interfaces: the store's settle
+ * path and one link per cluster node. The adapters over src/store and src/lnd implement them; tests
+ * implement them with fakes to prove the invariants.
+ */
+import type { CircuitKey } from '../protocol/set-id.js';
+import type { InvoiceStatus } from '../registry/types.js';
+
+/** The circuit key as LND knows it: unique per node only. */
+export interface NodeCircuitKey {
+  readonly chanId: bigint;
+  readonly htlcId: bigint;
+}
+
+/** An answer to an intercepted HTLC, in LND's terms. */
+export type HtlcResponse =
+  | { readonly kind: 'settle'; readonly circuitKey: NodeCircuitKey; readonly preimage: Uint8Array }
+  | { readonly kind: 'failWithMessage'; readonly circuitKey: NodeCircuitKey; readonly failureMessage: Uint8Array }
+  | {
+      readonly kind: 'failWithCode';
+      readonly circuitKey: NodeCircuitKey;
+      readonly code: 'INVALID_ONION_VERSION' | 'INVALID_ONION_KEY' | 'INVALID_ONION_HMAC' | 'TEMPORARY_CHANNEL_FAILURE';
+    }
+  | { readonly kind: 'resume'; readonly circuitKey: NodeCircuitKey };
+
+/** One cluster node's interceptor stream, seen from the engine. */
+export interface NodeLink {
+  readonly pubkey: Uint8Array;
+  readonly pubkeyHex: string;
+  /** Sends a response; rejects if it could not be written (it is then not assumed delivered). */
+  send(response: HtlcResponse): Promise<void>;
+}
+
+export type SettleCommitResult =
+  | { readonly kind: 'committed' }
+  | { readonly kind: 'refused'; readonly invoice: InvoiceStatus };
+
+/**
+ * The store's settle path. Every method rejects with an error whose `retryable` is true when the
+ * database could not be reached: the engine then holds and retries, and never assumes a commit.
+ */
+export interface SettleStore {
+  /** The invoice's state for an arriving HTLC. */
+  invoiceStatus(paymentHash: Uint8Array): Promise<InvoiceStatus>;
+  /** Commits the settle decision and the whole set in one transaction (idempotent for the same set). */
+  requestSettle(
+    paymentHash: Uint8Array,
+    setId: Uint8Array,
+    htlcs: readonly { readonly key: CircuitKey; readonly amountMsat: bigint }[],
+  ): Promise<SettleCommitResult>;
+  /** Records LND's final resolution of a settled-set HTLC. */
+  markHtlcFinal(key: CircuitKey, settled: boolean): Promise<void>;
+}

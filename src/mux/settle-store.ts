@@ -1,0 +1,72 @@
+/**
+ * The settle path's view of the store (ports.ts SettleStore) over src/store: translates the store's
+ * outcomes into the registry's vocabulary. I/O errors pass through untouched (StoreUnavailableError is
+ * retryable; the engine holds and retries).
+ */
+import type { CircuitKey } from '../protocol/set-id.js';
+import type { InvoiceStatus } from '../registry/types.js';
+import type { Store } from '../store/index.js';
+import type { SettleCommitResult, SettleStore } from './ports.js';
+
+export function settleStoreOf(store: Store): SettleStore {
+  const committedStatus = async (hash: Uint8Array, setId: Uint8Array): Promise<InvoiceStatus> => {
+    const htlcs = await store.listInvoiceHtlcs(hash);
+    return {
+      kind: 'settleCommitted',
+      setId,
+      htlcs: htlcs.map(({ nodePubkey, chanId, htlcId }) => ({ nodePubkey, chanId, htlcId })),
+    };
+  };
+
+  return {
+    async invoiceStatus(paymentHash) {
+      const invoice = await store.getInvoice(paymentHash);
+      if (invoice === undefined) return { kind: 'unknown' };
+      switch (invoice.state) {
+        case 'open':
+          return { kind: 'open' };
+        case 'cancelled':
+          return { kind: 'cancelled' };
+        case 'settleRequested':
+        case 'settled':
+        case 'failed':
+          return committedStatus(paymentHash, invoice.setId);
+        default: {
+          const never: never = invoice;
+          throw new Error(`unknown invoice state ${JSON.stringify(never)}`);
+        }
+      }
+    },
+
+    async requestSettle(paymentHash, setId, htlcs): Promise<SettleCommitResult> {
+      const outcome = await store.requestSettle(
+        paymentHash,
+        setId,
+        htlcs.map(({ key, amountMsat }) => ({ ...key, amountMsat })),
+      );
+      switch (outcome.kind) {
+        case 'committed':
+        case 'alreadyCommitted':
+          return { kind: 'committed' };
+        case 'alreadySettledWithOtherSet':
+          return { kind: 'refused', invoice: await committedStatus(paymentHash, outcome.setId) };
+        case 'cancelled':
+          return { kind: 'refused', invoice: { kind: 'cancelled' } };
+        // The registry checked the amounts against the payment_addr and the keys are LND's: the last two
+        // mean the recorded invoice disagrees with its payment_addr. Refuse the set: its HTLCs fail.
+        case 'unknown':
+        case 'amountMismatch':
+        case 'htlcInOtherSet':
+          return { kind: 'refused', invoice: { kind: 'unknown' } };
+        default: {
+          const never: never = outcome;
+          throw new Error(`unknown settle outcome ${JSON.stringify(never)}`);
+        }
+      }
+    },
+
+    async markHtlcFinal(key: CircuitKey, settled: boolean) {
+      await store.markHtlcFinal(key, settled ? 'settled' : 'failed');
+    },
+  };
+}

@@ -1,0 +1,134 @@
+/**
+ * The HTLC-set registry's vocabulary: what goes in (events), what comes out (decisions), and a name for
+ * every outcome. The registry is pure: the shell (src/mux/) performs the decisions and feeds the results
+ * back as events.
+ */
+import type { FailureMessage } from '../protocol/failure-message.js';
+import type { CircuitKey } from '../protocol/set-id.js';
+
+/** An HTLC that passed every per-HTLC check (see inspect.ts) and now waits to join its set. */
+export interface ArrivedHtlc {
+  readonly key: CircuitKey;
+  readonly paymentHash: Uint8Array;
+  /** The preimage re-derived from the payment_addr; its SHA256 equals paymentHash. */
+  readonly preimage: Uint8Array;
+  /** Amount this HTLC pays the virtual node (the cluster node's outgoing amount), msat. */
+  readonly amountMsat: bigint;
+  /** CLTV expiry of the HTLC towards the virtual node, block height. */
+  readonly expiry: number;
+  /** total_msat of the payment's MPP record, msat. */
+  readonly totalMsat: bigint;
+  /** The invoice amount carried in the payment_addr, msat. */
+  readonly invoiceAmountMsat: bigint;
+  /** When the invoice expires, carried in the payment_addr, unix seconds. */
+  readonly invoiceExpiresAt: number;
+  /** The final hop's shared secret, to encrypt a failure back to the sender. */
+  readonly sharedSecret: Uint8Array;
+}
+
+/** What the store knows of an invoice when one of its HTLCs arrives. */
+export type InvoiceStatus =
+  | { readonly kind: 'unknown' }
+  | { readonly kind: 'open' }
+  | { readonly kind: 'cancelled' }
+  /** A set was committed (settle requested or already settled): only its HTLCs may be settled. */
+  | { readonly kind: 'settleCommitted'; readonly setId: Uint8Array; readonly htlcs: readonly CircuitKey[] };
+
+export type RegistryEvent =
+  /** An HTLC for the virtual node passed inspection; `invoice` is the store's view, read after arrival. */
+  | { readonly kind: 'htlcArrived'; readonly htlc: ArrivedHtlc; readonly invoice: InvoiceStatus }
+  /** The store committed the settle decision and the whole set: now, and only now, SETTLE may go out. */
+  | { readonly kind: 'settleCommitted'; readonly paymentHash: Uint8Array; readonly setId: Uint8Array }
+  /** The store refused the commit: the invoice was cancelled, or another set was committed first. */
+  | { readonly kind: 'settleRefused'; readonly paymentHash: Uint8Array; readonly invoice: InvoiceStatus }
+  /** Hold mode: the application settles an accepted set. */
+  | { readonly kind: 'settleRequested'; readonly setId: Uint8Array }
+  /** Hold mode: the application cancelled the invoice (already durable in the store). */
+  | { readonly kind: 'invoiceCancelled'; readonly paymentHash: Uint8Array }
+  | { readonly kind: 'blockConnected'; readonly height: number }
+  /** LND's final resolution of an HTLC we settled. */
+  | { readonly kind: 'htlcFinal'; readonly key: CircuitKey; readonly settled: boolean }
+  /** Time passed: deadlines up to `now` fall due. */
+  | { readonly kind: 'tick' };
+
+/** Why an HTLC is failed. Each maps to one BOLT 4 failure message (see failureFor in registry.ts). */
+export type FailOutcome =
+  /** The invoice is not recorded in the store (or was never ours). */
+  | 'invoiceUnknown'
+  | 'invoiceCancelled'
+  /** The invoice's expiry passed before its set was complete. */
+  | 'invoiceExpired'
+  /** Another set was committed for this invoice; this HTLC is not part of it. */
+  | 'invoiceAlreadySettled'
+  /** The set is complete and decided; an extra HTLC cannot join it. */
+  | 'setClosed'
+  /** total_msat differs from the total of the HTLCs already held for this payment hash. */
+  | 'totalMismatch'
+  /** This HTLC would take the set above the invoice amount. */
+  | 'overpayment'
+  /** The part waited longer than the MPP timeout for the rest of its set (BOLT 4 mpp_timeout). */
+  | 'mppTimeout'
+  /** Hold mode: the accepted set was not settled or cancelled in time. */
+  | 'holdTimeout'
+  /** The chain height came too close to the HTLC's expiry while it was held. */
+  | 'expiryTooSoon';
+
+/** Why an HTLC is settled. */
+export type SettleOutcome =
+  /** The HTLC belongs to the set this registry just committed. */
+  | 'settled'
+  /** The HTLC was offered again (reconnect, restart) and belongs to the committed set: settle again. */
+  | 'replayToSettled';
+
+export type Decision =
+  /** Send SETTLE with the preimage to the node holding the HTLC. Only ever after the set's commit. */
+  | { readonly kind: 'settle'; readonly key: CircuitKey; readonly preimage: Uint8Array; readonly outcome: SettleOutcome }
+  /** Send FAIL with this message, encrypted with the HTLC's shared secret. */
+  | {
+      readonly kind: 'fail';
+      readonly key: CircuitKey;
+      readonly outcome: FailOutcome;
+      readonly message: FailureMessage;
+      readonly sharedSecret: Uint8Array;
+    }
+  /** The HTLC is held for now; nothing is sent. */
+  | { readonly kind: 'hold'; readonly key: CircuitKey; readonly paymentHash: Uint8Array; readonly heldMsat: bigint }
+  /** Write the settle decision and the whole set to the store; answer with settleCommitted / settleRefused. */
+  | {
+      readonly kind: 'commitSettle';
+      readonly paymentHash: Uint8Array;
+      readonly setId: Uint8Array;
+      readonly htlcs: readonly { readonly key: CircuitKey; readonly amountMsat: bigint }[];
+    }
+  /** Hold mode: tell the application that a complete set waits for its decision. */
+  | {
+      readonly kind: 'setAccepted';
+      readonly paymentHash: Uint8Array;
+      readonly setId: Uint8Array;
+      readonly amountMsat: bigint;
+      readonly htlcs: readonly { readonly key: CircuitKey; readonly amountMsat: bigint }[];
+    }
+  /** Hold mode: an accepted set was released (timeout, expiry, cancel) before the application settled it. */
+  | {
+      readonly kind: 'setReleased';
+      readonly paymentHash: Uint8Array;
+      readonly setId: Uint8Array;
+      readonly outcome: FailOutcome;
+    }
+  /**
+   * Hold mode: a settleRequested that starts no commit: the set is unknown (or not complete), or it was
+   * committed already. (A set whose commit is under way gets its answer from that commit.)
+   */
+  | { readonly kind: 'settleRequestAnswered'; readonly setId: Uint8Array; readonly answer: 'unknownSet' | 'alreadySettled' };
+
+/** Registry settings. */
+export interface RegistryConfig {
+  /** auto: settle a complete set at once; hold: tell the application and wait for its decision. */
+  readonly mode: 'auto' | 'hold';
+  /** How long a part waits for the rest of its set before it fails with mpp_timeout, ms. */
+  readonly mppTimeoutMs: number;
+  /** Hold mode: how long an accepted set waits for the application's decision before it is released, ms. */
+  readonly holdTimeoutMs: number;
+  /** A held HTLC fails once the chain height reaches its expiry minus this margin, blocks. */
+  readonly expiryMarginBlocks: number;
+}

@@ -1,0 +1,44 @@
+/**
+ * HTLCs as simulated peers hand them to each other over a channel, in process: the fields of BOLT 2's
+ * update_add_htlc and the three ways it is removed (update_fulfill_htlc, update_fail_htlc,
+ * update_fail_malformed_htlc).
+ */
+
+/** update_add_htlc, minus the channel and id the receiving side assigns. */
+export interface HtlcOffer {
+  readonly amountMsat: bigint;
+  /** cltv_expiry, block height. */
+  readonly expiry: number;
+  /** 32 bytes. */
+  readonly paymentHash: Uint8Array;
+  /** The 1366-byte onion packet. */
+  readonly onion: Uint8Array;
+}
+
+/** How an added HTLC is removed. */
+export type HtlcResolution =
+  | { readonly kind: 'fulfill'; readonly preimage: Uint8Array }
+  /** `reason`: the failure onion, to be decrypted by the payment's origin. */
+  | { readonly kind: 'fail'; readonly reason: Uint8Array }
+  | { readonly kind: 'failMalformed'; readonly failureCode: number; readonly sha256OfOnion: Uint8Array }
+  /** The channel was force-closed and the HTLC expired on chain: the sender swept it back (no failure message). */
+  | { readonly kind: 'onChainTimeout' };
+
+/** Why an HTLC could not even be added to the channel (the sender's own link refuses it). */
+/** `invalidRoute`: the payer could not even build the onion (hint keys not on the curve, payloads over 1300 bytes). */
+export type AddRefusal = 'peerOffline' | 'insufficientBalance' | 'unknownChannel' | 'belowMinimum' | 'invalidRoute';
+
+export type AddHtlcResult =
+  | { readonly ok: true; readonly htlcId: bigint; readonly resolution: Promise<HtlcResolution> }
+  | { readonly ok: false; readonly refusal: AddRefusal };
+
+/** A peer that accepts HTLCs over the channel `chanId` it shares with the sender. */
+export interface HtlcReceiver {
+  readonly publicKey: Uint8Array;
+  addHtlc(chanId: bigint, offer: HtlcOffer): AddHtlcResult;
+}
+
+/** A short channel id from its parts (BOLT 7): block height (3 bytes), transaction index (3), output (2). */
+export function shortChannelId(block: number, txIndex: number, output: number): bigint {
+  return (BigInt(block) << 40n) | (BigInt(txIndex) << 16n) | BigInt(output);
+}

@@ -1,0 +1,171 @@
+/**
+ * The gRPC face of a simulated node: LND's services over TLS, every call checked against the node's
+ * macaroon first (rpcperms' interceptor chain), with LND's messages and statuses. The node's logic
+ * sits behind {@link LndBackend}; this file only translates.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type { BlockEpoch } from './chain.js';
+import { parseInterceptResponse, goError, interceptRequestMessage, u64, type InterceptResponseMessage, type InterceptedHtlc, type LndStatus } from './intercept-messages.js';
+import type { FwdResolution, HtlcKey } from './interceptable-switch.js';
+import { lndServices } from './lnd-protos.js';
+import { checkMacaroon, type MacaroonKey } from './macaroon.js';
+
+/** What a node's gRPC services need from it. One backend serves one run of the node (start to stop). */
+export interface LndBackend {
+  readonly macaroonKey: MacaroonKey;
+  /** verrpc.Version fields. */
+  version(): Record<string, unknown>;
+  /** lnrpc.GetInfoResponse fields. */
+  getInfo(): Record<string, unknown>;
+  /** Final resolution of an incoming HTLC; `unavailable` without --store-final-htlc-resolutions. */
+  lookupHtlcResolution(key: HtlcKey): { kind: 'unavailable' } | { kind: 'unknown' } | { kind: 'found'; settled: boolean; offchain: boolean };
+  /** Takes the single interceptor slot; false if an interceptor is already connected. */
+  claimInterceptor(): boolean;
+  /** Registers (undefined: unregisters and frees the slot) the interceptor's send function. */
+  setInterceptor(send: ((htlc: InterceptedHtlc, autoFailHeight: number) => void) | undefined): void;
+  /** Applies a validated resolution; returns the error text that ends the stream, if any. */
+  resolveIntercepted(key: HtlcKey, resolution: FwdResolution): string | undefined;
+  /** Subscribes to HtlcEvent messages (already in proto shape). Returns the unsubscribe function. */
+  subscribeHtlcEvents(listener: (event: Record<string, unknown>) => void): () => void;
+  /** Current tip, and the block at a height. */
+  tip(): BlockEpoch;
+  blockAt(height: number): BlockEpoch;
+  onBlock(listener: (block: BlockEpoch) => void): () => void;
+}
+
+type Handler = grpc.UntypedHandleCall;
+
+function macaroonOf(metadata: grpc.Metadata): (string | Buffer)[] {
+  return metadata.get('macaroon');
+}
+
+function toServiceError(s: LndStatus): Partial<grpc.ServiceError> {
+  return { code: s.code, details: s.details, message: s.details };
+}
+
+/** Wraps a unary handler with the macaroon check. */
+function unary(backend: LndBackend, body: (request: Record<string, unknown>) => Record<string, unknown> | LndStatus): Handler {
+  return (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+    const auth = checkMacaroon(backend.macaroonKey, macaroonOf(call.metadata));
+    if (!auth.ok) {
+      callback(toServiceError(goError(auth.error)), null);
+      return;
+    }
+    const result = body(call.request);
+    if ('code' in result && 'details' in result && typeof result['code'] === 'number') callback(toServiceError(result as LndStatus), null);
+    else callback(null, result);
+  };
+}
+
+/** Wraps a stream handler with the macaroon check. */
+function streaming<C extends grpc.ServerWritableStream<Record<string, unknown>, unknown> | grpc.ServerDuplexStream<Record<string, unknown>, unknown>>(
+  backend: LndBackend,
+  body: (call: C) => void,
+): Handler {
+  return ((call: C) => {
+    const auth = checkMacaroon(backend.macaroonKey, macaroonOf(call.metadata));
+    if (!auth.ok) {
+      call.emit('error', toServiceError(goError(auth.error)));
+      return;
+    }
+    body(call);
+  }) as Handler;
+}
+
+function epochMessage(block: BlockEpoch): Record<string, unknown> {
+  return { hash: Buffer.from(block.hash), height: block.height };
+}
+
+/** Builds a grpc-js server serving LND's Versioner, Lightning, Router and ChainNotifier for `backend`. */
+export function createLndServer(backend: LndBackend): grpc.Server {
+  const services = lndServices();
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 200 * 1024 * 1024 });
+
+  server.addService(services.versioner, {
+    GetVersion: unary(backend, () => backend.version()),
+  });
+
+  server.addService(services.lightning, {
+    GetInfo: unary(backend, () => backend.getInfo()),
+    LookupHtlcResolution: unary(backend, (request) => {
+      const found = backend.lookupHtlcResolution({ chanId: u64(request['chan_id']), htlcId: u64(request['htlc_index']) });
+      switch (found.kind) {
+        case 'unavailable':
+          return { code: grpc.status.UNAVAILABLE, details: 'cannot lookup with flag --store-final-htlc-resolutions=false' };
+        case 'unknown':
+          return { code: grpc.status.NOT_FOUND, details: 'htlc unknown' };
+        case 'found':
+          return { settled: found.settled, offchain: found.offchain };
+      }
+    }),
+  });
+
+  server.addService(services.router, {
+    SubscribeHtlcEvents: streaming(backend, (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
+      call.write({ subscribed_event: {} });
+      const stop = backend.subscribeHtlcEvents((event) => {
+        if (!call.cancelled && !call.writableEnded) call.write(event);
+      });
+      call.on('cancelled', stop);
+      call.on('close', stop);
+      call.on('error', stop);
+    }),
+
+    HtlcInterceptor: streaming(backend, (call: grpc.ServerDuplexStream<InterceptResponseMessage & Record<string, unknown>, unknown>) => {
+      // routerrpc: "We ensure there is only one interceptor at a time."
+      if (!backend.claimInterceptor()) {
+        call.emit('error', toServiceError(goError('interceptor already exists')));
+        return;
+      }
+      let done = false;
+      const finish = (error?: LndStatus): void => {
+        if (done) return;
+        done = true;
+        backend.setInterceptor(undefined);
+        if (error !== undefined && !call.cancelled) call.emit('error', toServiceError(error));
+      };
+      backend.setInterceptor((htlc, autoFailHeight) => {
+        if (!done && !call.cancelled && !call.writableEnded) call.write(interceptRequestMessage(htlc, autoFailHeight));
+      });
+      call.on('data', (message: InterceptResponseMessage) => {
+        if (done) return;
+        const parsed = parseInterceptResponse(message);
+        if (!parsed.ok) {
+          finish(parsed.error);
+          return;
+        }
+        const error = backend.resolveIntercepted(parsed.value.key, parsed.value.resolution);
+        if (error !== undefined) finish(goError(error));
+      });
+      // The client closed its side: LND's stream.Recv() returns io.EOF, which ends the call.
+      call.on('end', () => finish(goError('EOF')));
+      call.on('cancelled', () => finish());
+      call.on('error', () => finish());
+      call.on('close', () => finish());
+    }),
+  });
+
+  server.addService(services.chainNotifier, {
+    RegisterBlockEpochNtfn: streaming(backend, (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
+      const request = call.request;
+      const hash = request['hash'] as Uint8Array | undefined;
+      const height = Number(request['height'] ?? 0);
+      const send = (block: BlockEpoch): void => {
+        if (!call.cancelled && !call.writableEnded) call.write(epochMessage(block));
+      };
+      const tip = backend.tip();
+      if (hash !== undefined && hash.length > 0 && height !== 0) {
+        // A known best block: deliver the backlog after it, up to the tip.
+        for (let h = height + 1; h <= tip.height; h++) send(backend.blockAt(h));
+      } else {
+        send(tip);
+      }
+      const stop = backend.onBlock(send);
+      call.on('cancelled', stop);
+      call.on('close', stop);
+      call.on('error', stop);
+    }),
+  });
+
+  return server;
+}

@@ -1,0 +1,192 @@
+/**
+ * One `pg` code path for both backends: a connection source (a pg.Pool for PostgreSQL, one pg.Client over
+ * PGlite's node-postgres adapter for the embedded store) behind sessions and transactions that map every
+ * driver error to the store's error classes (errors.ts).
+ */
+import type pg from 'pg';
+import { StoreClosedError, StoreError, StoreUnavailableError, toStoreError } from './errors.js';
+
+/** A checked-out connection and how to give it back (`destroy` when it may be broken or mid-transaction). */
+export interface Lease {
+  readonly client: pg.ClientBase;
+  release(destroy: boolean): void;
+}
+
+/** Where connections come from. */
+export interface ConnectionSource {
+  /** Checks a connection out; throws the driver's error when none can be had (in the connect timeout). */
+  acquire(): Promise<Lease>;
+  /** Closes every connection. */
+  end(): Promise<void>;
+  /** How many connections can be checked out at once. */
+  readonly size: number;
+}
+
+/** Queries on one checked-out connection. Errors are already StoreErrors. */
+export interface Session {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<pg.QueryResult<R>>;
+  /** Marks the connection unusable: it is destroyed instead of going back to the pool. */
+  discard(): void;
+}
+
+/** A session inside a transaction. */
+export interface TransactionSession extends Session {
+  /**
+   * Runs `sql` as the transaction's last statement with COMMIT sent right behind it; resolves after both.
+   * The body then returns `commit`.
+   */
+  queryAndCommit<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<pg.QueryResult<R>>;
+}
+
+/** What a transaction body returns: commit, or roll back; either way the value is returned after. */
+export type TransactionEnd<T> = { readonly kind: 'commit'; readonly value: T } | { readonly kind: 'rollback'; readonly value: T };
+
+/** Sessions and transactions over a connection source. */
+export class Db {
+  #closed = false;
+
+  constructor(
+    private readonly source: ConnectionSource,
+    /** Where the database is, for error messages (host:port/database; never a password). */
+    readonly where: string,
+  ) {}
+
+  /** How many connections may be used at once. */
+  get size(): number {
+    return this.source.size;
+  }
+
+  /**
+   * Runs `fn` with one connection checked out. Driver errors become StoreUnavailableError (retryable)
+   * or StoreError; a connection that failed is destroyed rather than returned to the pool.
+   * @param operation what is being done, for error messages.
+   */
+  async withSession<T>(operation: string, fn: (session: Session) => Promise<T>): Promise<T> {
+    if (this.#closed) throw new StoreClosedError(`${operation}: the store is closed`);
+    let lease: Lease;
+    try {
+      lease = await this.source.acquire();
+    } catch (error) {
+      throw toStoreError(error, operation, this.where);
+    }
+    let broken = false;
+    // An error event on a checked-out client (the socket died between two queries) must not crash
+    // the process: the next query on it fails and is reported.
+    const onError = (): void => {
+      broken = true;
+    };
+    lease.client.on('error', onError);
+    const session: Session = {
+      query: async (sql, params) => {
+        try {
+          return await lease.client.query(sql, params as unknown[] | undefined);
+        } catch (error) {
+          const storeError = toStoreError(error, operation, this.where, sql === 'COMMIT');
+          if (storeError instanceof StoreUnavailableError) broken = true;
+          throw storeError;
+        }
+      },
+      discard: () => {
+        broken = true;
+      },
+    };
+    try {
+      return await fn(session);
+    } finally {
+      lease.client.removeListener('error', onError);
+      lease.release(broken);
+    }
+  }
+
+  /**
+   * Runs `fn` in BEGIN ... COMMIT (READ COMMITTED). If `fn` throws or returns `rollback`, ROLLBACK.
+   * Returns only after COMMIT succeeded. A connection failure once COMMIT may have been sent throws
+   * StoreUnavailableError with `mayHaveCommitted` set; an ERROR before it means nothing was committed.
+   *
+   * Round trips: BEGIN travels with the body's first statement, and `queryAndCommit` sends the last
+   * statement and COMMIT together (on a pipelined connection; elsewhere pg queues them in order).
+   */
+  async transaction<T>(operation: string, fn: (session: TransactionSession) => Promise<TransactionEnd<T>>): Promise<T> {
+    return this.withSession(operation, async (session) => {
+      let begin: Promise<unknown> | undefined = session.query('BEGIN');
+      let committed = false;
+      const query = async <R extends pg.QueryResultRow = pg.QueryResultRow>(
+        sql: string,
+        params?: readonly unknown[],
+      ): Promise<pg.QueryResult<R>> => {
+        const result = session.query<R>(sql, params);
+        if (begin !== undefined) {
+          const started = begin;
+          begin = undefined;
+          await Promise.all([started, result]);
+        }
+        return result;
+      };
+      const tx: TransactionSession = {
+        query,
+        discard: session.discard,
+        queryAndCommit: async <R extends pg.QueryResultRow = pg.QueryResultRow>(
+          sql: string,
+          params?: readonly unknown[],
+        ): Promise<pg.QueryResult<R>> => {
+          const [result, commit] = await Promise.allSettled([query<R>(sql, params), session.query('COMMIT')]);
+          // COMMIT's fate first: if it got no answer, the statement's error cannot tell whether it committed.
+          if (commit.status === 'rejected') throw commit.reason;
+          if (result.status === 'rejected') throw result.reason;
+          if (commit.value.command !== 'COMMIT') {
+            throw new StoreError(`${operation}: the transaction was rolled back at COMMIT (${commit.value.command})`);
+          }
+          committed = true;
+          return result.value;
+        },
+      };
+      let end: TransactionEnd<T>;
+      try {
+        end = await fn(tx);
+        // A body that sent nothing still needs BEGIN answered.
+        const unanswered = begin as Promise<unknown> | undefined;
+        begin = undefined;
+        await unanswered;
+      } catch (error) {
+        await (begin as Promise<unknown> | undefined)?.catch(() => {});
+        if (!committed) await rollbackQuietly(session);
+        throw error;
+      }
+      if (committed) {
+        if (end.kind === 'rollback') throw new StoreError(`${operation}: invariant: rollback asked after COMMIT`);
+        return end.value;
+      }
+      if (end.kind === 'rollback') {
+        await session.query('ROLLBACK');
+        return end.value;
+      }
+      const commit = await session.query('COMMIT');
+      if (commit.command !== 'COMMIT') {
+        throw new StoreError(`${operation}: the transaction was rolled back at COMMIT (${commit.command})`);
+      }
+      return end.value;
+    });
+  }
+
+  /** Closes every connection; later calls throw StoreClosedError. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.source.end();
+  }
+}
+
+/** ROLLBACK after a failure; if that fails too, the connection is destroyed (the server then rolls back). */
+async function rollbackQuietly(session: Session): Promise<void> {
+  try {
+    await session.query('ROLLBACK');
+  } catch {
+    session.discard();
+  }
+}

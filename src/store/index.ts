@@ -1,0 +1,16 @@
+/**
+ * Persistence: PostgreSQL (the system of record) and the embedded PGlite default, one `pg` code path,
+ * SQL migrations in the package's `migrations/` folder. See docs/store.md.
+ */
+export { openStore, migrateInit, migrateUp, migrateDown, migrateVersion } from './open.js';
+export { codeSchemaVersion, type MigrationStatus, type AppliedMigration } from './migrate.js';
+export { STORE_DEFAULTS, type StoreConfig } from './config.js';
+export { EMBEDDED_WARNING } from './connect.js';
+export {
+  StoreError,
+  StoreUnavailableError,
+  SchemaVersionError,
+  MigrationLockedError,
+  StoreClosedError,
+} from './errors.js';
+export * from './types.js';

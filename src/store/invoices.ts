@@ -1,0 +1,242 @@
+/**
+ * Invoice queries: record (group-committed: one INSERT for a batch), get by hash, list by sequence and
+ * state, cancel. Cancel is one UPDATE guarded by `state = 'open'`: it takes the row lock, so a cancel and
+ * a settle decision racing on one invoice are serialized and exactly one of them wins.
+ */
+import type { BatchRunner } from './batcher.js';
+import { bigintFromSql, bytesFromSql, bytesToSql, checkBytes, checkMsat, hex, u64ToSql } from './codec.js';
+import type { Db } from './db.js';
+import { StoreError } from './errors.js';
+import {
+  INVOICE_STATES,
+  type CancelOutcome,
+  type Invoice,
+  type InvoicePage,
+  type InvoiceState,
+  type ListInvoicesQuery,
+  type NewInvoice,
+  type RecordInvoiceOutcome,
+} from './types.js';
+
+const COLUMNS = `hash, sequence, amount_msat, payment_addr, description, description_hash, payment_request,
+  created_at, expires_at, state, set_id, cancelled_at, settle_requested_at, finalized_at`;
+
+/** An invoices row as pg returns it. */
+export interface InvoiceRow {
+  hash: Buffer;
+  sequence: string;
+  amount_msat: string;
+  payment_addr: Buffer;
+  description: string | null;
+  description_hash: Buffer | null;
+  payment_request: string;
+  created_at: Date;
+  expires_at: Date;
+  state: InvoiceState;
+  set_id: Buffer | null;
+  cancelled_at: Date | null;
+  settle_requested_at: Date | null;
+  finalized_at: Date | null;
+}
+
+/** An invoices row as an Invoice. @throws StoreError if the row breaks the schema's invariants. */
+export function invoiceFromRow(row: InvoiceRow): Invoice {
+  const base = {
+    hash: bytesFromSql(row.hash),
+    sequence: bigintFromSql(row.sequence),
+    amountMsat: bigintFromSql(row.amount_msat),
+    paymentAddr: bytesFromSql(row.payment_addr),
+    description:
+      row.description_hash !== null
+        ? { kind: 'hash' as const, hash: bytesFromSql(row.description_hash) }
+        : { kind: 'text' as const, text: row.description ?? '' },
+    paymentRequest: row.payment_request,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+  };
+  const broken = (): StoreError => new StoreError(`invariant: invoice ${row.hash.toString('hex')} row is inconsistent`);
+  switch (row.state) {
+    case 'open':
+      return { ...base, state: 'open' };
+    case 'cancelled':
+      if (row.cancelled_at === null) throw broken();
+      return { ...base, state: 'cancelled', cancelledAt: row.cancelled_at };
+    case 'settleRequested':
+      if (row.set_id === null || row.settle_requested_at === null) throw broken();
+      return { ...base, state: 'settleRequested', setId: bytesFromSql(row.set_id), settleRequestedAt: row.settle_requested_at };
+    case 'settled':
+    case 'failed':
+      if (row.set_id === null || row.settle_requested_at === null || row.finalized_at === null) throw broken();
+      return {
+        ...base,
+        state: row.state,
+        setId: bytesFromSql(row.set_id),
+        settleRequestedAt: row.settle_requested_at,
+        finalizedAt: row.finalized_at,
+      };
+    default: {
+      const never: never = row.state;
+      throw new StoreError(`invariant: unknown invoice state ${String(never)}`);
+    }
+  }
+}
+
+/** Validates an invoice before it is queued. @throws TypeError / RangeError naming the field. */
+export function checkNewInvoice(invoice: NewInvoice): void {
+  checkBytes(invoice.hash, 32, 'hash');
+  checkMsat(invoice.amountMsat, 'amountMsat');
+  checkBytes(invoice.paymentAddr, 32, 'paymentAddr');
+  const d = invoice.description as NewInvoice['description'] | undefined;
+  if (d?.kind === 'hash') checkBytes(d.hash, 32, 'description.hash');
+  else if (d?.kind !== 'text' || typeof d.text !== 'string') {
+    throw new TypeError("description must be { kind: 'text', text } or { kind: 'hash', hash }");
+  }
+  if (typeof invoice.paymentRequest !== 'string' || invoice.paymentRequest === '') {
+    throw new TypeError('paymentRequest must be a non-empty string');
+  }
+  for (const field of ['createdAt', 'expiresAt'] as const) {
+    const value = invoice[field];
+    if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new TypeError(`${field} must be a valid Date`);
+  }
+  if (invoice.expiresAt.getTime() <= invoice.createdAt.getTime()) {
+    throw new RangeError('expiresAt must be after createdAt');
+  }
+}
+
+const INSERT = `
+  INSERT INTO lnmux.invoices (hash, amount_msat, payment_addr, description, description_hash, payment_request,
+    created_at, expires_at)
+  SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::text[], $5::bytea[], $6::text[],
+    $7::timestamptz[], $8::timestamptz[])
+  ON CONFLICT (hash) DO NOTHING
+  RETURNING ${COLUMNS}`;
+
+const SELECT_BY_HASHES = `SELECT ${COLUMNS} FROM lnmux.invoices WHERE hash = ANY($1::bytea[])`;
+
+/** The batch runner behind recordInvoice: one INSERT (its own transaction) for the whole batch. */
+export function recordRunner(db: Db): BatchRunner<NewInvoice, RecordInvoiceOutcome> {
+  return (requests) =>
+    db.withSession('recordInvoice', async (session) => {
+      // A hash twice in one batch: the first is inserted, the next find it there.
+      const unique = [...new Map(requests.map((r) => [hex(r.hash), r])).values()];
+      const inserted = await session.query<InvoiceRow>(INSERT, [
+        unique.map((r) => bytesToSql(r.hash)),
+        unique.map((r) => u64ToSql(r.amountMsat)),
+        unique.map((r) => bytesToSql(r.paymentAddr)),
+        unique.map((r) => (r.description.kind === 'text' ? r.description.text : null)),
+        unique.map((r) => (r.description.kind === 'hash' ? bytesToSql(r.description.hash) : null)),
+        unique.map((r) => r.paymentRequest),
+        unique.map((r) => r.createdAt),
+        unique.map((r) => r.expiresAt),
+      ]);
+      const recorded = new Map(inserted.rows.map((row) => [row.hash.toString('hex'), invoiceFromRow(row)]));
+      const missing = unique.filter((r) => !recorded.has(hex(r.hash)));
+      const existing = new Map<string, Invoice>();
+      if (missing.length > 0) {
+        const found = await session.query<InvoiceRow>(SELECT_BY_HASHES, [missing.map((r) => bytesToSql(r.hash))]);
+        for (const row of found.rows) existing.set(row.hash.toString('hex'), invoiceFromRow(row));
+      }
+      const claimed = new Set<string>();
+      const outcomes = requests.map((r): RecordInvoiceOutcome => {
+        const key = hex(r.hash);
+        const mine = recorded.get(key);
+        if (mine !== undefined && !claimed.has(key)) {
+          claimed.add(key);
+          return { kind: 'recorded', invoice: mine };
+        }
+        const other = mine ?? existing.get(key);
+        if (other === undefined) throw new StoreError(`invariant: invoice ${key} neither inserted nor found`);
+        return { kind: 'alreadyExists', invoice: other };
+      });
+      return { kind: 'done', outcomes };
+    });
+}
+
+/** getInvoice. */
+export async function getInvoice(db: Db, hash: Uint8Array): Promise<Invoice | undefined> {
+  checkBytes(hash, 32, 'hash');
+  return db.withSession('getInvoice', async (session) => {
+    const result = await session.query<InvoiceRow>(`SELECT ${COLUMNS} FROM lnmux.invoices WHERE hash = $1`, [
+      bytesToSql(hash),
+    ]);
+    const row = result.rows[0];
+    return row === undefined ? undefined : invoiceFromRow(row);
+  });
+}
+
+/** The most invoices one page may hold. */
+export const MAX_PAGE = 1000;
+
+/** listInvoices: keyset paging on sequence (uses invoices_state_sequence when filtered by state). */
+export async function listInvoices(db: Db, query: ListInvoicesQuery): Promise<InvoicePage> {
+  const { limit, cursor } = query;
+  const direction = query.direction ?? 'forward';
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
+    throw new RangeError(`limit must be an integer from 1 to ${MAX_PAGE}, got ${limit}`);
+  }
+  if (cursor !== undefined && typeof cursor !== 'bigint') throw new TypeError('cursor must be a bigint');
+  if (direction !== 'forward' && direction !== 'backward') {
+    throw new RangeError(`direction must be 'forward' or 'backward', got ${String(direction)}`);
+  }
+  const states = query.states ?? [];
+  for (const s of states) {
+    if (!INVOICE_STATES.includes(s)) throw new RangeError(`unknown invoice state ${String(s)}`);
+  }
+  const forward = direction === 'forward';
+  const params: unknown[] = [];
+  const where: string[] = [];
+  if (cursor !== undefined) {
+    params.push(cursor.toString());
+    where.push(`sequence ${forward ? '>' : '<'} $${params.length}::bigint`);
+  }
+  if (states.length > 0) {
+    params.push([...new Set(states)]);
+    where.push(`state = ANY($${params.length}::text[])`);
+  }
+  params.push(limit + 1);
+  const sql =
+    `SELECT ${COLUMNS} FROM lnmux.invoices` +
+    (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+    ` ORDER BY sequence ${forward ? 'ASC' : 'DESC'} LIMIT $${params.length}`;
+  return db.withSession('listInvoices', async (session) => {
+    const result = await session.query<InvoiceRow>(sql, params);
+    const invoices = result.rows.slice(0, limit).map(invoiceFromRow);
+    const more = result.rows.length > limit;
+    return { invoices, nextCursor: more ? invoices.at(-1)!.sequence : null };
+  });
+}
+
+/** cancelInvoice: one guarded UPDATE, then (if it changed nothing) a read of why. */
+export async function cancelInvoice(db: Db, hash: Uint8Array): Promise<CancelOutcome> {
+  checkBytes(hash, 32, 'hash');
+  return db.withSession('cancelInvoice', async (session) => {
+    const updated = await session.query<{ cancelled_at: Date }>(
+      `UPDATE lnmux.invoices SET state = 'cancelled', cancelled_at = now()
+       WHERE hash = $1 AND state = 'open' RETURNING cancelled_at`,
+      [bytesToSql(hash)],
+    );
+    const cancelled = updated.rows[0];
+    if (cancelled !== undefined) return { kind: 'cancelled', cancelledAt: cancelled.cancelled_at };
+    const found = await session.query<InvoiceRow>(`SELECT ${COLUMNS} FROM lnmux.invoices WHERE hash = $1`, [
+      bytesToSql(hash),
+    ]);
+    const row = found.rows[0];
+    if (row === undefined) return { kind: 'unknown' };
+    const invoice = invoiceFromRow(row);
+    switch (invoice.state) {
+      case 'cancelled':
+        return { kind: 'alreadyCancelled', cancelledAt: invoice.cancelledAt };
+      case 'settleRequested':
+      case 'settled':
+      case 'failed':
+        return { kind: invoice.state, setId: invoice.setId };
+      case 'open':
+        // Only a concurrent un-cancel could do this, and nothing un-cancels.
+        throw new StoreError(`invariant: invoice ${hex(hash)} is open but the cancel matched no open row`);
+      default: {
+        const never: never = invoice;
+        throw new StoreError(`unexpected invoice ${String(never)}`);
+      }
+    }
+  });
+}

@@ -1,0 +1,108 @@
+/**
+ * The settle decision, pure: given the locked invoice rows and a batch of settle requests (in arrival
+ * order), what each request gets. A request on an open invoice whose amounts add up commits its set; the
+ * same set again (later in the batch, or already stored) is accepted again; any other set is refused.
+ * The batch runner (settle.ts) applies the writes and fills in the database's times.
+ */
+import { checkBytes, checkCircuitKey, checkMsat, circuitKeyId, hex, sameBytes } from './codec.js';
+import type { InvoiceState, SetHtlc, SettleRequestOutcome } from './types.js';
+
+/** One requestSettle call. */
+export interface SettleRequest {
+  /** The invoice's 32-byte payment hash. */
+  readonly hash: Uint8Array;
+  /** The set's 32-byte set_id. */
+  readonly setId: Uint8Array;
+  /** The whole set, at least one HTLC, no key twice. */
+  readonly htlcs: readonly SetHtlc[];
+}
+
+/** The locked invoice row, as the decision needs it. */
+export interface InvoiceForSettle {
+  readonly state: InvoiceState;
+  readonly amountMsat: bigint;
+  readonly setId: Uint8Array | null;
+  readonly settleRequestedAt: Date | null;
+}
+
+/** The verdict for one request: write its set, or an outcome that needs no write. */
+export type SettleVerdict =
+  /** Commit this request's set (its `committed` outcome takes the time of the write). */
+  | { readonly kind: 'write' }
+  /** The same set as an earlier request of this batch that writes it: `alreadyCommitted` after the write. */
+  | { readonly kind: 'sameSetAsWrite'; readonly writeIndex: number }
+  | Exclude<SettleRequestOutcome, { kind: 'committed' | 'htlcInOtherSet' }>;
+
+/**
+ * Validates a request before it is queued.
+ * @throws TypeError / RangeError naming the bad field (a programming error, not an outcome).
+ */
+export function checkSettleRequest(request: SettleRequest): void {
+  checkBytes(request.hash, 32, 'hash');
+  checkBytes(request.setId, 32, 'setId');
+  if (!Array.isArray(request.htlcs) || request.htlcs.length === 0) {
+    throw new RangeError('htlcs must be a non-empty array (the whole set)');
+  }
+  const seen = new Set<string>();
+  request.htlcs.forEach((htlc, i) => {
+    checkCircuitKey(htlc, `htlcs[${i}]`);
+    checkMsat(htlc.amountMsat, `htlcs[${i}].amountMsat`);
+    const id = circuitKeyId(htlc);
+    if (seen.has(id)) throw new RangeError(`htlcs[${i}] repeats the circuit key ${id}`);
+    seen.add(id);
+  });
+}
+
+/** Sum of a set's amounts in msat. */
+export function setAmountMsat(htlcs: readonly SetHtlc[]): bigint {
+  return htlcs.reduce((sum, h) => sum + h.amountMsat, 0n);
+}
+
+/**
+ * Decides every request of a batch, in order, as if they ran one after the other under the row locks.
+ * @param invoices the locked rows by hex payment hash (absent: unknown invoice).
+ */
+export function decideSettles(
+  invoices: ReadonlyMap<string, InvoiceForSettle>,
+  requests: readonly SettleRequest[],
+): SettleVerdict[] {
+  // What this batch decided so far, per hash: which request writes which set.
+  const written = new Map<string, { readonly setId: Uint8Array; readonly writeIndex: number }>();
+  return requests.map((request, index): SettleVerdict => {
+    const key = hex(request.hash);
+    const earlier = written.get(key);
+    if (earlier !== undefined) {
+      return sameBytes(earlier.setId, request.setId)
+        ? { kind: 'sameSetAsWrite', writeIndex: earlier.writeIndex }
+        : { kind: 'alreadySettledWithOtherSet', setId: earlier.setId };
+    }
+    const invoice = invoices.get(key);
+    if (invoice === undefined) return { kind: 'unknown' };
+    switch (invoice.state) {
+      case 'cancelled':
+        return { kind: 'cancelled' };
+      case 'settleRequested':
+      case 'settled':
+      case 'failed': {
+        if (invoice.setId === null || invoice.settleRequestedAt === null) {
+          throw new Error(`invariant: invoice ${key} is ${invoice.state} without a set`);
+        }
+        return sameBytes(invoice.setId, request.setId)
+          ? { kind: 'alreadyCommitted', state: invoice.state, settleRequestedAt: invoice.settleRequestedAt }
+          : { kind: 'alreadySettledWithOtherSet', setId: invoice.setId };
+      }
+      case 'open': {
+        const setMsat = setAmountMsat(request.htlcs);
+        if (setMsat !== invoice.amountMsat) {
+          return { kind: 'amountMismatch', invoiceMsat: invoice.amountMsat, setMsat };
+        }
+        written.set(key, { setId: request.setId, writeIndex: index });
+        return { kind: 'write' };
+      }
+      default: {
+        const never: never = invoice.state;
+        throw new Error(`unexpected invoice state ${String(never)}`);
+      }
+    }
+  });
+}

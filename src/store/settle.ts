@@ -1,0 +1,153 @@
+/**
+ * requestSettle as a batch transaction. Per batch, whatever its size: lock the invoice rows
+ * (SELECT ... ORDER BY hash FOR UPDATE: row locks, taken in one global order so two batches cannot
+ * deadlock), decide each request (settle-decision.ts), write every committed set in one statement
+ * (invoice update + HTLC inserts), COMMIT.
+ *
+ * The write statement and COMMIT are sent together (pipelined on PostgreSQL): with BEGIN riding along
+ * with the lock, a batch costs two round trips.
+ *
+ * An HTLC key already stored in another invoice's set (only an upstream bug can do that) fails the
+ * insert with a unique violation: the batch rolls back and its requests run again one by one; alone, the
+ * request rolls back and gets `htlcInOtherSet`, the others commit.
+ */
+import type { BatchResult, BatchRunner } from './batcher.js';
+import { bigintFromSql, bytesFromSql, bytesToSql, hex, keyColumns, keyFromRow, u64ToSql } from './codec.js';
+import type { Db, TransactionEnd, TransactionSession } from './db.js';
+import { StoreError, sqlStateOf } from './errors.js';
+import { decideSettles, type InvoiceForSettle, type SettleRequest } from './settle-decision.js';
+import type { InvoiceState, SettleRequestOutcome } from './types.js';
+
+const LOCK_INVOICES = `
+  SELECT hash, state, amount_msat, set_id, settle_requested_at
+  FROM lnmux.invoices
+  WHERE hash = ANY($1::bytea[])
+  ORDER BY hash
+  FOR UPDATE`;
+
+const WRITE_SETS = `
+  WITH decided AS (
+    UPDATE lnmux.invoices AS i
+    SET state = 'settleRequested', set_id = d.set_id, settle_requested_at = now()
+    FROM unnest($1::bytea[], $2::bytea[]) AS d(hash, set_id)
+    WHERE i.hash = d.hash AND i.state = 'open'
+    RETURNING i.hash, i.settle_requested_at
+  ), inserted AS (
+    INSERT INTO lnmux.htlcs (node_pubkey, chan_id, htlc_id, hash, set_id, amount_msat)
+    SELECT * FROM unnest($3::bytea[], $4::bigint[], $5::bigint[], $6::bytea[], $7::bytea[], $8::bigint[])
+    RETURNING 1
+  )
+  SELECT hash, settle_requested_at, (SELECT count(*) FROM inserted)::int AS inserted FROM decided`;
+
+const FIND_CONFLICTS = `
+  SELECT h.node_pubkey, h.chan_id, h.htlc_id
+  FROM lnmux.htlcs AS h
+  JOIN unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS k(node_pubkey, chan_id, htlc_id)
+    USING (node_pubkey, chan_id, htlc_id)
+  WHERE h.hash <> $4::bytea
+  LIMIT 1`;
+
+interface LockedRow {
+  hash: Buffer;
+  state: InvoiceState;
+  amount_msat: string;
+  set_id: Buffer | null;
+  settle_requested_at: Date | null;
+}
+
+/** True for the unique violation of an HTLC key that is already in some set. */
+function isHtlcKeyConflict(error: unknown): boolean {
+  const cause = error instanceof StoreError ? error.cause : error;
+  return sqlStateOf(cause) === '23505' && (cause as { constraint?: unknown }).constraint === 'htlcs_pkey';
+}
+
+/** The batch runner behind InvoiceStore.requestSettle. Requests are validated before they are queued. */
+export function settleRunner(db: Db): BatchRunner<SettleRequest, SettleRequestOutcome> {
+  return async (requests) => {
+    try {
+      return await db.transaction<BatchResult<SettleRequestOutcome>>('requestSettle', (session) =>
+        settleBatch(session, requests),
+      );
+    } catch (error) {
+      if (!isHtlcKeyConflict(error)) throw error;
+      // Rolled back. In a batch, any request may be the culprit: run them one by one.
+      if (requests.length > 1) return { kind: 'split' };
+      const request = requests[0]!;
+      const [n, c, h] = keyColumns(request.htlcs);
+      const found = await db.withSession('requestSettle (conflict)', (session) =>
+        session.query<{ node_pubkey: Buffer; chan_id: string; htlc_id: string }>(FIND_CONFLICTS, [
+          n,
+          c,
+          h,
+          bytesToSql(request.hash),
+        ]),
+      );
+      const row = found.rows[0];
+      if (row === undefined) throw error;
+      return { kind: 'done', outcomes: [{ kind: 'htlcInOtherSet', key: keyFromRow(row) }] };
+    }
+  };
+}
+
+async function settleBatch(
+  session: TransactionSession,
+  requests: readonly SettleRequest[],
+): Promise<TransactionEnd<BatchResult<SettleRequestOutcome>>> {
+  const hashes = [...new Map(requests.map((r) => [hex(r.hash), bytesToSql(r.hash)])).values()];
+  const locked = await session.query<LockedRow>(LOCK_INVOICES, [hashes]);
+  const invoices = new Map<string, InvoiceForSettle>();
+  for (const row of locked.rows) {
+    invoices.set(row.hash.toString('hex'), {
+      state: row.state,
+      amountMsat: bigintFromSql(row.amount_msat),
+      setId: row.set_id === null ? null : bytesFromSql(row.set_id),
+      settleRequestedAt: row.settle_requested_at,
+    });
+  }
+  const verdicts = decideSettles(invoices, requests);
+  const writes = requests.filter((_, i) => verdicts[i]!.kind === 'write');
+  const decidedAt = new Map<string, Date>();
+  if (writes.length > 0) {
+    const htlcs = writes.flatMap((w) => w.htlcs.map((h) => ({ ...h, hash: w.hash, setId: w.setId })));
+    const [nodes, chans, ids] = keyColumns(htlcs);
+    // The write and COMMIT travel together. A key already in another set fails the INSERT (unique
+    // violation), which rolls the whole transaction back: see settleRunner.
+    const written = await session.queryAndCommit<{ hash: Buffer; settle_requested_at: Date; inserted: number }>(
+      WRITE_SETS,
+      [
+        writes.map((w) => bytesToSql(w.hash)),
+        writes.map((w) => bytesToSql(w.setId)),
+        nodes,
+        chans,
+        ids,
+        htlcs.map((h) => bytesToSql(h.hash)),
+        htlcs.map((h) => bytesToSql(h.setId)),
+        htlcs.map((h) => u64ToSql(h.amountMsat)),
+      ],
+    );
+    // Both hold by construction (rows locked and open, every key inserted or the statement failed);
+    // committed already, so a failure here can only be reported, as a broken invariant.
+    if (written.rows.length !== writes.length || written.rows[0]!.inserted !== htlcs.length) {
+      throw new StoreError(
+        `invariant: committed ${written.rows.length} of ${writes.length} settle decisions and ` +
+          `${written.rows[0]?.inserted ?? 0} of ${htlcs.length} HTLCs`,
+      );
+    }
+    for (const row of written.rows) decidedAt.set(row.hash.toString('hex'), row.settle_requested_at);
+  }
+  const outcomes = verdicts.map((verdict, i): SettleRequestOutcome => {
+    switch (verdict.kind) {
+      case 'write':
+        return { kind: 'committed', settleRequestedAt: decidedAt.get(hex(requests[i]!.hash))! };
+      case 'sameSetAsWrite':
+        return {
+          kind: 'alreadyCommitted',
+          state: 'settleRequested',
+          settleRequestedAt: decidedAt.get(hex(requests[verdict.writeIndex]!.hash))!,
+        };
+      default:
+        return verdict;
+    }
+  });
+  return { kind: 'commit', value: { kind: 'done', outcomes } };
+}

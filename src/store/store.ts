@@ -1,0 +1,145 @@
+/**
+ * The Store: invoice, settle and lease operations over one Db, with group commit for the three write
+ * paths that run per payment (recordInvoice, requestSettle, markHtlcFinal).
+ */
+import { Batcher } from './batcher.js';
+import { checkBytes, checkCircuitKey } from './codec.js';
+import type { Db } from './db.js';
+import { StoreClosedError } from './errors.js';
+import { checkFinalState, findSettledHtlc, finalRunner, listInvoiceHtlcs, listUnfinalizedHtlcs, type FinalRequest } from './htlcs.js';
+import { cancelInvoice, checkNewInvoice, getInvoice, listInvoices, recordRunner } from './invoices.js';
+import { acquireLease, releaseLease, renewLease } from './leases.js';
+import { checkSettleRequest, type SettleRequest } from './settle-decision.js';
+import { settleRunner } from './settle.js';
+import type {
+  AcquireLeaseOutcome,
+  CancelOutcome,
+  CircuitKey,
+  HtlcFinalOutcome,
+  HtlcFinalState,
+  Invoice,
+  InvoicePage,
+  ListInvoicesQuery,
+  NewInvoice,
+  RecordInvoiceOutcome,
+  ReleaseLeaseOutcome,
+  RenewLeaseOutcome,
+  SetHtlc,
+  SettleRequestOutcome,
+  Store,
+  StoredHtlc,
+  UnfinalizedHtlc,
+} from './types.js';
+
+/** Group-commit settings. */
+export interface BatchSettings {
+  /** Most requests per transaction. */
+  readonly maxBatchSize: number;
+}
+
+/** A Store over `db` (whose schema must be current: openStore checks it). */
+export function createStore(db: Db, backend: Store['backend'], settings: BatchSettings): Store {
+  return new DbStore(db, backend, settings);
+}
+
+class DbStore implements Store {
+  readonly #db: Db;
+  readonly #record: Batcher<NewInvoice, RecordInvoiceOutcome>;
+  readonly #settle: Batcher<SettleRequest, SettleRequestOutcome>;
+  readonly #final: Batcher<FinalRequest, HtlcFinalOutcome>;
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    db: Db,
+    readonly backend: Store['backend'],
+    settings: BatchSettings,
+  ) {
+    this.#db = db;
+    // Each write path may use up to half the pool at once, leaving room for reads; the embedded
+    // database has one session, so one batch at a time.
+    const maxInFlight = Math.max(1, Math.floor(db.size / 2));
+    const options = { maxBatchSize: settings.maxBatchSize, maxInFlight };
+    this.#record = new Batcher(recordRunner(db), options);
+    this.#settle = new Batcher(settleRunner(db), options);
+    this.#final = new Batcher(finalRunner(db), options);
+  }
+
+  #open(operation: string): void {
+    if (this.#closing !== undefined) throw new StoreClosedError(`${operation}: the store is closed`);
+  }
+
+  async recordInvoice(invoice: NewInvoice): Promise<RecordInvoiceOutcome> {
+    this.#open('recordInvoice');
+    checkNewInvoice(invoice);
+    return this.#record.submit(invoice);
+  }
+
+  async getInvoice(hash: Uint8Array): Promise<Invoice | undefined> {
+    this.#open('getInvoice');
+    return getInvoice(this.#db, hash);
+  }
+
+  async listInvoices(query: ListInvoicesQuery): Promise<InvoicePage> {
+    this.#open('listInvoices');
+    return listInvoices(this.#db, query);
+  }
+
+  async cancelInvoice(hash: Uint8Array): Promise<CancelOutcome> {
+    this.#open('cancelInvoice');
+    return cancelInvoice(this.#db, hash);
+  }
+
+  async requestSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[]): Promise<SettleRequestOutcome> {
+    this.#open('requestSettle');
+    const request = { hash, setId, htlcs: [...htlcs] };
+    checkSettleRequest(request);
+    return this.#settle.submit(request);
+  }
+
+  async markHtlcFinal(key: CircuitKey, state: HtlcFinalState): Promise<HtlcFinalOutcome> {
+    this.#open('markHtlcFinal');
+    checkCircuitKey(key);
+    checkFinalState(state);
+    return this.#final.submit({ key, state });
+  }
+
+  async findSettledHtlc(key: CircuitKey): Promise<StoredHtlc | undefined> {
+    this.#open('findSettledHtlc');
+    checkCircuitKey(key);
+    return findSettledHtlc(this.#db, key);
+  }
+
+  async listInvoiceHtlcs(hash: Uint8Array): Promise<readonly StoredHtlc[]> {
+    this.#open('listInvoiceHtlcs');
+    checkBytes(hash, 32, 'hash');
+    return listInvoiceHtlcs(this.#db, hash);
+  }
+
+  async listUnfinalizedHtlcs(): Promise<readonly UnfinalizedHtlc[]> {
+    this.#open('listUnfinalizedHtlcs');
+    return listUnfinalizedHtlcs(this.#db);
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<AcquireLeaseOutcome> {
+    this.#open('acquireLease');
+    return acquireLease(this.#db, name, holder, ttlMs);
+  }
+
+  async renewLease(name: string, holder: string, ttlMs: number): Promise<RenewLeaseOutcome> {
+    this.#open('renewLease');
+    return renewLease(this.#db, name, holder, ttlMs);
+  }
+
+  async releaseLease(name: string, holder: string): Promise<ReleaseLeaseOutcome> {
+    this.#open('releaseLease');
+    return releaseLease(this.#db, name, holder);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await Promise.all([this.#record.idle(), this.#settle.idle(), this.#final.idle()]);
+      await this.#db.close();
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The store's domain types: invoices, HTLC circuit keys, and the outcome of every operation as a union on
+ * `kind`. Expected conditions (an unknown invoice, a set refused because another set was committed) are
+ * outcomes; only I/O and broken invariants throw (see errors.ts).
+ */
+
+/** An invoice's life: open -> cancelled, or open -> settleRequested -> settled | failed. */
+export type InvoiceState = 'open' | 'cancelled' | 'settleRequested' | 'settled' | 'failed';
+
+/** Every invoice state, in life order. */
+export const INVOICE_STATES: readonly InvoiceState[] = Object.freeze([
+  'open',
+  'cancelled',
+  'settleRequested',
+  'settled',
+  'failed',
+]);
+
+/** The state of one HTLC of a committed set. */
+export type HtlcState = 'settleRequested' | 'settled' | 'failed';
+
+/** A final HTLC outcome, as LND reports it (`--store-final-htlc-resolutions`). */
+export type HtlcFinalState = 'settled' | 'failed';
+
+/**
+ * An HTLC's identity: the cluster node that holds it and LND's circuit key (incoming channel, HTLC id).
+ * Two cluster nodes can share a channel id, so the node is part of the key.
+ */
+export interface CircuitKey {
+  /** The cluster node's 33-byte compressed public key. */
+  readonly nodePubkey: Uint8Array;
+  /** Incoming short channel id, u64. */
+  readonly chanId: bigint;
+  /** HTLC index on that channel, u64. */
+  readonly htlcId: bigint;
+}
+
+/** One HTLC of a set handed to {@link InvoiceStore.requestSettle}. */
+export interface SetHtlc extends CircuitKey {
+  /** The HTLC's amount in msat (what the final hop receives), u64 >= 1. */
+  readonly amountMsat: bigint;
+}
+
+/** A BOLT 11 invoice carries a description (`d`) or the SHA256 of one (`h`), never both. */
+export type InvoiceDescription =
+  | { readonly kind: 'text'; readonly text: string }
+  | { readonly kind: 'hash'; readonly hash: Uint8Array };
+
+/** What {@link InvoiceStore.recordInvoice} stores. */
+export interface NewInvoice {
+  /** The 32-byte payment hash. */
+  readonly hash: Uint8Array;
+  /** Invoice amount in msat, u64 in 1 .. 2^63-1. */
+  readonly amountMsat: bigint;
+  /** The 32-byte payment_addr (payment secret) the invoice carries. */
+  readonly paymentAddr: Uint8Array;
+  readonly description: InvoiceDescription;
+  /** The BOLT 11 string. */
+  readonly paymentRequest: string;
+  /** The invoice's BOLT 11 timestamp. */
+  readonly createdAt: Date;
+  /** createdAt plus the invoice's expiry. */
+  readonly expiresAt: Date;
+}
+
+/** The part of an invoice that depends on its state; each state carries exactly the fields it has. */
+export type InvoiceStatus =
+  | { readonly state: 'open' }
+  | { readonly state: 'cancelled'; readonly cancelledAt: Date }
+  | {
+      readonly state: 'settleRequested';
+      /** The committed set's 32-byte set_id. */
+      readonly setId: Uint8Array;
+      readonly settleRequestedAt: Date;
+    }
+  | {
+      readonly state: 'settled' | 'failed';
+      readonly setId: Uint8Array;
+      readonly settleRequestedAt: Date;
+      /** When the last HTLC of the set reached its final state. */
+      readonly finalizedAt: Date;
+    };
+
+/** A stored invoice. */
+export type Invoice = NewInvoice &
+  InvoiceStatus & {
+    /** Position in creation order, for paging: grows with every recorded invoice. */
+    readonly sequence: bigint;
+  };
+
+/** A stored HTLC of a committed set. */
+export interface StoredHtlc extends SetHtlc {
+  /** The invoice's payment hash. */
+  readonly hash: Uint8Array;
+  /** The set the HTLC belongs to. */
+  readonly setId: Uint8Array;
+  readonly state: HtlcState;
+}
+
+/** An HTLC whose settle was committed but whose final state is unknown: replay its SETTLE after a restart. */
+export interface UnfinalizedHtlc extends SetHtlc {
+  readonly hash: Uint8Array;
+  readonly setId: Uint8Array;
+  /** The invoice's payment_addr, from which the preimage is derived again. */
+  readonly paymentAddr: Uint8Array;
+  readonly settleRequestedAt: Date;
+}
+
+/** Query for {@link InvoiceStore.listInvoices}. */
+export interface ListInvoicesQuery {
+  /** Only invoices in one of these states; all states when absent or empty. */
+  readonly states?: readonly InvoiceState[];
+  /**
+   * Paging cursor: the `nextCursor` of the previous page. Forward: invoices with sequence above it;
+   * backward: below it. Absent: from the start (forward) or the end (backward).
+   */
+  readonly cursor?: bigint;
+  /** Page size, 1 .. 1000. */
+  readonly limit: number;
+  /** 'forward' (oldest first, the default) or 'backward' (newest first). */
+  readonly direction?: 'forward' | 'backward';
+}
+
+/** One page of invoices. */
+export interface InvoicePage {
+  readonly invoices: readonly Invoice[];
+  /** Cursor for the next page, or null when this page is the last. */
+  readonly nextCursor: bigint | null;
+}
+
+/** Outcome of {@link InvoiceStore.recordInvoice}. */
+export type RecordInvoiceOutcome =
+  | { readonly kind: 'recorded'; readonly invoice: Invoice }
+  /** An invoice with this hash exists already (it is returned, unchanged). */
+  | { readonly kind: 'alreadyExists'; readonly invoice: Invoice };
+
+/** Outcome of {@link InvoiceStore.cancelInvoice}. */
+export type CancelOutcome =
+  | { readonly kind: 'cancelled'; readonly cancelledAt: Date }
+  | { readonly kind: 'alreadyCancelled'; readonly cancelledAt: Date }
+  /** A settle was committed first: the invoice can no longer be cancelled. */
+  | { readonly kind: 'settleRequested' | 'settled' | 'failed'; readonly setId: Uint8Array }
+  | { readonly kind: 'unknown' };
+
+/** Outcome of {@link InvoiceStore.requestSettle}. Only `committed` and `alreadyCommitted` allow a SETTLE. */
+export type SettleRequestOutcome =
+  /** This call committed the decision and the set. */
+  | { readonly kind: 'committed'; readonly settleRequestedAt: Date }
+  /** The same set was committed before (a retry, a restart): settle it, as before. */
+  | {
+      readonly kind: 'alreadyCommitted';
+      readonly state: 'settleRequested' | 'settled' | 'failed';
+      readonly settleRequestedAt: Date;
+    }
+  /** A different set was committed for this invoice: fail the HTLCs of this one. */
+  | { readonly kind: 'alreadySettledWithOtherSet'; readonly setId: Uint8Array }
+  | { readonly kind: 'cancelled' }
+  | { readonly kind: 'unknown' }
+  /** The set's amounts do not add up to the invoice amount (never a partial or excess settle). */
+  | { readonly kind: 'amountMismatch'; readonly invoiceMsat: bigint; readonly setMsat: bigint }
+  /** An HTLC of the set is already recorded in another invoice's set: an upstream bug, nothing written. */
+  | { readonly kind: 'htlcInOtherSet'; readonly key: CircuitKey };
+
+/** Outcome of {@link InvoiceStore.markHtlcFinal}. */
+export type HtlcFinalOutcome =
+  /**
+   * Recorded. `invoiceState` is the invoice's state once this was committed; `invoiceFinalized` is true on
+   * exactly one outcome per invoice: the one whose commit moved it to settled or failed (notify once).
+   */
+  | {
+      readonly kind: 'recorded';
+      readonly hash: Uint8Array;
+      readonly invoiceState: 'settleRequested' | 'settled' | 'failed';
+      readonly invoiceFinalized: boolean;
+    }
+  /** The HTLC was final already (a repeated event): nothing changed. `state` is the recorded one. */
+  | { readonly kind: 'alreadyFinal'; readonly hash: Uint8Array; readonly state: HtlcFinalState }
+  /** The key is in no committed set. */
+  | { readonly kind: 'unknown' };
+
+/** A lease held by one instance (DESIGN.md, invariant 6). Times are the database's clock. */
+export interface Lease {
+  readonly name: string;
+  readonly holder: string;
+  /** Grows by one each time the lease changes hands or is taken again after it expired: a fencing token. */
+  readonly epoch: bigint;
+  readonly expiresAt: Date;
+}
+
+/** Outcome of {@link LeaseStore.acquireLease}. */
+export type AcquireLeaseOutcome =
+  | { readonly kind: 'acquired'; readonly lease: Lease }
+  | { readonly kind: 'heldByOther'; readonly lease: Lease };
+
+/** Outcome of {@link LeaseStore.renewLease}. */
+export type RenewLeaseOutcome =
+  | { readonly kind: 'renewed'; readonly lease: Lease }
+  /** Another holder took the lease, or it was released. */
+  | { readonly kind: 'lost' };
+
+/** Outcome of {@link LeaseStore.releaseLease}. */
+export type ReleaseLeaseOutcome = { readonly kind: 'released' } | { readonly kind: 'notHeld' };
+
+/** Invoices and the HTLCs of their committed sets. Every method throws only the errors of errors.ts. */
+export interface InvoiceStore {
+  /** Records a created invoice (state open). */
+  recordInvoice(invoice: NewInvoice): Promise<RecordInvoiceOutcome>;
+  /** The invoice with this 32-byte payment hash, or undefined. */
+  getInvoice(hash: Uint8Array): Promise<Invoice | undefined>;
+  /** A page of invoices in sequence order, optionally of some states only. */
+  listInvoices(query: ListInvoicesQuery): Promise<InvoicePage>;
+  /** Cancels an open invoice for good: it can never be paid afterwards. */
+  cancelInvoice(hash: Uint8Array): Promise<CancelOutcome>;
+  /**
+   * Commits the settle decision and the whole HTLC set in one transaction, under the invoice's row lock.
+   * The same set again gives `alreadyCommitted`; a different set is refused. Resolves only after COMMIT.
+   */
+  requestSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[]): Promise<SettleRequestOutcome>;
+  /** Records an HTLC's final state and rolls the invoice up once every HTLC of its set is final. */
+  markHtlcFinal(key: CircuitKey, state: HtlcFinalState): Promise<HtlcFinalOutcome>;
+  /** The HTLC of a committed set with this key (a replay after reconnect or restart), or undefined. */
+  findSettledHtlc(key: CircuitKey): Promise<StoredHtlc | undefined>;
+  /** The HTLCs of the invoice's committed set (empty when none), ordered by key. */
+  listInvoiceHtlcs(hash: Uint8Array): Promise<readonly StoredHtlc[]>;
+  /** Every HTLC whose settle is committed but not final, oldest decision first: what a restart replays. */
+  listUnfinalizedHtlcs(): Promise<readonly UnfinalizedHtlc[]>;
+}
+
+/** Leases in PostgreSQL, for one active instance per cluster. Durations in milliseconds. */
+export interface LeaseStore {
+  /** Takes the lease if it is free, expired, or already ours (then it is extended). */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<AcquireLeaseOutcome>;
+  /** Extends the lease if `holder` still holds it. */
+  renewLease(name: string, holder: string, ttlMs: number): Promise<RenewLeaseOutcome>;
+  /** Ends the lease now if `holder` holds it, so a standby can take over at once. */
+  releaseLease(name: string, holder: string): Promise<ReleaseLeaseOutcome>;
+}
+
+/** The store: invoices, leases, and its lifetime. */
+export interface Store extends InvoiceStore, LeaseStore {
+  /** 'postgres' (a server, durable) or 'embedded' (PGlite: never fsyncs, not for money in production). */
+  readonly backend: 'postgres' | 'embedded';
+  /** Waits for queued writes, then closes every connection. Further calls throw StoreClosedError. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,98 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, identityKeyBytes, loadConfigFile, parseConfig } from '../../src/mux/config.js';
+
+const node = {
+  pubkey: `02${'ab'.repeat(32)}`,
+  address: '127.0.0.1:10009',
+  tlsCertPath: 'a/tls.cert',
+  macaroonPath: 'a/admin.macaroon',
+};
+const SECRET = '11'.repeat(32);
+
+function configError(input: unknown): ConfigError {
+  try {
+    parseConfig(input);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('fills the documented defaults', () => {
+    const config = parseConfig({ network: 'regtest', identityKey: SECRET, nodes: [node] });
+    expect(config.routing).toEqual({ feeBaseMsat: 0, feeProportionalMillionths: 0, cltvExpiryDelta: 40 });
+    expect(config.invoice.minFinalCltvExpiryDelta).toBe(40);
+    expect(config.settlement).toEqual({ mode: 'auto', mppTimeoutSeconds: 120, holdTimeoutSeconds: 600, expiryMarginBlocks: 10 });
+    expect(config.database.dsn).toBeUndefined();
+  });
+
+  it('names every bad field with what was expected and what it got', () => {
+    const error = configError({
+      network: 'mainnett',
+      identityKey: SECRET,
+      nodes: [{ ...node, address: 'nowhere', colour: 'red' }],
+      settlement: { mode: 'later' },
+    });
+    expect(error.issues.map((i) => i.field)).toEqual(['network', 'nodes[0].address', 'nodes[0]', 'settlement.mode']);
+    expect(error.message).toContain('nodes[0].address: expected host:port, got "nowhere"');
+    expect(error.message).toContain('unknown field(s) colour');
+  });
+
+  it('refuses a missing node list, a node listed twice, and both or neither identity key sources', () => {
+    expect(configError({ network: 'regtest', identityKey: SECRET }).issues.map((i) => i.field)).toEqual(['nodes']);
+    expect(configError({ network: 'regtest', identityKey: SECRET, nodes: [node, node] }).issues.map((i) => i.field)).toEqual([
+      'nodes[1].pubkey',
+    ]);
+    expect(configError({ network: 'regtest', nodes: [node] }).issues.map((i) => i.field)).toEqual(['identityKey']);
+    expect(
+      configError({ network: 'regtest', identityKey: SECRET, identityKeyEnv: 'K', nodes: [node] }).issues.map((i) => i.field),
+    ).toEqual(['identityKey']);
+  });
+
+  it('never echoes an identity key in an error', () => {
+    const bad = `${SECRET.slice(0, 62)}zz`;
+    const error = configError({ network: 'regtest', identityKey: bad, nodes: [node] });
+    expect(error.message).not.toContain(bad.slice(0, 20));
+    expect(() => identityKeyBytes(parseConfig({ network: 'regtest', identityKeyEnv: 'LNMUX_KEY', nodes: [node] }), { LNMUX_KEY: 'beef' })).toThrow(
+      /environment variable LNMUX_KEY must hold a 32-byte private key/,
+    );
+  });
+
+  it('reads the identity key from the environment variable it names', () => {
+    const config = parseConfig({ network: 'regtest', identityKeyEnv: 'LNMUX_KEY', nodes: [node] });
+    expect(identityKeyBytes(config, { LNMUX_KEY: SECRET })).toEqual(new Uint8Array(32).fill(0x11));
+  });
+
+  it('resolves relative paths in a config file against the file, not the working directory', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lnmux-config-'));
+    const file = join(dir, 'multiplexer.yml');
+    writeFileSync(
+      file,
+      `network: regtest\nidentityKey: "${SECRET}"\nnodes:\n  - pubkey: "${node.pubkey}"\n    address: 127.0.0.1:10009\n    tlsCertPath: a/tls.cert\n    macaroonPath: /abs/admin.macaroon\n`,
+    );
+    const config = loadConfigFile(file);
+    expect(config.nodes[0]?.tlsCertPath).toBe(join(dir, 'a/tls.cert'));
+    expect(config.nodes[0]?.macaroonPath).toBe('/abs/admin.macaroon');
+    expect(config.database.dataDir).toBe(join(dir, 'lnmux-data'));
+  });
+
+  it('says which file it could not read or parse', () => {
+    expect(() => loadConfigFile('/nonexistent/multiplexer.yml')).toThrow(/cannot read config file \/nonexistent\/multiplexer.yml/);
+    const dir = mkdtempSync(join(tmpdir(), 'lnmux-config-'));
+    writeFileSync(join(dir, 'bad.yml'), 'nodes: [unclosed\n');
+    expect(() => loadConfigFile(join(dir, 'bad.yml'))).toThrow(/is not valid YAML/);
+  });
+});
+
+describe('multiplexer.yml.example', () => {
+  it('is a valid configuration', () => {
+    const config = loadConfigFile(join(import.meta.dirname, '../../multiplexer.yml.example'));
+    expect(config.nodes).toHaveLength(2);
+    expect(config.database.dsn).toBe('postgres://postgres@127.0.0.1:5432/lnmux');
+  });
+});

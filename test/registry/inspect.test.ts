@@ -1,0 +1,167 @@
+import { describe, expect, it } from 'vitest';
+import { ecdhWithPrivateKey } from '../../src/protocol/ecdh.js';
+import { decodeFailureMessage } from '../../src/protocol/failure-message.js';
+import { createFailurePacket, decryptFailurePacket } from '../../src/protocol/failure-onion.js';
+import { encodeFailureMessage } from '../../src/protocol/failure-message.js';
+import { encodeHopPayload, type HopPayload } from '../../src/protocol/hop-payload.js';
+import { deriveKeyring } from '../../src/protocol/keyring.js';
+import { buildOnion } from '../../src/protocol/sphinx-build.js';
+import { createStatelessInvoice } from '../../src/protocol/stateless-invoice.js';
+import { virtualChannelId } from '../../src/protocol/virtual-scid.js';
+import { inspectHtlc, type InspectContext, type OfferedHtlc } from '../../src/registry/inspect.js';
+
+const identityKey = new Uint8Array(32).fill(0x42);
+const keyring = deriveKeyring(identityKey);
+const CLUSTER_NODE = Uint8Array.from(Buffer.from('020723c6f2203f1072336bd0e71bf4d11e367ab0b3010ce60c080abef0d4770db8', 'hex'));
+const SCID = virtualChannelId(CLUSTER_NODE);
+const HEIGHT = 800_000;
+const sessionKey = new Uint8Array(32).fill(0x07);
+const invoice = createStatelessInvoice(keyring, { amountMsat: 10_000n, expiresAt: 2_000_000_000 }, (n) => new Uint8Array(n).fill(5));
+
+const ctx: InspectContext = {
+  virtualChannelId: SCID,
+  policy: { feeBaseMsat: 1_000n, feeProportionalMillionths: 100n, cltvExpiryDelta: 40 },
+  ecdh: ecdhWithPrivateKey(keyring.identityPrivateKey()),
+  keyring,
+  height: HEIGHT,
+};
+
+function finalPayload(overrides: Partial<HopPayload> = {}): HopPayload {
+  return {
+    amtToForwardMsat: 4_000n,
+    outgoingCltvValue: HEIGHT + 40,
+    paymentData: { paymentAddr: invoice.paymentAddr, totalMsat: 10_000n },
+    otherRecords: [],
+    ...overrides,
+  };
+}
+
+/** The onion a payer addresses to the virtual node, as the cluster node forwards it. */
+function onionFor(payload: Uint8Array | HopPayload, hash = invoice.paymentHash) {
+  const bytes = payload instanceof Uint8Array ? payload : encodeHopPayload(payload);
+  return buildOnion([{ publicKey: keyring.nodePubkey, payload: bytes }], sessionKey, hash);
+}
+
+function offered(overrides: Partial<OfferedHtlc> = {}, payload: Uint8Array | HopPayload = finalPayload()): OfferedHtlc {
+  return {
+    key: { nodePubkey: CLUSTER_NODE, chanId: 77n, htlcId: 3n },
+    paymentHash: invoice.paymentHash,
+    incomingAmountMsat: 4_000n + 1_000n + 1n, // base fee + 100 ppm of 4,000 msat rounds down to 0
+    outgoingAmountMsat: 4_000n,
+    incomingExpiry: HEIGHT + 80,
+    outgoingExpiry: HEIGHT + 40,
+    outgoingRequestedChanId: SCID,
+    onionBlob: onionFor(payload).onion,
+    ...overrides,
+  };
+}
+
+/** What the sender reads from the failure lnmux returns. */
+function senderReads(sharedSecret: Uint8Array, message: Parameters<typeof encodeFailureMessage>[0]) {
+  const packet = createFailurePacket(sharedSecret, encodeFailureMessage(message));
+  const decrypted = decryptFailurePacket([onionFor(finalPayload()).sharedSecrets[0]!], packet);
+  if (!decrypted.ok) throw new Error('sender cannot read the failure');
+  const decoded = decodeFailureMessage(decrypted.value.failureMessage);
+  if (!decoded.ok) throw new Error('sender cannot decode the failure');
+  return decoded.value;
+}
+
+function rejection(htlc: OfferedHtlc) {
+  const result = inspectHtlc(htlc, ctx);
+  if (result.kind !== 'rejected') throw new Error(`expected a rejection, got ${result.kind}`);
+  return result.rejection;
+}
+
+describe('inspectHtlc', () => {
+  it('lets an HTLC for another channel through untouched (RESUME), before any other check', () => {
+    expect(inspectHtlc(offered({ outgoingRequestedChanId: 12345n, onionBlob: new Uint8Array(3) }), ctx)).toEqual({
+      kind: 'foreign',
+    });
+  });
+
+  it('accepts a well-formed part: preimage re-derived from the payment_addr, amounts and expiry from the HTLC', () => {
+    const result = inspectHtlc(offered(), ctx);
+    if (result.kind !== 'arrived') throw new Error(`expected arrived, got ${result.kind}`);
+    expect(result.htlc.preimage).toEqual(invoice.preimage);
+    expect(result.htlc).toMatchObject({
+      amountMsat: 4_000n,
+      expiry: HEIGHT + 40,
+      totalMsat: 10_000n,
+      invoiceAmountMsat: 10_000n,
+      invoiceExpiresAt: 2_000_000_000,
+    });
+  });
+
+  it('fails with a temporary channel failure (failure_code) when the virtual hop is paid too little fee or delta', () => {
+    expect(rejection(offered({ incomingAmountMsat: 4_999n }))).toEqual({
+      kind: 'failCode',
+      reason: 'feeInsufficient',
+      code: 'TEMPORARY_CHANNEL_FAILURE',
+    });
+    expect(rejection(offered({ incomingExpiry: HEIGHT + 79 }))).toMatchObject({ reason: 'cltvDeltaTooSmall' });
+  });
+
+  it('answers onion-level errors with the plain failure code LND accepts', () => {
+    const blob = offered().onionBlob;
+    const badVersion = Uint8Array.from(blob);
+    badVersion[0] = 1;
+    const badKey = Uint8Array.from(blob);
+    badKey.set(new Uint8Array(33), 1);
+    const badHmac = Uint8Array.from(blob);
+    badHmac[500] = badHmac[500]! ^ 1;
+    expect(rejection(offered({ onionBlob: badVersion }))).toMatchObject({ code: 'INVALID_ONION_VERSION' });
+    expect(rejection(offered({ onionBlob: badKey }))).toMatchObject({ code: 'INVALID_ONION_KEY' });
+    expect(rejection(offered({ onionBlob: badHmac }))).toMatchObject({ code: 'INVALID_ONION_HMAC' });
+    expect(rejection(offered({ onionBlob: blob.subarray(0, 100) }))).toMatchObject({ code: 'INVALID_ONION_HMAC' });
+    // The onion's associated data is the payment hash: another hash breaks the HMAC.
+    expect(rejection(offered({ paymentHash: new Uint8Array(32) }))).toMatchObject({ code: 'INVALID_ONION_HMAC' });
+  });
+
+  it('fails a malformed payload with invalid_onion_payload naming the type, readable by the sender', () => {
+    // amt_to_forward with a leading zero byte is not minimal (BOLT 1 tu64).
+    const payload = Uint8Array.from([0x02, 0x03, 0x00, 0x0f, 0xa0, 0x04, 0x03, 0x0c, 0x35, 0x28]);
+    const r = rejection(offered({}, payload));
+    if (r.kind !== 'failMessage') throw new Error('expected an encrypted failure');
+    expect(r.reason).toBe('invalidOnionPayload');
+    expect(senderReads(r.sharedSecret, r.message)).toMatchObject({ kind: 'invalidOnionPayload', type: 2n, offset: 0 });
+  });
+
+  it('fails when the HTLC does not carry what the payload says: final_incorrect_htlc_amount / cltv_expiry', () => {
+    const amount = rejection(offered({ outgoingAmountMsat: 3_999n, incomingAmountMsat: 5_000n }));
+    expect(amount.kind === 'failMessage' && amount.message).toEqual({ kind: 'finalIncorrectHtlcAmount', incomingHtlcAmtMsat: 3_999n });
+    const cltv = rejection(offered({ outgoingExpiry: HEIGHT + 39, incomingExpiry: HEIGHT + 79 }));
+    expect(cltv.kind === 'failMessage' && cltv.message).toEqual({ kind: 'finalIncorrectCltvExpiry', cltvExpiry: HEIGHT + 39 });
+  });
+
+  it('gives the same incorrect_or_unknown_payment_details for no MPP record, a foreign payment_addr and a wrong total', () => {
+    const other = createStatelessInvoice(deriveKeyring(new Uint8Array(32).fill(9)), { amountMsat: 10_000n, expiresAt: 2_000_000_000 });
+    const cases: [string, HopPayload][] = [
+      ['missingPaymentData', finalPayload({ paymentData: undefined })],
+      ['paymentAddrInvalid', finalPayload({ paymentData: { paymentAddr: other.paymentAddr, totalMsat: 10_000n } })],
+      ['totalMismatch', finalPayload({ paymentData: { paymentAddr: invoice.paymentAddr, totalMsat: 9_000n } })],
+    ];
+    for (const [reason, payload] of cases) {
+      const r = rejection(offered({}, payload));
+      if (r.kind !== 'failMessage') throw new Error('expected an encrypted failure');
+      expect(r.reason).toBe(reason);
+      expect(senderReads(r.sharedSecret, r.message)).toEqual({
+        kind: 'incorrectOrUnknownPaymentDetails',
+        htlcMsat: 4_000n,
+        height: HEIGHT,
+      });
+    }
+  });
+
+  it('fails an onion that asks the virtual node to forward further (it has no channels)', () => {
+    const twoHops = buildOnion(
+      [
+        { publicKey: keyring.nodePubkey, payload: encodeHopPayload({ amtToForwardMsat: 4_000n, outgoingCltvValue: HEIGHT + 40, shortChannelId: 1n, otherRecords: [] }) },
+        { publicKey: CLUSTER_NODE, payload: encodeHopPayload(finalPayload()) },
+      ],
+      sessionKey,
+      invoice.paymentHash,
+    );
+    const r = rejection(offered({ onionBlob: twoHops.onion }));
+    expect(r).toMatchObject({ kind: 'failMessage', reason: 'notFinalHop', message: { kind: 'unknownNextPeer' } });
+  });
+});

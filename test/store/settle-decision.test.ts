@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { hex } from '../../src/store/codec.js';
+import {
+  checkSettleRequest,
+  decideSettles,
+  type InvoiceForSettle,
+  type SettleRequest,
+} from '../../src/store/settle-decision.js';
+import { bytes32, htlcSet } from './helpers.js';
+
+const at = new Date('2025-01-01T00:00:00Z');
+
+function request(hash: Uint8Array, total: bigint, parts = 1): SettleRequest {
+  return { hash, ...htlcSet(total, parts) };
+}
+
+function invoices(entries: [Uint8Array, InvoiceForSettle][]): Map<string, InvoiceForSettle> {
+  return new Map(entries.map(([h, i]) => [hex(h), i]));
+}
+
+const open = (amountMsat: bigint): InvoiceForSettle => ({ state: 'open', amountMsat, setId: null, settleRequestedAt: null });
+
+describe('decideSettles', () => {
+  it('writes the set of an open invoice whose amounts add up exactly', () => {
+    const h = bytes32();
+    expect(decideSettles(invoices([[h, open(1_000n)]]), [request(h, 1_000n, 3)])).toEqual([{ kind: 'write' }]);
+  });
+
+  it('decides each state of the invoice', () => {
+    const h = bytes32();
+    const committed = bytes32();
+    const r = request(h, 10n);
+    const decided = (state: InvoiceForSettle['state']): InvoiceForSettle => ({
+      state,
+      amountMsat: 10n,
+      setId: state === 'open' || state === 'cancelled' ? null : committed,
+      settleRequestedAt: state === 'open' || state === 'cancelled' ? null : at,
+    });
+    expect(decideSettles(invoices([]), [r])).toEqual([{ kind: 'unknown' }]);
+    expect(decideSettles(invoices([[h, decided('cancelled')]]), [r])).toEqual([{ kind: 'cancelled' }]);
+    for (const state of ['settleRequested', 'settled', 'failed'] as const) {
+      expect(decideSettles(invoices([[h, decided(state)]]), [r])).toEqual([
+        { kind: 'alreadySettledWithOtherSet', setId: committed },
+      ]);
+      expect(decideSettles(invoices([[h, decided(state)]]), [{ ...r, setId: committed }])).toEqual([
+        { kind: 'alreadyCommitted', state, settleRequestedAt: at },
+      ]);
+    }
+  });
+
+  it('refuses a set short of or above the invoice amount', () => {
+    const h = bytes32();
+    expect(decideSettles(invoices([[h, open(10n)]]), [request(h, 9n)])).toEqual([
+      { kind: 'amountMismatch', invoiceMsat: 10n, setMsat: 9n },
+    ]);
+    expect(decideSettles(invoices([[h, open(10n)]]), [request(h, 11n, 2)])).toEqual([
+      { kind: 'amountMismatch', invoiceMsat: 10n, setMsat: 11n },
+    ]);
+  });
+
+  it('decides requests of one batch in order: the first set wins, its repeat follows it, others are refused', () => {
+    const h = bytes32();
+    const first = request(h, 10n);
+    const second = request(h, 10n, 2);
+    const verdicts = decideSettles(invoices([[h, open(10n)]]), [first, second, first, { ...request(h, 9n) }]);
+    expect(verdicts).toEqual([
+      { kind: 'write' },
+      { kind: 'alreadySettledWithOtherSet', setId: first.setId },
+      { kind: 'sameSetAsWrite', writeIndex: 0 },
+      { kind: 'alreadySettledWithOtherSet', setId: first.setId },
+    ]);
+  });
+
+  it('lets a refused set not block a later good one for the same invoice', () => {
+    const h = bytes32();
+    const good = request(h, 10n);
+    expect(decideSettles(invoices([[h, open(10n)]]), [request(h, 3n), good])).toEqual([
+      { kind: 'amountMismatch', invoiceMsat: 10n, setMsat: 3n },
+      { kind: 'write' },
+    ]);
+  });
+});
+
+describe('checkSettleRequest', () => {
+  it('accepts a well-formed set and names the field of a malformed one', () => {
+    const good = request(bytes32(), 10n, 2);
+    expect(() => checkSettleRequest(good)).not.toThrow();
+    expect(() => checkSettleRequest({ ...good, hash: new Uint8Array(32).subarray(1) })).toThrow(/hash must be 32 bytes/);
+    expect(() => checkSettleRequest({ ...good, htlcs: [] })).toThrow(/non-empty/);
+    expect(() => checkSettleRequest({ ...good, htlcs: [{ ...good.htlcs[0]!, nodePubkey: new Uint8Array(32) }] })).toThrow(
+      /htlcs\[0\]\.nodePubkey must be 33 bytes/,
+    );
+    expect(() => checkSettleRequest({ ...good, htlcs: [{ ...good.htlcs[0]!, htlcId: -1n }] })).toThrow(/htlcs\[0\]\.htlcId/);
+    expect(() => checkSettleRequest({ ...good, htlcs: [good.htlcs[1]!, { ...good.htlcs[1]!, amountMsat: 1n }] })).toThrow(
+      /htlcs\[1\] repeats/,
+    );
+  });
+});

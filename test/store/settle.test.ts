@@ -1,0 +1,322 @@
+import { describe, expect, it } from 'vitest';
+import type { Invoice, Store } from '../../src/store/types.js';
+import { BACKENDS, bytes32, htlcSet, newInvoice, nodePubkey, useTestDatabase } from './helpers.js';
+
+describe.each(BACKENDS)('settle decisions on %s', (backend) => {
+  const database = useTestDatabase(backend);
+
+  async function openInvoice(store: Store, amountMsat = 10_000n): Promise<Invoice> {
+    const outcome = await store.recordInvoice(newInvoice({ amountMsat }));
+    return outcome.invoice;
+  }
+
+  describe('requestSettle', () => {
+    it('commits the decision and the whole set: invoice settleRequested, every HTLC stored', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store);
+      const set = htlcSet(invoice.amountMsat, 3);
+      const outcome = await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      expect(outcome.kind).toBe('committed');
+      const stored = await store.getInvoice(invoice.hash);
+      expect(stored).toMatchObject({ state: 'settleRequested', setId: set.setId });
+      if (outcome.kind === 'committed' && stored?.state === 'settleRequested') {
+        expect(stored.settleRequestedAt).toEqual(outcome.settleRequestedAt);
+      }
+      const htlcs = await store.listInvoiceHtlcs(invoice.hash);
+      expect(htlcs).toHaveLength(3);
+      for (const h of set.htlcs) {
+        expect(htlcs).toContainEqual({ ...h, hash: invoice.hash, setId: set.setId, state: 'settleRequested' });
+      }
+    });
+
+    it('keeps u64 ids exact, including chan ids with the top bit set and the largest u64', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store, 3n);
+      const ids = [(1n << 64n) - 1n, 1n << 63n, 0n];
+      const htlcs = ids.map((id, i) => ({ nodePubkey: nodePubkey(), chanId: id, htlcId: ids[2 - i]!, amountMsat: 1n }));
+      await store.requestSettle(invoice.hash, bytes32(), htlcs);
+      for (const h of htlcs) expect(await store.findSettledHtlc(h)).toMatchObject({ chanId: h.chanId, htlcId: h.htlcId });
+    });
+
+    it('accepts the same set again as alreadyCommitted, writing nothing new', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store);
+      const set = htlcSet(invoice.amountMsat, 2);
+      const first = await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      const again = await store.requestSettle(invoice.hash, set.setId, [...set.htlcs].reverse());
+      expect(again).toEqual({
+        kind: 'alreadyCommitted',
+        state: 'settleRequested',
+        settleRequestedAt: (first as { settleRequestedAt: Date }).settleRequestedAt,
+      });
+      expect(await store.listInvoiceHtlcs(invoice.hash)).toHaveLength(2);
+    });
+
+    it('refuses a different set once a set is committed, naming the committed set', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store);
+      const set = htlcSet(invoice.amountMsat, 2);
+      const other = htlcSet(invoice.amountMsat, 1);
+      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      expect(await store.requestSettle(invoice.hash, other.setId, other.htlcs)).toEqual({
+        kind: 'alreadySettledWithOtherSet',
+        setId: set.setId,
+      });
+      expect(await store.findSettledHtlc(other.htlcs[0]!)).toBeUndefined();
+      expect(await store.listInvoiceHtlcs(invoice.hash)).toHaveLength(2);
+    });
+
+    it('refuses to settle a cancelled invoice', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store);
+      await store.cancelInvoice(invoice.hash);
+      const set = htlcSet(invoice.amountMsat);
+      expect(await store.requestSettle(invoice.hash, set.setId, set.htlcs)).toEqual({ kind: 'cancelled' });
+      expect((await store.getInvoice(invoice.hash))?.state).toBe('cancelled');
+      expect(await store.listInvoiceHtlcs(invoice.hash)).toEqual([]);
+    });
+
+    it('reports an unknown invoice', async () => {
+      const store = await database.freshStore();
+      const set = htlcSet(10n);
+      expect(await store.requestSettle(bytes32(), set.setId, set.htlcs)).toEqual({ kind: 'unknown' });
+    });
+
+    it('refuses a set whose amounts fall short of the invoice amount, or exceed it', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store, 10_000n);
+      const short = htlcSet(9_999n, 2);
+      const over = htlcSet(10_001n, 2);
+      expect(await store.requestSettle(invoice.hash, short.setId, short.htlcs)).toEqual({
+        kind: 'amountMismatch',
+        invoiceMsat: 10_000n,
+        setMsat: 9_999n,
+      });
+      expect(await store.requestSettle(invoice.hash, over.setId, over.htlcs)).toEqual({
+        kind: 'amountMismatch',
+        invoiceMsat: 10_000n,
+        setMsat: 10_001n,
+      });
+      expect((await store.getInvoice(invoice.hash))?.state).toBe('open');
+    });
+
+    it('refuses a set holding an HTLC of another invoice’s committed set, writing nothing', async () => {
+      const store = await database.freshStore();
+      const a = await openInvoice(store);
+      const b = await openInvoice(store);
+      const setA = htlcSet(a.amountMsat, 2);
+      await store.requestSettle(a.hash, setA.setId, setA.htlcs);
+      const setB = htlcSet(b.amountMsat, 2);
+      const stolen = { ...setA.htlcs[1]!, amountMsat: setB.htlcs[1]!.amountMsat };
+      const outcome = await store.requestSettle(b.hash, setB.setId, [setB.htlcs[0]!, stolen]);
+      expect(outcome).toEqual({
+        kind: 'htlcInOtherSet',
+        key: { nodePubkey: stolen.nodePubkey, chanId: stolen.chanId, htlcId: stolen.htlcId },
+      });
+      expect((await store.getInvoice(b.hash))?.state).toBe('open');
+      expect(await store.findSettledHtlc(setB.htlcs[0]!)).toBeUndefined();
+    });
+
+    it('accepts the committed set again after the invoice settled or failed, and refuses any other', async () => {
+      const store = await database.freshStore();
+      for (const final of ['settled', 'failed'] as const) {
+        const invoice = await openInvoice(store);
+        const set = htlcSet(invoice.amountMsat);
+        await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+        await store.markHtlcFinal(set.htlcs[0]!, final);
+        expect(await store.requestSettle(invoice.hash, set.setId, set.htlcs)).toMatchObject({
+          kind: 'alreadyCommitted',
+          state: final,
+        });
+        const other = htlcSet(invoice.amountMsat);
+        expect(await store.requestSettle(invoice.hash, other.setId, other.htlcs)).toEqual({
+          kind: 'alreadySettledWithOtherSet',
+          setId: set.setId,
+        });
+      }
+    });
+
+    it('gives each of many concurrent requests its own outcome, as if they ran one after another', async () => {
+      const store = await database.freshStore();
+      const invoices = await Promise.all(Array.from({ length: 12 }, () => openInvoice(store)));
+      const cancelled = invoices[11]!;
+      await store.cancelInvoice(cancelled.hash);
+      const sets = invoices.map((i) => htlcSet(i.amountMsat, 1 + (Number(i.sequence) % 4)));
+      const rival = htlcSet(invoices[0]!.amountMsat, 2);
+      // invoices[1]'s set also names one HTLC of invoices[2]'s set: at most one of the two can commit.
+      const thief = { ...sets[2]!.htlcs[0]!, amountMsat: sets[1]!.htlcs.at(-1)!.amountMsat };
+      const thiefSet = { setId: bytes32(), htlcs: [...sets[1]!.htlcs.slice(0, -1), thief] };
+      const results = await Promise.all([
+        ...invoices.map((inv, i) =>
+          i === 1 ? store.requestSettle(inv.hash, thiefSet.setId, thiefSet.htlcs) : store.requestSettle(inv.hash, sets[i]!.setId, sets[i]!.htlcs),
+        ),
+        store.requestSettle(invoices[0]!.hash, rival.setId, rival.htlcs),
+        store.requestSettle(invoices[3]!.hash, sets[3]!.setId, sets[3]!.htlcs),
+      ]);
+      expect(results[11]).toEqual({ kind: 'cancelled' });
+      for (const i of [4, 5, 6, 7, 8, 9, 10]) expect(results[i]!.kind).toBe('committed');
+      // invoice 0: two sets raced, exactly one won, the loser is told which set won.
+      const zero = [results[0]!, results[12]!];
+      expect(zero.map((r) => r.kind).sort()).toEqual(['alreadySettledWithOtherSet', 'committed']);
+      const winner = (await store.getInvoice(invoices[0]!.hash)) as { setId: Uint8Array };
+      expect(zero.find((r) => r.kind === 'alreadySettledWithOtherSet')).toEqual({
+        kind: 'alreadySettledWithOtherSet',
+        setId: winner.setId,
+      });
+      // invoice 3: the same set twice, both may settle.
+      expect([results[3]!, results[13]!].map((r) => r.kind).sort()).toEqual(['alreadyCommitted', 'committed']);
+      // invoices 1 and 2 share an HTLC: whichever came second is refused with htlcInOtherSet.
+      expect([results[1]!.kind, results[2]!.kind].sort()).toEqual(['committed', 'htlcInOtherSet']);
+      const htlcRows = await Promise.all(invoices.map((i) => store.listInvoiceHtlcs(i.hash)));
+      const committed = results.slice(0, 11).map((r, i) => (r.kind === 'committed' ? i : -1)).filter((i) => i >= 0);
+      for (const i of committed) {
+        const expected = i === 1 ? thiefSet : i === 0 && results[0]!.kind !== 'committed' ? rival : sets[i]!;
+        expect(htlcRows[i]!.length).toBe(expected.htlcs.length);
+      }
+      if (results[0]!.kind !== 'committed') expect(htlcRows[0]!.length).toBe(rival.htlcs.length);
+    });
+
+    it('rejects a malformed request before any I/O', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store);
+      const set = htlcSet(invoice.amountMsat, 2);
+      await expect(store.requestSettle(invoice.hash, set.setId, [])).rejects.toThrow(/non-empty/);
+      await expect(store.requestSettle(invoice.hash, set.setId, [set.htlcs[0]!, set.htlcs[0]!])).rejects.toThrow(
+        /repeats the circuit key/,
+      );
+      await expect(store.requestSettle(invoice.hash, new Uint8Array(31), set.htlcs)).rejects.toThrow(/setId/);
+      await expect(
+        store.requestSettle(invoice.hash, set.setId, [{ ...set.htlcs[0]!, chanId: 1n << 64n }]),
+      ).rejects.toThrow(/u64/);
+      await expect(
+        store.requestSettle(invoice.hash, set.setId, [{ ...set.htlcs[0]!, amountMsat: 0n }]),
+      ).rejects.toThrow(/msat/);
+      expect((await store.getInvoice(invoice.hash))?.state).toBe('open');
+    });
+  });
+
+  describe('markHtlcFinal', () => {
+    it('keeps the invoice settleRequested until the last HTLC settles, then settles it', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store);
+      const set = htlcSet(invoice.amountMsat, 3);
+      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      expect(await store.markHtlcFinal(set.htlcs[0]!, 'settled')).toEqual({
+        kind: 'recorded',
+        hash: invoice.hash,
+        invoiceState: 'settleRequested',
+        invoiceFinalized: false,
+      });
+      expect(await store.markHtlcFinal(set.htlcs[1]!, 'settled')).toMatchObject({
+        invoiceState: 'settleRequested',
+        invoiceFinalized: false,
+      });
+      expect((await store.getInvoice(invoice.hash))?.state).toBe('settleRequested');
+      expect(await store.markHtlcFinal(set.htlcs[2]!, 'settled')).toMatchObject({
+        invoiceState: 'settled',
+        invoiceFinalized: true,
+      });
+      const settled = await store.getInvoice(invoice.hash);
+      expect(settled).toMatchObject({ state: 'settled', setId: set.setId, finalizedAt: expect.any(Date) });
+    });
+
+    it('fails the invoice when an HTLC of its committed set is lost, once every HTLC is final', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store);
+      const set = htlcSet(invoice.amountMsat, 2);
+      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      expect(await store.markHtlcFinal(set.htlcs[0]!, 'failed')).toMatchObject({ invoiceState: 'settleRequested' });
+      expect(await store.markHtlcFinal(set.htlcs[1]!, 'settled')).toMatchObject({
+        invoiceState: 'failed',
+        invoiceFinalized: true,
+      });
+      expect((await store.getInvoice(invoice.hash))?.state).toBe('failed');
+    });
+
+    it('reports a repeated final event as alreadyFinal with the recorded state, changing nothing', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store);
+      const set = htlcSet(invoice.amountMsat, 2);
+      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      await store.markHtlcFinal(set.htlcs[0]!, 'settled');
+      const expected = { kind: 'alreadyFinal', hash: invoice.hash, state: 'settled' };
+      expect(await store.markHtlcFinal(set.htlcs[0]!, 'settled')).toEqual(expected);
+      expect(await store.markHtlcFinal(set.htlcs[0]!, 'failed')).toEqual(expected);
+      expect(await store.findSettledHtlc(set.htlcs[0]!)).toMatchObject({ state: 'settled' });
+      expect((await store.getInvoice(invoice.hash))?.state).toBe('settleRequested');
+    });
+
+    it('reports a key that is in no committed set as unknown', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store);
+      const set = htlcSet(invoice.amountMsat);
+      expect(await store.markHtlcFinal(set.htlcs[0]!, 'settled')).toEqual({ kind: 'unknown' });
+    });
+
+    it('rolls each invoice up, and reports it finalized exactly once, when every HTLC turns final at the same time', async () => {
+      const store = await database.freshStore();
+      const invoices = await Promise.all(Array.from({ length: 5 }, () => openInvoice(store)));
+      const sets = invoices.map((i) => htlcSet(i.amountMsat, 4));
+      await Promise.all(invoices.map((inv, i) => store.requestSettle(inv.hash, sets[i]!.setId, sets[i]!.htlcs)));
+      const outcomes = await Promise.all(
+        sets.flatMap((set, i) => set.htlcs.map((h, j) => store.markHtlcFinal(h, i === 4 && j === 2 ? 'failed' : 'settled'))),
+      );
+      expect(outcomes.every((o) => o.kind === 'recorded')).toBe(true);
+      const finalizing = outcomes.filter((o) => o.kind === 'recorded' && o.invoiceFinalized);
+      expect(finalizing).toHaveLength(5);
+      expect(new Set(finalizing.map((o) => Buffer.from((o as { hash: Uint8Array }).hash).toString('hex'))).size).toBe(5);
+      const states = await Promise.all(invoices.map(async (i) => (await store.getInvoice(i.hash))?.state));
+      expect(states).toEqual(['settled', 'settled', 'settled', 'settled', 'failed']);
+    });
+
+    it('gives each of two events for one key in one batch the outcome of running them in order', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store);
+      const set = htlcSet(invoice.amountMsat);
+      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      const [first, second] = await Promise.all([
+        store.markHtlcFinal(set.htlcs[0]!, 'settled'),
+        store.markHtlcFinal(set.htlcs[0]!, 'settled'),
+      ]);
+      expect([first!.kind, second!.kind].sort()).toEqual(['alreadyFinal', 'recorded']);
+      expect((await store.getInvoice(invoice.hash))?.state).toBe('settled');
+    });
+  });
+
+  describe('replays and restarts', () => {
+    it('finds the HTLC of a committed set by its circuit key, with its state, and nothing else', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store);
+      const set = htlcSet(invoice.amountMsat, 2);
+      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      const key = set.htlcs[1]!;
+      expect(await store.findSettledHtlc(key)).toEqual({ ...key, hash: invoice.hash, setId: set.setId, state: 'settleRequested' });
+      await store.markHtlcFinal(key, 'settled');
+      expect(await store.findSettledHtlc(key)).toMatchObject({ state: 'settled' });
+      // Same channel and HTLC id on another node is another HTLC.
+      expect(await store.findSettledHtlc({ ...key, nodePubkey: nodePubkey() })).toBeUndefined();
+      expect(await store.findSettledHtlc({ ...key, htlcId: key.htlcId + 1n })).toBeUndefined();
+    });
+
+    it('lists every committed but unfinalized HTLC with its invoice’s payment_addr, oldest decision first', async () => {
+      const store = await database.freshStore();
+      const first = await openInvoice(store);
+      const second = await openInvoice(store);
+      const untouched = await openInvoice(store);
+      const setA = htlcSet(first.amountMsat, 2);
+      const setB = htlcSet(second.amountMsat, 1);
+      await store.requestSettle(first.hash, setA.setId, setA.htlcs);
+      await store.requestSettle(second.hash, setB.setId, setB.htlcs);
+      await store.markHtlcFinal(setA.htlcs[0]!, 'settled');
+      const pending = await store.listUnfinalizedHtlcs();
+      expect(pending).toHaveLength(2);
+      expect(pending[0]).toMatchObject({ ...setA.htlcs[1]!, hash: first.hash, setId: setA.setId, paymentAddr: first.paymentAddr });
+      expect(pending[1]).toMatchObject({ ...setB.htlcs[0]!, hash: second.hash, paymentAddr: second.paymentAddr });
+      expect(pending[0]!.settleRequestedAt.getTime()).toBeLessThanOrEqual(pending[1]!.settleRequestedAt.getTime());
+      expect(pending.some((p) => Buffer.from(p.hash).equals(Buffer.from(untouched.hash)))).toBe(false);
+      await store.markHtlcFinal(setA.htlcs[1]!, 'settled');
+      await store.markHtlcFinal(setB.htlcs[0]!, 'failed');
+      expect(await store.listUnfinalizedHtlcs()).toEqual([]);
+    });
+  });
+});

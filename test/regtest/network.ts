@@ -115,9 +115,10 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
     rpcUser: 'regtest',
     rpcPass: 'regtest',
   });
-  const debugLevel = process.env['LNMUX_REGTEST_LND_DEBUGLEVEL'] ?? 'info';
+  const debugLevel = process.env['LNMUX_REGTEST_LND_DEBUGLEVEL'];
   const node = (name: NodeName, i: number, clusterNode: boolean): LndNode => new LndNode({
-    name, binDir: options.binDir, dir: join(dir, name), rpcPort: port(2 * i), p2pPort: port(2 * i + 1), clusterNode, debugLevel,
+    name, binDir: options.binDir, dir: join(dir, name), rpcPort: port(2 * i), p2pPort: port(2 * i + 1), clusterNode,
+    ...(debugLevel !== undefined && debugLevel !== '' ? { debugLevel } : {}),
   }, btcd);
   const nodes = { A: node('A', 0, true), B: node('B', 1, false), C: node('C', 2, true) };
   const network = new Network(dir, options.binDir, btcd, nodes, log);

@@ -6,10 +6,10 @@
  *  3. an MPP that needs both channels (more than either can carry);
  *  4. an expired invoice and 5. a wrong amount: B sees incorrect_or_unknown_payment_details from the
  *     final hop (LND's own payer refuses both, so B sends along an explicit route built from the invoice);
- *  6. lnmux stopped between the commit and the SETTLEs, restarted: the HTLCs are re-offered and settled.
+ *  6. lnmux killed between the commit and the SETTLE, restarted: the HTLC is re-offered and settled.
  *
- * TODO(issue 5): the CLI details live in lib/lnmux-process.ts and multiplexer-config.ts, and the crash
- * hook of scenario 6 below. Each scenario returns what it saw; a failed expectation throws CheckFailed.
+ * The CLI details live in lib/lnmux-process.ts and multiplexer-config.ts. Each scenario records what it
+ * saw; a failed expectation throws CheckFailed.
  */
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -17,8 +17,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { CheckFailed, type Observations } from './checks.js';
 import { CHANNEL_CAPACITY_SAT, type Network } from './network.js';
-import { addInvoice, interceptorTaken, LnmuxDaemon, migrate, type LnmuxInvoice } from './lib/lnmux-process.js';
+import { addInvoice, LnmuxDaemon, migrate, type LnmuxInvoice } from './lib/lnmux-process.js';
 import { describeFailure, payInvoice, sendToRoute, settlesWithin, type Payment } from './lib/payments.js';
+import type { LndNode } from './lib/lnd-node.js';
+import { TcpProxy } from './lib/tcp-proxy.js';
 import { waitFor } from './lib/util.js';
 import { virtualRoute } from './lib/virtual-hop.js';
 import { multiplexerYaml } from './multiplexer-config.js';
@@ -65,6 +67,9 @@ export async function createScratchDatabase(adminUrl = process.env['LNMUX_REGTES
 interface Ctx {
   readonly network: Network;
   readonly configPath: string;
+  readonly databaseUrl: string;
+  /** Writes a config at `path` with the given node addresses (the restart scenario points A at a proxy). */
+  readonly writeConfig: (path: string, addressOf: (name: 'A' | 'C') => string) => string;
   readonly lnmux: LnmuxDaemon;
   readonly obs: Observations;
   readonly log: (line: string) => void;
@@ -72,22 +77,29 @@ interface Ctx {
 
 /** Runs the lnmux scenarios on a running network. Returns the observations; throws CheckFailed. */
 export async function runLnmuxScenarios(network: Network, databaseUrl: string, log: (line: string) => void): Promise<Observations> {
-  const configPath = join(network.dir, 'multiplexer.yml');
-  writeFileSync(configPath, multiplexerYaml({
-    nodes: (['A', 'C'] as const).map((name) => ({
-      pubkey: network.nodes[name].pubkey,
-      address: network.nodes[name].endpoint.address,
-      tlsCertPath: network.nodes[name].endpoint.tlsCertPath,
-      macaroonPath: network.nodes[name].endpoint.macaroonPath,
-    })),
-    identityKeyHex: randomBytes(32).toString('hex'),
-    databaseUrl,
-    network: 'regtest',
-  }));
-  const ctx: Ctx = { network, configPath, lnmux: new LnmuxDaemon(configPath, join(network.dir, 'lnmux.log')), obs: {}, log };
+  const identityKeyHex = randomBytes(32).toString('hex');
+  const writeConfig = (path: string, addressOf: (name: 'A' | 'C') => string): string => {
+    writeFileSync(path, multiplexerYaml({
+      nodes: (['A', 'C'] as const).map((name) => ({
+        pubkey: network.nodes[name].pubkey,
+        address: addressOf(name),
+        tlsCertPath: network.nodes[name].endpoint.tlsCertPath,
+        macaroonPath: network.nodes[name].endpoint.macaroonPath,
+      })),
+      identityKeyHex,
+      databaseUrl,
+      network: 'regtest',
+      logLevel: 'debug',
+    }));
+    return path;
+  };
+  const configPath = writeConfig(join(network.dir, 'multiplexer.yml'), (name) => network.nodes[name].endpoint.address);
+  const ctx: Ctx = {
+    network, configPath, databaseUrl, writeConfig, lnmux: new LnmuxDaemon(configPath, join(network.dir, 'lnmux.log')), obs: {}, log,
+  };
 
   await migrate(configPath);
-  await ctx.lnmux.start(clusterRpcs(network));
+  await ctx.lnmux.start(clusterNodes(network));
   log('lnmux attached to A and C');
 
   const scenarios: [string, (ctx: Ctx) => Promise<void>][] = [
@@ -101,6 +113,9 @@ export async function runLnmuxScenarios(network: Network, databaseUrl: string, l
   try {
     for (const [name, scenario] of scenarios) {
       log(`scenario ${name}`);
+      // The checks and earlier scenarios fail payments on purpose: B's mission control must not carry
+      // their penalties (B -> A, A -> the virtual node) into the next payment.
+      await network.nodes.B.rpc.call('router', 'ResetMissionControl', {});
       const started = performance.now();
       await scenario(ctx);
       ctx.obs[`${name}.durationMs`] = Math.round(performance.now() - started);
@@ -111,8 +126,8 @@ export async function runLnmuxScenarios(network: Network, databaseUrl: string, l
   return ctx.obs;
 }
 
-function clusterRpcs(network: Network): [Network['nodes']['A']['rpc'], Network['nodes']['C']['rpc']] {
-  return [network.nodes.A.rpc, network.nodes.C.rpc];
+function clusterNodes(network: Network): [LndNode, LndNode] {
+  return [network.nodes.A, network.nodes.C];
 }
 
 function summary(payment: Payment | undefined): Record<string, unknown> {
@@ -149,7 +164,7 @@ async function viaCWithAStopped(ctx: Ctx): Promise<void> {
     await ctx.network.startNode('A');
   }
   // lnmux reconnects to A by itself.
-  await waitFor('lnmux back on A', async () => ((await interceptorTaken(ctx.network.nodes.A.rpc)) ? true : undefined), { timeoutMs: 60_000, intervalMs: 1_000 });
+  await ctx.lnmux.waitAttached([ctx.network.nodes.A]);
 }
 
 async function mppNeedsBothNodes(ctx: Ctx): Promise<void> {
@@ -202,21 +217,55 @@ async function wrongAmount(ctx: Ctx): Promise<void> {
     `a wrong amount fails with incorrect_or_unknown_payment_details from the final hop (${JSON.stringify(ctx.obs['wrongAmount.atB'])})`);
 }
 
-/**
- * TODO(issue 5): lnmux needs a test hook that makes it exit right after committing a settle decision and
- * before sending any SETTLE; the env variable name below is a placeholder to align with issue 5's.
- */
-export const CRASH_AFTER_COMMIT_ENV = 'LNMUX_TEST_EXIT_AFTER_COMMIT';
+/** The invoice's state in lnmux's database (lnmux.invoices.state), or undefined if absent. */
+async function invoiceState(databaseUrl: string, paymentHashHex: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ state: string }>('SELECT state FROM lnmux.invoices WHERE hash = $1', [Buffer.from(paymentHashHex, 'hex')]);
+    return rows[0]?.state;
+  } finally {
+    await client.end();
+  }
+}
 
+/**
+ * lnmux killed after it committed the settle decision and before its SETTLE reached LND, then restarted:
+ * lnmux reaches A through a TCP proxy whose lnmux-to-A direction is frozen once B pays, so the offer
+ * arrives and the decision is committed (invoice state `settleRequested`) while the SETTLE stays in the
+ * proxy; lnmux is SIGKILLed and the proxy drops what it held. A keeps the HTLC (--requireinterceptor) and
+ * offers it again to the restarted lnmux, which must settle it from the database.
+ */
 async function restartBetweenCommitAndSettle(ctx: Ctx): Promise<void> {
   await ctx.lnmux.stop();
-  await ctx.lnmux.start(clusterRpcs(ctx.network), { [CRASH_AFTER_COMMIT_ENV]: '1' });
-  const invoice = await addInvoice(ctx.configPath, 30_000n, 'regtest restart between commit and settle');
-  const payment = payInvoice(ctx.network.nodes.B.rpc, invoice.paymentRequest, { timeoutSeconds: 60 });
-  await ctx.lnmux.exited; // it commits, then exits before the SETTLEs
-  ctx.obs['restart.heldWhileLnmuxDown'] = !(await settlesWithin(payment.done, 3_000));
-  await ctx.lnmux.start(clusterRpcs(ctx.network));
-  const final = await payment.done;
-  ctx.obs['restart.afterRestart'] = summary(final);
-  expectThat(final.status === 'SUCCEEDED', `the committed set settles after lnmux restarts (${JSON.stringify(summary(final))})`);
+  const proxy = await TcpProxy.start(ctx.network.nodes.A.endpoint.address);
+  const proxiedConfig = ctx.writeConfig(join(ctx.network.dir, 'multiplexer-proxied.yml'), (name) => (name === 'A' ? proxy.address : ctx.network.nodes[name].endpoint.address));
+  const daemon = new LnmuxDaemon(proxiedConfig, join(ctx.network.dir, 'lnmux-proxied.log'));
+  try {
+    await daemon.start(clusterNodes(ctx.network));
+    const invoice = await addInvoice(ctx.configPath, 30_000n, 'regtest restart between commit and settle');
+    proxy.freezeUpstream();
+    const toA = await ctx.network.channelFromB('A');
+    const payment = payInvoice(ctx.network.nodes.B.rpc, invoice.paymentRequest, { timeoutSeconds: 60, maxParts: 1, outgoingChanIds: [toA.chan_id] });
+    ctx.obs['restart.stateBeforeKill'] = await waitFor('the settle decision committed', async () => {
+      const state = await invoiceState(ctx.databaseUrl, invoice.paymentHash);
+      return state === 'settleRequested' || state === 'settled' ? state : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
+    await daemon.kill();
+    proxy.dropAll();
+    proxy.thaw();
+    ctx.obs['restart.heldWhileLnmuxDown'] = !(await settlesWithin(payment.done, 3_000));
+    expectThat(ctx.obs['restart.stateBeforeKill'] === 'settleRequested', 'the SETTLE did not reach A before the kill (the proxy held it)');
+    await daemon.start(clusterNodes(ctx.network));
+    const final = await payment.done;
+    ctx.obs['restart.afterRestart'] = summary(final);
+    expectThat(final.status === 'SUCCEEDED', `the committed set settles after lnmux restarts (${JSON.stringify(summary(final))})`);
+    ctx.obs['restart.finalState'] = await waitFor('the invoice settled in the database', async () => {
+      const state = await invoiceState(ctx.databaseUrl, invoice.paymentHash);
+      return state === 'settled' ? state : undefined;
+    }, { timeoutMs: 30_000 }).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+  } finally {
+    await daemon.stop();
+    await proxy.close();
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * One LND node of the regtest network: its flags, its folder, start / stop / restart, RPC readiness.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Btcd } from './btcd.js';
 import { LndRpc, type LndEndpoint } from './lnd-rpc.js';
@@ -17,7 +17,10 @@ export interface LndNodeConfig {
   readonly p2pPort: number;
   /** True for the cluster nodes lnmux attaches to: --requireinterceptor and --store-final-htlc-resolutions. */
   readonly clusterNode: boolean;
-  /** LND's --debuglevel (default 'info'; LNMUX_REGTEST_LND_DEBUGLEVEL overrides). */
+  /**
+   * LND's --debuglevel. Default: 'info', and 'info,HSWC=debug' on cluster nodes, whose switch then logs
+   * "Interceptor connected" (how the harness sees that lnmux holds the stream).
+   */
   readonly debugLevel?: string;
 }
 
@@ -48,7 +51,7 @@ export function lndArgs(config: LndNodeConfig): string[] {
     '--norest',
     '--noseedbackup',
     '--nobootstrap',
-    `--debuglevel=${config.debugLevel ?? 'info'}`,
+    `--debuglevel=${config.debugLevel ?? (config.clusterNode ? 'info,HSWC=debug' : 'info')}`,
     // Quick gossip so the graph settles within seconds on regtest.
     '--trickledelay=50',
     '--gossip.sub-batch-delay=5ms',
@@ -119,9 +122,32 @@ export class LndNode {
     return join(this.config.dir, 'lnd.out.log');
   }
 
+  /** Where this run of the node starts in its log file (lines before it are from earlier runs). */
+  private logStart = 0;
+
+  /** The node's log since its latest start. */
+  logSinceStart(): string {
+    try {
+      return readFileSync(this.logPath).subarray(this.logStart).toString('utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /**
+   * Whether an HtlcInterceptor client is attached now, from the switch's own log lines (needs HSWC at
+   * debug, the cluster nodes' default): the latest "Interceptor connected" comes after the latest
+   * "Interceptor disconnected" of this run of the node.
+   */
+  interceptorAttachedPerLog(): boolean {
+    const log = this.logSinceStart();
+    return log.lastIndexOf('HSWC: Interceptor connected') > log.lastIndexOf('HSWC: Interceptor disconnected');
+  }
+
   /** Starts LND and waits until GetInfo answers (wallet created and unlocked, RPC up). */
   async start(): Promise<GetInfo> {
     if (this.running) throw new Error(`${this.name}: already running`);
+    this.logStart = existsSync(this.logPath) ? statSync(this.logPath).size : 0;
     const child = startProcess(`lnd ${this.name}`, join(this.config.binDir, 'lnd'), this.args, this.logPath);
     this.child = child;
     await waitFor(`${this.name} admin.macaroon`, async () => {

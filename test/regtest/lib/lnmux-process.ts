@@ -1,16 +1,14 @@
 /**
  * lnmux as a child process of the regtest harness: `lnmux -c <multiplexer.yml> <command>`.
  *
- * Every place that depends on how issue 5 shapes the CLI is marked TODO(issue 5); nothing else in the
- * scenarios needs to change when it lands.
+ * The commands and their output are those of src/cli/ (issue 5).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Interceptor } from './interceptor.js';
-import type { LndRpc } from './lnd-rpc.js';
+import type { LndNode } from './lnd-node.js';
 import { killProcess, startProcess, stopProcess, type Child } from './processes.js';
 import { waitFor } from './util.js';
 
@@ -18,19 +16,17 @@ const execFileAsync = promisify(execFile);
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /**
- * The command that runs the lnmux CLI: the TypeScript source through tsx, so no build step is needed.
- * TODO(issue 5): keep in step with package.json's `bin` (dist/cli/main.js) if the source entry moves.
+ * The command that runs the lnmux CLI: the TypeScript source of package.json's `bin` (src/cli/bin.ts)
+ * in one node process with tsx's loader, so no build step is needed, and a signal reaches lnmux once
+ * (the `tsx` wrapper would relay a group signal a second time, and lnmux's `run` handles one).
  */
 export function lnmuxCommand(): { command: string; args: string[] } {
-  return { command: join(repoRoot, 'node_modules', '.bin', 'tsx'), args: [join(repoRoot, 'src', 'cli', 'main.ts')] };
+  return { command: process.execPath, args: ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'bin.ts')] };
 }
 
-/**
- * Whether the multiplexer exists yet. TODO(issue 5): src/mux/ is the shell issue 5 adds; once it has
- * landed this is simply true and may go.
- */
+/** Whether the multiplexer's CLI is there (it arrived with issue 5). */
 export function lnmuxAvailable(): boolean {
-  return existsSync(join(repoRoot, 'src', 'mux'));
+  return existsSync(join(repoRoot, 'src', 'cli', 'bin.ts')) && existsSync(join(repoRoot, 'src', 'mux'));
 }
 
 /** Runs a one-shot CLI command (migrate, addinvoice) and returns its stdout. Throws with stderr on failure. */
@@ -45,7 +41,7 @@ export async function lnmuxCli(configPath: string, ...args: string[]): Promise<s
   }
 }
 
-/** `lnmux migrate init` then `migrate up` (the seed's commands). TODO(issue 5): confirm the subcommands. */
+/** `lnmux migrate init` then `migrate up` (the seed's commands). */
 export async function migrate(configPath: string): Promise<void> {
   await lnmuxCli(configPath, 'migrate', 'init');
   await lnmuxCli(configPath, 'migrate', 'up');
@@ -58,15 +54,15 @@ export interface LnmuxInvoice {
 }
 
 /**
- * `lnmux addinvoice --amt <sat> --desc <text> [--expiry <s>]`, whose stdout is JSON with the payment
- * request and hash. TODO(issue 5): the JSON field names (both spellings are accepted until then).
+ * `lnmux addinvoice --amt <sat> --desc <text> [--expiry <s>]`, whose stdout is JSON:
+ * `{payment_request, payment_hash, amount_msat, expires_at}`.
  */
 export async function addInvoice(configPath: string, amountSat: bigint, description: string, expirySeconds?: number): Promise<LnmuxInvoice> {
   const args = ['addinvoice', '--amt', amountSat.toString(), '--desc', description];
   if (expirySeconds !== undefined) args.push('--expiry', String(expirySeconds));
   const printed = JSON.parse(await lnmuxCli(configPath, ...args)) as Record<string, unknown>;
-  const paymentRequest = printed['paymentRequest'] ?? printed['payment_request'];
-  const paymentHash = printed['paymentHash'] ?? printed['payment_hash'] ?? printed['hash'];
+  const paymentRequest = printed['payment_request'];
+  const paymentHash = printed['payment_hash'];
   if (typeof paymentRequest !== 'string' || typeof paymentHash !== 'string') {
     throw new Error(`lnmux addinvoice printed no payment request and hash: ${JSON.stringify(printed)}`);
   }
@@ -79,28 +75,27 @@ export class LnmuxDaemon {
 
   constructor(private readonly configPath: string, private readonly logPath: string) {}
 
-  /**
-   * Starts `lnmux -c <config> run` and waits until it holds the interceptor stream of every cluster node.
-   * `env` adds variables (a crash hook for the restart scenario).
-   */
-  async start(clusterNodes: readonly LndRpc[], env: Record<string, string> = {}): Promise<void> {
+  /** Starts `lnmux -c <config> run` and waits until it holds the interceptor stream of every cluster node. */
+  async start(clusterNodes: readonly LndNode[]): Promise<void> {
     const { command, args } = lnmuxCommand();
-    // TODO(issue 5): `run` is the seed's command; startProcess passes no env yet, so env goes through a shell.
-    const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
-    this.child = envArgs.length === 0
-      ? startProcess('lnmux', command, [...args, '-c', this.configPath, 'run'], this.logPath)
-      : startProcess('lnmux', 'env', [...envArgs, command, ...args, '-c', this.configPath, 'run'], this.logPath);
-    const child = this.child;
-    for (const node of clusterNodes) {
-      await waitFor(`lnmux attached to ${node.endpoint.address}`, async () => {
-        if (child.hasExited()) throw new Error(`lnmux exited at start; see ${this.logPath}`);
-        return (await interceptorTaken(node)) ? true : undefined;
-      }, { timeoutMs: 60_000, intervalMs: 500 });
-    }
+    this.child = startProcess('lnmux', command, [...args, '-c', this.configPath, 'run'], this.logPath);
+    await this.waitAttached(clusterNodes);
   }
 
-  get exited(): Promise<unknown> {
-    return this.child?.exited ?? Promise.resolve();
+  /**
+   * Waits until an interceptor is attached to each node, per the node's own log (see
+   * LndNode.interceptorAttachedPerLog; nothing else competes for the stream in the scenarios), while
+   * lnmux keeps running. Unlike a probe stream, this never takes the slot from lnmux.
+   */
+  async waitAttached(clusterNodes: readonly LndNode[], timeoutMs = 90_000): Promise<void> {
+    const child = this.child;
+    if (child === undefined) throw new Error('lnmux is not running');
+    for (const node of clusterNodes) {
+      await waitFor(`lnmux attached to ${node.name}`, async () => {
+        if (child.hasExited()) throw new Error(`lnmux exited; see ${this.logPath}`);
+        return node.interceptorAttachedPerLog() ? true : undefined;
+      }, { timeoutMs, intervalMs: 250 });
+    }
   }
 
   async stop(): Promise<void> {
@@ -112,19 +107,4 @@ export class LnmuxDaemon {
     if (this.child) await killProcess(this.child);
     this.child = undefined;
   }
-}
-
-/**
- * Whether some client holds the node's HtlcInterceptor stream: LND refuses a second one at once with
- * "interceptor already exists" and leaves the first untouched (observed, docs/regtest.md), so a probe
- * stream tells, from the outside, that lnmux is attached.
- */
-export async function interceptorTaken(node: LndRpc): Promise<boolean> {
-  const probe = new Interceptor(node, 'probe');
-  const end = await probe.endedWithin(2_000);
-  if (end === undefined) {
-    await probe.close();
-    return false;
-  }
-  return end.kind === 'error' && end.details.includes('interceptor already exists');
 }

@@ -19,7 +19,7 @@ import { runLndChecks } from './checks.js';
 import { startNetwork, type Network } from './network.js';
 import { binDirOrBuild, MissingGoError } from './lib/binaries.js';
 import { lnmuxAvailable } from './lib/lnmux-process.js';
-import { cleanUpAll } from './lib/processes.js';
+import { cleanUpAll, wasInterrupted } from './lib/processes.js';
 import { since } from './lib/util.js';
 import { createScratchDatabase, runLnmuxScenarios } from './scenarios.js';
 
@@ -85,6 +85,7 @@ async function main(): Promise<number> {
     process.stdout.write(`regtest: PASSED ${JSON.stringify(timings)}\n`);
     return 0;
   } catch (error) {
+    if (wasInterrupted()) return 130;
     log(`FAILED: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
     if (network) printLogTails(network);
     return 1;

@@ -29,6 +29,12 @@ const running = new Map<number, Tracked>();
 const tempDirs = new Set<string>();
 let handlersInstalled = false;
 let keepTempDirs = false;
+let interrupted = false;
+
+/** True once SIGINT/SIGTERM/SIGHUP arrived: what fails afterwards is the clean-up's doing, not a finding. */
+export function wasInterrupted(): boolean {
+  return interrupted;
+}
 
 /**
  * Starts `command args` in a new process group (detached), stdout and stderr appended to `logPath`.
@@ -124,6 +130,7 @@ function installHandlers(): void {
   process.on('exit', killAllNow);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
+      interrupted = true;
       process.stderr.write(`regtest: ${signal}, stopping every child process\n`);
       void cleanUpAll(3_000).finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
     });

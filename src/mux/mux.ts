@@ -370,7 +370,7 @@ export class Mux extends EventEmitter<MuxEvents> {
         const s = event.state;
         if (s.kind === 'ready') {
           this.#log.info({ node: event.node, version: s.version.version }, 'Succesfully connected to LND');
-          this.#log.debug({ node: event.node }, 'Starting htlc interception');
+          this.#log.info({ node: event.node }, 'Starting htlc interception');
         } else if (s.kind === 'refused') {
           this.#log.error({ node: event.node, reasons: s.reasons.map(describeRefusal) }, 'Node refused');
         } else if (s.kind === 'backoff') {
@@ -381,7 +381,16 @@ export class Mux extends EventEmitter<MuxEvents> {
         return;
       }
       case 'stream':
+        if (event.state.kind === 'open') this.#log.info({ node: event.node, stream: event.stream }, 'Stream open');
+        else if (event.state.kind === 'backoff') {
+          this.#log.warn(
+            { node: event.node, stream: event.stream, retryInMs: event.state.attemptMs, end: event.state.end.kind },
+            'Stream lost; reconnecting',
+          );
+        }
+        return;
       case 'malformedMessage':
+        this.#log.warn({ node: event.node, stream: event.stream, error: event.error }, 'Unreadable message from LND skipped');
         return;
       default: {
         const never: never = event;

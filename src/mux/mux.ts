@@ -260,7 +260,9 @@ export class Mux extends EventEmitter<MuxEvents> {
           this.#log.info({ holder: outcome.kind === 'heldByOther' ? outcome.lease.holder : undefined }, 'Standing by: another instance is active');
         }
       } catch (error) {
-        // Database down: keep what we have until the lease would have expired, then stand down.
+        // Database down: stay as we are. An active instance keeps intercepting, so regular forwards keep
+        // flowing (invariant 5) and its HTLCs wait for the database; a second instance cannot take the
+        // nodes over meanwhile, because LND accepts one interceptor per node.
         this.#log.warn({ err: error }, 'Leader lease check failed');
       }
       await sleep(ttl / 3, signal);
@@ -371,7 +373,7 @@ export class Mux extends EventEmitter<MuxEvents> {
         const s = event.state;
         if (s.kind === 'ready') {
           this.#log.info({ node: event.node, version: s.version.version }, 'Succesfully connected to LND');
-          this.#log.debug({ node: event.node }, 'Starting htlc interception');
+          this.#log.info({ node: event.node }, 'Starting htlc interception');
         } else if (s.kind === 'refused') {
           this.#log.error({ node: event.node, reasons: s.reasons.map(describeRefusal) }, 'Node refused');
         } else if (s.kind === 'backoff') {
@@ -382,7 +384,16 @@ export class Mux extends EventEmitter<MuxEvents> {
         return;
       }
       case 'stream':
+        if (event.state.kind === 'open') this.#log.info({ node: event.node, stream: event.stream }, 'Stream open');
+        else if (event.state.kind === 'backoff') {
+          this.#log.warn(
+            { node: event.node, stream: event.stream, retryInMs: event.state.attemptMs, end: event.state.end.kind },
+            'Stream lost; reconnecting',
+          );
+        }
+        return;
       case 'malformedMessage':
+        this.#log.warn({ node: event.node, stream: event.stream, error: event.error }, 'Unreadable message from LND skipped');
         return;
       default: {
         const never: never = event;

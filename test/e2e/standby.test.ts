@@ -9,12 +9,13 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Mux, type MuxEvents } from '../../src/mux/mux.js';
-import { openStore } from '../../src/store/index.js';
+import { openStore, StoreUnavailableError } from '../../src/store/index.js';
 import type { AcquireLeaseOutcome, ReleaseLeaseOutcome, Store } from '../../src/store/types.js';
 import { useTestDatabase } from '../store/helpers.js';
-import { expectPaidAndSettled } from './support/checks.js';
+import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
-import { intercepting, muxConfig, newIdentityKey, notIntercepting, sharedStore, stopMux, testLogger } from './support/mux.js';
+import { intercepting, muxConfig, newIdentityKey, notIntercepting, sharedStore, testLogger } from './support/mux.js';
+import { untilServed } from './support/probe.js';
 import { TEST_DATABASE_URL, useCluster } from './support/setup.js';
 import { until } from './support/wait.js';
 
@@ -104,12 +105,12 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
     const before = await second.mux.createInvoice({ amountMsat: 10_000_000n, description: 'paid through the active one' });
     await expectPaidAndSettled(stores[0]!, before.paymentHash, await c.payer.pay(before.paymentRequest));
 
-    await stopMux(c, first.mux);
+    await first.mux.stop();
     running = running.filter((i) => i !== first);
     // Stopping hands the lease back at once: the standby need not wait for it to expire.
     expect(first.leaseReleases).toEqual(['released']);
     await until(() => second.roles.includes('active'), 'the standby to take over', LEASE_TTL_MS);
-    await until(() => intercepting(c), 'the new active instance to intercept on every node');
+    await untilServed(c, second.mux.nodePubkey);
     const after = await second.mux.createInvoice({ amountMsat: 11_000_000n, description: 'paid through the new active one' });
     await expectPaidAndSettled(stores[1]!, after.paymentHash, await c.payer.pay(after.paymentRequest));
   });
@@ -132,8 +133,39 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
 
     await child.stop('SIGKILL');
     await until(() => standby.roles.includes('active'), 'the standby to take over once the lease expired', 3 * LEASE_TTL_MS);
-    await until(() => intercepting(c), 'the standby to intercept on every node');
+    await untilServed(c, standby.mux.nodePubkey);
     const paymentHash = Uint8Array.from(Buffer.from(invoice['paymentHash'] as string, 'hex'));
     await expectPaidAndSettled(stores.at(-1)!, paymentHash, await c.payer.pay(invoice['paymentRequest'] as string));
+  });
+
+  it('keeps the nodes while cut off from the database; once it sees its lease taken it stands down and the new holder settles payments', { timeout: 60_000 }, async () => {
+    const c = cluster();
+    let cutOff = false;
+    const unreachableLease = (store: Store): Partial<Store> => ({
+      acquireLease: async (...args) => {
+        if (cutOff) throw new StoreUnavailableError('database unreachable from this instance (test)', false);
+        return store.acquireLease(...args);
+      },
+      renewLease: async (...args) => {
+        if (cutOff) throw new StoreUnavailableError('database unreachable from this instance (test)', false);
+        return store.renewLease(...args);
+      },
+    });
+    const first = await startInstance('cut-off', unreachableLease);
+    await until(() => first.roles.includes('active') && intercepting(c), 'the first instance to become active and intercept');
+    const second = await startInstance('healthy');
+    await until(() => second.leaseChecks.includes('heldByOther'), 'the second instance to find the lease taken');
+
+    cutOff = true;
+    await until(() => second.roles.includes('active'), 'the healthy instance to take the expired lease', 4 * LEASE_TTL_MS);
+    // The cut-off instance keeps the nodes (LND takes one interceptor): regular forwards still flow.
+    expect(first.roles).toEqual(['active']);
+    expectSucceeded(await c.payer.pay(c.recipientInvoice(0, 2_000_000n).paymentRequest));
+
+    cutOff = false;
+    await until(() => first.roles.includes('standby'), 'the cut-off instance to find its lease lost and stand down', 4 * LEASE_TTL_MS);
+    await untilServed(c, second.mux.nodePubkey);
+    const invoice = await second.mux.createInvoice({ amountMsat: 13_000_000n, description: 'paid after the hand-over' });
+    await expectPaidAndSettled(stores.at(-1)!, invoice.paymentHash, await c.payer.pay(invoice.paymentRequest));
   });
 });

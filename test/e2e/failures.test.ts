@@ -1,10 +1,15 @@
 /**
  * End to end, acceptance 3, 4 and 6 of issue 5: every way a payment to lnmux fails, as the payer reads
  * it back (the failure onion decrypted with the route's shared secrets, the BOLT 4 message decoded):
- * unknown, foreign, expired, cancelled, wrong-amount and already-settled invoices all give the same
- * incorrect_or_unknown_payment_details; HTLC/payload mismatches give final_incorrect_*; a virtual hop
- * paid too little fails at the cluster node; a lone part of an MPP payment times out with mpp_timeout;
- * a garbage onion or a malformed payload fails that HTLC only, and the next payment settles.
+ * unknown invoices (never recorded, or a payment_addr lnmux did not make), expired, cancelled,
+ * wrong-amount and already-settled ones all give the same incorrect_or_unknown_payment_details;
+ * HTLC/payload mismatches give final_incorrect_*; a virtual hop paid too little fails at the cluster
+ * node; a lone part of an MPP payment times out with mpp_timeout; an onion lnmux cannot read (another
+ * virtual node's, or garbage) or a malformed payload fails that HTLC only, and the next payment settles.
+ *
+ * Not reachable end to end: an onion with a wrong version byte or an invalid ephemeral key. The cluster
+ * node peels its own layer and writes the next onion itself (version 0, its blinded key), as LND does;
+ * those two cases are covered at the registry level (test/registry/inspect.test.ts).
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

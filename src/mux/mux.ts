@@ -237,6 +237,7 @@ export class Mux extends EventEmitter<MuxEvents> {
   async #lead(signal: AbortSignal): Promise<void> {
     const ttl = this.#options.leaseTtlMs ?? 15_000;
     let active = false;
+    let announcedStandby = false;
     while (!signal.aborted) {
       try {
         const outcome = active
@@ -249,15 +250,19 @@ export class Mux extends EventEmitter<MuxEvents> {
           // would hold the lease without intercepting, for good.
           await this.#startGateways();
           active = true;
+          announcedStandby = false;
           this.#log.info({ instance: this.#instanceId }, 'Leader lease acquired; intercepting');
           this.emit('role', { role: 'active' });
         } else if (!holding && active) {
           active = false;
+          announcedStandby = true;
           this.#log.warn({ instance: this.#instanceId }, 'Leader lease lost; standing by');
           await this.#stopGateways();
           this.emit('role', { role: 'standby' });
-        } else if (!holding) {
+        } else if (!holding && !announcedStandby) {
+          announcedStandby = true;
           this.#log.info({ holder: outcome.kind === 'heldByOther' ? outcome.lease.holder : undefined }, 'Standing by: another instance is active');
+          this.emit('role', { role: 'standby' });
         }
       } catch (error) {
         // Database down: stay as we are. An active instance keeps intercepting, so regular forwards keep

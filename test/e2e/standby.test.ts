@@ -98,7 +98,8 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
     await until(() => first.roles.includes('active') && intercepting(c), 'the first instance to become active and intercept');
     const second = await startInstance('second');
     await until(() => second.leaseChecks.includes('heldByOther'), 'the second instance to find the lease taken');
-    // The standby neither claims the role nor connects to any node: the nodes keep one interceptor.
+    // The standby says so, and neither claims the role nor connects to any node: one interceptor per node.
+    await until(() => second.roles.includes('standby'), 'the second instance to announce standby');
     expect(second.roles).not.toContain('active');
     expect(second.nodeEvents).toEqual([]);
 

@@ -210,14 +210,20 @@ describe('SettlementEngine', () => {
     engine.stop();
   });
 
-  it('records final events only for HTLCs of settled sets', async () => {
+  it('records final events only for HTLCs of settled sets, tells the application, and forgets the set', async () => {
     const marked: string[] = [];
     const { engine, link } = engineWith(fakeStore({ markHtlcFinal: async (key, settled) => void marked.push(`${key.htlcId}:${settled}`) }));
     await engine.onHtlc(NODE_HEX, htlc(1n));
     await until(() => link.sent.length === 1, 'the SETTLE');
+    const finals: unknown[] = [];
+    engine.on('htlcFinal', (e) => finals.push(e));
+    expect(engine.heldHtlcCount).toBe(1);
     await engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 99n }, true); // a regular forward
     await engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 1n }, true);
     expect(marked).toEqual(['1:true']);
+    // The application hears of it, and the settled set leaves memory (the store remembers it).
+    expect(finals).toEqual([{ circuitKey: `${NODE_HEX}:7:1`, settled: true }]);
+    expect(engine.heldHtlcCount).toBe(0);
     engine.stop();
   });
 });

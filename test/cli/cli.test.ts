@@ -79,6 +79,9 @@ describe('lnmux command line', () => {
     const both = lnmux(['-c', 'multiplexer.yml', 'addinvoice', '--amt', '1', '--amt-msat', '1000', '--desc', 'x'], dir);
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/cannot be used with/);
+    const noDescription = lnmux(['-c', 'multiplexer.yml', 'addinvoice', '--amt', '5'], dir);
+    expect(noDescription.code).toBe(2);
+    expect(noDescription.stderr).toContain('give a description with --desc <text> or --desc-hash <hex>');
     const unknown = lnmux(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);

@@ -10,7 +10,14 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
-import { NodeGateway, describeRefusal, type GatewayEvent, type InterceptedHtlc } from '../lnd/index.js';
+import {
+  NodeGateway,
+  describeRefusal,
+  describeRpcFailure,
+  type GatewayEvent,
+  type InterceptedHtlc,
+  type NodeRetryCause,
+} from '../lnd/index.js';
 import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { ecdhWithPrivateKey } from '../protocol/ecdh.js';
 import { deriveKeyring, type Keyring } from '../protocol/keyring.js';
@@ -282,7 +289,6 @@ export class Mux extends EventEmitter<MuxEvents> {
     // Settled-set HTLCs whose final state is not recorded: their final events (or lookups) close them.
     const unfinalized = await this.#store.listUnfinalizedHtlcs();
     for (const htlc of unfinalized) this.#engine.expectFinal(htlc);
-    this.#log.info('Press ctrl-c to exit');
     this.#gateways = this.#config.nodes.map(
       (node) =>
         new NodeGateway({
@@ -377,14 +383,15 @@ export class Mux extends EventEmitter<MuxEvents> {
       case 'state': {
         const s = event.state;
         if (s.kind === 'ready') {
-          this.#log.info({ node: event.node, version: s.version.version }, 'Succesfully connected to LND');
+          this.#log.info({ node: event.node, version: s.version.version }, 'Successfully connected to LND');
           this.#log.info({ node: event.node }, 'Starting htlc interception');
         } else if (s.kind === 'refused') {
           this.#log.error({ node: event.node, reasons: s.reasons.map(describeRefusal) }, 'Node refused');
         } else if (s.kind === 'backoff') {
-          this.#log.warn({ node: event.node, retryInMs: s.attemptMs, cause: s.cause.kind }, 'Node unavailable; retrying');
+          this.#log.warn({ node: event.node, retryInMs: Math.round(s.attemptMs), cause: describeRetryCause(s.cause) }, 'Node unavailable; retrying');
         }
-        const detail = s.kind === 'refused' ? s.reasons.map(describeRefusal).join('; ') : undefined;
+        const detail =
+          s.kind === 'refused' ? s.reasons.map(describeRefusal).join('; ') : s.kind === 'backoff' ? describeRetryCause(s.cause) : undefined;
         this.emit('node', { pubkey: event.node, state: s.kind, ...(detail !== undefined ? { detail } : {}) });
         return;
       }
@@ -405,6 +412,17 @@ export class Mux extends EventEmitter<MuxEvents> {
         this.#log.warn({ event: never }, 'Unknown gateway event');
       }
     }
+  }
+}
+
+function describeRetryCause(cause: NodeRetryCause): string {
+  switch (cause.kind) {
+    case 'refused':
+      return cause.reasons.map(describeRefusal).join('; ');
+    case 'rpcFailed':
+      return `${cause.method}: ${describeRpcFailure(cause.failure)}`;
+    case 'configUnreadable':
+      return cause.details;
   }
 }
 

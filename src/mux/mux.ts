@@ -70,7 +70,7 @@ export interface MuxOptions {
   readonly gateway?: { readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number } };
 }
 
-/** An invoice as the Mux returns it: the stored record with hex identifiers. */
+/** An invoice as the Mux returns it: the stored record (hash, paymentAddr, setId as 32-byte Uint8Array). */
 export type MuxInvoice = Invoice;
 
 const LEASE_NAME = 'lnmux-cluster';

@@ -15,6 +15,7 @@
 import { bytesToHex } from '../protocol/bytes.js';
 import type { FailureMessage } from '../protocol/failure-message.js';
 import { setId as computeSetId, type CircuitKey } from '../protocol/set-id.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import type {
   ArrivedHtlc,
   Decision,
@@ -47,6 +48,21 @@ interface PaymentSet {
   phase: Phase;
 }
 
+/**
+ * A deadline in the queue: a part's MPP timeout (`partId` set) or an accepted set's hold timeout. It
+ * is live while its set still waits for it (see Registry.#isLive); the queue keeps stale ones until
+ * they reach the top or a compaction.
+ */
+interface Deadline {
+  /** Unix ms. */
+  readonly at: number;
+  readonly hashHex: string;
+  readonly partId?: string;
+}
+
+/** The queue is compacted (stale deadlines dropped) when it reaches this size, or twice its size after the last compaction. */
+const MIN_COMPACTION_SIZE = 1024;
+
 /** A stable string for a circuit key: HTLC identity is (node pubkey, incoming chan_id, htlc_id). */
 export function circuitKeyId(key: CircuitKey): string {
   return `${bytesToHex(key.nodePubkey)}:${key.chanId}:${key.htlcId}`;
@@ -58,6 +74,12 @@ export class Registry {
   readonly #hashBySetId = new Map<string, string>();
   /** Circuit key id -> payment hash hex, for the parts of committed sets awaiting their final event. */
   readonly #hashByCommittedKey = new Map<string, string>();
+  /**
+   * Every MPP and hold deadline, earliest first. Looking one up must not cost a visit to every held
+   * HTLC: the engine asks for the next deadline after every event.
+   */
+  readonly #deadlines = new DeadlineQueue<Deadline>();
+  #compactAt = MIN_COMPACTION_SIZE;
   #height = 0;
 
   constructor(config: RegistryConfig) {
@@ -112,18 +134,36 @@ export class Registry {
 
   /** The earliest time (unix ms) at which a `tick` has work to do, or undefined if none. */
   nextDeadline(): number | undefined {
-    let next: number | undefined;
-    const consider = (at: number) => {
-      if (next === undefined || at < next) next = at;
-    };
-    for (const set of this.#sets.values()) {
-      if (set.phase.kind === 'accepting') {
-        for (const part of set.parts.values()) consider(part.arrivedAtMs + this.#config.mppTimeoutMs);
-      } else if (set.phase.kind === 'accepted') {
-        consider(set.phase.acceptedAtMs + this.#config.holdTimeoutMs);
-      }
+    for (let top = this.#deadlines.peek(); top !== undefined; top = this.#deadlines.peek()) {
+      if (this.#isLive(top)) return top.at;
+      this.#deadlines.pop();
     }
-    return next;
+    return undefined;
+  }
+
+  /**
+   * Whether a queued deadline still applies: its part still waits in a set that is accepting (MPP
+   * timeout), or its set is still accepted and undecided (hold timeout). A set never goes back to
+   * accepting with the parts it had (a refused commit releases them), so a deadline found stale stays
+   * stale and can be dropped.
+   */
+  #isLive(deadline: Deadline): boolean {
+    const set = this.#sets.get(deadline.hashHex);
+    if (set === undefined) return false;
+    if (deadline.partId === undefined) {
+      return set.phase.kind === 'accepted' && set.phase.acceptedAtMs + this.#config.holdTimeoutMs === deadline.at;
+    }
+    if (set.phase.kind !== 'accepting') return false;
+    const part = set.parts.get(deadline.partId);
+    return part !== undefined && part.arrivedAtMs + this.#config.mppTimeoutMs === deadline.at;
+  }
+
+  #schedule(deadline: Deadline): void {
+    this.#deadlines.push(deadline);
+    if (this.#deadlines.size < this.#compactAt) return;
+    // Amortized O(1) per deadline: stale entries never outnumber the live ones by much for long.
+    this.#deadlines.retain((d) => this.#isLive(d));
+    this.#compactAt = Math.max(MIN_COMPACTION_SIZE, 2 * this.#deadlines.size);
   }
 
   #onHtlcArrived(htlc: ArrivedHtlc, invoice: InvoiceStatus, nowMs: number, out: Decision[]): void {
@@ -184,6 +224,7 @@ export class Registry {
       return;
     }
     target.parts.set(id, { htlc, arrivedAtMs: nowMs });
+    this.#schedule({ at: nowMs + this.#config.mppTimeoutMs, hashHex, partId: id });
     target.sumMsat += htlc.amountMsat;
     out.push(hold(htlc, target.sumMsat));
     if (target.sumMsat === target.invoiceAmountMsat) this.#onComplete(hashHex, target, nowMs, out);
@@ -211,6 +252,7 @@ export class Registry {
       out.push({ kind: 'commitSettle', paymentHash: set.paymentHash, setId, htlcs });
     } else {
       set.phase = { kind: 'accepted', setId, acceptedAtMs: nowMs };
+      this.#schedule({ at: nowMs + this.#config.holdTimeoutMs, hashHex });
       out.push({ kind: 'setAccepted', paymentHash: set.paymentHash, setId, amountMsat: set.sumMsat, htlcs });
     }
   }
@@ -300,13 +342,24 @@ export class Registry {
   }
 
   #onTick(nowMs: number, out: Decision[]): void {
-    for (const [hashHex, set] of this.#sets) {
-      if (set.phase.kind === 'accepting') {
-        const due = [...set.parts.values()].filter((p) => p.arrivedAtMs + this.#config.mppTimeoutMs <= nowMs);
-        if (due.length > 0) this.#failParts(hashHex, set, due, 'mppTimeout', out);
-      } else if (set.phase.kind === 'accepted' && set.phase.acceptedAtMs + this.#config.holdTimeoutMs <= nowMs) {
-        this.#release(hashHex, 'holdTimeout', out);
+    // The due deadlines, earliest first, grouped by set (a part once, even if queued twice).
+    const due = new Map<string, { parts: Map<string, HeldPart>; hold: boolean }>();
+    for (let top = this.#deadlines.peek(); top !== undefined && top.at <= nowMs; top = this.#deadlines.peek()) {
+      this.#deadlines.pop();
+      if (!this.#isLive(top)) continue;
+      let entry = due.get(top.hashHex);
+      if (entry === undefined) {
+        entry = { parts: new Map(), hold: false };
+        due.set(top.hashHex, entry);
       }
+      if (top.partId === undefined) entry.hold = true;
+      else entry.parts.set(top.partId, this.#sets.get(top.hashHex)!.parts.get(top.partId)!);
+    }
+    for (const [hashHex, { parts, hold }] of due) {
+      const set = this.#sets.get(hashHex);
+      if (set === undefined) continue;
+      if (hold) this.#release(hashHex, 'holdTimeout', out);
+      else this.#failParts(hashHex, set, [...parts.values()], 'mppTimeout', out);
     }
   }
 

@@ -261,3 +261,69 @@ describe('Registry, hold mode', () => {
     ]);
   });
 });
+
+describe('Registry deadlines across many sets', () => {
+  const hash = (n: number) => Uint8Array.from({ length: 32 }, (_, i) => (i === 0 ? n & 0xff : i === 1 ? n >> 8 : 0));
+  const part = (n: number, htlcId: bigint, amountMsat: bigint) =>
+    htlc(key(NODE_A, htlcId, BigInt(1000 + n)), amountMsat, { paymentHash: hash(n) });
+
+  it('gives the earliest deadline of a part still waiting, not of parts whose set completed or timed out', () => {
+    const r = registry();
+    r.step({ kind: 'htlcArrived', htlc: part(1, 1n, 3_000n), invoice: open }, T0);
+    r.step({ kind: 'htlcArrived', htlc: part(2, 1n, 3_000n), invoice: open }, T0 + 1_000);
+    r.step({ kind: 'htlcArrived', htlc: part(3, 1n, 3_000n), invoice: open }, T0 + 2_000);
+    expect(r.nextDeadline()).toBe(T0 + 120_000);
+    // Set 1 completes: its first part's deadline no longer counts.
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: part(1, 2n, 7_000n), invoice: open }, T0 + 3_000))).toEqual(['hold', 'commitSettle']);
+    expect(r.nextDeadline()).toBe(T0 + 121_000);
+    // Set 2's part times out alone; set 3's is next.
+    expect(outcomes(r.step({ kind: 'tick' }, T0 + 121_000))).toEqual(['mppTimeout']);
+    expect(r.nextDeadline()).toBe(T0 + 122_000);
+  });
+
+  it('fails at one tick every due part of every set once, and leaves the parts not yet due', () => {
+    const r = registry();
+    r.step({ kind: 'htlcArrived', htlc: part(1, 1n, 2_000n), invoice: open }, T0);
+    r.step({ kind: 'htlcArrived', htlc: part(2, 1n, 2_000n), invoice: open }, T0 + 10);
+    r.step({ kind: 'htlcArrived', htlc: part(1, 2n, 2_000n), invoice: open }, T0 + 20);
+    // A replay of a held part keeps its first arrival time and is not counted twice.
+    r.step({ kind: 'htlcArrived', htlc: part(1, 1n, 2_000n), invoice: open }, T0 + 30);
+    r.step({ kind: 'htlcArrived', htlc: part(2, 2n, 2_000n), invoice: open }, T0 + 50_000);
+    const failed = r.step({ kind: 'tick' }, T0 + 120_020);
+    expect(failed.map((d) => d.kind === 'fail' && [d.outcome, d.key.chanId, d.key.htlcId])).toEqual([
+      ['mppTimeout', 1001n, 1n],
+      ['mppTimeout', 1001n, 2n],
+      ['mppTimeout', 1002n, 1n],
+    ]);
+    expect(r.heldHtlcCount).toBe(1);
+    expect(r.nextDeadline()).toBe(T0 + 170_000);
+    expect(r.step({ kind: 'tick' }, T0 + 120_021)).toEqual([]);
+  });
+
+  it('still times out a waiting part after thousands of other payments settled around it', () => {
+    const r = registry();
+    r.step({ kind: 'htlcArrived', htlc: part(0, 1n, 3_000n), invoice: open }, T0);
+    for (let n = 1; n <= 3_000; n++) {
+      const [, commit] = r.step({ kind: 'htlcArrived', htlc: part(n, 1n, 10_000n), invoice: open }, T0 + n);
+      if (commit?.kind !== 'commitSettle') throw new Error('expected commitSettle');
+      r.step({ kind: 'settleCommitted', paymentHash: hash(n), setId: commit.setId }, T0 + n);
+      r.step({ kind: 'htlcFinal', key: commit.htlcs[0]!.key, settled: true }, T0 + n);
+      if (n % 1_000 === 0) expect(r.nextDeadline()).toBe(T0 + 120_000);
+    }
+    expect(r.heldHtlcCount).toBe(1);
+    const failed = r.step({ kind: 'tick' }, T0 + 120_000);
+    expect(outcomes(failed)).toEqual(['mppTimeout']);
+    expect(r.nextDeadline()).toBeUndefined();
+  });
+
+  it('drops the hold deadline of an accepted set once the application settles it', () => {
+    const r = registry({ mode: 'hold' });
+    const [, accepted] = r.step({ kind: 'htlcArrived', htlc: part(1, 1n, 10_000n), invoice: open }, T0);
+    if (accepted?.kind !== 'setAccepted') throw new Error('expected setAccepted');
+    r.step({ kind: 'htlcArrived', htlc: part(2, 1n, 10_000n), invoice: open }, T0 + 5);
+    expect(r.nextDeadline()).toBe(T0 + 60_000);
+    expect(kinds(r.step({ kind: 'settleRequested', setId: accepted.setId }, T0 + 10))).toEqual(['commitSettle']);
+    expect(r.nextDeadline()).toBe(T0 + 60_005);
+    expect(outcomes(r.step({ kind: 'tick' }, T0 + 60_005))).toEqual(['holdTimeout', 'setReleased']);
+  });
+});

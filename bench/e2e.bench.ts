@@ -1,0 +1,523 @@
+/**
+ * lnmux end to end: settled payments per second, settlement latency, and memory per held HTLC, through a
+ * simulated 3-node LND cluster over real gRPC + TLS, on the local PostgreSQL and on the embedded PGlite.
+ *
+ * Two processes (plus PostgreSQL's own):
+ * - this one runs the interceptor under test: lnmux (the Mux class, pino at level 'silent'), or the
+ *   baseline — three plain grpc-js HtlcInterceptor streams that answer SETTLE at once from a preimage
+ *   they already know (no onion, no database, no lnmux);
+ * - a child (bench/lib/e2e-cluster.ts) runs the simulated cluster and a payer whose onions are built
+ *   before the timed window (the payer's @noble/curves onion construction, 1-2 ms per part here, would
+ *   otherwise be what is measured).
+ * So this process's CPU time is the interceptor's own (for PGlite, the database's too); the PostgreSQL
+ * backends of the benchmark's database are read from /proc.
+ *
+ * Per run, for 1-part and 4-part payments (parts spread over the 3 nodes), for each interceptor, on a
+ * fresh cluster and a fresh database:
+ * 1. warm-up: WARMUP payments, closed loop;
+ * 2. throughput: THROUGHPUT payments with IN_FLIGHT payments unsettled at any time (closed loop);
+ *    payments/s = settled / (first HTLC added -> last payment fulfilled at the payer);
+ * 3. latency at steady offered loads (RATES payments/s) (open loop, all parts of a payment added at once),
+ *    for LATENCY_SECONDS. Two definitions, both per payment, p50 / p99:
+ *    - at lnmux: the last part handed to the settlement engine (SettlementEngine.onHtlc, i.e. read off
+ *      the interceptor stream) -> the last SETTLE written to its node's stream (NodeGateway.send
+ *      resolved); for the baseline, the stream's 'data' event -> the SETTLE write's callback;
+ *    - at the nodes: the last part offered (written to the interceptor stream by the simulated node)
+ *      -> the last SETTLE received and applied by its node (the interceptor's answer, transport both
+ *      ways included).
+ *    The hooks are wrappers installed on the classes' prototypes by this file, recording only while
+ *    the latency phase runs; src/ carries no instrumentation.
+ * Memory: N incomplete sets (one part of half the invoice amount, mpp timeout one hour) held, ROUNDS
+ * rounds after a warm-up round; heap growth per held HTLC after a full GC (v8 --expose-gc set at run
+ * time), median of the rounds. Baseline: the trivial interceptor keeping each request without answer.
+ *
+ * Medians over E2E_RUNS runs; the baseline runs in the same runs, interleaved with lnmux, so that the
+ * load of other jobs on the machine weighs on both. Knobs (environment): E2E_RUNS (3), E2E_TARGETS
+ * (baseline,postgres,pglite), E2E_PARTS (1,4), E2E_THROUGHPUT (1000; E2E_THROUGHPUT_PGLITE 300),
+ * E2E_IN_FLIGHT (100), E2E_RATES
+ * (200,50), E2E_LATENCY_SECONDS (5), E2E_MEMORY (1 = measure), E2E_MEMORY_HTLCS (1000 per round),
+ * E2E_BACKGROUND_HELD (0: incomplete sets held in the background while measuring), E2E_PROFILE (a folder:
+ * write a CPU profile of this process per throughput phase).
+ * PostgreSQL: LNMUX_BENCH_DATABASE_URL, else LNMUX_TEST_DATABASE_URL, else
+ * postgres://postgres@127.0.0.1:5432/postgres; a database lnmux_e2e_<pid>_<n> is created and dropped.
+ *
+ * Run: `npm run bench -- e2e`. Figures go to docs/benchmarks.md, `## End to end (issue 5)`.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Session } from 'node:inspector/promises';
+import { writeFile } from 'node:fs/promises';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import pg from 'pg';
+import pino from 'pino';
+import { NodeGateway } from '../src/lnd/node-gateway.js';
+import { Mux } from '../src/mux/mux.js';
+import { SettlementEngine } from '../src/mux/engine.js';
+import { encodeInvoice } from '../src/protocol/bolt11.js';
+import { bytesToHex, hexToBytes } from '../src/protocol/bytes.js';
+import { virtualChannelId } from '../src/protocol/virtual-scid.js';
+import { nodeKeyPair } from '../src/sim/keys.js';
+import { backendCpu, cpuBetween } from './lib/pg-backend-cpu.js';
+import { ClusterProcess } from './lib/cluster-process.js';
+import type { RunResult } from './lib/e2e-cluster.js';
+import { machine, median, percentile } from './lib/measure.js';
+import { TrivialInterceptor } from './lib/trivial-interceptor.js';
+
+const env = (name: string, fallback: string): string => process.env[name] ?? fallback;
+const RUNS = Number(env('E2E_RUNS', '3'));
+const TARGETS = env('E2E_TARGETS', 'baseline,postgres,pglite').split(',') as TargetName[];
+const PARTS = env('E2E_PARTS', '1,4').split(',').map(Number);
+const WARMUP = 200;
+const THROUGHPUT = Number(env('E2E_THROUGHPUT', '1000'));
+const IN_FLIGHT = Number(env('E2E_IN_FLIGHT', '100'));
+/** Offered loads of the latency phase, payments/s: the target's 200, and one lnmux sustains here. */
+const RATES = env('E2E_RATES', '200,50').split(',').map(Number);
+const LATENCY_SECONDS = Number(env('E2E_LATENCY_SECONDS', '5'));
+/** PGlite settles an order of magnitude fewer payments per second: fewer of them keep a run short. */
+const THROUGHPUT_PGLITE = Number(env('E2E_THROUGHPUT_PGLITE', '300'));
+const MEMORY = env('E2E_MEMORY', '1') === '1';
+const MEMORY_HTLCS = Number(env('E2E_MEMORY_HTLCS', '1000'));
+const MEMORY_ROUNDS = 5;
+/** Incomplete sets (one part of half the amount) held in the background during the timed phases. */
+const BACKGROUND_HELD = Number(env('E2E_BACKGROUND_HELD', '0'));
+/** A folder: write a CPU profile of this process's throughput phase per scenario there. */
+const PROFILE_DIR = process.env['E2E_PROFILE'];
+const AMOUNT_MSAT = 100_000n;
+const NODES = 3;
+const BASE_URL = process.env['LNMUX_BENCH_DATABASE_URL'] ?? process.env['LNMUX_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+type TargetName = 'baseline' | 'postgres' | 'pglite';
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+// ---- latency hooks -------------------------------------------------------------------------------
+
+/** Arrival and SETTLE-written times per HTLC ("node:chan:htlc"), while recording. */
+class Recorder {
+  on = false;
+  readonly #arrived = new Map<string, { hash: string; at: number }>();
+  readonly #sent = new Map<string, number>();
+
+  arrived(key: string, hash: string): void {
+    if (this.on) this.#arrived.set(key, { hash, at: performance.now() });
+  }
+
+  settleSent(key: string): void {
+    if (this.on) this.#sent.set(key, performance.now());
+  }
+
+  /** Per payment with all `parts` parts answered: last SETTLE written - last part arrived, ms. */
+  take(parts: number): number[] {
+    const byHash = new Map<string, { last: number; sent: number; count: number }>();
+    for (const [key, { hash, at }] of this.#arrived) {
+      const sent = this.#sent.get(key);
+      if (sent === undefined) continue;
+      const p = byHash.get(hash) ?? { last: 0, sent: 0, count: 0 };
+      p.last = Math.max(p.last, at);
+      p.sent = Math.max(p.sent, sent);
+      p.count++;
+      byHash.set(hash, p);
+    }
+    this.#arrived.clear();
+    this.#sent.clear();
+    return [...byHash.values()].filter((p) => p.count === parts).map((p) => p.sent - p.last);
+  }
+}
+
+const recorder = new Recorder();
+
+const onHtlc = SettlementEngine.prototype.onHtlc;
+SettlementEngine.prototype.onHtlc = function (this: SettlementEngine, node, htlc) {
+  if (recorder.on) recorder.arrived(`${node}:${htlc.circuitKey.chanId}:${htlc.circuitKey.htlcId}`, bytesToHex(htlc.paymentHash));
+  return onHtlc.call(this, node, htlc);
+};
+const gatewaySend = NodeGateway.prototype.send;
+NodeGateway.prototype.send = function (this: NodeGateway, response) {
+  const sent = gatewaySend.call(this, response);
+  if (recorder.on && response.kind === 'settle') {
+    const key = `${this.pubkey}:${response.circuitKey.chanId}:${response.circuitKey.htlcId}`;
+    void sent.then((result) => result.ok && recorder.settleSent(key));
+  }
+  return sent;
+};
+
+// ---- interceptors under test ---------------------------------------------------------------------
+
+interface Target {
+  /**
+   * Payment requests for `count` fresh invoices of AMOUNT_MSAT. `payable` false: the baseline gets no
+   * preimage for them, so it holds their parts as lnmux holds the parts of an incomplete set.
+   */
+  invoices(count: number, payable?: boolean): Promise<string[]>;
+  /** HTLCs held now (memory phase). */
+  held(): number;
+  /** CPU ms of PostgreSQL backends serving this target's database, by pid (empty without one). */
+  databaseCpu(): Promise<Map<number, number>>;
+  stop(): Promise<void>;
+}
+
+let databases = 0;
+const admin = new pg.Client({ connectionString: BASE_URL });
+
+async function startLnmux(kind: 'postgres' | 'pglite', cluster: ClusterProcess, mppTimeoutSeconds = 120): Promise<Target> {
+  let database: { dsn: string } | { dataDir: string };
+  let dbName: string | undefined;
+  let dataDir: string | undefined;
+  if (kind === 'postgres') {
+    dbName = `lnmux_e2e_${process.pid}_${databases++}`;
+    await admin.query(`CREATE DATABASE ${dbName}`);
+    const url = new URL(BASE_URL);
+    url.pathname = `/${dbName}`;
+    database = { dsn: url.toString() };
+  } else {
+    dataDir = await mkdtemp(join(tmpdir(), 'lnmux-e2e-'));
+    database = { dataDir };
+  }
+  const mux = await Mux.open(
+    {
+      network: 'regtest',
+      identityKey: bytesToHex(randomBytes(32)),
+      nodes: cluster.nodes.map((n) => ({ pubkey: n.pubkey, address: n.address, tlsCertPath: n.certPath, macaroonPath: n.macaroonPath })),
+      database,
+      settlement: { mppTimeoutSeconds },
+    },
+    { logger: pino({ level: 'silent' }), migrate: true },
+  );
+  await mux.start();
+  await cluster.waitForInterceptors();
+  return {
+    async invoices(count) {
+      const out: string[] = [];
+      for (let i = 0; i < count; i += 200) {
+        const batch = Array.from({ length: Math.min(200, count - i) }, () => mux.createInvoice({ amountMsat: AMOUNT_MSAT, description: 'e2e bench' }));
+        for (const created of await Promise.all(batch)) out.push(created.paymentRequest);
+      }
+      return out;
+    },
+    held: () => mux.heldHtlcCount,
+    databaseCpu: () => (dbName === undefined ? Promise.resolve(new Map()) : backendCpu(admin, dbName)),
+    async stop() {
+      await mux.stop();
+      if (dbName !== undefined) await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      if (dataDir !== undefined) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function startBaseline(cluster: ClusterProcess): Promise<Target> {
+  const interceptor = new TrivialInterceptor(cluster.nodes);
+  interceptor.times = { arrived: (key, hash) => recorder.arrived(key, hash), settleSent: (key) => recorder.settleSent(key) };
+  await cluster.waitForInterceptors();
+  const payee = nodeKeyPair('e2e-virtual-node');
+  const routeHints = cluster.nodes.map((n) => {
+    const pubkey = hexToBytes(n.pubkey);
+    return [{ pubkey, shortChannelId: virtualChannelId(pubkey), feeBaseMsat: 0, feeProportionalMillionths: 0, cltvExpiryDelta: 40 }];
+  });
+  return {
+    async invoices(count, payable = true) {
+      return Array.from({ length: count }, () => {
+        const preimage = randomBytes(32);
+        const paymentHash = createHash('sha256').update(preimage).digest();
+        if (payable) interceptor.preimages.set(paymentHash.toString('hex'), preimage);
+        return encodeInvoice(
+          {
+            network: 'bcrt',
+            amountMsat: AMOUNT_MSAT,
+            timestamp: Math.floor(Date.now() / 1000),
+            paymentHash,
+            paymentSecret: randomBytes(32),
+            description: 'e2e bench',
+            minFinalCltvExpiryDelta: 40,
+            routeHints,
+          },
+          payee.privateKey,
+        );
+      });
+    },
+    held: () => interceptor.held.size,
+    databaseCpu: () => Promise.resolve(new Map()),
+    async stop() {
+      interceptor.close();
+    },
+  };
+}
+
+function startTarget(name: TargetName, cluster: ClusterProcess): Promise<Target> {
+  // A long mpp timeout: background parts must stay held for the whole scenario.
+  return name === 'baseline' ? startBaseline(cluster) : startLnmux(name, cluster, 3600);
+}
+
+// ---- one scenario --------------------------------------------------------------------------------
+
+interface Figures {
+  readonly target: TargetName;
+  readonly parts: number;
+  readonly perSecond: number;
+  /** This process's CPU per settled payment in the throughput phase, ms. */
+  readonly ownCpuMs: number;
+  /** Of which in the kernel (system time), ms. */
+  readonly ownSystemMs: number;
+  /** SQL statements this process sent per settled payment in the throughput phase. */
+  readonly statements: number;
+  /** PostgreSQL backends' CPU per settled payment in the throughput phase, ms. */
+  readonly pgCpuMs: number;
+  /** The simulator process's CPU per settled payment in the throughput phase, ms. */
+  readonly simCpuMs: number;
+  readonly latency: readonly LatencyFigures[];
+  readonly load: readonly [number, number];
+}
+
+/** One latency phase: `count` payments offered at `rate` per second. Latencies in ms. */
+interface LatencyFigures {
+  readonly rate: number;
+  readonly achievedRate: number;
+  readonly muxP50: number;
+  readonly muxP99: number;
+  readonly nodeP50: number;
+  readonly nodeP99: number;
+  /** This process's CPU per payment in the latency phase, ms. */
+  readonly ownCpuMs: number;
+}
+
+function ownCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** This process's system (kernel) CPU time, ms. */
+function ownSystemMs(): number {
+  return process.cpuUsage().system / 1000;
+}
+
+/** SQL statements sent by this process (pg.Client.query calls), counted always (cheap). */
+let statements = 0;
+const clientQuery = pg.Client.prototype.query;
+pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+  statements++;
+  return (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+} as typeof clientQuery;
+
+function check(result: RunResult, what: string): void {
+  if (result.failed > 0) throw new Error(`${what}: ${result.failed} of ${result.payments} payments failed (first: ${result.firstFailure})`);
+}
+
+/** Starts the V8 profiler in this process; the returned function stops it and writes the profile. */
+async function startProfile(): Promise<(path: string) => Promise<void>> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return async (path) => {
+    const { profile } = await session.post('Profiler.stop');
+    await writeFile(path, JSON.stringify(profile));
+    session.disconnect();
+  };
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function scenario(target: TargetName, parts: number): Promise<Figures> {
+  const loadBefore = loadavg()[0]!;
+  const cluster = await ClusterProcess.start(NODES);
+  const t = await startTarget(target, cluster);
+  try {
+    if (BACKGROUND_HELD > 0) {
+      await cluster.prepare(await t.invoices(BACKGROUND_HELD, false), 1, AMOUNT_MSAT / 2n);
+      await cluster.offer(BACKGROUND_HELD);
+      while (t.held() < BACKGROUND_HELD) await sleep(10);
+      console.error(`${target}: ${t.held()} HTLCs held in the background`);
+    }
+    const throughput = target === 'pglite' ? THROUGHPUT_PGLITE : THROUGHPUT;
+    const latencyCounts = RATES.map((rate) => Math.round(rate * LATENCY_SECONDS));
+    const requests = await t.invoices(WARMUP + throughput + latencyCounts.reduce((a, b) => a + b, 0));
+    await cluster.prepare(requests, parts);
+    check(await cluster.closedLoop(WARMUP, IN_FLIGHT), 'warm-up');
+
+    const profiler = PROFILE_DIR === undefined ? undefined : await startProfile();
+    const cpu0 = ownCpuMs();
+    const sys0 = ownSystemMs();
+    const statements0 = statements;
+    const pg0 = await t.databaseCpu();
+    const tp = await cluster.closedLoop(throughput, IN_FLIGHT);
+    check(tp, 'throughput');
+    await sleep(300); // the final-event writes of the last payments
+    const cpu1 = ownCpuMs();
+    const sys1 = ownSystemMs();
+    const statements1 = statements;
+    const pg1 = await t.databaseCpu();
+    if (profiler !== undefined) await profiler(join(PROFILE_DIR!, `${target}-${parts}part-${Date.now()}.cpuprofile`));
+
+    const latency: LatencyFigures[] = [];
+    for (const [i, rate] of RATES.entries()) {
+      await sleep(300);
+      const cpu2 = ownCpuMs();
+      recorder.on = true;
+      const lat = await cluster.openLoop(latencyCounts[i]!, rate);
+      recorder.on = false;
+      check(lat, `latency at ${rate}/s`);
+      const cpu3 = ownCpuMs();
+      const muxLatency = recorder.take(parts);
+      if (muxLatency.length < lat.settled * 0.99) throw new Error(`only ${muxLatency.length} of ${lat.settled} payments timed at the interceptor`);
+      latency.push({
+        rate,
+        achievedRate: (lat.settled * 1000) / lat.elapsedMs,
+        muxP50: percentile(muxLatency, 50),
+        muxP99: percentile(muxLatency, 99),
+        nodeP50: percentile(lat.nodeLatencyMs, 50),
+        nodeP99: percentile(lat.nodeLatencyMs, 99),
+        ownCpuMs: (cpu3 - cpu2) / lat.settled,
+      });
+    }
+    return {
+      target,
+      parts,
+      perSecond: (tp.settled * 1000) / tp.elapsedMs,
+      ownCpuMs: (cpu1 - cpu0) / tp.settled,
+      ownSystemMs: (sys1 - sys0) / tp.settled,
+      statements: (statements1 - statements0) / tp.settled,
+      pgCpuMs: cpuBetween(pg0, pg1) / tp.settled,
+      simCpuMs: tp.cpuMs / tp.settled,
+      latency,
+      load: [loadBefore, loadavg()[0]!],
+    };
+  } finally {
+    await t.stop();
+    await cluster.stop();
+  }
+}
+
+// ---- memory --------------------------------------------------------------------------------------
+
+interface MemoryFigures {
+  readonly target: TargetName;
+  readonly heapBytes: number;
+  readonly externalBytes: number;
+  readonly load: number;
+}
+
+async function memory(target: TargetName): Promise<MemoryFigures> {
+  const cluster = await ClusterProcess.start(NODES);
+  const t = target === 'baseline' ? await startBaseline(cluster) : await startLnmux(target, cluster, 3600);
+  try {
+    const requests = await t.invoices(MEMORY_HTLCS * (MEMORY_ROUNDS + 1), false);
+    await cluster.prepare(requests, 1, AMOUNT_MSAT / 2n);
+    const heap: number[] = [];
+    const external: number[] = [];
+    for (let round = 0; round <= MEMORY_ROUNDS; round++) {
+      gc();
+      gc();
+      const before = process.memoryUsage();
+      const expected = t.held() + MEMORY_HTLCS;
+      await cluster.offer(MEMORY_HTLCS);
+      while (t.held() < expected) await sleep(10);
+      await sleep(200);
+      gc();
+      gc();
+      const after = process.memoryUsage();
+      if (round === 0) continue; // warm-up: code and caches allocated once
+      heap.push((after.heapUsed - before.heapUsed) / MEMORY_HTLCS);
+      external.push((after.external - before.external) / MEMORY_HTLCS);
+    }
+    return { target, heapBytes: median(heap), externalBytes: median(external), load: loadavg()[0]! };
+  } finally {
+    await t.stop();
+    await cluster.stop();
+  }
+}
+
+// ---- report --------------------------------------------------------------------------------------
+
+const fmt = (n: number, digits = 1): string => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const label: Record<TargetName, string> = {
+  baseline: 'baseline: trivial interceptor, no lnmux',
+  postgres: 'lnmux, PostgreSQL',
+  pglite: 'lnmux, PGlite (in process)',
+};
+
+function report(all: readonly Figures[], mem: readonly MemoryFigures[]): void {
+  console.log(`\n${machine()}; ${RUNS} runs; load average (1 min) during the runs ${fmt(Math.min(...all.map((f) => f.load[0]), ...all.map((f) => f.load[1])))}-${fmt(Math.max(...all.map((f) => f.load[0]), ...all.map((f) => f.load[1])))}\n`);
+  const groups = (parts: number) =>
+    TARGETS.map((target) => ({ target, runs: all.filter((f) => f.parts === parts && f.target === target) })).filter((g) => g.runs.length > 0);
+  const med = (runs: readonly Figures[], pick: (f: Figures) => number): number => median(runs.map(pick));
+
+  console.log(`Throughput: ${THROUGHPUT} payments, ${IN_FLIGHT} in flight (medians of the runs; CPU = ms per settled payment)\n`);
+  console.log('| parts | interceptor | payments/s | x baseline | CPU: interceptor process | CPU: PostgreSQL backends | CPU: simulator process |');
+  console.log('|---:|---|---:|---:|---:|---:|---:|');
+  for (const parts of PARTS) {
+    const gs = groups(parts);
+    const base = gs.find((g) => g.target === 'baseline');
+    for (const g of gs) {
+      const rate = med(g.runs, (f) => f.perSecond);
+      const ratio = base ? fmt(rate / med(base.runs, (f) => f.perSecond), 2) : '-';
+      console.log(
+        `| ${parts} | ${label[g.target]} | ${fmt(rate, 0)} | ${ratio} | ${fmt(med(g.runs, (f) => f.ownCpuMs), 2)} | ${g.target === 'postgres' ? fmt(med(g.runs, (f) => f.pgCpuMs), 2) : '-'} | ${fmt(med(g.runs, (f) => f.simCpuMs), 2)} |`,
+      );
+    }
+  }
+
+  for (const [i, rate] of RATES.entries()) {
+    console.log(`\nLatency at ${rate} payments/s offered, ${Math.round(rate * LATENCY_SECONDS)} payments per run (median over runs of each run's percentile), ms\n`);
+    console.log('| parts | interceptor | settled/s | at the interceptor p50 | p99 | at the nodes p50 | p99 | x baseline (nodes p99) | interceptor CPU ms/payment |');
+    console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+    const lat = (runs: readonly Figures[], pick: (l: LatencyFigures) => number): number => med(runs, (f) => pick(f.latency[i]!));
+    for (const parts of PARTS) {
+      const gs = groups(parts);
+      const base = gs.find((g) => g.target === 'baseline');
+      for (const g of gs) {
+        const p99 = lat(g.runs, (l) => l.nodeP99);
+        const ratio = base ? fmt(p99 / lat(base.runs, (l) => l.nodeP99), 2) : '-';
+        console.log(
+          `| ${parts} | ${label[g.target]} | ${fmt(lat(g.runs, (l) => l.achievedRate), 0)} | ${fmt(lat(g.runs, (l) => l.muxP50), 2)} | ${fmt(lat(g.runs, (l) => l.muxP99), 2)} | ${fmt(lat(g.runs, (l) => l.nodeP50), 2)} | ${fmt(p99, 2)} | ${ratio} | ${fmt(lat(g.runs, (l) => l.ownCpuMs), 2)} |`,
+        );
+      }
+    }
+  }
+
+  if (mem.length > 0) {
+    console.log(`\nMemory: ${MEMORY_HTLCS} incomplete 1-part sets held per round, median of ${MEMORY_ROUNDS} rounds after a warm-up round, after a full GC\n`);
+    console.log('| interceptor | heap bytes per held HTLC | external bytes per held HTLC | x baseline (heap) | load |');
+    console.log('|---|---:|---:|---:|---:|');
+    const base = mem.find((m) => m.target === 'baseline');
+    for (const m of mem) {
+      console.log(`| ${label[m.target]} | ${fmt(m.heapBytes, 0)} | ${fmt(m.externalBytes, 0)} | ${base ? fmt(m.heapBytes / base.heapBytes, 2) : '-'} | ${fmt(m.load)} |`);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  if (TARGETS.some((t) => t === 'postgres')) await admin.connect();
+  const all: Figures[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    for (const parts of PARTS) {
+      for (const target of TARGETS) {
+        const f = await scenario(target, parts);
+        all.push(f);
+        console.log(
+          `run ${run} ${parts}-part ${target}: ${fmt(f.perSecond, 0)} payments/s (CPU ms/payment: own ${fmt(f.ownCpuMs, 2)} of which system ${fmt(f.ownSystemMs, 2)}, ${fmt(f.statements, 1)} SQL statements/payment, pg ${fmt(f.pgCpuMs, 2)}, sim ${fmt(f.simCpuMs, 2)}); ` +
+            f.latency
+              .map((l) => `offered ${l.rate}/s, settled ${fmt(l.achievedRate, 0)}/s: interceptor p50/p99 ${fmt(l.muxP50, 2)}/${fmt(l.muxP99, 2)} ms, nodes p50/p99 ${fmt(l.nodeP50, 2)}/${fmt(l.nodeP99, 2)} ms`)
+              .join('; ') +
+            `; load ${fmt(f.load[0])}-${fmt(f.load[1])}`,
+        );
+      }
+    }
+  }
+  const mem: MemoryFigures[] = [];
+  if (MEMORY) {
+    for (const target of TARGETS) {
+      const m = await memory(target);
+      mem.push(m);
+      console.log(`memory ${target}: ${fmt(m.heapBytes, 0)} heap bytes, ${fmt(m.externalBytes, 0)} external bytes per held HTLC; load ${fmt(m.load)}`);
+    }
+  }
+  report(all, mem);
+  await admin.end().catch(() => undefined);
+}
+
+await main();

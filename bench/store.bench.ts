@@ -6,8 +6,12 @@
  * concurrent callers each take the next invoice and await its requestSettle until all are decided. The
  * figure is the median over rounds of decisions / elapsed time; latency is per call, p50 and p99 over
  * every call of every round. Baseline (ratio 1.00): one caller, no grouping, on the same backend.
- * "group commit" is the store's default (up to 100 decisions per transaction, batches form only while
- * earlier ones are in flight); "one per transaction" sets maxBatchSize to 1.
+ * "group commit" is the store's default (up to 100 decisions per transaction, 2 transactions in flight;
+ * batches form only while earlier ones are in flight); "one per transaction" sets maxBatchSize to 1 and
+ * lets every pooled connection (10) run one.
+ *
+ * A last row per backend: markHtlcFinal events per second (invoices of 4 HTLCs, every HTLC marked
+ * settled, 64 callers), the write that follows every SETTLE.
  *
  * PostgreSQL: LNMUX_BENCH_DATABASE_URL, else LNMUX_TEST_DATABASE_URL, else
  * postgres://postgres@127.0.0.1:5432/postgres; a database `lnmux_bench_<pid>` is created and dropped.
@@ -85,6 +89,53 @@ async function round(store: Store, parts: number, callers: number, count: number
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
+/** One round of final events: settle `count / 4` invoices of 4 HTLCs (not timed), then mark every HTLC settled. */
+async function finalsRound(store: Store, callers: number, count: number, latencies: number[]): Promise<number> {
+  const invoices = await Promise.all(Array.from({ length: count / 4 }, () => store.recordInvoice(invoice())));
+  const keys: SetHtlc[] = [];
+  await Promise.all(
+    invoices.map(async (o) => {
+      const s = set(4);
+      await store.requestSettle(o.invoice.hash, s.setId, s.htlcs);
+      keys.push(...s.htlcs);
+    }),
+  );
+  let next = 0;
+  const start = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (next < keys.length) {
+        const key = keys[next++]!;
+        const t0 = process.hrtime.bigint();
+        const outcome = await store.markHtlcFinal(key, 'settled');
+        latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+        if (outcome.kind !== 'recorded') throw new Error(`unexpected outcome ${outcome.kind}`);
+      }
+    }),
+  );
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+async function measureFinals(backend: string, open: Opener, callers: number): Promise<Row> {
+  const { store, release } = await open(100);
+  try {
+    await finalsRound(store, callers, 200, []);
+    const rates: number[] = [];
+    const latencies: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) rates.push(PER_ROUND / (await finalsRound(store, callers, PER_ROUND, latencies)));
+    return {
+      backend,
+      name: `${callers} callers, group commit: HTLC final events (markHtlcFinal)`,
+      parts: 4,
+      perSecond: median(rates),
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+    };
+  } finally {
+    await release();
+  }
+}
+
 async function measure(
   backend: string,
   name: string,
@@ -125,6 +176,9 @@ async function suite(backend: string, open: Opener, callers: number): Promise<Ro
       console.error(`${row.backend} | ${row.parts} | ${row.name} | ${Math.round(row.perSecond)}/s`);
     }
   }
+  const finals = await measureFinals(backend, open, callers);
+  console.error(`${finals.backend} | ${finals.parts} | ${finals.name} | ${Math.round(finals.perSecond)}/s`);
+  rows.push(finals);
   return rows;
 }
 
@@ -158,7 +212,9 @@ async function main(): Promise<void> {
     const databaseUrl = url.toString();
     try {
       const open: Opener = async (maxBatchSize) => {
-        const store = await openStore({ databaseUrl, maxBatchSize, migrate: true, poolSize: 10 });
+        // One per transaction: every caller its own transaction, as many at once as the pool allows.
+        const maxBatchesInFlight = maxBatchSize === 1 ? 10 : 2;
+        const store = await openStore({ databaseUrl, maxBatchSize, maxBatchesInFlight, migrate: true, poolSize: 10 });
         return { store, release: () => store.close() };
       };
       const probe = new pg.Client({ connectionString: databaseUrl });
@@ -188,12 +244,12 @@ async function main(): Promise<void> {
   }
 
   console.log(`\n${machine()}; ${ROUNDS} rounds of ${PER_ROUND} decisions (one caller: a quarter), medians\n`);
-  console.log('| backend | HTLCs per invoice | callers, mode | settle decisions/s | p50 ms | p99 ms | x baseline |');
+  console.log('| backend | HTLCs per invoice | callers, mode | decisions (or events)/s | p50 ms | p99 ms | x baseline |');
   console.log('|---|---:|---|---:|---:|---:|---:|');
   for (const r of rows) {
     console.log(
       `| ${r.backend} | ${r.parts} | ${r.name} | ${Math.round(r.perSecond).toLocaleString('en-US')} | ` +
-        `${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${(r.baselineRatio ?? 1).toFixed(2)} |`,
+        `${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.baselineRatio === undefined ? '' : r.baselineRatio.toFixed(2)} |`,
     );
   }
 }

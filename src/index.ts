@@ -1,7 +1,25 @@
 /**
- * lnmux: fail-over for incoming Lightning payments.
+ * lnmux: fail-over for incoming Lightning payments. The library's public surface.
  *
- * The library's public surface. The Mux class (the multiplexer) arrives with issue 5; the protocol core
- * is exported as `protocol` for applications that decode invoices, build onions or test against lnmux.
+ * `Mux` is the multiplexer (see docs/library.md). The protocol core is exported as `protocol` for
+ * applications that decode invoices, build onions or test against lnmux.
  */
+export { Mux, type MuxEvents, type MuxInvoice, type MuxOptions } from './mux/mux.js';
+export { ConfigError, loadConfigFile, parseConfig, type MuxConfig, type MuxConfigInput } from './mux/config.js';
+export { UnknownSetError } from './mux/engine.js';
+export { InvoiceRequestError, type CreatedInvoice, type InvoiceRequest } from './mux/invoice-factory.js';
+export {
+  SchemaVersionError,
+  StoreError,
+  StoreUnavailableError,
+  migrateDown,
+  migrateInit,
+  migrateUp,
+  migrateVersion,
+  type CancelOutcome,
+  type Invoice,
+  type InvoicePage,
+  type InvoiceState,
+  type ListInvoicesQuery,
+} from './store/index.js';
 export * as protocol from './protocol/index.js';

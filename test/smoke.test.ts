@@ -7,3 +7,11 @@ describe('package', () => {
     expect(typeof lnmux.protocol.peelOnion).toBe('function');
   });
 });
+
+describe('library entry point', () => {
+  it('exports the Mux and its errors', () => {
+    expect(typeof lnmux.Mux.open).toBe('function');
+    expect(new lnmux.UnknownSetError('x')).toBeInstanceOf(Error);
+    expect(typeof lnmux.migrateUp).toBe('function');
+  });
+});

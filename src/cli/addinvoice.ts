@@ -1,10 +1,11 @@
 /** `lnmux addinvoice --amt <sat> --desc <text>`: creates and records an invoice, prints it as JSON. */
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { bytesToHex } from '../protocol/bytes.js';
 import { loadConfigFile } from '../mux/config.js';
 import { Mux } from '../mux/mux.js';
 import pino from 'pino';
-import { hex32, positiveInteger } from './flags.js';
+import { hex32, positiveInteger, UsageError } from './flags.js';
+import { InvoiceRequestError } from '../mux/invoice-factory.js';
 
 interface AddInvoiceFlags {
   amt?: bigint;
@@ -13,6 +14,14 @@ interface AddInvoiceFlags {
   descHash?: Uint8Array;
   expiry?: bigint;
 }
+
+/** The flag that carries each field of an invoice request. */
+const FLAG_OF = {
+  amountMsat: '--amt / --amt-msat',
+  description: '--desc',
+  descriptionHash: '--desc-hash',
+  expirySeconds: '--expiry',
+} as const;
 
 export function addInvoiceCommand(cli: Command, configPath: () => string): void {
   cli
@@ -25,17 +34,21 @@ export function addInvoiceCommand(cli: Command, configPath: () => string): void 
     .addOption(new Option('--expiry <seconds>', 'seconds until the invoice expires (default from the config)').argParser(positiveInteger))
     .action(async (flags: AddInvoiceFlags) => {
       const amountMsat = flags.amtMsat ?? (flags.amt !== undefined ? flags.amt * 1000n : undefined);
-      if (amountMsat === undefined) throw new InvalidArgumentError('give the amount with --amt <sat> or --amt-msat <msat>');
+      if (amountMsat === undefined) throw new UsageError('addinvoice: give the amount with --amt <sat> or --amt-msat <msat>');
       if (flags.desc === undefined && flags.descHash === undefined) {
-        throw new InvalidArgumentError('give a description with --desc <text> or --desc-hash <hex>');
+        throw new UsageError('addinvoice: give a description with --desc <text> or --desc-hash <hex>');
       }
+      const request = {
+        amountMsat,
+        ...(flags.desc !== undefined ? { description: flags.desc } : { descriptionHash: flags.descHash! }),
+        ...(flags.expiry !== undefined ? { expirySeconds: Number(flags.expiry) } : {}),
+      };
       const config = loadConfigFile(configPath());
       const mux = await Mux.open(config, { logger: pino({ level: 'warn' }, pino.destination(2)) });
       try {
-        const invoice = await mux.createInvoice({
-          amountMsat,
-          ...(flags.desc !== undefined ? { description: flags.desc } : { descriptionHash: flags.descHash! }),
-          ...(flags.expiry !== undefined ? { expirySeconds: Number(flags.expiry) } : {}),
+        const invoice = await mux.createInvoice(request).catch((error: unknown) => {
+          if (!(error instanceof InvoiceRequestError)) throw error;
+          throw new UsageError(`addinvoice ${FLAG_OF[error.field]}: ${error.message.replace(`${error.field}: `, '')}`);
         });
         const out = {
           payment_request: invoice.paymentRequest,

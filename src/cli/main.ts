@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../mux/config.js';
+import { UsageError } from './flags.js';
 import { addInvoiceCommand } from './addinvoice.js';
 import { demoCommand } from './demo.js';
 import { migrateCommand } from './migrate.js';
@@ -31,7 +32,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     await program().parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {
+    // Commander has printed its own parse errors already.
     if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof UsageError) {
+      process.stderr.write(`lnmux: ${error.message}\n`);
+      return 2;
+    }
     if (error instanceof ConfigError) {
       process.stderr.write(`lnmux: ${error.message}\n`);
       return 2;

@@ -1,5 +1,5 @@
 /** `lnmux sim`: runs a simulated LND cluster until SIGINT / SIGTERM, and writes how to reach it. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { runSimulator } from '../sim/index.js';
 import { positiveInteger } from './flags.js';
 
@@ -7,7 +7,7 @@ export function simCommand(cli: Command): void {
   cli
     .command('sim')
     .description('run a simulated LND cluster (for trying lnmux without a Lightning network)')
-    .option('--nodes <n>', 'number of nodes', positiveInteger, 3n)
+    .addOption(new Option('--nodes <n>', 'number of nodes').argParser(positiveInteger).default(3n, '3'))
     .option('--dir <dir>', 'folder for the nodes\' certificates, macaroons and cluster.json')
     .option('--block-interval <seconds>', 'mine a block every this many seconds', positiveInteger)
     .action(async (flags: { nodes: bigint; dir?: string; blockInterval?: bigint }) => {

@@ -202,8 +202,11 @@ function describe(issue: z.core.$ZodIssue): string {
   if (issue.path.at(-1) === 'identityKey' && issue.code === 'invalid_format') {
     return 'expected a 32-byte private key as 64 hex characters'; // never echo a secret back
   }
-  const shown = 'input' in issue && issue.input !== undefined && !issue.message.includes('received');
-  const got = shown ? `, got ${JSON.stringify(issue.input)}` : '';
+  // Echo only a scalar, and never anything under identityKey: an object here can hold the whole config.
+  const input = 'input' in issue ? issue.input : undefined;
+  const scalar = typeof input === 'string' || typeof input === 'number' || typeof input === 'boolean';
+  const shown = scalar && !issue.path.includes('identityKey') && !issue.message.includes('received');
+  const got = shown ? `, got ${JSON.stringify(input)}` : '';
   return issue.message + got;
 }
 

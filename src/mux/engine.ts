@@ -134,7 +134,10 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
       return;
     }
     const hash = bytesToHex(htlc.paymentHash);
-    this.#log.info({ hash, source: nodePubkeyHex, circuitKey: logKey(key) }, 'Htlc received');
+    this.#log.info(
+      { hash, source: nodePubkeyHex, circuitKey: logKey(key), amountMsat: String(htlc.outgoingAmountMsat), expiry: htlc.outgoingExpiry },
+      'Htlc received',
+    );
     if (inspection.kind === 'rejected') {
       const r = inspection.rejection;
       this.#log.info({ hash, circuitKey: logKey(key), reason: r.reason }, 'Htlc rejected');
@@ -168,8 +171,11 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     const key: CircuitKey = { nodePubkey: node.link.pubkey, ...circuitKey };
     const id = circuitKeyId(key);
     if (!this.#awaitingFinal.delete(id)) return;
-    const done = await this.#retryStore('final htlc', () => this.#options.store.markHtlcFinal(key, settled));
-    if (done === undefined) return;
+    const done = await this.#retryStore('final htlc', async () => {
+      await this.#options.store.markHtlcFinal(key, settled);
+      return true;
+    });
+    if (done === undefined) return; // stopped before the database answered
     this.#step({ kind: 'htlcFinal', key, settled });
     this.emit('htlcFinal', { circuitKey: circuitKeyId(key), settled });
   }
@@ -200,16 +206,26 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
   #perform(d: Decision): void {
     switch (d.kind) {
       case 'hold':
-        this.#log.debug({ hash: bytesToHex(d.paymentHash), circuitKey: logKey(d.key), heldMsat: String(d.heldMsat) }, 'Htlc accepted');
+        this.#log.info(
+          {
+            hash: bytesToHex(d.paymentHash),
+            circuitKey: logKey(d.key),
+            amountMsat: String(d.amountMsat),
+            expiry: d.expiry,
+            mppTotalMsat: String(d.totalMsat),
+            heldMsat: String(d.heldMsat),
+          },
+          'Htlc accepted',
+        );
         return;
       case 'settle': {
-        this.#log.info({ circuitKey: logKey(d.key), outcome: d.outcome }, 'Sending settle resolution');
+        this.#log.info({ hash: bytesToHex(d.paymentHash), circuitKey: logKey(d.key), outcome: d.outcome }, 'Sending settle resolution');
         this.#awaitingFinal.add(circuitKeyId(d.key));
         this.#reply(d.key, (circuitKey) => ({ kind: 'settle', circuitKey, preimage: d.preimage }));
         return;
       }
       case 'fail': {
-        this.#log.info({ circuitKey: logKey(d.key), outcome: d.outcome }, 'Sending fail resolution');
+        this.#log.info({ hash: bytesToHex(d.paymentHash), circuitKey: logKey(d.key), outcome: d.outcome }, 'Sending fail resolution');
         const failureMessage = createFailurePacket(d.sharedSecret, encodeFailureMessage(d.message));
         this.#reply(d.key, (circuitKey) => ({ kind: 'failWithMessage', circuitKey, failureMessage }));
         return;

@@ -10,7 +10,14 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
-import { NodeGateway, describeRefusal, type GatewayEvent, type InterceptedHtlc } from '../lnd/index.js';
+import {
+  NodeGateway,
+  describeRefusal,
+  describeRpcFailure,
+  type GatewayEvent,
+  type InterceptedHtlc,
+  type NodeRetryCause,
+} from '../lnd/index.js';
 import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { ecdhWithPrivateKey } from '../protocol/ecdh.js';
 import { deriveKeyring, type Keyring } from '../protocol/keyring.js';
@@ -63,7 +70,7 @@ export interface MuxOptions {
   readonly gateway?: { readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number } };
 }
 
-/** An invoice as the Mux returns it: the stored record with hex identifiers. */
+/** An invoice as the Mux returns it: the stored record (hash, paymentAddr, setId as 32-byte Uint8Array). */
 export type MuxInvoice = Invoice;
 
 const LEASE_NAME = 'lnmux-cluster';
@@ -237,6 +244,7 @@ export class Mux extends EventEmitter<MuxEvents> {
   async #lead(signal: AbortSignal): Promise<void> {
     const ttl = this.#options.leaseTtlMs ?? 15_000;
     let active = false;
+    let announcedStandby = false;
     while (!signal.aborted) {
       try {
         const outcome = active
@@ -244,20 +252,29 @@ export class Mux extends EventEmitter<MuxEvents> {
           : await this.#store.acquireLease(LEASE_NAME, this.#instanceId, ttl);
         const holding = outcome.kind === 'acquired' || outcome.kind === 'renewed';
         if (holding && !active) {
+          // Start before taking the role: if the store fails here, this instance is still a standby and
+          // the next check (the lease is ours, so it is taken again) retries. Active without gateways
+          // would hold the lease without intercepting, for good.
+          await this.#startGateways();
           active = true;
+          announcedStandby = false;
           this.#log.info({ instance: this.#instanceId }, 'Leader lease acquired; intercepting');
           this.emit('role', { role: 'active' });
-          await this.#startGateways();
         } else if (!holding && active) {
           active = false;
+          announcedStandby = true;
           this.#log.warn({ instance: this.#instanceId }, 'Leader lease lost; standing by');
           await this.#stopGateways();
           this.emit('role', { role: 'standby' });
-        } else if (!holding) {
+        } else if (!holding && !announcedStandby) {
+          announcedStandby = true;
           this.#log.info({ holder: outcome.kind === 'heldByOther' ? outcome.lease.holder : undefined }, 'Standing by: another instance is active');
+          this.emit('role', { role: 'standby' });
         }
       } catch (error) {
-        // Database down: keep what we have until the lease would have expired, then stand down.
+        // Database down: stay as we are. An active instance keeps intercepting, so regular forwards keep
+        // flowing (invariant 5) and its HTLCs wait for the database; a second instance cannot take the
+        // nodes over meanwhile, because LND accepts one interceptor per node.
         this.#log.warn({ err: error }, 'Leader lease check failed');
       }
       await sleep(ttl / 3, signal);
@@ -272,7 +289,6 @@ export class Mux extends EventEmitter<MuxEvents> {
     // Settled-set HTLCs whose final state is not recorded: their final events (or lookups) close them.
     const unfinalized = await this.#store.listUnfinalizedHtlcs();
     for (const htlc of unfinalized) this.#engine.expectFinal(htlc);
-    this.#log.info('Press ctrl-c to exit');
     this.#gateways = this.#config.nodes.map(
       (node) =>
         new NodeGateway({
@@ -367,25 +383,46 @@ export class Mux extends EventEmitter<MuxEvents> {
       case 'state': {
         const s = event.state;
         if (s.kind === 'ready') {
-          this.#log.info({ node: event.node, version: s.version.version }, 'Succesfully connected to LND');
-          this.#log.debug({ node: event.node }, 'Starting htlc interception');
+          this.#log.info({ node: event.node, version: s.version.version }, 'Successfully connected to LND');
+          this.#log.info({ node: event.node }, 'Starting htlc interception');
         } else if (s.kind === 'refused') {
           this.#log.error({ node: event.node, reasons: s.reasons.map(describeRefusal) }, 'Node refused');
         } else if (s.kind === 'backoff') {
-          this.#log.warn({ node: event.node, retryInMs: s.attemptMs, cause: s.cause.kind }, 'Node unavailable; retrying');
+          this.#log.warn({ node: event.node, retryInMs: Math.round(s.attemptMs), cause: describeRetryCause(s.cause) }, 'Node unavailable; retrying');
         }
-        const detail = s.kind === 'refused' ? s.reasons.map(describeRefusal).join('; ') : undefined;
+        const detail =
+          s.kind === 'refused' ? s.reasons.map(describeRefusal).join('; ') : s.kind === 'backoff' ? describeRetryCause(s.cause) : undefined;
         this.emit('node', { pubkey: event.node, state: s.kind, ...(detail !== undefined ? { detail } : {}) });
         return;
       }
       case 'stream':
+        if (event.state.kind === 'open') this.#log.info({ node: event.node, stream: event.stream }, 'Stream open');
+        else if (event.state.kind === 'backoff') {
+          this.#log.warn(
+            { node: event.node, stream: event.stream, retryInMs: event.state.attemptMs, end: event.state.end.kind },
+            'Stream lost; reconnecting',
+          );
+        }
+        return;
       case 'malformedMessage':
+        this.#log.warn({ node: event.node, stream: event.stream, error: event.error }, 'Unreadable message from LND skipped');
         return;
       default: {
         const never: never = event;
         this.#log.warn({ event: never }, 'Unknown gateway event');
       }
     }
+  }
+}
+
+function describeRetryCause(cause: NodeRetryCause): string {
+  switch (cause.kind) {
+    case 'refused':
+      return cause.reasons.map(describeRefusal).join('; ');
+    case 'rpcFailed':
+      return `${cause.method}: ${describeRpcFailure(cause.failure)}`;
+    case 'configUnreadable':
+      return cause.details;
   }
 }
 

@@ -182,7 +182,7 @@ export class Registry {
       if (held !== undefined) {
         // The same HTLC offered again (reconnect): it is already counted, keep the newest offer.
         set.parts.set(id, { htlc, arrivedAtMs: held.arrivedAtMs });
-        out.push({ kind: 'hold', key: htlc.key, paymentHash: htlc.paymentHash, heldMsat: set.sumMsat });
+        out.push(hold(htlc, set.sumMsat));
         return;
       }
       if (phase.kind !== 'accepting') {
@@ -226,7 +226,7 @@ export class Registry {
     target.parts.set(id, { htlc, arrivedAtMs: nowMs });
     this.#schedule({ at: nowMs + this.#config.mppTimeoutMs, hashHex, partId: id });
     target.sumMsat += htlc.amountMsat;
-    out.push({ kind: 'hold', key: htlc.key, paymentHash: htlc.paymentHash, heldMsat: target.sumMsat });
+    out.push(hold(htlc, target.sumMsat));
     if (target.sumMsat === target.invoiceAmountMsat) this.#onComplete(hashHex, target, nowMs, out);
   }
 
@@ -393,6 +393,7 @@ export class Registry {
     return {
       kind: 'fail',
       key: htlc.key,
+      paymentHash: htlc.paymentHash,
       outcome,
       message: failureFor(outcome, htlc, this.#height),
       sharedSecret: htlc.sharedSecret,
@@ -411,7 +412,19 @@ export function failureFor(outcome: FailOutcome, htlc: ArrivedHtlc, height: numb
 }
 
 function settle(htlc: ArrivedHtlc, outcome: 'settled' | 'replayToSettled'): Decision {
-  return { kind: 'settle', key: htlc.key, preimage: htlc.preimage, outcome };
+  return { kind: 'settle', key: htlc.key, paymentHash: htlc.paymentHash, preimage: htlc.preimage, outcome };
+}
+
+function hold(htlc: ArrivedHtlc, heldMsat: bigint): Decision {
+  return {
+    kind: 'hold',
+    key: htlc.key,
+    paymentHash: htlc.paymentHash,
+    amountMsat: htlc.amountMsat,
+    expiry: htlc.expiry,
+    heldMsat,
+    totalMsat: htlc.invoiceAmountMsat,
+  };
 }
 
 function assertNever(value: never): never {

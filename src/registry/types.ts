@@ -82,17 +82,36 @@ export type SettleOutcome =
 
 export type Decision =
   /** Send SETTLE with the preimage to the node holding the HTLC. Only ever after the set's commit. */
-  | { readonly kind: 'settle'; readonly key: CircuitKey; readonly preimage: Uint8Array; readonly outcome: SettleOutcome }
+  | {
+      readonly kind: 'settle';
+      readonly key: CircuitKey;
+      readonly paymentHash: Uint8Array;
+      readonly preimage: Uint8Array;
+      readonly outcome: SettleOutcome;
+    }
   /** Send FAIL with this message, encrypted with the HTLC's shared secret. */
   | {
       readonly kind: 'fail';
       readonly key: CircuitKey;
+      readonly paymentHash: Uint8Array;
       readonly outcome: FailOutcome;
       readonly message: FailureMessage;
       readonly sharedSecret: Uint8Array;
     }
   /** The HTLC is held for now; nothing is sent. */
-  | { readonly kind: 'hold'; readonly key: CircuitKey; readonly paymentHash: Uint8Array; readonly heldMsat: bigint }
+  | {
+      readonly kind: 'hold';
+      readonly key: CircuitKey;
+      readonly paymentHash: Uint8Array;
+      /** This HTLC's amount, msat. */
+      readonly amountMsat: bigint;
+      /** This HTLC's expiry, block height. */
+      readonly expiry: number;
+      /** What the set holds now, msat. */
+      readonly heldMsat: bigint;
+      /** The invoice amount (MPP total_msat), msat. */
+      readonly totalMsat: bigint;
+    }
   /** Write the settle decision and the whole set to the store; answer with settleCommitted / settleRefused. */
   | {
       readonly kind: 'commitSettle';

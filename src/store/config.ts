@@ -27,6 +27,12 @@ export interface StoreConfig {
   readonly statementTimeoutMs?: number;
   /** Group commit: most requests in one transaction (1 turns grouping off). Default 100. */
   readonly maxBatchSize?: number;
+  /**
+   * Group commit: most transactions in flight at once per write path (record, settle, final), each on its
+   * own connection; requests arriving meanwhile form the next batch. Default 2 (one committing while the
+   * next one fills: larger batches, fewer commits). Capped by poolSize; the embedded store uses 1.
+   */
+  readonly maxBatchesInFlight?: number;
   /** Apply pending migrations when the store opens (demo, tests). Default false: refuse an old schema. */
   readonly migrate?: boolean;
   /** Receives warnings (the embedded store's durability warning). Default: process.emitWarning. */
@@ -41,6 +47,7 @@ export interface ResolvedStoreConfig {
   readonly connectTimeoutMs: number;
   readonly statementTimeoutMs: number;
   readonly maxBatchSize: number;
+  readonly maxBatchesInFlight: number;
   readonly migrate: boolean;
   readonly onWarning: (message: string) => void;
 }
@@ -50,6 +57,7 @@ export const STORE_DEFAULTS = Object.freeze({
   connectTimeoutMs: 5_000,
   statementTimeoutMs: 10_000,
   maxBatchSize: 100,
+  maxBatchesInFlight: 2,
 });
 
 function integer(config: StoreConfig, field: keyof typeof STORE_DEFAULTS, min: number, max: number): number {
@@ -86,6 +94,7 @@ export function resolveStoreConfig(config: StoreConfig): ResolvedStoreConfig {
     connectTimeoutMs: integer(config, 'connectTimeoutMs', 1, 600_000),
     statementTimeoutMs: integer(config, 'statementTimeoutMs', 1, 3_600_000),
     maxBatchSize: integer(config, 'maxBatchSize', 1, 10_000),
+    maxBatchesInFlight: integer(config, 'maxBatchesInFlight', 1, 1000),
     migrate: config.migrate === true,
     onWarning: config.onWarning ?? ((message) => process.emitWarning(message, { code: 'LNMUX_STORE' })),
   };

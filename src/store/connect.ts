@@ -14,7 +14,7 @@ import { Db, type ConnectionSource, type Lease } from './db.js';
 export const EMBEDDED_WARNING =
   'lnmux: the embedded database (PGlite) never fsyncs: a crash or power loss can lose committed settle ' +
   'decisions. Use it for the demo, tests and development, not for money in production: configure a ' +
-  'PostgreSQL databaseUrl instead.';
+  'PostgreSQL database instead (database.dsn in multiplexer.yml).';
 
 /** A Db on PostgreSQL. Opens no connection yet (the first operation does). */
 export function connectPostgres(config: ResolvedStoreConfig & { databaseUrl: string }): Db {

@@ -35,17 +35,14 @@ export interface Session {
 /** A session inside a transaction. */
 export interface TransactionSession extends Session {
   /**
-   * Runs `sql` as the transaction's last statement with COMMIT sent right behind it; resolves after both.
-   * The body then returns `commit`.
+   * Runs `sql` as the transaction's last statement with COMMIT sent right behind it; resolves after both
+   * (throws if either failed or COMMIT answered ROLLBACK). The body must send nothing after it.
    */
   queryAndCommit<R extends pg.QueryResultRow = pg.QueryResultRow>(
     sql: string,
     params?: readonly unknown[],
   ): Promise<pg.QueryResult<R>>;
 }
-
-/** What a transaction body returns: commit, or roll back; either way the value is returned after. */
-export type TransactionEnd<T> = { readonly kind: 'commit'; readonly value: T } | { readonly kind: 'rollback'; readonly value: T };
 
 /** Sessions and transactions over a connection source. */
 export class Db {
@@ -105,14 +102,14 @@ export class Db {
   }
 
   /**
-   * Runs `fn` in BEGIN ... COMMIT (READ COMMITTED). If `fn` throws or returns `rollback`, ROLLBACK.
+   * Runs `fn` in BEGIN ... COMMIT (READ COMMITTED); if `fn` throws, ROLLBACK and rethrow.
    * Returns only after COMMIT succeeded. A connection failure once COMMIT may have been sent throws
    * StoreUnavailableError with `mayHaveCommitted` set; an ERROR before it means nothing was committed.
    *
    * Round trips: BEGIN travels with the body's first statement, and `queryAndCommit` sends the last
    * statement and COMMIT together (on a pipelined connection; elsewhere pg queues them in order).
    */
-  async transaction<T>(operation: string, fn: (session: TransactionSession) => Promise<TransactionEnd<T>>): Promise<T> {
+  async transaction<T>(operation: string, fn: (session: TransactionSession) => Promise<T>): Promise<T> {
     return this.withSession(operation, async (session) => {
       let begin: Promise<unknown> | undefined = session.query('BEGIN');
       let committed = false;
@@ -146,9 +143,9 @@ export class Db {
           return result.value;
         },
       };
-      let end: TransactionEnd<T>;
+      let value: T;
       try {
-        end = await fn(tx);
+        value = await fn(tx);
         // A body that sent nothing still needs BEGIN answered.
         const unanswered = begin as Promise<unknown> | undefined;
         begin = undefined;
@@ -158,19 +155,12 @@ export class Db {
         if (!committed) await rollbackQuietly(session);
         throw error;
       }
-      if (committed) {
-        if (end.kind === 'rollback') throw new StoreError(`${operation}: invariant: rollback asked after COMMIT`);
-        return end.value;
-      }
-      if (end.kind === 'rollback') {
-        await session.query('ROLLBACK');
-        return end.value;
-      }
+      if (committed) return value;
       const commit = await session.query('COMMIT');
       if (commit.command !== 'COMMIT') {
         throw new StoreError(`${operation}: the transaction was rolled back at COMMIT (${commit.command})`);
       }
-      return end.value;
+      return value;
     });
   }
 

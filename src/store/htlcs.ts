@@ -113,7 +113,7 @@ export function finalRunner(db: Db): BatchRunner<FinalRequest, HtlcFinalOutcome>
         if (state === 'settleRequested') throw new StoreError(`invariant: HTLC ${id} unchanged yet still pending`);
         return { kind: 'alreadyFinal', hash, state };
       });
-      return { kind: 'commit', value: { kind: 'done', outcomes } };
+      return { kind: 'done', outcomes };
     });
 }
 

@@ -94,6 +94,9 @@ export function checkNewInvoice(invoice: NewInvoice): void {
   if (typeof invoice.paymentRequest !== 'string' || invoice.paymentRequest === '') {
     throw new TypeError('paymentRequest must be a non-empty string');
   }
+  // PostgreSQL text cannot hold U+0000.
+  if (d.kind === 'text' && d.text.includes('\u0000')) throw new RangeError('description.text must not contain U+0000');
+  if (invoice.paymentRequest.includes('\u0000')) throw new RangeError('paymentRequest must not contain U+0000');
   for (const field of ['createdAt', 'expiresAt'] as const) {
     const value = invoice[field];
     if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new TypeError(`${field} must be a valid Date`);

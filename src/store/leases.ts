@@ -27,8 +27,12 @@ function leaseFromRow(row: LeaseRow): Lease {
 const MAX_TTL_MS = 86_400_000;
 
 function checkLeaseArgs(name: string, holder: string, ttlMs?: number): void {
-  if (typeof name !== 'string' || name === '') throw new TypeError('lease name must be a non-empty string');
-  if (typeof holder !== 'string' || holder === '') throw new TypeError('lease holder must be a non-empty string');
+  if (typeof name !== 'string' || name === '' || name.includes('\u0000')) {
+    throw new TypeError('lease name must be a non-empty string without U+0000');
+  }
+  if (typeof holder !== 'string' || holder === '' || holder.includes('\u0000')) {
+    throw new TypeError('lease holder must be a non-empty string without U+0000');
+  }
   if (ttlMs !== undefined && (!Number.isInteger(ttlMs) || ttlMs < 1 || ttlMs > MAX_TTL_MS)) {
     throw new RangeError(`ttlMs must be an integer from 1 to ${MAX_TTL_MS} (ms), got ${ttlMs}`);
   }

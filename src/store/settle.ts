@@ -13,7 +13,7 @@
  */
 import type { BatchResult, BatchRunner } from './batcher.js';
 import { bigintFromSql, bytesFromSql, bytesToSql, hex, keyColumns, keyFromRow, u64ToSql } from './codec.js';
-import type { Db, TransactionEnd, TransactionSession } from './db.js';
+import type { Db, TransactionSession } from './db.js';
 import { StoreError, sqlStateOf } from './errors.js';
 import { decideSettles, type InvoiceForSettle, type SettleRequest } from './settle-decision.js';
 import type { InvoiceState, SettleRequestOutcome } from './types.js';
@@ -92,7 +92,7 @@ export function settleRunner(db: Db): BatchRunner<SettleRequest, SettleRequestOu
 async function settleBatch(
   session: TransactionSession,
   requests: readonly SettleRequest[],
-): Promise<TransactionEnd<BatchResult<SettleRequestOutcome>>> {
+): Promise<BatchResult<SettleRequestOutcome>> {
   const hashes = [...new Map(requests.map((r) => [hex(r.hash), bytesToSql(r.hash)])).values()];
   const locked = await session.query<LockedRow>(LOCK_INVOICES, [hashes]);
   const invoices = new Map<string, InvoiceForSettle>();
@@ -149,5 +149,5 @@ async function settleBatch(
         return verdict;
     }
   });
-  return { kind: 'commit', value: { kind: 'done', outcomes } };
+  return { kind: 'done', outcomes };
 }

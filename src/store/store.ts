@@ -35,6 +35,8 @@ import type {
 export interface BatchSettings {
   /** Most requests per transaction. */
   readonly maxBatchSize: number;
+  /** Most transactions in flight per write path (default 2; never more than the pool size). */
+  readonly maxBatchesInFlight?: number;
 }
 
 /** A Store over `db` (whose schema must be current: openStore checks it). */
@@ -55,9 +57,8 @@ class DbStore implements Store {
     settings: BatchSettings,
   ) {
     this.#db = db;
-    // Each write path may use up to half the pool at once, leaving room for reads; the embedded
-    // database has one session, so one batch at a time.
-    const maxInFlight = Math.max(1, Math.floor(db.size / 2));
+    // The embedded database has one session: one batch at a time.
+    const maxInFlight = Math.max(1, Math.min(db.size, settings.maxBatchesInFlight ?? 2));
     const options = { maxBatchSize: settings.maxBatchSize, maxInFlight };
     this.#record = new Batcher(recordRunner(db), options);
     this.#settle = new Batcher(settleRunner(db), options);

@@ -201,7 +201,11 @@ export type RenewLeaseOutcome =
 /** Outcome of {@link LeaseStore.releaseLease}. */
 export type ReleaseLeaseOutcome = { readonly kind: 'released' } | { readonly kind: 'notHeld' };
 
-/** Invoices and the HTLCs of their committed sets. Every method throws only the errors of errors.ts. */
+/**
+ * Invoices and the HTLCs of their committed sets. Every method checks its arguments first (TypeError /
+ * RangeError naming the field, before any I/O); after that it throws only the classes of errors.ts:
+ * StoreUnavailableError (retryable) for I/O, StoreError for broken invariants.
+ */
 export interface InvoiceStore {
   /** Records a created invoice (state open). */
   recordInvoice(invoice: NewInvoice): Promise<RecordInvoiceOutcome>;

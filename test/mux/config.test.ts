@@ -54,6 +54,15 @@ describe('config', () => {
     ).toEqual(['identityKey']);
   });
 
+  it('never echoes the config (and its identity key) in a cross-field error', () => {
+    for (const input of [
+      { network: 'regtest', identityKey: SECRET, identityKeyEnv: 'K', nodes: [node] },
+      { network: 'regtest', identityKey: SECRET, nodes: [node, node] },
+    ]) {
+      expect(configError(input).message).not.toContain(SECRET);
+    }
+  });
+
   it('never echoes an identity key in an error', () => {
     const bad = `${SECRET.slice(0, 62)}zz`;
     const error = configError({ network: 'regtest', identityKey: bad, nodes: [node] });

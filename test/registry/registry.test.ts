@@ -54,7 +54,7 @@ describe('Registry, auto mode', () => {
     expect(commit.htlcs).toEqual([{ key: k, amountMsat: 10_000n }]);
 
     const settled = r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: commit.setId }, T0 + 5);
-    expect(settled).toEqual([{ kind: 'settle', key: k, preimage: PREIMAGE, outcome: 'settled' }]);
+    expect(settled).toEqual([{ kind: 'settle', key: k, paymentHash: HASH, preimage: PREIMAGE, outcome: 'settled' }]);
   });
 
   it('assembles an MPP set across two nodes that share a channel id and counts each part once', () => {
@@ -141,7 +141,7 @@ describe('Registry, auto mode', () => {
     const invoice: InvoiceStatus = { kind: 'settleCommitted', setId: setId([k]), htlcs: [k] };
     const late = EXPIRES_AT * 1000 + 1;
     const ds = r.step({ kind: 'htlcArrived', htlc: htlc(k, 10_000n, { expiry: HEIGHT + 1 }), invoice }, late);
-    expect(ds).toEqual([{ kind: 'settle', key: k, preimage: PREIMAGE, outcome: 'replayToSettled' }]);
+    expect(ds).toEqual([{ kind: 'settle', key: k, paymentHash: HASH, preimage: PREIMAGE, outcome: 'replayToSettled' }]);
   });
 
   it('settles a replay of a set it committed itself and fails any other HTLC for that invoice', () => {

@@ -194,6 +194,7 @@ describe.runIf(TEST_DATABASE_URL !== undefined)('a PostgreSQL store', () => {
       connectTimeoutMs: 5_000,
       statementTimeoutMs: 10_000,
       maxBatchSize: 100,
+      maxBatchesInFlight: 2,
       migrate: false,
     });
   });

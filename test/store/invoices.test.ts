@@ -66,6 +66,10 @@ describe.each(BACKENDS)('invoices on %s', (backend) => {
         /expiresAt/,
       );
       await expect(store.getInvoice(new Uint8Array(33))).rejects.toThrow(RangeError);
+      await expect(
+        store.recordInvoice(newInvoice({ description: { kind: 'text', text: 'nul \u0000 byte' } })),
+      ).rejects.toThrow(/U\+0000/);
+      await expect(store.recordInvoice(newInvoice({ paymentRequest: '' }))).rejects.toThrow(/paymentRequest/);
     });
   });
 

@@ -1,0 +1,229 @@
+/**
+ * The settlement engine against fake ports: the safety invariants of DESIGN.md that live in the shell
+ * (commit before settle, hold and retry on a database outage, RESUME first, bad input contained).
+ */
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { bytesToHex } from '../../src/protocol/bytes.js';
+import { ecdhWithPrivateKey } from '../../src/protocol/ecdh.js';
+import { encodeHopPayload } from '../../src/protocol/hop-payload.js';
+import { deriveKeyring } from '../../src/protocol/keyring.js';
+import { setId, type CircuitKey } from '../../src/protocol/set-id.js';
+import { buildOnion } from '../../src/protocol/sphinx-build.js';
+import { createStatelessInvoice } from '../../src/protocol/stateless-invoice.js';
+import { virtualChannelId } from '../../src/protocol/virtual-scid.js';
+import { SettlementEngine } from '../../src/mux/engine.js';
+import type { HtlcResponse, NodeLink, SettleCommitResult, SettleStore } from '../../src/mux/ports.js';
+import type { InvoiceStatus } from '../../src/registry/types.js';
+
+const keyring = deriveKeyring(new Uint8Array(32).fill(0x42));
+const NODE = Uint8Array.from(Buffer.from('020723c6f2203f1072336bd0e71bf4d11e367ab0b3010ce60c080abef0d4770db8', 'hex'));
+const NODE_HEX = bytesToHex(NODE);
+const SCID = virtualChannelId(NODE);
+const HEIGHT = 800_000;
+const invoice = createStatelessInvoice(keyring, { amountMsat: 10_000n, expiresAt: 4_000_000_000 });
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+class RecordingLink implements NodeLink {
+  readonly pubkey = NODE;
+  readonly pubkeyHex = NODE_HEX;
+  readonly sent: HtlcResponse[] = [];
+  failNext = 0;
+  async send(response: HtlcResponse): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('stream ended');
+    }
+    this.sent.push(response);
+  }
+}
+
+function engineWith(store: SettleStore, link = new RecordingLink()) {
+  const engine = new SettlementEngine({
+    registry: { mode: 'auto', mppTimeoutMs: 120_000, holdTimeoutMs: 60_000, expiryMarginBlocks: 10 },
+    policy: { feeBaseMsat: 0n, feeProportionalMillionths: 0n, cltvExpiryDelta: 40 },
+    ecdh: ecdhWithPrivateKey(keyring.identityPrivateKey()),
+    keyring,
+    store,
+    logger: pino({ level: 'silent' }),
+    storeRetryMs: 5,
+  });
+  engine.attachNode(link, SCID);
+  engine.onBlock(HEIGHT);
+  return { engine, link };
+}
+
+function htlc(htlcId: bigint, amountMsat = 10_000n, overrides: { outgoingRequestedChanId?: bigint; onionBlob?: Uint8Array } = {}) {
+  const payload = encodeHopPayload({
+    amtToForwardMsat: amountMsat,
+    outgoingCltvValue: HEIGHT + 40,
+    paymentData: { paymentAddr: invoice.paymentAddr, totalMsat: 10_000n },
+    otherRecords: [],
+  });
+  const onion = buildOnion([{ publicKey: keyring.nodePubkey, payload }], new Uint8Array(32).fill(Number(htlcId) + 1), invoice.paymentHash);
+  return {
+    circuitKey: { chanId: 7n, htlcId },
+    paymentHash: invoice.paymentHash,
+    incomingAmountMsat: amountMsat,
+    outgoingAmountMsat: amountMsat,
+    incomingExpiry: HEIGHT + 80,
+    outgoingExpiry: HEIGHT + 40,
+    outgoingRequestedChanId: overrides.outgoingRequestedChanId ?? SCID,
+    onionBlob: overrides.onionBlob ?? onion.onion,
+  };
+}
+
+function fakeStore(overrides: Partial<SettleStore> = {}): SettleStore {
+  return {
+    invoiceStatus: async () => ({ kind: 'open' }),
+    requestSettle: async () => ({ kind: 'committed' }),
+    markHtlcFinal: async () => undefined,
+    ...overrides,
+  };
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (condition()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('SettlementEngine', () => {
+  it('sends no SETTLE until the store has committed the decision and the set (invariant 1)', async () => {
+    const commit = deferred<SettleCommitResult>();
+    const requested: unknown[] = [];
+    const { engine, link } = engineWith(
+      fakeStore({
+        requestSettle: (hash, id, htlcs) => {
+          requested.push({ hash, id, htlcs });
+          return commit.promise;
+        },
+      }),
+    );
+    await engine.onHtlc(NODE_HEX, htlc(1n, 4_000n));
+    await engine.onHtlc(NODE_HEX, htlc(2n, 6_000n));
+    await until(() => requested.length === 1, 'the commit request');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(link.sent).toEqual([]);
+
+    commit.resolve({ kind: 'committed' });
+    await until(() => link.sent.length === 2, 'two SETTLEs');
+    expect(link.sent.map((r) => r.kind)).toEqual(['settle', 'settle']);
+    expect(link.sent[0]?.kind === 'settle' && link.sent[0].preimage).toEqual(invoice.preimage);
+    engine.stop();
+  });
+
+  it('holds and retries while the database is down, and settles only once a commit succeeds', async () => {
+    let attempts = 0;
+    const { engine, link } = engineWith(
+      fakeStore({
+        requestSettle: async () => {
+          attempts++;
+          if (attempts <= 3) throw Object.assign(new Error('connection refused'), { retryable: true });
+          return { kind: 'committed' };
+        },
+      }),
+    );
+    await engine.onHtlc(NODE_HEX, htlc(1n));
+    await until(() => attempts >= 3, 'three failed commits');
+    expect(link.sent).toEqual([]);
+    await until(() => link.sent.length === 1, 'the SETTLE after the commit');
+    expect(attempts).toBe(4);
+    engine.stop();
+  });
+
+  it('never settles a set the store refused (another set won), and fails its HTLCs', async () => {
+    const winner: CircuitKey = { nodePubkey: NODE, chanId: 9n, htlcId: 9n };
+    const refusedWith: InvoiceStatus = { kind: 'settleCommitted', setId: setId([winner]), htlcs: [winner] };
+    const { engine, link } = engineWith(fakeStore({ requestSettle: async () => ({ kind: 'refused', invoice: refusedWith }) }));
+    await engine.onHtlc(NODE_HEX, htlc(1n));
+    await until(() => link.sent.length === 1, 'the answer');
+    expect(link.sent[0]?.kind).toBe('failWithMessage');
+    engine.stop();
+  });
+
+  it('RESUMEs a forward for another channel at once, even while the database hangs (invariant 5)', async () => {
+    const never = new Promise<InvoiceStatus>(() => undefined);
+    const { engine, link } = engineWith(fakeStore({ invoiceStatus: () => never }));
+    // An HTLC of ours waits on the hung database...
+    void engine.onHtlc(NODE_HEX, htlc(1n));
+    // ...while a regular forward goes through.
+    await engine.onHtlc(NODE_HEX, htlc(2n, 10_000n, { outgoingRequestedChanId: 12345n }));
+    expect(link.sent).toEqual([{ kind: 'resume', circuitKey: { chanId: 7n, htlcId: 2n } }]);
+    engine.stop();
+  });
+
+  it('answers garbage onions with a failure code and keeps serving (invariant 4)', async () => {
+    const { engine, link } = engineWith(fakeStore());
+    await engine.onHtlc(NODE_HEX, htlc(1n, 10_000n, { onionBlob: new Uint8Array(1366).fill(0xab) }));
+    await engine.onHtlc(NODE_HEX, htlc(2n, 10_000n, { onionBlob: new Uint8Array(5) }));
+    expect(link.sent.map((r) => (r.kind === 'failWithCode' ? r.code : r.kind))).toEqual([
+      'INVALID_ONION_VERSION',
+      'INVALID_ONION_HMAC',
+    ]);
+    await engine.onHtlc(NODE_HEX, htlc(3n));
+    await until(() => link.sent.length === 3, 'the good HTLC settled');
+    expect(link.sent[2]?.kind).toBe('settle');
+    engine.stop();
+  });
+
+  it('settles again an HTLC the store lists in the committed set when it is offered after a restart (invariant 2)', async () => {
+    const key: CircuitKey = { nodePubkey: NODE, chanId: 7n, htlcId: 1n };
+    const committed: InvoiceStatus = { kind: 'settleCommitted', setId: setId([key]), htlcs: [key] };
+    let commits = 0;
+    const { engine, link } = engineWith(
+      fakeStore({
+        invoiceStatus: async () => committed,
+        requestSettle: async () => {
+          commits++;
+          return { kind: 'committed' };
+        },
+      }),
+    );
+    await engine.onHtlc(NODE_HEX, htlc(1n));
+    expect(link.sent.map((r) => r.kind)).toEqual(['settle']);
+    expect(commits).toBe(0);
+    engine.stop();
+  });
+
+  it('does not assume an undelivered SETTLE arrived: the re-offered HTLC is settled again', async () => {
+    const link = new RecordingLink();
+    link.failNext = 1;
+    const { engine } = engineWith(fakeStore(), link);
+    await engine.onHtlc(NODE_HEX, htlc(1n));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(link.sent).toEqual([]);
+    // LND keeps the HTLC and offers it again on the next stream.
+    await engine.onHtlc(NODE_HEX, htlc(1n));
+    expect(link.sent.map((r) => r.kind)).toEqual(['settle']);
+    engine.stop();
+  });
+
+  it('records final events only for HTLCs of settled sets, tells the application, and forgets the set', async () => {
+    const marked: string[] = [];
+    const { engine, link } = engineWith(fakeStore({ markHtlcFinal: async (key, settled) => void marked.push(`${key.htlcId}:${settled}`) }));
+    await engine.onHtlc(NODE_HEX, htlc(1n));
+    await until(() => link.sent.length === 1, 'the SETTLE');
+    const finals: unknown[] = [];
+    engine.on('htlcFinal', (e) => finals.push(e));
+    expect(engine.heldHtlcCount).toBe(1);
+    await engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 99n }, true); // a regular forward
+    await engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 1n }, true);
+    expect(marked).toEqual(['1:true']);
+    // The application hears of it, and the settled set leaves memory (the store remembers it).
+    expect(finals).toEqual([{ circuitKey: `${NODE_HEX}:7:1`, settled: true }]);
+    expect(engine.heldHtlcCount).toBe(0);
+    engine.stop();
+  });
+});

@@ -1,0 +1,271 @@
+/**
+ * Payments through lnmux on the real regtest network (issue 6, step 4): lnmux attached to A and C, B pays.
+ *
+ *  1. single part via A (B restricted to its channel to A);
+ *  2. via C with A stopped;
+ *  3. an MPP that needs both channels (more than either can carry);
+ *  4. an expired invoice and 5. a wrong amount: B sees incorrect_or_unknown_payment_details from the
+ *     final hop (LND's own payer refuses both, so B sends along an explicit route built from the invoice);
+ *  6. lnmux killed between the commit and the SETTLE, restarted: the HTLC is re-offered and settled.
+ *
+ * The CLI details live in lib/lnmux-process.ts and multiplexer-config.ts. Each scenario records what it
+ * saw; a failed expectation throws CheckFailed.
+ */
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { CheckFailed, type Observations } from './checks.js';
+import { CHANNEL_CAPACITY_SAT, type Network } from './network.js';
+import { addInvoice, LnmuxDaemon, migrate, type LnmuxInvoice } from './lib/lnmux-process.js';
+import { describeFailure, payInvoice, sendToRoute, settlesWithin, type Payment } from './lib/payments.js';
+import type { LndNode } from './lib/lnd-node.js';
+import { TcpProxy } from './lib/tcp-proxy.js';
+import { waitFor } from './lib/util.js';
+import { virtualRoute } from './lib/virtual-hop.js';
+import { multiplexerYaml } from './multiplexer-config.js';
+
+function expectThat(condition: boolean, message: string): void {
+  if (!condition) throw new CheckFailed(message);
+}
+
+/** A fresh PostgreSQL database for one run, dropped at the end. */
+export interface ScratchDatabase {
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * Creates `lnmux_regtest_<random>` on the server of `adminUrl` (default LNMUX_REGTEST_DATABASE_URL or
+ * postgres://postgres@127.0.0.1:5432/postgres). Throws when the server is unreachable.
+ */
+export async function createScratchDatabase(adminUrl = process.env['LNMUX_REGTEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres'): Promise<ScratchDatabase> {
+  const name = `lnmux_regtest_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const client = new pg.Client({ connectionString: adminUrl });
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
+
+interface Ctx {
+  readonly network: Network;
+  readonly configPath: string;
+  readonly databaseUrl: string;
+  /** Writes a config at `path` with the given node addresses (the restart scenario points A at a proxy). */
+  readonly writeConfig: (path: string, addressOf: (name: 'A' | 'C') => string) => string;
+  readonly lnmux: LnmuxDaemon;
+  readonly obs: Observations;
+  readonly log: (line: string) => void;
+}
+
+/** Runs the lnmux scenarios on a running network. Returns the observations; throws CheckFailed. */
+export async function runLnmuxScenarios(network: Network, databaseUrl: string, log: (line: string) => void): Promise<Observations> {
+  const identityKeyHex = randomBytes(32).toString('hex');
+  const writeConfig = (path: string, addressOf: (name: 'A' | 'C') => string): string => {
+    writeFileSync(path, multiplexerYaml({
+      nodes: (['A', 'C'] as const).map((name) => ({
+        pubkey: network.nodes[name].pubkey,
+        address: addressOf(name),
+        tlsCertPath: network.nodes[name].endpoint.tlsCertPath,
+        macaroonPath: network.nodes[name].endpoint.macaroonPath,
+      })),
+      identityKeyHex,
+      databaseUrl,
+      network: 'regtest',
+      logLevel: 'debug',
+    }));
+    return path;
+  };
+  const configPath = writeConfig(join(network.dir, 'multiplexer.yml'), (name) => network.nodes[name].endpoint.address);
+  const ctx: Ctx = {
+    network, configPath, databaseUrl, writeConfig, lnmux: new LnmuxDaemon(configPath, join(network.dir, 'lnmux.log')), obs: {}, log,
+  };
+
+  await migrate(configPath);
+  await ctx.lnmux.start(clusterNodes(network));
+  log('lnmux attached to A and C');
+
+  const scenarios: [string, (ctx: Ctx) => Promise<void>][] = [
+    ['singlePartViaA', singlePartViaA],
+    ['viaCWithAStopped', viaCWithAStopped],
+    ['mppNeedsBothNodes', mppNeedsBothNodes],
+    ['expiredInvoice', expiredInvoice],
+    ['wrongAmount', wrongAmount],
+    ['restartBetweenCommitAndSettle', restartBetweenCommitAndSettle],
+  ];
+  try {
+    for (const [name, scenario] of scenarios) {
+      log(`scenario ${name}`);
+      // The checks and earlier scenarios fail payments on purpose: B's mission control must not carry
+      // their penalties (B -> A, A -> the virtual node) into the next payment.
+      await network.nodes.B.rpc.call('router', 'ResetMissionControl', {});
+      const started = performance.now();
+      await scenario(ctx);
+      ctx.obs[`${name}.durationMs`] = Math.round(performance.now() - started);
+    }
+  } finally {
+    await ctx.lnmux.stop();
+  }
+  return ctx.obs;
+}
+
+function clusterNodes(network: Network): [LndNode, LndNode] {
+  return [network.nodes.A, network.nodes.C];
+}
+
+function summary(payment: Payment | undefined): Record<string, unknown> {
+  if (!payment) return { status: 'no final update' };
+  return {
+    status: payment.status,
+    failure_reason: payment.failure_reason,
+    parts: payment.htlcs.map((h) => ({ status: h.status, firstHop: h.route?.hops[0]?.chan_id, failure: describeFailure(h.failure) })),
+  };
+}
+
+async function payAndWait(ctx: Ctx, invoice: LnmuxInvoice, options: Parameters<typeof payInvoice>[2] = {}): Promise<Payment> {
+  return await payInvoice(ctx.network.nodes.B.rpc, invoice.paymentRequest, { timeoutSeconds: 60, ...options }).done;
+}
+
+async function singlePartViaA(ctx: Ctx): Promise<void> {
+  const invoice = await addInvoice(ctx.configPath, 10_000n, 'regtest single part via A');
+  const toA = await ctx.network.channelFromB('A');
+  const payment = await payAndWait(ctx, invoice, { maxParts: 1, outgoingChanIds: [toA.chan_id] });
+  ctx.obs['singlePartViaA'] = summary(payment);
+  expectThat(payment.status === 'SUCCEEDED', `single part via A settles (${JSON.stringify(summary(payment))})`);
+}
+
+async function viaCWithAStopped(ctx: Ctx): Promise<void> {
+  await ctx.network.nodes.A.stop();
+  try {
+    const invoice = await addInvoice(ctx.configPath, 20_000n, 'regtest via C, A stopped');
+    const payment = await payAndWait(ctx, invoice);
+    ctx.obs['viaCWithAStopped'] = summary(payment);
+    const toC = await ctx.network.channelFromB('C');
+    expectThat(payment.status === 'SUCCEEDED', `pays via C while A is down (${JSON.stringify(summary(payment))})`);
+    expectThat(payment.htlcs.some((h) => h.status === 'SUCCEEDED' && h.route?.hops[0]?.chan_id === toC.chan_id), 'the settled part went through C');
+  } finally {
+    await ctx.network.startNode('A');
+  }
+  // lnmux reconnects to A by itself.
+  await ctx.lnmux.waitAttached([ctx.network.nodes.A]);
+}
+
+async function mppNeedsBothNodes(ctx: Ctx): Promise<void> {
+  // More than either channel can carry (capacity minus reserve and fees), less than both together.
+  const amountSat = (CHANNEL_CAPACITY_SAT * 14n) / 10n;
+  const invoice = await addInvoice(ctx.configPath, amountSat, 'regtest MPP across A and C');
+  const payment = await payAndWait(ctx, invoice, { maxParts: 16 });
+  ctx.obs['mppNeedsBothNodes'] = summary(payment);
+  const [toA, toC] = [await ctx.network.channelFromB('A'), await ctx.network.channelFromB('C')];
+  const settledVia = new Set(payment.htlcs.filter((h) => h.status === 'SUCCEEDED').map((h) => h.route?.hops[0]?.chan_id));
+  expectThat(payment.status === 'SUCCEEDED', `the MPP settles (${JSON.stringify(summary(payment))})`);
+  expectThat(settledVia.has(toA.chan_id) && settledVia.has(toC.chan_id), 'settled parts went through both A and C');
+}
+
+/** Pays `invoice` along an explicit route B -> A -> virtual node, as LND's payer would not (expired, wrong amount). */
+async function payAlongHint(ctx: Ctx, invoice: LnmuxInvoice, amountMsat: bigint): Promise<Awaited<ReturnType<typeof sendToRoute>>> {
+  const decoded = await ctx.network.nodes.B.rpc.call<{
+    destination: string; payment_hash: string; payment_addr: Buffer; num_msat: string;
+    route_hints: { hop_hints: { node_id: string; chan_id: string }[] }[];
+  }>('lightning', 'DecodePayReq', { pay_req: invoice.paymentRequest });
+  const hint = decoded.route_hints.map((h) => h.hop_hints[0]).find((h) => h?.node_id === ctx.network.nodes.A.pubkey);
+  if (!hint) throw new CheckFailed('the invoice has a route hint through A');
+  const height = (await ctx.network.nodes.B.getInfo()).block_height;
+  const route = virtualRoute({
+    chanIdToCluster: (await ctx.network.channelFromB('A')).chan_id,
+    clusterPubkeyHex: ctx.network.nodes.A.pubkey,
+    virtualPubkey: Buffer.from(decoded.destination, 'hex'),
+    virtualScid: BigInt(hint.chan_id),
+    amountMsat,
+    paymentAddr: decoded.payment_addr,
+    height,
+  });
+  return await sendToRoute(ctx.network.nodes.B.rpc, Buffer.from(decoded.payment_hash, 'hex'), route, 120_000);
+}
+
+async function expiredInvoice(ctx: Ctx): Promise<void> {
+  const invoice = await addInvoice(ctx.configPath, 5_000n, 'regtest expired', 1);
+  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  const attempt = await payAlongHint(ctx, invoice, 5_000_000n);
+  ctx.obs['expiredInvoice.atB'] = { status: attempt.status, failure: describeFailure(attempt.failure) };
+  expectThat(attempt.status === 'FAILED' && attempt.failure?.code === 'INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS' && attempt.failure.failure_source_index === 2,
+    `an expired invoice fails with incorrect_or_unknown_payment_details from the final hop (${JSON.stringify(ctx.obs['expiredInvoice.atB'])})`);
+}
+
+async function wrongAmount(ctx: Ctx): Promise<void> {
+  const invoice = await addInvoice(ctx.configPath, 5_000n, 'regtest wrong amount');
+  const attempt = await payAlongHint(ctx, invoice, 4_000_000n);
+  ctx.obs['wrongAmount.atB'] = { status: attempt.status, failure: describeFailure(attempt.failure) };
+  expectThat(attempt.status === 'FAILED' && attempt.failure?.code === 'INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS' && attempt.failure.failure_source_index === 2,
+    `a wrong amount fails with incorrect_or_unknown_payment_details from the final hop (${JSON.stringify(ctx.obs['wrongAmount.atB'])})`);
+}
+
+/** The invoice's state in lnmux's database (lnmux.invoices.state), or undefined if absent. */
+async function invoiceState(databaseUrl: string, paymentHashHex: string): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ state: string }>('SELECT state FROM lnmux.invoices WHERE hash = $1', [Buffer.from(paymentHashHex, 'hex')]);
+    return rows[0]?.state;
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * lnmux killed after it committed the settle decision and before its SETTLE reached LND, then restarted:
+ * lnmux reaches A through a TCP proxy whose lnmux-to-A direction is frozen once B pays, so the offer
+ * arrives and the decision is committed (invoice state `settleRequested`) while the SETTLE stays in the
+ * proxy; lnmux is SIGKILLed and the proxy drops what it held. A keeps the HTLC (--requireinterceptor) and
+ * offers it again to the restarted lnmux, which must settle it from the database.
+ */
+async function restartBetweenCommitAndSettle(ctx: Ctx): Promise<void> {
+  await ctx.lnmux.stop();
+  const proxy = await TcpProxy.start(ctx.network.nodes.A.endpoint.address);
+  const proxiedConfig = ctx.writeConfig(join(ctx.network.dir, 'multiplexer-proxied.yml'), (name) => (name === 'A' ? proxy.address : ctx.network.nodes[name].endpoint.address));
+  const daemon = new LnmuxDaemon(proxiedConfig, join(ctx.network.dir, 'lnmux-proxied.log'));
+  try {
+    await daemon.start(clusterNodes(ctx.network));
+    const invoice = await addInvoice(ctx.configPath, 30_000n, 'regtest restart between commit and settle');
+    proxy.freezeUpstream();
+    const toA = await ctx.network.channelFromB('A');
+    const payment = payInvoice(ctx.network.nodes.B.rpc, invoice.paymentRequest, { timeoutSeconds: 60, maxParts: 1, outgoingChanIds: [toA.chan_id] });
+    ctx.obs['restart.stateBeforeKill'] = await waitFor('the settle decision committed', async () => {
+      const state = await invoiceState(ctx.databaseUrl, invoice.paymentHash);
+      return state === 'settleRequested' || state === 'settled' ? state : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
+    await daemon.kill();
+    proxy.dropAll();
+    proxy.thaw();
+    ctx.obs['restart.heldWhileLnmuxDown'] = !(await settlesWithin(payment.done, 3_000));
+    expectThat(ctx.obs['restart.stateBeforeKill'] === 'settleRequested', 'the SETTLE did not reach A before the kill (the proxy held it)');
+    await daemon.start(clusterNodes(ctx.network));
+    const final = await payment.done;
+    ctx.obs['restart.afterRestart'] = summary(final);
+    expectThat(final.status === 'SUCCEEDED', `the committed set settles after lnmux restarts (${JSON.stringify(summary(final))})`);
+    ctx.obs['restart.finalState'] = await waitFor('the invoice settled in the database', async () => {
+      const state = await invoiceState(ctx.databaseUrl, invoice.paymentHash);
+      return state === 'settled' ? state : undefined;
+    }, { timeoutMs: 30_000 }).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+  } finally {
+    await daemon.stop();
+    await proxy.close();
+  }
+}

@@ -18,8 +18,8 @@
  * 2. throughput: THROUGHPUT payments with IN_FLIGHT payments unsettled at any time (closed loop);
  *    payments/s = settled / (run start -> the last payment fulfilled at the payer and every HTLC's final
  *    state recorded by lnmux);
- * 3. latency at steady offered loads (RATES payments/s) (open loop, all parts of a payment added at once),
- *    for LATENCY_SECONDS. Two definitions, both per payment, p50 / p99:
+ * 3. latency at steady offered loads, RATES payments/s, for LATENCY_SECONDS each (open loop: all parts of
+ *    a payment added at once, whatever the answers). Two definitions, both per payment, p50 / p99:
  *    - at lnmux: the last part handed to the settlement engine (SettlementEngine.onHtlc, i.e. read off
  *      the interceptor stream) -> the last SETTLE written to its node's stream (NodeGateway.send
  *      resolved); for the baseline, the stream's 'data' event -> the SETTLE write's callback;
@@ -27,18 +27,19 @@
  *      -> the last SETTLE received and applied by its node (the interceptor's answer, transport both
  *      ways included).
  *    The hooks are wrappers installed on the classes' prototypes by this file, recording only while
- *    the latency phase runs; src/ carries no instrumentation.
+ *    the latency phase runs; src/ carries no instrumentation. The event loop delay of this process is
+ *    recorded during each latency phase too (perf_hooks.monitorEventLoopDelay).
  * Memory: N incomplete sets (one part of half the invoice amount, mpp timeout one hour) held, ROUNDS
  * rounds after a warm-up round; heap growth per held HTLC after a full GC (v8 --expose-gc set at run
  * time), median of the rounds. Baseline: the trivial interceptor keeping each request without answer.
  *
  * Medians over E2E_RUNS runs; the baseline runs in the same runs, interleaved with lnmux, so that the
- * load of other jobs on the machine weighs on both. Knobs (environment): E2E_RUNS (3), E2E_TARGETS
- * (baseline,postgres,pglite), E2E_PARTS (1,4), E2E_THROUGHPUT (1000; E2E_THROUGHPUT_PGLITE 300),
- * E2E_IN_FLIGHT (100), E2E_RATES
- * (200,50), E2E_LATENCY_SECONDS (5), E2E_MEMORY (1 = measure), E2E_MEMORY_HTLCS (1000 per round),
- * E2E_BACKGROUND_HELD (0: incomplete sets held in the background while measuring), E2E_PROFILE (a folder:
- * write a CPU profile of this process per throughput phase).
+ * load of other jobs on the machine weighs on both. Knobs (environment, defaults in brackets):
+ * E2E_RUNS [3], E2E_TARGETS [baseline,postgres,pglite], E2E_PARTS [1,4], E2E_THROUGHPUT [1000],
+ * E2E_THROUGHPUT_PGLITE [300], E2E_IN_FLIGHT [100], E2E_RATES [200,50], E2E_LATENCY_SECONDS [5],
+ * E2E_MEMORY [1: measure], E2E_MEMORY_HTLCS [1000 per round], E2E_BACKGROUND_HELD [0: incomplete sets
+ * held in the background while measuring], E2E_PROFILE [a folder: write a CPU profile of this process
+ * per throughput phase], E2E_POOL_SIZE [lnmux's PostgreSQL pool; lnmux's default].
  * PostgreSQL: LNMUX_BENCH_DATABASE_URL, else LNMUX_TEST_DATABASE_URL, else
  * postgres://postgres@127.0.0.1:5432/postgres; a database lnmux_e2e_<pid>_<n> is created and dropped.
  *
@@ -48,7 +49,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { Session } from 'node:inspector/promises';
 import { writeFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
@@ -85,6 +86,8 @@ const MEMORY_HTLCS = Number(env('E2E_MEMORY_HTLCS', '1000'));
 const MEMORY_ROUNDS = 5;
 /** Incomplete sets (one part of half the amount) held in the background during the timed phases. */
 const BACKGROUND_HELD = Number(env('E2E_BACKGROUND_HELD', '0'));
+/** lnmux's PostgreSQL pool size (default: lnmux's own, 10). */
+const POOL_SIZE = process.env['E2E_POOL_SIZE'] === undefined ? undefined : Number(process.env['E2E_POOL_SIZE']);
 /** A folder: write a CPU profile of this process's throughput phase per scenario there. */
 const PROFILE_DIR = process.env['E2E_PROFILE'];
 const AMOUNT_MSAT = 100_000n;
@@ -176,7 +179,7 @@ async function startLnmux(kind: 'postgres' | 'pglite', cluster: ClusterProcess, 
     await admin.query(`CREATE DATABASE ${dbName}`);
     const url = new URL(BASE_URL);
     url.pathname = `/${dbName}`;
-    database = { dsn: url.toString() };
+    database = { dsn: url.toString(), ...(POOL_SIZE !== undefined ? { poolSize: POOL_SIZE } : {}) };
   } else {
     dataDir = await mkdtemp(join(tmpdir(), 'lnmux-e2e-'));
     database = { dataDir };
@@ -292,6 +295,9 @@ interface LatencyFigures {
   readonly nodeP99: number;
   /** This process's CPU per payment in the latency phase, ms. */
   readonly ownCpuMs: number;
+  /** This process's event loop delay during the phase (perf_hooks, 1 ms resolution): p99 and max, ms. */
+  readonly loopDelayP99: number;
+  readonly loopDelayMax: number;
 }
 
 function ownCpuMs(): number {
@@ -374,9 +380,12 @@ async function scenario(target: TargetName, parts: number): Promise<Figures> {
     for (const [i, rate] of RATES.entries()) {
       await sleep(300);
       const cpu2 = ownCpuMs();
+      const loop = monitorEventLoopDelay({ resolution: 1 });
+      loop.enable();
       recorder.on = true;
       const lat = await cluster.openLoop(latencyCounts[i]!, rate);
       recorder.on = false;
+      loop.disable();
       check(lat, `latency at ${rate}/s`);
       const cpu3 = ownCpuMs();
       const muxLatency = recorder.take(parts);
@@ -391,6 +400,8 @@ async function scenario(target: TargetName, parts: number): Promise<Figures> {
         nodeP50: percentile(lat.nodeLatencyMs, 50),
         nodeP99: percentile(lat.nodeLatencyMs, 99),
         ownCpuMs: (cpu3 - cpu2) / lat.settled,
+        loopDelayP99: loop.percentile(99) / 1e6,
+        loopDelayMax: loop.max / 1e6,
       });
     }
     return {
@@ -483,8 +494,8 @@ function report(all: readonly Figures[], mem: readonly MemoryFigures[]): void {
 
   for (const [i, rate] of RATES.entries()) {
     console.log(`\nLatency at ${rate} payments/s offered, ${Math.round(rate * LATENCY_SECONDS)} payments per run (median over runs of each run's percentile), ms\n`);
-    console.log('| parts | interceptor | settled/s | at the interceptor p50 | p99 | at the nodes p50 | p99 | x baseline (nodes p99) | interceptor CPU ms/payment |');
-    console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+    console.log('| parts | interceptor | settled/s | at the interceptor p50 | p99 | at the nodes p50 | p99 | x baseline (nodes p99) | interceptor CPU ms/payment | event loop delay p99 / max |');
+    console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
     const lat = (runs: readonly Figures[], pick: (l: LatencyFigures) => number): number => med(runs, (f) => pick(f.latency[i]!));
     for (const parts of PARTS) {
       const gs = groups(parts);
@@ -493,7 +504,7 @@ function report(all: readonly Figures[], mem: readonly MemoryFigures[]): void {
         const p99 = lat(g.runs, (l) => l.nodeP99);
         const ratio = base ? fmt(p99 / lat(base.runs, (l) => l.nodeP99), 2) : '-';
         console.log(
-          `| ${parts} | ${label[g.target]} | ${fmt(lat(g.runs, (l) => l.achievedRate), 0)} | ${fmt(lat(g.runs, (l) => l.muxP50), 2)} | ${fmt(lat(g.runs, (l) => l.muxP99), 2)} | ${fmt(lat(g.runs, (l) => l.nodeP50), 2)} | ${fmt(p99, 2)} | ${ratio} | ${fmt(lat(g.runs, (l) => l.ownCpuMs), 2)} |`,
+          `| ${parts} | ${label[g.target]} | ${fmt(lat(g.runs, (l) => l.achievedRate), 0)} | ${fmt(lat(g.runs, (l) => l.muxP50), 2)} | ${fmt(lat(g.runs, (l) => l.muxP99), 2)} | ${fmt(lat(g.runs, (l) => l.nodeP50), 2)} | ${fmt(p99, 2)} | ${ratio} | ${fmt(lat(g.runs, (l) => l.ownCpuMs), 2)} | ${fmt(lat(g.runs, (l) => l.loopDelayP99), 1)} / ${fmt(lat(g.runs, (l) => l.loopDelayMax), 1)} |`,
         );
       }
     }
@@ -521,7 +532,7 @@ async function main(): Promise<void> {
         console.log(
           `run ${run} ${parts}-part ${target}: ${fmt(f.perSecond, 0)} payments/s (${fmt(f.payerPerSecond, 0)} at the payer; CPU ms/payment: own ${fmt(f.ownCpuMs, 2)} of which system ${fmt(f.ownSystemMs, 2)}, ${fmt(f.statements, 1)} SQL statements/payment, pg ${fmt(f.pgCpuMs, 2)}, sim ${fmt(f.simCpuMs, 2)}); ` +
             f.latency
-              .map((l) => `offered ${l.rate}/s, settled ${fmt(l.achievedRate, 0)}/s: interceptor p50/p99 ${fmt(l.muxP50, 2)}/${fmt(l.muxP99, 2)} ms, nodes p50/p99 ${fmt(l.nodeP50, 2)}/${fmt(l.nodeP99, 2)} ms`)
+              .map((l) => `offered ${l.rate}/s, settled ${fmt(l.achievedRate, 0)}/s: interceptor p50/p99 ${fmt(l.muxP50, 2)}/${fmt(l.muxP99, 2)} ms, nodes p50/p99 ${fmt(l.nodeP50, 2)}/${fmt(l.nodeP99, 2)} ms, event loop delay p99/max ${fmt(l.loopDelayP99, 1)}/${fmt(l.loopDelayMax, 1)} ms`)
               .join('; ') +
             `; load ${fmt(f.load[0])}-${fmt(f.load[1])}`,
         );

@@ -70,10 +70,12 @@ export class ClusterProcess {
 
   async stop(): Promise<void> {
     await this.#ask({ kind: 'stop' }).catch(() => undefined);
-    await new Promise<void>((resolve) => {
+    const exited = new Promise<void>((resolve) => {
       if (this.#child.exitCode !== null) return resolve();
       this.#child.once('exit', () => resolve());
     });
+    if (this.#child.connected) this.#child.disconnect();
+    await exited;
   }
 
   #result(reply: ClusterReply): RunResult {

@@ -246,11 +246,16 @@ async function handle(command: ClusterCommand): Promise<void> {
     }
     case 'stop':
       await cluster?.stop();
-      reply({ kind: 'stopped' });
-      process.disconnect();
+      cluster = undefined;
+      reply({ kind: 'stopped' }); // the parent then disconnects, and this process exits
       return;
   }
 }
+
+// The parent disconnected: after 'stop', or because it crashed or was killed. Stop with it.
+process.on('disconnect', () => {
+  void (cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
+});
 
 // Commands are handled one at a time, in order.
 let chain = Promise.resolve();

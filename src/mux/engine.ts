@@ -14,10 +14,10 @@ import { bytesToHex } from '../protocol/bytes.js';
 import { encodeFailureMessage } from '../protocol/failure-message.js';
 import { createFailurePacket } from '../protocol/failure-onion.js';
 import type { Keyring } from '../protocol/keyring.js';
-import type { CircuitKey } from '../protocol/set-id.js';
+import { circuitKeyId, type CircuitKey } from '../protocol/set-id.js';
 import type { Ecdh } from '../protocol/ecdh.js';
 import { inspectHtlc, type HopPolicy, type OfferedHtlc } from '../registry/inspect.js';
-import { circuitKeyId, Registry } from '../registry/registry.js';
+import { Registry } from '../registry/registry.js';
 import type { Decision, FailOutcome, InvoiceStatus, RegistryConfig, RegistryEvent } from '../registry/types.js';
 import type { NodeCircuitKey, NodeLink, SettleStore } from './ports.js';
 

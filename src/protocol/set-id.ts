@@ -122,3 +122,8 @@ export function equalCircuitKeys(a: CircuitKey, b: CircuitKey): boolean {
   for (let i = 0; i < pa.length; i++) if (pa[i] !== pb[i]) return false;
   return true;
 }
+
+/** A stable map key for a circuit key: "<node pubkey hex>:<chan_id>:<htlc_id>". */
+export function circuitKeyId(key: CircuitKey): string {
+  return `${bytesToHex(key.nodePubkey)}:${key.chanId}:${key.htlcId}`;
+}

@@ -14,7 +14,7 @@
  */
 import { bytesToHex } from '../protocol/bytes.js';
 import type { FailureMessage } from '../protocol/failure-message.js';
-import { setId as computeSetId, type CircuitKey } from '../protocol/set-id.js';
+import { circuitKeyId, setId as computeSetId, type CircuitKey } from '../protocol/set-id.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import type {
   ArrivedHtlc,
@@ -62,11 +62,6 @@ interface Deadline {
 
 /** The queue is compacted (stale deadlines dropped) when it reaches this size, or twice its size after the last compaction. */
 const MIN_COMPACTION_SIZE = 1024;
-
-/** A stable string for a circuit key: HTLC identity is (node pubkey, incoming chan_id, htlc_id). */
-export function circuitKeyId(key: CircuitKey): string {
-  return `${bytesToHex(key.nodePubkey)}:${key.chanId}:${key.htlcId}`;
-}
 
 export class Registry {
   readonly #config: RegistryConfig;

@@ -63,9 +63,7 @@ export function checkCircuitKey(key: CircuitKey, field = 'key'): void {
 }
 
 /** A string that identifies a circuit key (for maps and duplicate checks). */
-export function circuitKeyId(key: CircuitKey): string {
-  return `${Buffer.from(key.nodePubkey.buffer, key.nodePubkey.byteOffset, key.nodePubkey.byteLength).toString('hex')}:${key.chanId}:${key.htlcId}`;
-}
+export { circuitKeyId } from '../protocol/set-id.js';
 
 /** Hex of some bytes (map keys, messages). */
 export function hex(bytes: Uint8Array): string {

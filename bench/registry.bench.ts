@@ -20,7 +20,7 @@ type RegistryCtor = new (config: RegistryConfig) => RegistryClass;
 const HELD = (process.env['BENCH_HELD'] ?? '0,1000,10000,50000').split(',').map(Number);
 const PAYMENTS = Number(process.env['BENCH_PAYMENTS'] ?? 500);
 const ROUNDS = 7;
-const CONFIG: RegistryConfig = { mode: 'auto', mppTimeoutMs: 3_600_000, holdTimeoutMs: 600_000, expiryMarginBlocks: 10 };
+const CONFIG: RegistryConfig = { mode: 'auto', mppTimeoutMs: 3_600_000, holdTimeoutMs: 600_000, expiryMarginBlocks: 10, autoFailMarginBlocks: 3 };
 const NODE = Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 2 : i));
 
 let nextHtlcId = 0n;
@@ -31,6 +31,7 @@ function arrived(amountMsat: bigint, totalMsat: bigint): ArrivedHtlc {
     preimage: randomBytes(32),
     amountMsat,
     expiry: 2_000,
+    autoFailHeight: 2_021,
     totalMsat,
     invoiceAmountMsat: totalMsat,
     invoiceExpiresAt: 4_000_000_000,

@@ -93,6 +93,7 @@ function payment(parts: number): Payment {
           outgoingExpiry: expiry,
           outgoingRequestedChanId: nodes[node]!.virtualChannelId,
           onionBlob: onion,
+          autoFailHeight: expiry + 40 - 19,
         },
       };
     }),
@@ -127,7 +128,7 @@ async function engineRound(store: Store, parts: number, databaseCpu: () => Promi
   const payments = Array.from({ length: PAYMENTS }, () => payment(parts));
   for (let i = 0; i < payments.length; i += 200) await Promise.all(payments.slice(i, i + 200).map((p) => store.recordInvoice(p.record)));
   const engine = new SettlementEngine({
-    registry: { mode: 'auto', mppTimeoutMs: 120_000, holdTimeoutMs: 600_000, expiryMarginBlocks: 10 },
+    registry: { mode: 'auto', mppTimeoutMs: 120_000, holdTimeoutMs: 600_000, expiryMarginBlocks: 10, autoFailMarginBlocks: 3 },
     policy: { feeBaseMsat: 0n, feeProportionalMillionths: 0n, cltvExpiryDelta: 40 },
     ecdh: ecdhWithPrivateKey(keyring.identityPrivateKey()),
     keyring,

@@ -65,12 +65,20 @@ const settlementSchema = z
   .object({
     /** auto: settle complete sets at once. hold: the application settles or cancels each accepted set. */
     mode: z.enum(['auto', 'hold']).default('auto'),
-    /** A part waiting longer than this for the rest of its set fails with mpp_timeout, seconds. */
+    /**
+     * A set still incomplete this long after its first part arrived fails, every part with mpp_timeout,
+     * seconds (BOLT 4 asks for at least 60).
+     */
     mppTimeoutSeconds: z.number().positive().default(120),
     /** Hold mode: an accepted set undecided for this long is released, seconds. */
     holdTimeoutSeconds: z.number().positive().default(600),
     /** A held HTLC fails when the chain height reaches its expiry minus this margin, blocks. */
     expiryMarginBlocks: z.number().int().min(1).default(10),
+    /**
+     * lnmux fails a held HTLC itself once the chain height reaches its node's auto_fail_height minus this
+     * margin, and never commits a set with such a part, blocks (docs/reliability.md says why 3).
+     */
+    autoFailMarginBlocks: z.number().int().min(1).default(3),
   })
   .strict();
 

@@ -18,19 +18,29 @@ import { circuitKeyId, type CircuitKey } from '../protocol/set-id.js';
 import type { Ecdh } from '../protocol/ecdh.js';
 import { inspectHtlc, type HopPolicy, type OfferedHtlc } from '../registry/inspect.js';
 import { Registry } from '../registry/registry.js';
-import type { Decision, FailOutcome, InvoiceStatus, RegistryConfig, RegistryEvent } from '../registry/types.js';
+import type { Decision, FailOutcome, InvoiceStatus, PartLostReason, RegistryConfig, RegistryEvent } from '../registry/types.js';
 import type { NodeCircuitKey, NodeLink, SettleStore } from './ports.js';
+import { emitSafely } from './safe-emit.js';
 
-/** Events for the application (library API). */
+/** Events for the application (library API). Hashes and set ids are hex; amounts msat. */
 export interface EngineEvents {
   /** Hold mode: a complete set waits for settle(setId) or a cancel. */
   accepted: [{ paymentHash: string; setId: string; amountMsat: bigint; htlcs: { circuitKey: string; amountMsat: bigint }[] }];
-  /** Hold mode: an accepted set was released before it was settled. */
-  released: [{ paymentHash: string; setId: string; reason: FailOutcome }];
-  /** The settle decision for a set is committed; SETTLEs are on their way. */
-  settled: [{ paymentHash: string; setId: string }];
-  /** LND reported the final state of an HTLC of a settled set. */
+  /** Hold mode: an accepted set was released before it was settled (`partLost`: its live parts wait again). */
+  released: [{ paymentHash: string; setId: string; reason: FailOutcome | 'partLost' }];
+  /** The settle decision is committed and the preimage released: SETTLEs are on their way to the nodes. */
+  committed: [{ paymentHash: string; setId: string; amountMsat: bigint }];
+  /** Every HTLC of the invoice's set is settled at its node (LND's final events): the payment is done. */
+  settled: [{ paymentHash: string }];
+  /** LND reported the final state of an HTLC of a committed set. */
   htlcFinal: [{ circuitKey: string; settled: boolean }];
+  /** A held part left its set because its node no longer holds it (nothing was released for it). */
+  partLost: [{ paymentHash: string; circuitKey: string; reason: PartLostReason; amountMsat: bigint }];
+  /**
+   * Money at risk: a part of a set whose preimage is released nears its auto-fail height unsettled
+   * (`expiryNear`), or its node failed it (`failedAfterRelease`: the payer holds the preimage).
+   */
+  atRisk: [{ paymentHash: string; setId: string; circuitKey: string; reason: 'expiryNear' | 'failedAfterRelease'; amountMsat: bigint }];
 }
 
 export interface EngineOptions {
@@ -44,7 +54,15 @@ export interface EngineOptions {
   readonly now?: () => number;
   /** Delay before retrying a store call that failed to reach the database, ms. */
   readonly storeRetryMs?: number;
+  /**
+   * After a node's interceptor stream opens, how long it has to offer again every HTLC it holds before
+   * a held part of that node not offered again is taken as gone, ms (default 3 s; LND replays its held
+   * HTLCs the moment the interceptor registers).
+   */
+  readonly replayWindowMs?: number;
 }
+
+const DEFAULT_REPLAY_WINDOW_MS = 3_000;
 
 /** Thrown by settle() when no accepted set has this id. */
 export class UnknownSetError extends Error {
@@ -64,6 +82,13 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
   readonly #awaitingFinal = new Set<string>();
   /** Hold-mode settle() callers waiting for their set's commit, by set id hex. */
   readonly #settleWaiters = new Map<string, { resolve: () => void; reject: (e: Error) => void }[]>();
+  /** Per node, the timer that closes its replay window (see EngineOptions.replayWindowMs). */
+  readonly #replayTimers = new Map<string, NodeJS.Timeout>();
+  /**
+   * Circuit key ids of HTLCs held in LND's on-chain flow (their incoming channel closed): LND accepts
+   * only SETTLE for them, and a FAIL or RESUME would end the interceptor stream.
+   */
+  readonly #onChain = new Set<string>();
 
   constructor(options: EngineOptions) {
     super();
@@ -94,6 +119,8 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    for (const timer of this.#replayTimers.values()) clearTimeout(timer);
+    this.#replayTimers.clear();
     for (const waiters of this.#settleWaiters.values()) for (const w of waiters) w.reject(new Error('lnmux stopped'));
     this.#settleWaiters.clear();
   }
@@ -112,6 +139,9 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     if (node === undefined) return;
     const key: CircuitKey = { nodePubkey: node.link.pubkey, ...htlc.circuitKey };
     const offered: OfferedHtlc = { ...htlc, key };
+    // LND's on-chain flow offers the HTLC with its settlement deadline, the incoming expiry, as its
+    // auto-fail height (off chain it is 19 blocks earlier): only SETTLE is accepted for it then.
+    if (htlc.autoFailHeight === htlc.incomingExpiry) this.#onChain.add(circuitKeyId(key));
     let inspection;
     try {
       inspection = inspectHtlc(offered, {
@@ -149,9 +179,11 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
       }
       return;
     }
-    const invoice = await this.#retryStore('invoice lookup', () =>
-      this.#options.store.invoiceStatus(htlc.paymentHash),
-    );
+    // A part the registry holds already (offered again after a reconnect) needs no lookup: its set
+    // decides, and the registry learns at once that its node still holds it.
+    const invoice = this.#registry.holdsPart(key)
+      ? ({ kind: 'open' } as const)
+      : await this.#retryStore('invoice lookup', () => this.#options.store.invoiceStatus(htlc.paymentHash));
     if (invoice === undefined) return; // stopped while the database was down: LND re-offers on reconnect
     this.#step({ kind: 'htlcArrived', htlc: inspection.htlc, invoice });
   }
@@ -162,22 +194,64 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * LND's final resolution of an HTLC (SubscribeHtlcEvents, or a lookup after a gap). Only HTLCs of
-   * settled sets reach the store: LND reports every forward, most of them not ours.
+   * LND's final resolution of an HTLC (SubscribeHtlcEvents, or a lookup after a gap). Every one goes to
+   * the registry (a held part failed by its node leaves its set); only HTLCs of committed sets reach the
+   * store: LND reports every forward, most of them not ours.
    */
   async onHtlcFinal(nodePubkeyHex: string, circuitKey: NodeCircuitKey, settled: boolean): Promise<void> {
     const node = this.#nodes.get(nodePubkeyHex);
     if (node === undefined) return;
     const key: CircuitKey = { nodePubkey: node.link.pubkey, ...circuitKey };
     const id = circuitKeyId(key);
-    if (!this.#awaitingFinal.delete(id)) return;
-    const done = await this.#retryStore('final htlc', async () => {
-      await this.#options.store.markHtlcFinal(key, settled);
-      return true;
-    });
-    if (done === undefined) return; // stopped before the database answered
+    this.#onChain.delete(id);
+    if (!this.#awaitingFinal.delete(id)) {
+      this.#step({ kind: 'htlcFinal', key, settled });
+      return;
+    }
+    const done = await this.#retryStore('final htlc', () => this.#options.store.markHtlcFinal(key, settled));
+    if (this.#stopped) return; // stopped before the database answered
     this.#step({ kind: 'htlcFinal', key, settled });
-    this.emit('htlcFinal', { circuitKey: circuitKeyId(key), settled });
+    this.#notify('htlcFinal', { circuitKey: id, settled });
+    if (done !== undefined) {
+      const hash = bytesToHex(done.paymentHash);
+      if (done.state === 'settled') {
+        this.#log.info({ hash }, 'Invoice settled at every node');
+        this.#notify('settled', { paymentHash: hash });
+      } else {
+        this.#log.error({ hash }, 'Invoice final with a part failed after its settle was committed');
+      }
+    }
+  }
+
+  /**
+   * A node's interceptor stream went down (or its session ended): its held parts are unconfirmed until
+   * it offers them again, and no set waiting on them is committed or released meanwhile.
+   */
+  onInterceptorDown(nodePubkeyHex: string): void {
+    const timer = this.#replayTimers.get(nodePubkeyHex);
+    if (timer !== undefined) clearTimeout(timer);
+    this.#replayTimers.delete(nodePubkeyHex);
+    this.#step({ kind: 'nodeDisconnected', node: nodePubkeyHex });
+  }
+
+  /**
+   * A node's interceptor stream opened: once the replay window passed, a held part of that node that
+   * was not offered again is gone (LND offers every HTLC it still holds when the interceptor registers).
+   */
+  onInterceptorUp(nodePubkeyHex: string): void {
+    const previous = this.#replayTimers.get(nodePubkeyHex);
+    if (previous !== undefined) clearTimeout(previous);
+    const timer = setTimeout(() => {
+      this.#replayTimers.delete(nodePubkeyHex);
+      this.#step({ kind: 'nodeReplayed', node: nodePubkeyHex });
+    }, this.#options.replayWindowMs ?? DEFAULT_REPLAY_WINDOW_MS);
+    timer.unref();
+    this.#replayTimers.set(nodePubkeyHex, timer);
+  }
+
+  /** The node runs without --requireinterceptor: every HTLC it held for us was resolved without us. */
+  onNodeHtlcsLost(nodePubkeyHex: string): void {
+    this.#step({ kind: 'nodeHtlcsLost', node: nodePubkeyHex });
   }
 
   /** Hold mode: settles the accepted set; resolves once its decision is committed. Throws UnknownSetError. */
@@ -196,11 +270,29 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     this.#step({ kind: 'invoiceCancelled', paymentHash });
   }
 
+  /** Steps the registry and carries out its decisions. Never throws: a bug is logged, the process lives on. */
   #step(event: RegistryEvent): void {
     if (this.#stopped) return;
-    const decisions = this.#registry.step(event, this.#now());
-    for (const decision of decisions) this.#perform(decision);
+    let decisions: Decision[];
+    try {
+      decisions = this.#registry.step(event, this.#now());
+    } catch (error) {
+      this.#log.error({ err: error, event: event.kind }, 'Registry step failed; event dropped');
+      return;
+    }
+    for (const decision of decisions) {
+      try {
+        this.#perform(decision);
+      } catch (error) {
+        this.#log.error({ err: error, decision: decision.kind }, 'Decision could not be carried out');
+      }
+    }
     this.#armTimer();
+  }
+
+  /** Emits to the application; a listener that throws or rejects is logged and never reaches lnmux. */
+  #notify<K extends keyof EngineEvents>(event: K, ...args: EngineEvents[K]): void {
+    emitSafely(this as EventEmitter, event, args, (error) => this.#log.error({ err: error, event }, 'Application listener failed'));
   }
 
   #perform(d: Decision): void {
@@ -225,6 +317,13 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
         return;
       }
       case 'fail': {
+        if (this.#onChain.has(circuitKeyId(d.key))) {
+          this.#log.warn(
+            { hash: bytesToHex(d.paymentHash), circuitKey: logKey(d.key), outcome: d.outcome },
+            'Htlc not failed: its channel is closed on chain and LND accepts only SETTLE; left to LND',
+          );
+          return;
+        }
         this.#log.info({ hash: bytesToHex(d.paymentHash), circuitKey: logKey(d.key), outcome: d.outcome }, 'Sending fail resolution');
         const failureMessage = createFailurePacket(d.sharedSecret, encodeFailureMessage(d.message));
         this.#reply(d.key, (circuitKey) => ({ kind: 'failWithMessage', circuitKey, failureMessage }));
@@ -235,7 +334,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
         return;
       case 'setAccepted':
         this.#log.info({ hash: bytesToHex(d.paymentHash), setId: bytesToHex(d.setId), amountMsat: String(d.amountMsat) }, 'Set accepted');
-        this.emit('accepted', {
+        this.#notify('accepted', {
           paymentHash: bytesToHex(d.paymentHash),
           setId: bytesToHex(d.setId),
           amountMsat: d.amountMsat,
@@ -245,8 +344,51 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
       case 'setReleased':
         this.#log.info({ hash: bytesToHex(d.paymentHash), setId: bytesToHex(d.setId), reason: d.outcome }, 'Set released');
         this.#rejectWaiters(d.setId, new UnknownSetError(`set ${bytesToHex(d.setId)} was released: ${d.outcome}`));
-        this.emit('released', { paymentHash: bytesToHex(d.paymentHash), setId: bytesToHex(d.setId), reason: d.outcome });
+        this.#notify('released', { paymentHash: bytesToHex(d.paymentHash), setId: bytesToHex(d.setId), reason: d.outcome });
         return;
+      case 'partLost': {
+        const fields = {
+          hash: bytesToHex(d.paymentHash),
+          circuitKey: logKey(d.key),
+          reason: d.reason,
+          amountMsat: String(d.amountMsat),
+          heldMsat: String(d.heldMsat),
+        };
+        if (d.reason === 'nodeWithoutInterceptor') this.#log.error(fields, 'Htlc left its set: its node runs without --requireinterceptor');
+        else this.#log.warn(fields, 'Htlc left its set: its node no longer holds it');
+        this.#notify('partLost', { paymentHash: fields.hash, circuitKey: circuitKeyId(d.key), reason: d.reason, amountMsat: d.amountMsat });
+        return;
+      }
+      case 'settleReleased': {
+        const hash = bytesToHex(d.paymentHash);
+        const setId = bytesToHex(d.setId);
+        this.#log.info({ hash, setId, amountMsat: String(d.amountMsat) }, 'Settle released: preimage sent to every node of the set');
+        this.#notify('committed', { paymentHash: hash, setId, amountMsat: d.amountMsat });
+        return;
+      }
+      case 'revokeSettle':
+        void this.#revoke(d.paymentHash, d.setId);
+        return;
+      case 'reloadInvoice':
+        void this.#reload(d.paymentHash);
+        return;
+      case 'settleAtRisk': {
+        const event = {
+          paymentHash: bytesToHex(d.paymentHash),
+          setId: bytesToHex(d.setId),
+          circuitKey: circuitKeyId(d.key),
+          reason: d.reason,
+          amountMsat: d.amountMsat,
+        };
+        this.#log.error(
+          { hash: event.paymentHash, setId: event.setId, circuitKey: logKey(d.key), reason: d.reason, amountMsat: String(d.amountMsat) },
+          d.reason === 'expiryNear'
+            ? 'Money at risk: a part of a released set is not settled at its node and nears its auto-fail height'
+            : 'Money lost: a part of a released set was failed by its node',
+        );
+        this.#notify('atRisk', event);
+        return;
+      }
       case 'settleRequestAnswered':
         if (d.answer === 'alreadySettled') this.#resolveWaiters(d.setId);
         else this.#rejectWaiters(d.setId, new UnknownSetError(`no accepted set ${bytesToHex(d.setId)}`));
@@ -270,12 +412,33 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
       this.#log.info({ hash, setId, parts: d.htlcs.length }, 'Settle committed');
       this.#step({ kind: 'settleCommitted', paymentHash: d.paymentHash, setId: d.setId });
       this.#resolveWaiters(d.setId);
-      this.emit('settled', { paymentHash: hash, setId });
     } else {
       this.#log.warn({ hash, setId, invoice: result.invoice.kind }, 'Settle refused by the store');
       this.#step({ kind: 'settleRefused', paymentHash: d.paymentHash, invoice: result.invoice });
       this.#rejectWaiters(d.setId, new UnknownSetError(`set ${setId} refused: invoice ${result.invoice.kind}`));
     }
+  }
+
+  /** Asks the store to take back a decision no SETTLE went out for; the store's answer is final. */
+  async #revoke(paymentHash: Uint8Array, setId: Uint8Array): Promise<void> {
+    const hash = bytesToHex(paymentHash);
+    const outcome = await this.#retryStore('settle revoke', () => this.#options.store.revokeSettle(paymentHash, setId));
+    if (outcome === undefined) return; // stopped: the next start reads the store
+    if (outcome === 'revoked') {
+      this.#log.warn({ hash, setId: bytesToHex(setId) }, 'Settle revoked before release: a part was lost; the live parts wait again');
+      this.#step({ kind: 'settleRevoked', paymentHash, setId });
+      return;
+    }
+    this.#log.error({ hash, setId: bytesToHex(setId) }, 'Settle could not be revoked; the committed decision stands');
+    await this.#reload(paymentHash);
+  }
+
+  /** Reads the invoice's state from the store and hands it to the registry, whose memory it overrides. */
+  async #reload(paymentHash: Uint8Array): Promise<void> {
+    const invoice = await this.#retryStore('invoice reload', () => this.#options.store.invoiceStatus(paymentHash));
+    if (invoice === undefined) return;
+    this.#log.warn({ hash: bytesToHex(paymentHash), invoice: invoice.kind }, 'Registry resynchronised with the store');
+    this.#step({ kind: 'settleRefused', paymentHash, invoice });
   }
 
   /** Runs a store call until it answers; undefined if the engine stopped first. Non-retryable errors are retried too, logged as errors. */

@@ -32,7 +32,8 @@ import {
   type Store,
 } from '../store/index.js';
 import { identityKeyBytes, parseConfig, storeConfigOf, type MuxConfig, type MuxConfigInput } from './config.js';
-import { SettlementEngine } from './engine.js';
+import { SettlementEngine, type EngineEvents } from './engine.js';
+import { emitSafely } from './safe-emit.js';
 import { makeInvoice, type CreatedInvoice, type InvoiceRequest } from './invoice-factory.js';
 import { settleStoreOf } from './settle-store.js';
 
@@ -40,12 +41,24 @@ import { settleStoreOf } from './settle-store.js';
 export interface MuxEvents {
   /** Hold mode: a complete set waits for `settle(setId)` or `cancelInvoice(hash)`. */
   accepted: [{ paymentHash: string; setId: string; amountMsat: bigint; htlcs: { circuitKey: string; amountMsat: bigint }[] }];
-  /** Hold mode: an accepted set was released (timeout, expiry) before it was settled. */
-  released: [{ paymentHash: string; setId: string; reason: FailOutcome }];
-  /** The settle decision of an invoice is committed: the payment is received. */
-  settled: [{ paymentHash: string; setId: string }];
-  /** LND reported an HTLC of a settled set final (settled, or failed: lost after the decision). */
-  htlcFinal: [{ circuitKey: string; settled: boolean }];
+  /**
+   * Hold mode: an accepted set was released before it was settled (timeout, expiry near, cancel), or
+   * `partLost`: one of its parts left it (its node no longer holds it) and the live parts wait again.
+   */
+  released: EngineEvents['released'];
+  /**
+   * The settle decision is committed and the preimage released: the payment is received, the SETTLEs are
+   * on their way (the stored invoice reads `settleRequested` until every node reports its HTLC final).
+   */
+  committed: EngineEvents['committed'];
+  /** Every HTLC of the invoice's set is settled at its node (the stored invoice reads `settled`). */
+  settled: EngineEvents['settled'];
+  /** LND reported an HTLC of a committed set final (settled, or failed: lost after the decision). */
+  htlcFinal: EngineEvents['htlcFinal'];
+  /** A held part left its set: its node no longer holds it (failed on its own, not offered again after a reconnect). */
+  partLost: EngineEvents['partLost'];
+  /** Money at risk: a part of a released set nears its auto-fail height unsettled, or was failed by its node. */
+  atRisk: EngineEvents['atRisk'];
   /** This instance became the active one, or lost the lease and went back to standby. */
   role: [{ role: 'active' | 'standby' }];
   /** A node's connection changed state (connected, refused with the reason, backing off). */
@@ -109,6 +122,7 @@ export class Mux extends EventEmitter<MuxEvents> {
         mppTimeoutMs: s.mppTimeoutSeconds * 1000,
         holdTimeoutMs: s.holdTimeoutSeconds * 1000,
         expiryMarginBlocks: s.expiryMarginBlocks,
+        autoFailMarginBlocks: s.autoFailMarginBlocks,
       },
       policy: {
         feeBaseMsat: BigInt(config.routing.feeBaseMsat),
@@ -120,10 +134,9 @@ export class Mux extends EventEmitter<MuxEvents> {
       store: settleStoreOf(store),
       logger: log,
     });
-    this.#engine.on('accepted', (e) => this.emit('accepted', e));
-    this.#engine.on('released', (e) => this.emit('released', e));
-    this.#engine.on('settled', (e) => this.emit('settled', e));
-    this.#engine.on('htlcFinal', (e) => this.emit('htlcFinal', e));
+    for (const event of ['accepted', 'released', 'committed', 'settled', 'htlcFinal', 'partLost', 'atRisk'] as const) {
+      this.#engine.on(event, (payload: unknown) => this.#notify(event, payload));
+    }
   }
 
   /**
@@ -143,6 +156,11 @@ export class Mux extends EventEmitter<MuxEvents> {
       }));
     log.info({ node: bytesToHex(keyring.nodePubkey), backend: store.backend, nodes: config.nodes.length }, 'lnmux opened');
     return new Mux(config, store, keyring, log, options);
+  }
+
+  /** Emits to the application; its listeners' errors (thrown or rejected) are logged, never thrown into lnmux. */
+  #notify(event: keyof MuxEvents, payload: unknown): void {
+    emitSafely(this, event, [payload], (error) => this.#log.error({ err: error, event }, 'Application listener failed'));
   }
 
   /** The virtual node's public key (the invoices' payee), hex. */
@@ -259,17 +277,17 @@ export class Mux extends EventEmitter<MuxEvents> {
           active = true;
           announcedStandby = false;
           this.#log.info({ instance: this.#instanceId }, 'Leader lease acquired; intercepting');
-          this.emit('role', { role: 'active' });
+          this.#notify('role', { role: 'active' });
         } else if (!holding && active) {
           active = false;
           announcedStandby = true;
           this.#log.warn({ instance: this.#instanceId }, 'Leader lease lost; standing by');
           await this.#stopGateways();
-          this.emit('role', { role: 'standby' });
+          this.#notify('role', { role: 'standby' });
         } else if (!holding && !announcedStandby) {
           announcedStandby = true;
           this.#log.info({ holder: outcome.kind === 'heldByOther' ? outcome.lease.holder : undefined }, 'Standing by: another instance is active');
-          this.emit('role', { role: 'standby' });
+          this.#notify('role', { role: 'standby' });
         }
       } catch (error) {
         // Database down: stay as we are. An active instance keeps intercepting, so regular forwards keep
@@ -382,6 +400,16 @@ export class Mux extends EventEmitter<MuxEvents> {
         return;
       case 'state': {
         const s = event.state;
+        if (s.kind !== 'ready') this.#engine.onInterceptorDown(event.node);
+        if (s.kind === 'refused' && s.reasons.some((r) => r.kind === 'interceptorNotRequired')) {
+          // Started without --requireinterceptor: while no interceptor is registered it forwards (and so
+          // fails) HTLCs for the virtual node on its own, and it failed the parts it held at its restart.
+          this.#log.error(
+            { node: event.node },
+            'Node runs without --requireinterceptor: it resolves HTLCs for the virtual node without lnmux; its held parts are dropped from their sets. Restart it with --requireinterceptor',
+          );
+          this.#engine.onNodeHtlcsLost(event.node);
+        }
         if (s.kind === 'ready') {
           this.#log.info({ node: event.node, version: s.version.version }, 'Successfully connected to LND');
           this.#log.info({ node: event.node }, 'Starting htlc interception');
@@ -392,10 +420,14 @@ export class Mux extends EventEmitter<MuxEvents> {
         }
         const detail =
           s.kind === 'refused' ? s.reasons.map(describeRefusal).join('; ') : s.kind === 'backoff' ? describeRetryCause(s.cause) : undefined;
-        this.emit('node', { pubkey: event.node, state: s.kind, ...(detail !== undefined ? { detail } : {}) });
+        this.#notify('node', { pubkey: event.node, state: s.kind, ...(detail !== undefined ? { detail } : {}) });
         return;
       }
       case 'stream':
+        if (event.stream === 'interceptor') {
+          if (event.state.kind === 'open') this.#engine.onInterceptorUp(event.node);
+          else this.#engine.onInterceptorDown(event.node);
+        }
         if (event.state.kind === 'open') this.#log.info({ node: event.node, stream: event.stream }, 'Stream open');
         else if (event.state.kind === 'backoff') {
           this.#log.warn(
@@ -436,6 +468,7 @@ function offeredFrom(htlc: InterceptedHtlc) {
     outgoingExpiry: htlc.outgoingExpiry,
     outgoingRequestedChanId: htlc.outgoingRequestedChanId,
     onionBlob: htlc.onionBlob,
+    autoFailHeight: htlc.autoFailHeight,
   };
 }
 

@@ -48,6 +48,14 @@ export interface SettleStore {
     setId: Uint8Array,
     htlcs: readonly { readonly key: CircuitKey; readonly amountMsat: bigint }[],
   ): Promise<SettleCommitResult>;
-  /** Records LND's final resolution of a settled-set HTLC. */
-  markHtlcFinal(key: CircuitKey, settled: boolean): Promise<void>;
+  /**
+   * Takes back a committed decision for which no SETTLE went out (a part of the set was lost before
+   * the release): 'revoked' (the invoice is open again) or 'notRevocable' (the decision stands).
+   */
+  revokeSettle(paymentHash: Uint8Array, setId: Uint8Array): Promise<'revoked' | 'notRevocable'>;
+  /**
+   * Records LND's final resolution of a settled-set HTLC. Resolves to the invoice's final state when this
+   * event made every HTLC of its set final (once per invoice), undefined otherwise.
+   */
+  markHtlcFinal(key: CircuitKey, settled: boolean): Promise<{ readonly paymentHash: Uint8Array; readonly state: 'settled' | 'failed' } | undefined>;
 }

@@ -65,8 +65,15 @@ export function settleStoreOf(store: Store): SettleStore {
       }
     },
 
+    async revokeSettle(paymentHash, setId) {
+      const outcome = await store.revokeSettle(paymentHash, setId);
+      return outcome.kind;
+    },
+
     async markHtlcFinal(key: CircuitKey, settled: boolean) {
-      await store.markHtlcFinal(key, settled ? 'settled' : 'failed');
+      const outcome = await store.markHtlcFinal(key, settled ? 'settled' : 'failed');
+      if (outcome.kind !== 'recorded' || !outcome.invoiceFinalized || outcome.invoiceState === 'settleRequested') return undefined;
+      return { paymentHash: outcome.hash, state: outcome.invoiceState };
     },
   };
 }

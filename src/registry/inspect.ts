@@ -32,6 +32,12 @@ export interface OfferedHtlc {
   readonly outgoingRequestedChanId: bigint;
   /** The 1366-byte onion addressed to the next hop. */
   readonly onionBlob: Uint8Array;
+  /**
+   * The height at which the cluster node fails this HTLC on its own if it is still held, blocks
+   * (LND's `auto_fail_height`: the incoming expiry minus 19 off chain, the incoming expiry itself once
+   * the incoming channel is closed on chain).
+   */
+  readonly autoFailHeight: number;
 }
 
 /** The virtual hop's routing policy, as advertised in the invoice's route hints. */
@@ -172,6 +178,7 @@ export function inspectHtlc(offered: OfferedHtlc, ctx: InspectContext): Inspecti
       preimage: terms.preimage,
       amountMsat: offered.outgoingAmountMsat,
       expiry: offered.outgoingExpiry,
+      autoFailHeight: offered.autoFailHeight,
       totalMsat: hop.paymentData.totalMsat,
       invoiceAmountMsat: terms.amountMsat,
       invoiceExpiresAt: terms.expiresAt,

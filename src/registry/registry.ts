@@ -10,7 +10,16 @@
  *   any rule that could fail them (invoice expiry, block height, timeouts);
  * - never a partial settle: a set is committed only when it pays exactly the invoice amount, and once
  *   its commit is requested no timer fails any part of it (the commit's outcome may be unknown);
+ * - a set counts only live parts (invariant 7): a part leaves its set when its node reports it failed,
+ *   when its node comes back without offering it again, or when its node runs without the interceptor;
+ *   a part whose node is disconnected is unconfirmed, and no set is committed, nor its SETTLEs
+ *   released, while one of its parts is unconfirmed; a part within `autoFailMarginBlocks` of its
+ *   node's auto-fail height is failed by lnmux first and never committed. A part lost after the
+ *   commit but before any SETTLE went out makes the registry ask the store to revoke the decision;
  * - the registry trusts the store's answer over its own memory when they disagree (settleRefused).
+ *
+ * The MPP timeout runs per set, from its first part's arrival (BOLT 4 "Basic Multi-Part Payments"): a
+ * payer cannot keep a set alive by adding parts.
  */
 import { bytesToHex } from '../protocol/bytes.js';
 import type { FailureMessage } from '../protocol/failure-message.js';
@@ -21,43 +30,56 @@ import type {
   Decision,
   FailOutcome,
   InvoiceStatus,
+  PartLostReason,
   RegistryConfig,
   RegistryEvent,
 } from './types.js';
 
 interface HeldPart {
   readonly htlc: ArrivedHtlc;
-  readonly arrivedAtMs: number;
+  /** The node holding it, pubkey hex. */
+  readonly node: string;
+  /** Offered by its node since that node's interceptor stream last went down (or never went down). */
+  confirmed: boolean;
+  /** Released sets only: a settleAtRisk for this part was reported. */
+  atRiskReported?: boolean;
 }
 
 type Phase =
-  /** Collecting parts until they pay the invoice amount. */
+  /** Collecting parts until they pay the invoice amount (and every part is confirmed live). */
   | { readonly kind: 'accepting' }
-  /** Hold mode: complete, waiting for the application's settle or cancel. */
-  | { readonly kind: 'accepted'; readonly setId: Uint8Array; readonly acceptedAtMs: number }
-  /** The commit of this set is requested and its outcome not known yet. */
-  | { readonly kind: 'committing'; readonly setId: Uint8Array }
-  /** The store holds this set: its parts are settled, every other HTLC fails. */
-  | { readonly kind: 'committed'; readonly setId: Uint8Array; readonly members: ReadonlySet<string> };
+  /** Hold mode: complete, waiting for the application's settle (`settleRequested`) or cancel. */
+  | { readonly kind: 'accepted'; readonly setId: Uint8Array; readonly acceptedAtMs: number; settleRequested: boolean }
+  /** The commit of this set is requested and its outcome not known yet; `lost`: a part left meanwhile. */
+  | { readonly kind: 'committing'; readonly setId: Uint8Array; lost: boolean }
+  /**
+   * The store holds this set: its parts are settled, every other HTLC fails. `released`: SETTLEs went
+   * out (the preimage is public); until then a lost part can still have the decision revoked.
+   */
+  | { readonly kind: 'committed'; readonly setId: Uint8Array; readonly members: ReadonlySet<string>; released: boolean }
+  /** A part of the committed, unreleased set was lost: the store is asked to revoke the decision. */
+  | { readonly kind: 'revoking'; readonly setId: Uint8Array; readonly members: ReadonlySet<string> };
 
 interface PaymentSet {
   readonly paymentHash: Uint8Array;
   readonly invoiceAmountMsat: bigint;
   readonly parts: Map<string, HeldPart>;
   sumMsat: bigint;
+  /** When the current round of collecting began (its first part arrived), unix ms: the MPP timeout counts from here. */
+  firstArrivedAtMs: number;
   phase: Phase;
 }
 
 /**
- * A deadline in the queue: a part's MPP timeout (`partId` set) or an accepted set's hold timeout. It
- * is live while its set still waits for it (see Registry.#isLive); the queue keeps stale ones until
- * they reach the top or a compaction.
+ * A deadline in the queue: a set's MPP timeout or an accepted set's hold timeout. It is live while its
+ * set still waits for it (see Registry.#isLive); the queue keeps stale ones until they reach the top or
+ * a compaction.
  */
 interface Deadline {
   /** Unix ms. */
   readonly at: number;
   readonly hashHex: string;
-  readonly partId?: string;
+  readonly kind: 'mpp' | 'hold';
 }
 
 /** The queue is compacted (stale deadlines dropped) when it reaches this size, or twice its size after the last compaction. */
@@ -67,8 +89,8 @@ export class Registry {
   readonly #config: RegistryConfig;
   readonly #sets = new Map<string, PaymentSet>();
   readonly #hashBySetId = new Map<string, string>();
-  /** Circuit key id -> payment hash hex, for the parts of committed sets awaiting their final event. */
-  readonly #hashByCommittedKey = new Map<string, string>();
+  /** Circuit key id -> payment hash hex, for every part of every set held (a final event finds its set). */
+  readonly #hashByPart = new Map<string, string>();
   /**
    * Every MPP and hold deadline, earliest first. Looking one up must not cost a visit to every held
    * HTLC: the engine asks for the next deadline after every event.
@@ -88,9 +110,12 @@ export class Registry {
 
   /** Number of HTLCs held in memory (for metrics). */
   get heldHtlcCount(): number {
-    let count = 0;
-    for (const set of this.#sets.values()) count += set.parts.size;
-    return count;
+    return this.#hashByPart.size;
+  }
+
+  /** Whether this HTLC is a part of a set held now (an offer of it is a replay). */
+  holdsPart(key: CircuitKey): boolean {
+    return this.#hashByPart.has(circuitKeyId(key));
   }
 
   /** Applies one event at time `nowMs` (unix ms) and returns what must be done, in order. */
@@ -101,13 +126,16 @@ export class Registry {
         this.#onHtlcArrived(event.htlc, event.invoice, nowMs, out);
         break;
       case 'settleCommitted':
-        this.#onSettleCommitted(event.paymentHash, event.setId, out);
+        this.#onSettleCommitted(event.paymentHash, event.setId, nowMs, out);
         break;
       case 'settleRefused':
         this.#onSettleRefused(event.paymentHash, event.invoice, out);
         break;
+      case 'settleRevoked':
+        this.#onSettleRevoked(event.paymentHash, event.setId, nowMs, out);
+        break;
       case 'settleRequested':
-        this.#onSettleRequested(event.setId, out);
+        this.#onSettleRequested(event.setId, nowMs, out);
         break;
       case 'invoiceCancelled':
         this.#release(bytesToHex(event.paymentHash), 'invoiceCancelled', out);
@@ -116,7 +144,16 @@ export class Registry {
         this.#onBlock(event.height, out);
         break;
       case 'htlcFinal':
-        this.#onHtlcFinal(event.key);
+        this.#onHtlcFinal(event.key, event.settled, nowMs, out);
+        break;
+      case 'nodeDisconnected':
+        this.#onNodeDisconnected(event.node);
+        break;
+      case 'nodeReplayed':
+        this.#loseNodeParts(event.node, (part) => !part.confirmed, 'notReplayed', nowMs, out);
+        break;
+      case 'nodeHtlcsLost':
+        this.#loseNodeParts(event.node, () => true, 'nodeWithoutInterceptor', nowMs, out);
         break;
       case 'tick':
         this.#onTick(nowMs, out);
@@ -137,20 +174,17 @@ export class Registry {
   }
 
   /**
-   * Whether a queued deadline still applies: its part still waits in a set that is accepting (MPP
-   * timeout), or its set is still accepted and undecided (hold timeout). A set never goes back to
-   * accepting with the parts it had (a refused commit releases them), so a deadline found stale stays
-   * stale and can be dropped.
+   * Whether a queued deadline still applies: its set is accepting and the deadline is its current
+   * round's MPP timeout, or its set is accepted and the deadline is its hold timeout. A stale deadline
+   * stays stale (a new round or a new acceptance schedules a new deadline), so it can be dropped.
    */
   #isLive(deadline: Deadline): boolean {
     const set = this.#sets.get(deadline.hashHex);
     if (set === undefined) return false;
-    if (deadline.partId === undefined) {
+    if (deadline.kind === 'hold') {
       return set.phase.kind === 'accepted' && set.phase.acceptedAtMs + this.#config.holdTimeoutMs === deadline.at;
     }
-    if (set.phase.kind !== 'accepting') return false;
-    const part = set.parts.get(deadline.partId);
-    return part !== undefined && part.arrivedAtMs + this.#config.mppTimeoutMs === deadline.at;
+    return set.phase.kind === 'accepting' && set.firstArrivedAtMs + this.#config.mppTimeoutMs === deadline.at;
   }
 
   #schedule(deadline: Deadline): void {
@@ -161,6 +195,13 @@ export class Registry {
     this.#compactAt = Math.max(MIN_COMPACTION_SIZE, 2 * this.#deadlines.size);
   }
 
+  /** Starts a new round of collecting: the MPP timeout counts from `nowMs`. */
+  #beginRound(hashHex: string, set: PaymentSet, nowMs: number): void {
+    set.phase = { kind: 'accepting' };
+    set.firstArrivedAtMs = nowMs;
+    this.#schedule({ at: nowMs + this.#config.mppTimeoutMs, hashHex, kind: 'mpp' });
+  }
+
   #onHtlcArrived(htlc: ArrivedHtlc, invoice: InvoiceStatus, nowMs: number, out: Decision[]): void {
     const hashHex = bytesToHex(htlc.paymentHash);
     const id = circuitKeyId(htlc.key);
@@ -168,16 +209,19 @@ export class Registry {
 
     if (set !== undefined) {
       const phase = set.phase;
-      if (phase.kind === 'committed') {
-        if (phase.members.has(id)) out.push(settle(htlc, 'replayToSettled'));
-        else out.push(this.#fail(htlc, 'invoiceAlreadySettled'));
-        return;
-      }
       const held = set.parts.get(id);
       if (held !== undefined) {
-        // The same HTLC offered again (reconnect): it is already counted, keep the newest offer.
-        set.parts.set(id, { htlc, arrivedAtMs: held.arrivedAtMs });
-        out.push(hold(htlc, set.sumMsat));
+        // The same HTLC offered again (reconnect): its node still holds it. Keep the newest offer.
+        set.parts.set(id, { htlc, node: held.node, confirmed: true });
+        if (phase.kind === 'committed' && phase.released) out.push(settle(htlc, 'replayToSettled'));
+        else out.push(hold(htlc, set.sumMsat));
+        this.#proceed(hashHex, set, nowMs, out);
+        return;
+      }
+      if (phase.kind === 'committed' || phase.kind === 'revoking') {
+        // Not a held part: a part of the set that already reached its final state, or a stranger.
+        if (phase.members.has(id) && phase.kind === 'committed' && phase.released) out.push(settle(htlc, 'replayToSettled'));
+        else out.push(this.#fail(htlc, phase.members.has(id) ? 'setClosed' : 'invoiceAlreadySettled'));
         return;
       }
       if (phase.kind !== 'accepting') {
@@ -212,50 +256,87 @@ export class Registry {
       out.push(this.#fail(htlc, 'expiryTooSoon'));
       return;
     }
-    const target = set ?? this.#newSet(hashHex, htlc);
-    if (target.sumMsat + htlc.amountMsat > target.invoiceAmountMsat) {
-      out.push(this.#fail(htlc, 'overpayment'));
-      if (target.parts.size === 0) this.#sets.delete(hashHex);
+    if (this.#nearAutoFail(htlc)) {
+      out.push(this.#fail(htlc, 'autoFailHeightNear'));
       return;
     }
-    target.parts.set(id, { htlc, arrivedAtMs: nowMs });
-    this.#schedule({ at: nowMs + this.#config.mppTimeoutMs, hashHex, partId: id });
+    const target = set ?? this.#newSet(hashHex, htlc, nowMs);
+    if (target.sumMsat + htlc.amountMsat > target.invoiceAmountMsat) {
+      out.push(this.#fail(htlc, 'overpayment'));
+      if (target.parts.size === 0) this.#forget(hashHex, target);
+      return;
+    }
+    target.parts.set(id, { htlc, node: bytesToHex(htlc.key.nodePubkey), confirmed: true });
+    this.#hashByPart.set(id, hashHex);
     target.sumMsat += htlc.amountMsat;
     out.push(hold(htlc, target.sumMsat));
-    if (target.sumMsat === target.invoiceAmountMsat) this.#onComplete(hashHex, target, nowMs, out);
+    this.#proceed(hashHex, target, nowMs, out);
   }
 
-  #newSet(hashHex: string, htlc: ArrivedHtlc): PaymentSet {
+  #newSet(hashHex: string, htlc: ArrivedHtlc, nowMs: number): PaymentSet {
     const set: PaymentSet = {
       paymentHash: htlc.paymentHash,
       invoiceAmountMsat: htlc.invoiceAmountMsat,
       parts: new Map(),
       sumMsat: 0n,
+      firstArrivedAtMs: nowMs,
       phase: { kind: 'accepting' },
     };
     this.#sets.set(hashHex, set);
+    this.#beginRound(hashHex, set, nowMs);
     return set;
+  }
+
+  #nearAutoFail(htlc: ArrivedHtlc): boolean {
+    return htlc.autoFailHeight <= this.#height + this.#config.autoFailMarginBlocks;
+  }
+
+  #allConfirmed(set: PaymentSet): boolean {
+    for (const part of set.parts.values()) if (!part.confirmed) return false;
+    return true;
+  }
+
+  /**
+   * Takes the set as far as its parts allow: a complete set of live parts is accepted (hold) or
+   * committed (auto); an accepted set the application settled is committed; a committed set's SETTLEs
+   * are released. Each step waits while a part is unconfirmed (its node is reconnecting).
+   */
+  #proceed(hashHex: string, set: PaymentSet, nowMs: number, out: Decision[]): void {
+    if (!this.#allConfirmed(set)) return;
+    const phase = set.phase;
+    if (phase.kind === 'accepting' && set.sumMsat === set.invoiceAmountMsat) this.#onComplete(hashHex, set, nowMs, out);
+    else if (phase.kind === 'accepted' && phase.settleRequested) this.#commit(set, phase.setId, out);
+    else if (phase.kind === 'committed' && !phase.released) {
+      phase.released = true;
+      out.push({ kind: 'settleReleased', paymentHash: set.paymentHash, setId: phase.setId, amountMsat: set.sumMsat });
+      for (const part of set.parts.values()) out.push(settle(part.htlc, 'settled'));
+    }
   }
 
   #onComplete(hashHex: string, set: PaymentSet, nowMs: number, out: Decision[]): void {
     const parts = [...set.parts.values()];
     const setId = computeSetId(parts.map((p) => p.htlc.key));
     this.#hashBySetId.set(bytesToHex(setId), hashHex);
-    const htlcs = parts.map((p) => ({ key: p.htlc.key, amountMsat: p.htlc.amountMsat }));
     if (this.#config.mode === 'auto') {
-      set.phase = { kind: 'committing', setId };
-      out.push({ kind: 'commitSettle', paymentHash: set.paymentHash, setId, htlcs });
+      this.#commit(set, setId, out);
     } else {
-      set.phase = { kind: 'accepted', setId, acceptedAtMs: nowMs };
-      this.#schedule({ at: nowMs + this.#config.holdTimeoutMs, hashHex });
+      set.phase = { kind: 'accepted', setId, acceptedAtMs: nowMs, settleRequested: false };
+      this.#schedule({ at: nowMs + this.#config.holdTimeoutMs, hashHex, kind: 'hold' });
+      const htlcs = parts.map((p) => ({ key: p.htlc.key, amountMsat: p.htlc.amountMsat }));
       out.push({ kind: 'setAccepted', paymentHash: set.paymentHash, setId, amountMsat: set.sumMsat, htlcs });
     }
   }
 
-  #onSettleRequested(setId: Uint8Array, out: Decision[]): void {
+  #commit(set: PaymentSet, setId: Uint8Array, out: Decision[]): void {
+    set.phase = { kind: 'committing', setId, lost: false };
+    const htlcs = [...set.parts.values()].map((p) => ({ key: p.htlc.key, amountMsat: p.htlc.amountMsat }));
+    out.push({ kind: 'commitSettle', paymentHash: set.paymentHash, setId, htlcs });
+  }
+
+  #onSettleRequested(setId: Uint8Array, nowMs: number, out: Decision[]): void {
     const hashHex = this.#hashBySetId.get(bytesToHex(setId));
     const set = hashHex === undefined ? undefined : this.#sets.get(hashHex);
-    if (set === undefined || set.phase.kind === 'accepting') {
+    if (set === undefined || set.phase.kind === 'accepting' || set.phase.kind === 'revoking') {
       out.push({ kind: 'settleRequestAnswered', setId, answer: 'unknownSet' });
       return;
     }
@@ -264,23 +345,44 @@ export class Registry {
       return;
     }
     if (set.phase.kind === 'committing') return; // the commit under way answers
-    set.phase = { kind: 'committing', setId: set.phase.setId };
-    const htlcs = [...set.parts.values()].map((p) => ({ key: p.htlc.key, amountMsat: p.htlc.amountMsat }));
-    out.push({ kind: 'commitSettle', paymentHash: set.paymentHash, setId: set.phase.setId, htlcs });
+    set.phase.settleRequested = true;
+    // Committed at once, or as soon as every part is confirmed live.
+    this.#proceed(hashHex!, set, nowMs, out);
   }
 
-  #onSettleCommitted(paymentHash: Uint8Array, setId: Uint8Array, out: Decision[]): void {
+  #onSettleCommitted(paymentHash: Uint8Array, setId: Uint8Array, nowMs: number, out: Decision[]): void {
     const hashHex = bytesToHex(paymentHash);
     const set = this.#sets.get(hashHex);
-    if (set === undefined) return;
-    const members = new Set(set.parts.keys());
-    if (set.phase.kind !== 'committing' || bytesToHex(set.phase.setId) !== bytesToHex(setId)) {
+    const phase = set?.phase;
+    if (set === undefined || phase?.kind !== 'committing' || bytesToHex(phase.setId) !== bytesToHex(setId)) {
       // The store committed a set this registry did not ask for (cannot happen with one active
-      // instance): the store's answer wins.
-      throw new Error(`settleCommitted for set ${bytesToHex(setId)} that the registry did not commit`);
+      // instance): the store's answer wins. Its view comes back as settleRefused.
+      out.push({ kind: 'reloadInvoice', paymentHash });
+      return;
     }
-    this.#markCommitted(hashHex, set, setId, members);
-    for (const part of set.parts.values()) out.push(settle(part.htlc, 'settled'));
+    const members = new Set(set.parts.keys());
+    if (phase.lost) {
+      // A part left while the commit was under way, and no SETTLE has gone out: take the decision back.
+      set.phase = { kind: 'revoking', setId, members };
+      out.push({ kind: 'revokeSettle', paymentHash, setId });
+      return;
+    }
+    set.phase = { kind: 'committed', setId, members, released: false };
+    this.#proceed(hashHex, set, nowMs, out);
+  }
+
+  #onSettleRevoked(paymentHash: Uint8Array, setId: Uint8Array, nowMs: number, out: Decision[]): void {
+    const hashHex = bytesToHex(paymentHash);
+    const set = this.#sets.get(hashHex);
+    if (set === undefined || set.phase.kind !== 'revoking' || bytesToHex(set.phase.setId) !== bytesToHex(setId)) return;
+    this.#hashBySetId.delete(bytesToHex(setId));
+    if (set.parts.size === 0) {
+      this.#forget(hashHex, set);
+      return;
+    }
+    // The live parts wait for the payer to pay the rest again.
+    this.#beginRound(hashHex, set, nowMs);
+    this.#proceed(hashHex, set, nowMs, out);
   }
 
   #onSettleRefused(paymentHash: Uint8Array, invoice: InvoiceStatus, out: Decision[]): void {
@@ -299,88 +401,170 @@ export class Registry {
       if (members.has(id)) out.push(settle(part.htlc, 'replayToSettled'));
       else {
         out.push(this.#fail(part.htlc, 'invoiceAlreadySettled'));
-        set.parts.delete(id);
+        this.#removePart(set, id);
       }
     }
-    this.#markCommitted(hashHex, set, invoice.setId, members);
-  }
-
-  #markCommitted(hashHex: string, set: PaymentSet, setId: Uint8Array, members: ReadonlySet<string>): void {
-    set.phase = { kind: 'committed', setId, members };
-    for (const id of set.parts.keys()) this.#hashByCommittedKey.set(id, hashHex);
-  }
-
-  /** A committed part reached its final state in LND; once all have, the store alone remembers the set. */
-  #onHtlcFinal(key: CircuitKey): void {
-    const id = circuitKeyId(key);
-    const hashHex = this.#hashByCommittedKey.get(id);
-    if (hashHex === undefined) return;
-    this.#hashByCommittedKey.delete(id);
-    const set = this.#sets.get(hashHex);
-    if (set === undefined) return;
-    set.parts.delete(id);
+    if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(bytesToHex(set.phase.setId));
+    set.phase = { kind: 'committed', setId: invoice.setId, members, released: true };
     if (set.parts.size === 0) this.#forget(hashHex, set);
+  }
+
+  /** LND's final resolution of an HTLC: a committed part is done; a held part failed by its node is lost. */
+  #onHtlcFinal(key: CircuitKey, settled: boolean, nowMs: number, out: Decision[]): void {
+    const id = circuitKeyId(key);
+    const hashHex = this.#hashByPart.get(id);
+    if (hashHex === undefined) return;
+    const set = this.#sets.get(hashHex)!;
+    const phase = set.phase;
+    if (phase.kind === 'committed' && phase.released) {
+      const part = set.parts.get(id)!;
+      if (!settled) {
+        out.push({
+          kind: 'settleAtRisk',
+          key,
+          paymentHash: set.paymentHash,
+          setId: phase.setId,
+          reason: 'failedAfterRelease',
+          amountMsat: part.htlc.amountMsat,
+        });
+      }
+      this.#removePart(set, id);
+      if (set.parts.size === 0) this.#forget(hashHex, set);
+      return;
+    }
+    // No SETTLE went out for this set, so the node cannot have settled it: only a failure is possible.
+    this.#losePart(hashHex, set, id, 'failedByNode', nowMs, out);
+  }
+
+  #onNodeDisconnected(node: string): void {
+    for (const set of this.#sets.values()) {
+      if (set.phase.kind === 'committed' && set.phase.released) continue;
+      for (const part of set.parts.values()) if (part.node === node) part.confirmed = false;
+    }
+  }
+
+  /** Parts of `node` matching `which` leave their sets (sets whose SETTLEs went out keep theirs). */
+  #loseNodeParts(node: string, which: (part: HeldPart) => boolean, reason: PartLostReason, nowMs: number, out: Decision[]): void {
+    for (const [hashHex, set] of [...this.#sets]) {
+      if (set.phase.kind === 'committed' && set.phase.released) continue;
+      for (const [id, part] of [...set.parts]) {
+        if (part.node === node && which(part) && this.#sets.get(hashHex) === set) this.#losePart(hashHex, set, id, reason, nowMs, out);
+      }
+      if (this.#sets.get(hashHex) === set) this.#proceed(hashHex, set, nowMs, out);
+    }
+  }
+
+  /** A held part its node no longer holds leaves its set; nothing is sent to the node. */
+  #losePart(hashHex: string, set: PaymentSet, id: string, reason: PartLostReason, nowMs: number, out: Decision[]): void {
+    const part = set.parts.get(id);
+    if (part === undefined) return;
+    this.#removePart(set, id);
+    out.push({
+      kind: 'partLost',
+      key: part.htlc.key,
+      paymentHash: set.paymentHash,
+      reason,
+      amountMsat: part.htlc.amountMsat,
+      heldMsat: set.sumMsat,
+    });
+    const phase = set.phase;
+    switch (phase.kind) {
+      case 'accepting':
+        break;
+      case 'accepted':
+        out.push({ kind: 'setReleased', paymentHash: set.paymentHash, setId: phase.setId, outcome: 'partLost' });
+        this.#hashBySetId.delete(bytesToHex(phase.setId));
+        if (set.parts.size > 0) this.#beginRound(hashHex, set, nowMs);
+        break;
+      case 'committing':
+        phase.lost = true;
+        return; // the commit's answer decides (settleCommitted revokes)
+      case 'committed':
+        // Not released (released sets never lose parts this way): no SETTLE went out, take it back.
+        set.phase = { kind: 'revoking', setId: phase.setId, members: phase.members };
+        out.push({ kind: 'revokeSettle', paymentHash: set.paymentHash, setId: phase.setId });
+        return;
+      case 'revoking':
+        return;
+      default:
+        assertNever(phase);
+    }
+    if (set.parts.size === 0) this.#forget(hashHex, set);
+  }
+
+  #removePart(set: PaymentSet, id: string): void {
+    const part = set.parts.get(id);
+    if (part === undefined) return;
+    set.parts.delete(id);
+    set.sumMsat -= part.htlc.amountMsat;
+    this.#hashByPart.delete(id);
   }
 
   #onBlock(height: number, out: Decision[]): void {
     if (height <= this.#height) return;
     this.#height = height;
-    for (const [hashHex, set] of this.#sets) {
-      const tooSoon = [...set.parts.values()].filter(
-        (p) => p.htlc.expiry <= height + this.#config.expiryMarginBlocks,
-      );
+    for (const [hashHex, set] of [...this.#sets]) {
+      const phase = set.phase;
+      if (phase.kind === 'committed' && phase.released) {
+        for (const part of set.parts.values()) {
+          if (part.atRiskReported === true || !this.#nearAutoFail(part.htlc)) continue;
+          part.atRiskReported = true;
+          out.push({
+            kind: 'settleAtRisk',
+            key: part.htlc.key,
+            paymentHash: set.paymentHash,
+            setId: phase.setId,
+            reason: 'expiryNear',
+            amountMsat: part.htlc.amountMsat,
+          });
+        }
+        continue;
+      }
+      const tooSoon: [HeldPart, FailOutcome][] = [];
+      for (const part of set.parts.values()) {
+        if (part.htlc.expiry <= height + this.#config.expiryMarginBlocks) tooSoon.push([part, 'expiryTooSoon']);
+        else if (this.#nearAutoFail(part.htlc)) tooSoon.push([part, 'autoFailHeightNear']);
+      }
       if (tooSoon.length === 0) continue;
-      if (set.phase.kind === 'accepted') this.#release(hashHex, 'expiryTooSoon', out);
-      else if (set.phase.kind === 'accepting') this.#failParts(hashHex, set, tooSoon, 'expiryTooSoon', out);
-      // committing / committed: the decision may be durable already; LND's own auto-fail is the backstop.
+      if (phase.kind === 'accepted') this.#release(hashHex, tooSoon[0]![1], out);
+      else if (phase.kind === 'accepting') {
+        for (const [part, outcome] of tooSoon) {
+          out.push(this.#fail(part.htlc, outcome));
+          this.#removePart(set, circuitKeyId(part.htlc.key));
+        }
+        if (set.parts.size === 0) this.#forget(hashHex, set);
+      }
+      // committing / committed unreleased / revoking: the decision may be durable already. A part that
+      // reaches its auto-fail height there is failed by its node and leaves the set (htlcFinal).
     }
   }
 
   #onTick(nowMs: number, out: Decision[]): void {
-    // The due deadlines, earliest first, grouped by set (a part once, even if queued twice).
-    const due = new Map<string, { parts: Map<string, HeldPart>; hold: boolean }>();
+    // The due deadlines, earliest first, one answer per set.
+    const due = new Map<string, Deadline['kind']>();
     for (let top = this.#deadlines.peek(); top !== undefined && top.at <= nowMs; top = this.#deadlines.peek()) {
       this.#deadlines.pop();
-      if (!this.#isLive(top)) continue;
-      let entry = due.get(top.hashHex);
-      if (entry === undefined) {
-        entry = { parts: new Map(), hold: false };
-        due.set(top.hashHex, entry);
-      }
-      if (top.partId === undefined) entry.hold = true;
-      else entry.parts.set(top.partId, this.#sets.get(top.hashHex)!.parts.get(top.partId)!);
+      if (this.#isLive(top)) due.set(top.hashHex, top.kind);
     }
-    for (const [hashHex, { parts, hold }] of due) {
-      const set = this.#sets.get(hashHex);
-      if (set === undefined) continue;
-      if (hold) this.#release(hashHex, 'holdTimeout', out);
-      else this.#failParts(hashHex, set, [...parts.values()], 'mppTimeout', out);
-    }
+    for (const [hashHex, kind] of due) this.#release(hashHex, kind === 'hold' ? 'holdTimeout' : 'mppTimeout', out);
   }
 
-  /** Fails some parts of a set that is still accepting; the rest keep waiting. */
-  #failParts(hashHex: string, set: PaymentSet, parts: readonly HeldPart[], outcome: FailOutcome, out: Decision[]) {
-    for (const part of parts) {
-      out.push(this.#fail(part.htlc, outcome));
-      set.parts.delete(circuitKeyId(part.htlc.key));
-      set.sumMsat -= part.htlc.amountMsat;
-    }
-    if (set.parts.size === 0) this.#forget(hashHex, set);
-  }
-
-  /** Fails every part of a set that is not committing or committed, and forgets it. */
+  /** Fails every part of a set that is not committing, committed or revoking, and forgets it. */
   #release(hashHex: string, outcome: FailOutcome, out: Decision[]): void {
     const set = this.#sets.get(hashHex);
-    if (set === undefined || set.phase.kind === 'committing' || set.phase.kind === 'committed') return;
+    if (set === undefined) return;
+    const phase = set.phase;
+    if (phase.kind !== 'accepting' && phase.kind !== 'accepted') return;
     for (const part of set.parts.values()) out.push(this.#fail(part.htlc, outcome));
-    if (set.phase.kind === 'accepted') {
-      out.push({ kind: 'setReleased', paymentHash: set.paymentHash, setId: set.phase.setId, outcome });
+    if (phase.kind === 'accepted') {
+      out.push({ kind: 'setReleased', paymentHash: set.paymentHash, setId: phase.setId, outcome });
     }
     this.#forget(hashHex, set);
   }
 
   #forget(hashHex: string, set: PaymentSet): void {
     this.#sets.delete(hashHex);
+    for (const id of set.parts.keys()) this.#hashByPart.delete(id);
     if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(bytesToHex(set.phase.setId));
   }
 

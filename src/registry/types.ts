@@ -16,6 +16,8 @@ export interface ArrivedHtlc {
   readonly amountMsat: bigint;
   /** CLTV expiry of the HTLC towards the virtual node, block height. */
   readonly expiry: number;
+  /** The height at which its node fails it on its own (LND's auto_fail_height), blocks. */
+  readonly autoFailHeight: number;
   /** total_msat of the payment's MPP record, msat. */
   readonly totalMsat: bigint;
   /** The invoice amount carried in the payment_addr, msat. */
@@ -41,15 +43,38 @@ export type RegistryEvent =
   | { readonly kind: 'settleCommitted'; readonly paymentHash: Uint8Array; readonly setId: Uint8Array }
   /** The store refused the commit: the invoice was cancelled, or another set was committed first. */
   | { readonly kind: 'settleRefused'; readonly paymentHash: Uint8Array; readonly invoice: InvoiceStatus }
+  /** The store took back a committed decision that no SETTLE had left for (see `revokeSettle`). */
+  | { readonly kind: 'settleRevoked'; readonly paymentHash: Uint8Array; readonly setId: Uint8Array }
   /** Hold mode: the application settles an accepted set. */
   | { readonly kind: 'settleRequested'; readonly setId: Uint8Array }
   /** Hold mode: the application cancelled the invoice (already durable in the store). */
   | { readonly kind: 'invoiceCancelled'; readonly paymentHash: Uint8Array }
   | { readonly kind: 'blockConnected'; readonly height: number }
-  /** LND's final resolution of an HTLC we settled. */
+  /**
+   * LND's final resolution of an HTLC (SubscribeHtlcEvents). Any HTLC: most are not ours. A held part
+   * reported failed was failed by its node on its own and leaves its set.
+   */
   | { readonly kind: 'htlcFinal'; readonly key: CircuitKey; readonly settled: boolean }
+  /** A node's interceptor stream went down: whether it still holds our parts is unknown until it replays. */
+  | { readonly kind: 'nodeDisconnected'; readonly node: string }
+  /**
+   * A node's interceptor stream is back and the node had time to offer again every HTLC it holds
+   * (LND replays them at registration): a part of that node not offered since it went down is gone.
+   */
+  | { readonly kind: 'nodeReplayed'; readonly node: string }
+  /** A node runs without --requireinterceptor: it failed or forwarded every HTLC it held for us. */
+  | { readonly kind: 'nodeHtlcsLost'; readonly node: string }
   /** Time passed: deadlines up to `now` fall due. */
   | { readonly kind: 'tick' };
+
+/** Why a held part left its set without lnmux failing it: its node no longer holds it. */
+export type PartLostReason =
+  /** The node reported the HTLC final and failed (auto-fail height reached, channel closed, ...). */
+  | 'failedByNode'
+  /** The node reconnected and did not offer the HTLC again. */
+  | 'notReplayed'
+  /** The node runs without --requireinterceptor: it resolved its held HTLCs without us. */
+  | 'nodeWithoutInterceptor';
 
 /** Why an HTLC is failed. Each maps to one BOLT 4 failure message (see failureFor in registry.ts). */
 export type FailOutcome =
@@ -71,7 +96,9 @@ export type FailOutcome =
   /** Hold mode: the accepted set was not settled or cancelled in time. */
   | 'holdTimeout'
   /** The chain height came too close to the HTLC's expiry while it was held. */
-  | 'expiryTooSoon';
+  | 'expiryTooSoon'
+  /** The chain height came within the safety margin of the node's auto-fail height for this HTLC. */
+  | 'autoFailHeightNear';
 
 /** Why an HTLC is settled. */
 export type SettleOutcome =
@@ -127,12 +154,49 @@ export type Decision =
       readonly amountMsat: bigint;
       readonly htlcs: readonly { readonly key: CircuitKey; readonly amountMsat: bigint }[];
     }
-  /** Hold mode: an accepted set was released (timeout, expiry, cancel) before the application settled it. */
+  /**
+   * Hold mode: an accepted set was released (timeout, expiry, cancel) before the application settled it;
+   * `partLost`: a part left it, the live parts wait for the rest again (a new set id once complete).
+   */
   | {
       readonly kind: 'setReleased';
       readonly paymentHash: Uint8Array;
       readonly setId: Uint8Array;
-      readonly outcome: FailOutcome;
+      readonly outcome: FailOutcome | 'partLost';
+    }
+  /** A held part left its set: its node no longer holds it. Nothing is sent to the node. */
+  | {
+      readonly kind: 'partLost';
+      readonly key: CircuitKey;
+      readonly paymentHash: Uint8Array;
+      readonly reason: PartLostReason;
+      /** The part's amount, msat. */
+      readonly amountMsat: bigint;
+      /** What the set still holds, msat. */
+      readonly heldMsat: bigint;
+    }
+  /** The set's SETTLEs are going out now (its commit is durable and every part is live): the preimage is released. */
+  | { readonly kind: 'settleReleased'; readonly paymentHash: Uint8Array; readonly setId: Uint8Array; readonly amountMsat: bigint }
+  /**
+   * A part left a committed set before any SETTLE went out: ask the store to take the decision back
+   * (answer with settleRevoked, or settleRefused with the store's view if it would not).
+   */
+  | { readonly kind: 'revokeSettle'; readonly paymentHash: Uint8Array; readonly setId: Uint8Array }
+  /** The store and the registry disagree about this invoice: read the store's view and send it as settleRefused. */
+  | { readonly kind: 'reloadInvoice'; readonly paymentHash: Uint8Array }
+  /**
+   * Money at risk: a part of a set whose preimage is released is not settled at its node and nears its
+   * auto-fail height (`expiryNear`), or its node failed it (`failedAfterRelease`: the payer holds the
+   * preimage and that part is lost).
+   */
+  | {
+      readonly kind: 'settleAtRisk';
+      readonly key: CircuitKey;
+      readonly paymentHash: Uint8Array;
+      readonly setId: Uint8Array;
+      readonly reason: 'expiryNear' | 'failedAfterRelease';
+      /** The part's amount, msat. */
+      readonly amountMsat: bigint;
     }
   /**
    * Hold mode: a settleRequested that starts no commit: the set is unknown (or not complete), or it was
@@ -144,10 +208,15 @@ export type Decision =
 export interface RegistryConfig {
   /** auto: settle a complete set at once; hold: tell the application and wait for its decision. */
   readonly mode: 'auto' | 'hold';
-  /** How long a part waits for the rest of its set before it fails with mpp_timeout, ms. */
+  /** How long a set waits, from its first part's arrival, for the rest before all its parts fail with mpp_timeout, ms. */
   readonly mppTimeoutMs: number;
   /** Hold mode: how long an accepted set waits for the application's decision before it is released, ms. */
   readonly holdTimeoutMs: number;
   /** A held HTLC fails once the chain height reaches its expiry minus this margin, blocks. */
   readonly expiryMarginBlocks: number;
+  /**
+   * A held HTLC fails (lnmux fails it itself, before its node does) once the chain height reaches its
+   * node's auto_fail_height minus this margin, and no set is committed with such a part, blocks.
+   */
+  readonly autoFailMarginBlocks: number;
 }

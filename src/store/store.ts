@@ -10,6 +10,7 @@ import { checkFinalState, findSettledHtlc, finalRunner, listInvoiceHtlcs, listUn
 import { cancelInvoice, checkNewInvoice, getInvoice, listInvoices, recordRunner } from './invoices.js';
 import { acquireLease, releaseLease, renewLease } from './leases.js';
 import { checkSettleRequest, type SettleRequest } from './settle-decision.js';
+import { revokeSettle } from './revoke.js';
 import { settleRunner } from './settle.js';
 import type {
   AcquireLeaseOutcome,
@@ -24,6 +25,7 @@ import type {
   RecordInvoiceOutcome,
   ReleaseLeaseOutcome,
   RenewLeaseOutcome,
+  RevokeSettleOutcome,
   SetHtlc,
   SettleRequestOutcome,
   Store,
@@ -95,6 +97,13 @@ class DbStore implements Store {
     const request = { hash, setId, htlcs: [...htlcs] };
     checkSettleRequest(request);
     return this.#settle.submit(request);
+  }
+
+  async revokeSettle(hash: Uint8Array, setId: Uint8Array): Promise<RevokeSettleOutcome> {
+    this.#open('revokeSettle');
+    checkBytes(hash, 32, 'hash');
+    checkBytes(setId, 32, 'setId');
+    return revokeSettle(this.#db, hash, setId);
   }
 
   async markHtlcFinal(key: CircuitKey, state: HtlcFinalState): Promise<HtlcFinalOutcome> {

@@ -178,6 +178,16 @@ export type HtlcFinalOutcome =
   /** The key is in no committed set. */
   | { readonly kind: 'unknown' };
 
+/** Outcome of {@link InvoiceStore.revokeSettle}. */
+export type RevokeSettleOutcome =
+  /** The invoice is open again; the set's HTLC rows are gone. */
+  | { readonly kind: 'revoked' }
+  /**
+   * Nothing changed: the invoice is unknown, no longer names this set (`otherState`), or an HTLC of the
+   * set is final already (`partFinal`: a SETTLE did reach a node, the decision stands).
+   */
+  | { readonly kind: 'notRevocable'; readonly reason: 'unknownInvoice' | 'otherState' | 'partFinal' };
+
 /** A lease held by one instance (DESIGN.md, invariant 6). Times are the database's clock. */
 export interface Lease {
   readonly name: string;
@@ -220,6 +230,11 @@ export interface InvoiceStore {
    * The same set again gives `alreadyCommitted`; a different set is refused. Resolves only after COMMIT.
    */
   requestSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[]): Promise<SettleRequestOutcome>;
+  /**
+   * Takes back the settle decision of `setId`, for which no SETTLE was sent (a part of the set was lost
+   * before the preimage was released): the invoice is open again. See revoke.ts.
+   */
+  revokeSettle(hash: Uint8Array, setId: Uint8Array): Promise<RevokeSettleOutcome>;
   /** Records an HTLC's final state and rolls the invoice up once every HTLC of its set is final. */
   markHtlcFinal(key: CircuitKey, state: HtlcFinalState): Promise<HtlcFinalOutcome>;
   /** The HTLC of a committed set with this key (a replay after reconnect or restart), or undefined. */

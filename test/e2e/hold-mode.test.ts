@@ -19,7 +19,7 @@ type Accepted = MuxEvents['accepted'][0];
 type Released = MuxEvents['released'][0];
 
 /** The next `event` of `mux` about `paymentHash`. */
-function next<E extends 'accepted' | 'released' | 'settled'>(mux: Mux, event: E, paymentHash: Uint8Array): Promise<MuxEvents[E][0]> {
+function next<E extends 'accepted' | 'released' | 'committed'>(mux: Mux, event: E, paymentHash: Uint8Array): Promise<MuxEvents[E][0]> {
   const hash = bytesToHex(paymentHash);
   return new Promise((resolve) => {
     const listener = (e: MuxEvents[E][0]) => {
@@ -54,7 +54,7 @@ describe.each(BACKENDS)('hold mode (%s)', (backend) => {
     c.setInboundLiquidity(2, 0n);
     const invoice = await mux.createInvoice({ amountMsat: 100_000_000n, description: 'held, then settled' });
     const accepted = next(mux, 'accepted', invoice.paymentHash);
-    const settled = next(mux, 'settled', invoice.paymentHash);
+    const settled = next(mux, 'committed', invoice.paymentHash);
     const payment = c.payer.pay(invoice.paymentRequest);
 
     const event: Accepted = await accepted;

@@ -27,7 +27,7 @@ describe('config', () => {
     const config = parseConfig({ network: 'regtest', identityKey: SECRET, nodes: [node] });
     expect(config.routing).toEqual({ feeBaseMsat: 0, feeProportionalMillionths: 0, cltvExpiryDelta: 40 });
     expect(config.invoice.minFinalCltvExpiryDelta).toBe(40);
-    expect(config.settlement).toEqual({ mode: 'auto', mppTimeoutSeconds: 120, holdTimeoutSeconds: 600, expiryMarginBlocks: 10 });
+    expect(config.settlement).toEqual({ mode: 'auto', mppTimeoutSeconds: 120, holdTimeoutSeconds: 600, expiryMarginBlocks: 10, autoFailMarginBlocks: 3 });
     expect(config.database.dsn).toBeUndefined();
   });
 

@@ -49,7 +49,7 @@ class RecordingLink implements NodeLink {
 
 function engineWith(store: SettleStore, link = new RecordingLink()) {
   const engine = new SettlementEngine({
-    registry: { mode: 'auto', mppTimeoutMs: 120_000, holdTimeoutMs: 60_000, expiryMarginBlocks: 10 },
+    registry: { mode: 'auto', mppTimeoutMs: 120_000, holdTimeoutMs: 60_000, expiryMarginBlocks: 10, autoFailMarginBlocks: 3 },
     policy: { feeBaseMsat: 0n, feeProportionalMillionths: 0n, cltvExpiryDelta: 40 },
     ecdh: ecdhWithPrivateKey(keyring.identityPrivateKey()),
     keyring,
@@ -79,6 +79,7 @@ function htlc(htlcId: bigint, amountMsat = 10_000n, overrides: { outgoingRequest
     outgoingExpiry: HEIGHT + 40,
     outgoingRequestedChanId: overrides.outgoingRequestedChanId ?? SCID,
     onionBlob: overrides.onionBlob ?? onion.onion,
+    autoFailHeight: HEIGHT + 61,
   };
 }
 
@@ -86,6 +87,7 @@ function fakeStore(overrides: Partial<SettleStore> = {}): SettleStore {
   return {
     invoiceStatus: async () => ({ kind: 'open' }),
     requestSettle: async () => ({ kind: 'committed' }),
+    revokeSettle: async () => 'revoked',
     markHtlcFinal: async () => undefined,
     ...overrides,
   };

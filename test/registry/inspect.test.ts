@@ -52,6 +52,7 @@ function offered(overrides: Partial<OfferedHtlc> = {}, payload: Uint8Array | Hop
     outgoingExpiry: HEIGHT + 40,
     outgoingRequestedChanId: SCID,
     onionBlob: onionFor(payload).onion,
+    autoFailHeight: HEIGHT + 61,
     ...overrides,
   };
 }

@@ -11,7 +11,7 @@ const T0 = 1_800_000_000_000; // unix ms
 const EXPIRES_AT = T0 / 1000 + 3600; // unix s
 const HEIGHT = 800_000;
 
-const config: RegistryConfig = { mode: 'auto', mppTimeoutMs: 120_000, holdTimeoutMs: 60_000, expiryMarginBlocks: 10 };
+const config: RegistryConfig = { mode: 'auto', mppTimeoutMs: 120_000, holdTimeoutMs: 60_000, expiryMarginBlocks: 10, autoFailMarginBlocks: 3 };
 const open: InvoiceStatus = { kind: 'open' };
 
 function key(node: Uint8Array, htlcId: bigint, chanId = 555n): CircuitKey {
@@ -25,6 +25,7 @@ function htlc(k: CircuitKey, amountMsat: bigint, overrides: Partial<ArrivedHtlc>
     preimage: PREIMAGE,
     amountMsat,
     expiry: HEIGHT + 40,
+    autoFailHeight: HEIGHT + 61,
     totalMsat: 10_000n,
     invoiceAmountMsat: 10_000n,
     invoiceExpiresAt: EXPIRES_AT,
@@ -54,7 +55,10 @@ describe('Registry, auto mode', () => {
     expect(commit.htlcs).toEqual([{ key: k, amountMsat: 10_000n }]);
 
     const settled = r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: commit.setId }, T0 + 5);
-    expect(settled).toEqual([{ kind: 'settle', key: k, paymentHash: HASH, preimage: PREIMAGE, outcome: 'settled' }]);
+    expect(settled).toEqual([
+      { kind: 'settleReleased', paymentHash: HASH, setId: commit.setId, amountMsat: 10_000n },
+      { kind: 'settle', key: k, paymentHash: HASH, preimage: PREIMAGE, outcome: 'settled' },
+    ]);
   });
 
   it('assembles an MPP set across two nodes that share a channel id and counts each part once', () => {
@@ -70,7 +74,7 @@ describe('Registry, auto mode', () => {
     if (commit?.kind !== 'commitSettle') throw new Error('expected commitSettle');
     expect(commit.setId).toEqual(setId([b, a]));
     const settled = r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: commit.setId }, T0 + 3);
-    expect(settled.map((d) => d.kind === 'settle' && d.key)).toEqual([a, b]);
+    expect(settled.filter((d) => d.kind === 'settle').map((d) => d.kind === 'settle' && d.key)).toEqual([a, b]);
   });
 
   it('fails a part that would take the set above the invoice amount and keeps the others', () => {
@@ -90,20 +94,22 @@ describe('Registry, auto mode', () => {
     ]);
   });
 
-  it('fails each part alone with mpp_timeout when it waited longer than the MPP timeout', () => {
+  it("fails every part with mpp_timeout once the timeout passed since the set's FIRST part, however late the others came", () => {
     const r = registry();
     r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 3_000n), invoice: open }, T0);
     r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_B, 1n), 3_000n), invoice: open }, T0 + 60_000);
+    // A later part does not move the deadline: a payer cannot keep a set alive by adding parts.
     expect(r.nextDeadline()).toBe(T0 + 120_000);
     expect(r.step({ kind: 'tick' }, T0 + 119_999)).toEqual([]);
-    const first = r.step({ kind: 'tick' }, T0 + 120_000);
-    expect(outcomes(first)).toEqual(['mppTimeout']);
-    expect(first[0]?.kind === 'fail' && first[0].message).toEqual({ kind: 'mppTimeout' });
-    expect(first[0]?.kind === 'fail' && first[0].key).toEqual(key(NODE_A, 1n));
-    expect(r.nextDeadline()).toBe(T0 + 180_000);
-    // The survivor still counts: 3,000 + 7,000 completes the set.
-    const done = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 7_000n), invoice: open }, T0 + 130_000);
-    expect(kinds(done)).toEqual(['hold', 'commitSettle']);
+    const failed = r.step({ kind: 'tick' }, T0 + 120_000);
+    expect(outcomes(failed)).toEqual(['mppTimeout', 'mppTimeout']);
+    expect(failed[0]?.kind === 'fail' && failed[0].message).toEqual({ kind: 'mppTimeout' });
+    expect(failed.map((d) => d.kind === 'fail' && d.key)).toEqual([key(NODE_A, 1n), key(NODE_B, 1n)]);
+    expect(r.nextDeadline()).toBeUndefined();
+    expect(r.heldHtlcCount).toBe(0);
+    // A new part starts a new set with a deadline of its own.
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 7_000n), invoice: open }, T0 + 130_000))).toEqual(['hold']);
+    expect(r.nextDeadline()).toBe(T0 + 250_000);
   });
 
   it('never fails a part of a set whose commit was requested, whatever the clock or the chain does', () => {
@@ -227,6 +233,7 @@ describe('Registry, hold mode', () => {
     // Settling twice is harmless.
     expect(r.step({ kind: 'settleRequested', setId: accepted.setId }, T0 + 2)).toEqual([]);
     expect(outcomes(r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: accepted.setId }, T0 + 3))).toEqual([
+      'settleReleased',
       'settled',
     ]);
     expect(r.step({ kind: 'settleRequested', setId: accepted.setId }, T0 + 4)).toEqual([
@@ -267,33 +274,35 @@ describe('Registry deadlines across many sets', () => {
   const part = (n: number, htlcId: bigint, amountMsat: bigint) =>
     htlc(key(NODE_A, htlcId, BigInt(1000 + n)), amountMsat, { paymentHash: hash(n) });
 
-  it('gives the earliest deadline of a part still waiting, not of parts whose set completed or timed out', () => {
+  it('gives the earliest deadline of a set still waiting, not of sets that completed or timed out', () => {
     const r = registry();
     r.step({ kind: 'htlcArrived', htlc: part(1, 1n, 3_000n), invoice: open }, T0);
     r.step({ kind: 'htlcArrived', htlc: part(2, 1n, 3_000n), invoice: open }, T0 + 1_000);
     r.step({ kind: 'htlcArrived', htlc: part(3, 1n, 3_000n), invoice: open }, T0 + 2_000);
     expect(r.nextDeadline()).toBe(T0 + 120_000);
-    // Set 1 completes: its first part's deadline no longer counts.
+    // Set 1 completes: its deadline no longer counts.
     expect(kinds(r.step({ kind: 'htlcArrived', htlc: part(1, 2n, 7_000n), invoice: open }, T0 + 3_000))).toEqual(['hold', 'commitSettle']);
     expect(r.nextDeadline()).toBe(T0 + 121_000);
-    // Set 2's part times out alone; set 3's is next.
+    // Set 2 times out; set 3 is next.
     expect(outcomes(r.step({ kind: 'tick' }, T0 + 121_000))).toEqual(['mppTimeout']);
     expect(r.nextDeadline()).toBe(T0 + 122_000);
   });
 
-  it('fails at one tick every due part of every set once, and leaves the parts not yet due', () => {
+  it('fails at one tick every part of every due set once, and leaves the sets not yet due', () => {
     const r = registry();
     r.step({ kind: 'htlcArrived', htlc: part(1, 1n, 2_000n), invoice: open }, T0);
     r.step({ kind: 'htlcArrived', htlc: part(2, 1n, 2_000n), invoice: open }, T0 + 10);
     r.step({ kind: 'htlcArrived', htlc: part(1, 2n, 2_000n), invoice: open }, T0 + 20);
-    // A replay of a held part keeps its first arrival time and is not counted twice.
+    // A replay of a held part is not counted twice.
     r.step({ kind: 'htlcArrived', htlc: part(1, 1n, 2_000n), invoice: open }, T0 + 30);
     r.step({ kind: 'htlcArrived', htlc: part(2, 2n, 2_000n), invoice: open }, T0 + 50_000);
-    const failed = r.step({ kind: 'tick' }, T0 + 120_020);
+    r.step({ kind: 'htlcArrived', htlc: part(3, 1n, 2_000n), invoice: open }, T0 + 50_000);
+    const failed = r.step({ kind: 'tick' }, T0 + 120_010);
     expect(failed.map((d) => d.kind === 'fail' && [d.outcome, d.key.chanId, d.key.htlcId])).toEqual([
       ['mppTimeout', 1001n, 1n],
       ['mppTimeout', 1001n, 2n],
       ['mppTimeout', 1002n, 1n],
+      ['mppTimeout', 1002n, 2n],
     ]);
     expect(r.heldHtlcCount).toBe(1);
     expect(r.nextDeadline()).toBe(T0 + 170_000);
@@ -325,5 +334,161 @@ describe('Registry deadlines across many sets', () => {
     expect(kinds(r.step({ kind: 'settleRequested', setId: accepted.setId }, T0 + 10))).toEqual(['commitSettle']);
     expect(r.nextDeadline()).toBe(T0 + 60_005);
     expect(outcomes(r.step({ kind: 'tick' }, T0 + 60_005))).toEqual(['holdTimeout', 'setReleased']);
+  });
+});
+
+describe('Registry, a set counts only live parts (invariant 7)', () => {
+  const NODE_A_HEX = Buffer.from(NODE_A).toString('hex');
+  const NODE_C = Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 3 : 0x0c));
+
+  it('drops a part its node failed on its own, so a retry through another node completes the set with live parts only', () => {
+    const r = registry();
+    const a = key(NODE_A, 1n);
+    const b = key(NODE_B, 1n);
+    const c = key(NODE_C, 1n);
+    r.step({ kind: 'htlcArrived', htlc: htlc(a, 5_000n), invoice: open }, T0);
+    const lost = r.step({ kind: 'htlcFinal', key: a, settled: false }, T0 + 1);
+    expect(lost).toEqual([{ kind: 'partLost', key: a, paymentHash: HASH, reason: 'failedByNode', amountMsat: 5_000n, heldMsat: 0n }]);
+    r.step({ kind: 'htlcArrived', htlc: htlc(b, 5_000n), invoice: open }, T0 + 2);
+    // The payer retries the lost half through C: 5,000 + 5,000 of live parts. Counting A's dead part
+    // would have completed the set at B's arrival, with half the money.
+    const done = r.step({ kind: 'htlcArrived', htlc: htlc(c, 5_000n), invoice: open }, T0 + 3);
+    expect(kinds(done)).toEqual(['hold', 'commitSettle']);
+    const commit = done[1];
+    if (commit?.kind !== 'commitSettle') throw new Error('expected commitSettle');
+    expect(commit.htlcs.map((h) => h.key)).toEqual([b, c]);
+    const released = r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: commit.setId }, T0 + 4);
+    expect(released.filter((d) => d.kind === 'settle').map((d) => d.kind === 'settle' && d.key)).toEqual([b, c]);
+  });
+
+  it('ignores final events of HTLCs it does not hold', () => {
+    const r = registry();
+    expect(r.step({ kind: 'htlcFinal', key: key(NODE_A, 77n), settled: false }, T0)).toEqual([]);
+    expect(r.step({ kind: 'htlcFinal', key: key(NODE_A, 78n), settled: true }, T0)).toEqual([]);
+  });
+
+  it('does not commit a complete set while a part is unconfirmed, and commits once its node offers it again', () => {
+    const r = registry();
+    const a = key(NODE_A, 1n);
+    r.step({ kind: 'htlcArrived', htlc: htlc(a, 4_000n), invoice: open }, T0);
+    r.step({ kind: 'nodeDisconnected', node: NODE_A_HEX }, T0 + 1);
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_B, 1n), 6_000n), invoice: open }, T0 + 2))).toEqual(['hold']);
+    // Node A comes back and offers its HTLC again: it is live, the set is complete and live.
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(a, 4_000n), invoice: open }, T0 + 3))).toEqual(['hold', 'commitSettle']);
+    expect(r.step({ kind: 'nodeReplayed', node: NODE_A_HEX }, T0 + 4)).toEqual([]);
+  });
+
+  it('drops the parts a reconnected node did not offer again, and keeps the set waiting for the rest', () => {
+    const r = registry();
+    const a = key(NODE_A, 1n);
+    r.step({ kind: 'htlcArrived', htlc: htlc(a, 4_000n), invoice: open }, T0);
+    r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 1_000n), invoice: open }, T0);
+    r.step({ kind: 'nodeDisconnected', node: NODE_A_HEX }, T0 + 1);
+    r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_B, 1n), 5_000n), invoice: open }, T0 + 2);
+    r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 1_000n), invoice: open }, T0 + 3);
+    const replayed = r.step({ kind: 'nodeReplayed', node: NODE_A_HEX }, T0 + 4);
+    expect(replayed).toEqual([{ kind: 'partLost', key: a, paymentHash: HASH, reason: 'notReplayed', amountMsat: 4_000n, heldMsat: 6_000n }]);
+    expect(r.heldHtlcCount).toBe(2);
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_B, 2n), 4_000n), invoice: open }, T0 + 5))).toEqual(['hold', 'commitSettle']);
+  });
+
+  it('drops every part of a node that runs without --requireinterceptor', () => {
+    const r = registry();
+    r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 2_000n), invoice: open }, T0);
+    r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_B, 1n), 2_000n), invoice: open }, T0);
+    const lost = r.step({ kind: 'nodeHtlcsLost', node: NODE_A_HEX }, T0 + 1);
+    expect(lost.map((d) => d.kind === 'partLost' && d.reason)).toEqual(['nodeWithoutInterceptor']);
+    expect(r.heldHtlcCount).toBe(1);
+  });
+
+  it('fails, before its node would, a part within the margin of its auto-fail height, new or held', () => {
+    const r = registry();
+    const nearNow = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 1_000n, { autoFailHeight: HEIGHT + 3 }), invoice: open }, T0);
+    expect(outcomes(nearNow)).toEqual(['autoFailHeightNear']);
+    expect(nearNow[0]?.kind === 'fail' && nearNow[0].message).toEqual({ kind: 'incorrectOrUnknownPaymentDetails', htlcMsat: 1_000n, height: HEIGHT });
+    r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 1_000n, { autoFailHeight: HEIGHT + 20 }), invoice: open }, T0);
+    expect(r.step({ kind: 'blockConnected', height: HEIGHT + 16 }, T0)).toEqual([]);
+    expect(outcomes(r.step({ kind: 'blockConnected', height: HEIGHT + 17 }, T0))).toEqual(['autoFailHeightNear']);
+    expect(r.heldHtlcCount).toBe(0);
+  });
+
+  it('revokes the decision when a part is lost while its commit is under way, and sends no SETTLE', () => {
+    const r = registry();
+    const a = key(NODE_A, 1n);
+    const b = key(NODE_B, 1n);
+    r.step({ kind: 'htlcArrived', htlc: htlc(a, 5_000n), invoice: open }, T0);
+    const [, commit] = r.step({ kind: 'htlcArrived', htlc: htlc(b, 5_000n), invoice: open }, T0);
+    if (commit?.kind !== 'commitSettle') throw new Error('expected commitSettle');
+    expect(kinds(r.step({ kind: 'htlcFinal', key: a, settled: false }, T0 + 1))).toEqual(['partLost']);
+    expect(r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: commit.setId }, T0 + 2)).toEqual([
+      { kind: 'revokeSettle', paymentHash: HASH, setId: commit.setId },
+    ]);
+    // B offered again meanwhile: held, not settled.
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(b, 5_000n), invoice: open }, T0 + 3))).toEqual(['hold']);
+    expect(r.step({ kind: 'settleRevoked', paymentHash: HASH, setId: commit.setId }, T0 + 4)).toEqual([]);
+    expect(r.nextDeadline()).toBe(T0 + 4 + 120_000);
+    const again = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_C, 1n), 5_000n), invoice: open }, T0 + 5);
+    expect(kinds(again)).toEqual(['hold', 'commitSettle']);
+  });
+
+  it('holds the SETTLEs of a committed set until a part unconfirmed during the commit is offered again, or revokes if it is gone', () => {
+    for (const fate of ['replayed', 'lost'] as const) {
+      const r = registry();
+      const a = key(NODE_A, 1n);
+      r.step({ kind: 'htlcArrived', htlc: htlc(a, 5_000n), invoice: open }, T0);
+      const [, commit] = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_B, 1n), 5_000n), invoice: open }, T0);
+      if (commit?.kind !== 'commitSettle') throw new Error('expected commitSettle');
+      r.step({ kind: 'nodeDisconnected', node: NODE_A_HEX }, T0 + 1);
+      expect(r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: commit.setId }, T0 + 2)).toEqual([]);
+      if (fate === 'replayed') {
+        expect(outcomes(r.step({ kind: 'htlcArrived', htlc: htlc(a, 5_000n), invoice: open }, T0 + 3))).toEqual([
+          'hold',
+          'settleReleased',
+          'settled',
+          'settled',
+        ]);
+      } else {
+        expect(kinds(r.step({ kind: 'nodeReplayed', node: NODE_A_HEX }, T0 + 3))).toEqual(['partLost', 'revokeSettle']);
+      }
+    }
+  });
+
+  it('answers a commit it did not ask for by reloading the store view, without throwing', () => {
+    const r = registry();
+    expect(r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: new Uint8Array(32).fill(9) }, T0)).toEqual([
+      { kind: 'reloadInvoice', paymentHash: HASH },
+    ]);
+  });
+
+  it('reports money at risk: a released part failed by its node, or nearing its auto-fail height unsettled (once)', () => {
+    const r = registry();
+    const a = key(NODE_A, 1n);
+    const b = key(NODE_B, 1n);
+    r.step({ kind: 'htlcArrived', htlc: htlc(a, 5_000n, { autoFailHeight: HEIGHT + 30 }), invoice: open }, T0);
+    const [, commit] = r.step({ kind: 'htlcArrived', htlc: htlc(b, 5_000n, { autoFailHeight: HEIGHT + 30 }), invoice: open }, T0);
+    if (commit?.kind !== 'commitSettle') throw new Error('expected commitSettle');
+    r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: commit.setId }, T0);
+    expect(r.step({ kind: 'htlcFinal', key: a, settled: false }, T0)).toEqual([
+      { kind: 'settleAtRisk', key: a, paymentHash: HASH, setId: commit.setId, reason: 'failedAfterRelease', amountMsat: 5_000n },
+    ]);
+    expect(outcomes(r.step({ kind: 'blockConnected', height: HEIGHT + 27 }, T0))).toEqual(['settleAtRisk']);
+    expect(r.step({ kind: 'blockConnected', height: HEIGHT + 28 }, T0)).toEqual([]);
+  });
+});
+
+describe('Registry, hold mode, a part lost from an accepted set', () => {
+  it('releases the accepted set, keeps its live parts waiting, and accepts a new set once the rest is paid again', () => {
+    const r = registry({ mode: 'hold' });
+    const a = key(NODE_A, 1n);
+    r.step({ kind: 'htlcArrived', htlc: htlc(a, 5_000n), invoice: open }, T0);
+    const [, accepted] = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_B, 1n), 5_000n), invoice: open }, T0);
+    if (accepted?.kind !== 'setAccepted') throw new Error('expected setAccepted');
+    expect(outcomes(r.step({ kind: 'htlcFinal', key: a, settled: false }, T0 + 1))).toEqual(['partLost', 'setReleased']);
+    expect(r.step({ kind: 'settleRequested', setId: accepted.setId }, T0 + 2)).toEqual([
+      { kind: 'settleRequestAnswered', setId: accepted.setId, answer: 'unknownSet' },
+    ]);
+    const again = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_B, 2n), 5_000n), invoice: open }, T0 + 3);
+    expect(kinds(again)).toEqual(['hold', 'setAccepted']);
+    expect(again[1]?.kind === 'setAccepted' && again[1].setId).not.toEqual(accepted.setId);
   });
 });

@@ -1,0 +1,37 @@
+/**
+ * revokeSettle: takes back a committed settle decision for which no SETTLE was ever sent, because a
+ * part of the set left it (its node failed it on its own) between the commit and the release of the
+ * preimage (DESIGN.md invariant 7; docs/store.md, "Revoking a decision"). Settling the rest would give
+ * the payer the preimage for less than the invoice.
+ *
+ * Safe only because the registry sends no SETTLE for a set until every part is confirmed live after the
+ * commit: the caller guarantees that none went out. The store checks what it can: the invoice still
+ * names this set and no HTLC of it is final.
+ */
+import { bytesToSql } from './codec.js';
+import type { Db } from './db.js';
+import type { RevokeSettleOutcome } from './types.js';
+
+const LOCK = `SELECT state, set_id FROM lnmux.invoices WHERE hash = $1 FOR UPDATE`;
+const FINAL_PARTS = `SELECT count(*)::int AS n FROM lnmux.htlcs WHERE hash = $1 AND state <> 'settleRequested'`;
+const DELETE_SET = `DELETE FROM lnmux.htlcs WHERE hash = $1`;
+const REOPEN = `
+  UPDATE lnmux.invoices SET state = 'open', set_id = NULL, settle_requested_at = NULL
+  WHERE hash = $1 AND state = 'settleRequested'`;
+
+/** See the file comment. */
+export async function revokeSettle(db: Db, hash: Uint8Array, setId: Uint8Array): Promise<RevokeSettleOutcome> {
+  return db.transaction('revokeSettle', async (session) => {
+    const locked = await session.query<{ state: string; set_id: Buffer | null }>(LOCK, [bytesToSql(hash)]);
+    const row = locked.rows[0];
+    if (row === undefined) return { kind: 'notRevocable', reason: 'unknownInvoice' };
+    if (row.state !== 'settleRequested' || row.set_id === null || !row.set_id.equals(Buffer.from(setId))) {
+      return { kind: 'notRevocable', reason: 'otherState' };
+    }
+    const final = await session.query<{ n: number }>(FINAL_PARTS, [bytesToSql(hash)]);
+    if (final.rows[0]!.n > 0) return { kind: 'notRevocable', reason: 'partFinal' };
+    await session.query(DELETE_SET, [bytesToSql(hash)]);
+    await session.queryAndCommit(REOPEN, [bytesToSql(hash)]);
+    return { kind: 'revoked' };
+  });
+}

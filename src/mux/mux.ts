@@ -22,7 +22,6 @@ import { bytesToHex, hexToBytes } from '../protocol/bytes.js';
 import { ecdhWithPrivateKey } from '../protocol/ecdh.js';
 import { deriveKeyring, type Keyring } from '../protocol/keyring.js';
 import { virtualChannelId } from '../protocol/virtual-scid.js';
-import type { FailOutcome } from '../registry/types.js';
 import {
   openStore,
   type CancelOutcome,

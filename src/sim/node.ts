@@ -155,7 +155,8 @@ export class SimNode implements HtlcReceiver {
   readonly keys: KeyPair;
   readonly chain: SimChain;
   readonly network: SimNetwork;
-  readonly requireInterceptor: boolean;
+  /** `--requireinterceptor`; a restart may change it (as restarting lnd with other flags does). */
+  #requireInterceptor: boolean;
   readonly storeFinalHtlcResolutions: boolean;
   readonly lndVersion: string;
   readonly host: string;
@@ -178,7 +179,7 @@ export class SimNode implements HtlcReceiver {
     this.keys = options.keys;
     this.chain = options.chain;
     this.network = options.network ?? 'regtest';
-    this.requireInterceptor = options.requireInterceptor ?? true;
+    this.#requireInterceptor = options.requireInterceptor ?? true;
     this.storeFinalHtlcResolutions = options.storeFinalHtlcResolutions ?? true;
     this.lndVersion = options.lndVersion ?? DEFAULT_LND_VERSION;
     versionMessage(this.lndVersion);
@@ -221,6 +222,11 @@ export class SimNode implements HtlcReceiver {
       await writeFile(macaroonPath, macaroon, { mode: 0o600 });
     }
     return new SimNode(options, tls, macaroonKey, macaroon, macaroonPath);
+  }
+
+  /** `--requireinterceptor` of the current (or next) run. */
+  get requireInterceptor(): boolean {
+    return this.#requireInterceptor;
   }
 
   get publicKey(): Uint8Array {
@@ -310,9 +316,14 @@ export class SimNode implements HtlcReceiver {
     run.server.forceShutdown();
   }
 
-  /** Stops and starts again. */
-  async restart(): Promise<void> {
+  /**
+   * Stops and starts again, optionally with `--requireinterceptor` changed: a node restarted without it
+   * forwards the HTLCs it replays while no interceptor is registered (for the virtual channel, that
+   * fails them), as LND does.
+   */
+  async restart(options: { readonly requireInterceptor?: boolean } = {}): Promise<void> {
     await this.stop();
+    if (options.requireInterceptor !== undefined) this.#requireInterceptor = options.requireInterceptor;
     await this.start();
   }
 

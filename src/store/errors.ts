@@ -81,8 +81,9 @@ export class IdentityKeyMismatchError extends StoreError {
       `identity key mismatch: this database belongs to virtual node ${databasePubkey} (bound ${recordedAt.toISOString()}), ` +
         `but the configured identityKey is the key of ${configuredPubkey}. ` +
         `Configure the identity key this database was made with, or use a new database for the new key ` +
-        '(`lnmux migrate init`, `lnmux migrate up`). With another key its open invoices could not be paid and the ' +
-        'parts of the payments it committed could not be settled. To rotate keys, use a new payment_addr key id, not a new node key.',
+        '(`lnmux migrate init`, `lnmux migrate up`). With another key lnmux cannot peel the onions of this database\'s ' +
+        'payments: its open invoices could not be paid and the held parts of sets it committed as settled would be failed. ' +
+        'To rotate keys, use a new payment_addr key id, not a new node key.',
     );
   }
 }

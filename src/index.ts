@@ -9,6 +9,7 @@ export { ConfigError, loadConfigFile, parseConfig, type MuxConfig, type MuxConfi
 export { UnknownSetError } from './mux/engine.js';
 export { InvoiceRequestError, type CreatedInvoice, type InvoiceRequest } from './mux/invoice-factory.js';
 export {
+  IdentityKeyMismatchError,
   SchemaVersionError,
   StoreError,
   StoreUnavailableError,
@@ -16,10 +17,14 @@ export {
   migrateInit,
   migrateUp,
   migrateVersion,
+  requireNodeIdentity,
   type CancelOutcome,
   type Invoice,
   type InvoicePage,
   type InvoiceState,
   type ListInvoicesQuery,
+  type MigrateOptions,
+  type NodeIdentity,
+  type NodeIdentityOutcome,
 } from './store/index.js';
 export * as protocol from './protocol/index.js';

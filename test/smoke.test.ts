@@ -13,5 +13,7 @@ describe('library entry point', () => {
     expect(typeof lnmux.Mux.open).toBe('function');
     expect(new lnmux.UnknownSetError('x')).toBeInstanceOf(Error);
     expect(typeof lnmux.migrateUp).toBe('function');
+    expect(new lnmux.IdentityKeyMismatchError('02aa', '03bb', new Date(0))).toBeInstanceOf(lnmux.StoreError);
+    expect(typeof lnmux.requireNodeIdentity).toBe('function');
   });
 });

@@ -1,7 +1,12 @@
-/** `lnmux migrate init|up [target]|down [target]|version`: the database schema. */
+/**
+ * `lnmux migrate init|up [target]|down [target]|version`: the database schema. `init` and `up` also bind
+ * the database to the configured identity key's public key (from schema version 3 on), or check it: a
+ * database made for another key is refused here already, not first at `lnmux run` (DESIGN.md, invariant 8).
+ */
 import type { Command } from 'commander';
-import { loadConfigFile, storeConfigOf } from '../mux/config.js';
-import { migrateDown, migrateInit, migrateUp, migrateVersion, type MigrationStatus } from '../store/index.js';
+import { identityKeyBytes, loadConfigFile, storeConfigOf, type MuxConfig } from '../mux/config.js';
+import { deriveKeyring } from '../protocol/keyring.js';
+import { migrateDown, migrateInit, migrateUp, migrateVersion, type MigrateOptions, type MigrationStatus } from '../store/index.js';
 import { positiveInteger } from './flags.js';
 
 export function migrateCommand(cli: Command, configPath: () => string): void {
@@ -10,24 +15,45 @@ export function migrateCommand(cli: Command, configPath: () => string): void {
     const out = { state: status.state, database_version: status.databaseVersion, code_version: status.codeVersion };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   };
-  const store = () => storeConfigOf(loadConfigFile(configPath()));
+  const config = () => loadConfigFile(configPath());
 
   migrate
     .command('init')
     .description('create the lnmux schema and its migration table')
-    .action(async () => report(await migrateInit(store())));
+    .action(async () => {
+      const c = config();
+      report(await migrateInit(storeConfigOf(c), identityOf(c)));
+    });
   migrate
     .command('up')
     .argument('[target]', 'version to migrate up to (default: the newest)', (v: string) => Number(positiveInteger(v)))
-    .description('apply pending migrations')
-    .action(async (target?: number) => report(await migrateUp(store(), target)));
+    .description('apply pending migrations and bind the database to the identity key')
+    .action(async (target?: number) => {
+      const c = config();
+      report(await migrateUp(storeConfigOf(c), target, identityOf(c)));
+    });
   migrate
     .command('down')
     .argument('[target]', 'version to migrate down to (default: one step)', (v: string) => Number(/^\d+$/.test(v) ? v : positiveInteger(v)))
     .description('revert migrations')
-    .action(async (target?: number) => report(await migrateDown(store(), target)));
+    .action(async (target?: number) => report(await migrateDown(storeConfigOf(config()), target)));
   migrate
     .command('version')
     .description("print the database's schema version and the code's")
-    .action(async () => report(await migrateVersion(store())));
+    .action(async () => report(await migrateVersion(storeConfigOf(config()))));
+}
+
+/**
+ * The identity key's public key, to bind the database to. A key named by an environment variable that is
+ * not set here (migrations often run elsewhere than the daemon) is skipped, with a note: the first
+ * `lnmux run` binds it. Only the public key leaves this function.
+ */
+function identityOf(config: MuxConfig): MigrateOptions {
+  if (config.identityKeyEnv !== undefined && process.env[config.identityKeyEnv] === undefined) {
+    process.stderr.write(
+      `lnmux: environment variable ${config.identityKeyEnv} is not set: the database is not bound to the identity key yet; the first \`lnmux run\` binds it\n`,
+    );
+    return {};
+  }
+  return { nodePubkey: deriveKeyring(identityKeyBytes(config)).nodePubkey };
 }

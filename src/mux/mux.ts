@@ -24,6 +24,7 @@ import { deriveKeyring, type Keyring } from '../protocol/keyring.js';
 import { virtualChannelId } from '../protocol/virtual-scid.js';
 import {
   openStore,
+  requireNodeIdentity,
   type CancelOutcome,
   type Invoice,
   type InvoicePage,
@@ -139,9 +140,11 @@ export class Mux extends EventEmitter<MuxEvents> {
   }
 
   /**
-   * Checks the configuration, derives the keys and opens the database (schema must be current unless
-   * `options.migrate`). Throws ConfigError (naming the field), SchemaVersionError (naming the command
-   * that fixes it) or StoreUnavailableError.
+   * Checks the configuration, derives the keys, opens the database (schema must be current unless
+   * `options.migrate`) and, before anything else uses it, binds the database to the identity key's public
+   * key or checks that it is bound to it (DESIGN.md, invariant 8). Throws ConfigError (naming the field),
+   * SchemaVersionError (naming the command that fixes it), IdentityKeyMismatchError (naming both public
+   * keys: use the key the database was made with, or a new database) or StoreUnavailableError.
    */
   static async open(input: MuxConfigInput | MuxConfig, options: MuxOptions = {}): Promise<Mux> {
     const config = parseConfig(input);
@@ -153,6 +156,14 @@ export class Mux extends EventEmitter<MuxEvents> {
         ...storeConfigOf(config, options.migrate ?? false),
         onWarning: (message: string) => log.warn(message),
       }));
+    try {
+      const identity = await requireNodeIdentity(store, keyring.nodePubkey);
+      if (identity.kind === 'recorded') log.info({ node: bytesToHex(keyring.nodePubkey) }, 'Database bound to this identity key');
+    } catch (error) {
+      // A store given in the options stays the caller's: only the one opened here is closed.
+      if (options.store === undefined) await store.close().catch(() => {});
+      throw error;
+    }
     log.info({ node: bytesToHex(keyring.nodePubkey), backend: store.backend, nodes: config.nodes.length }, 'lnmux opened');
     return new Mux(config, store, keyring, log, options);
   }
@@ -194,7 +205,10 @@ export class Mux extends EventEmitter<MuxEvents> {
     await this.#store.close();
   }
 
-  /** Creates, records and returns a signed invoice. Throws InvoiceRequestError for a bad request. */
+  /**
+   * Creates, records and returns a signed invoice. Throws InvoiceRequestError for a bad request. Its
+   * database is bound to this Mux's identity key (Mux.open refused any other), so the invoice can be paid.
+   */
   async createInvoice(request: InvoiceRequest): Promise<CreatedInvoice> {
     const created = makeInvoice(
       request,

@@ -56,6 +56,38 @@ export class StoreClosedError extends StoreError {
   override readonly name = 'StoreClosedError';
 }
 
+/**
+ * The database belongs to another virtual node: it was bound (`lnmux.node_identity`) to the public key of
+ * another identity key than the one configured. lnmux refuses to run it (DESIGN.md, invariant 8): with
+ * another key the onions of its open invoices would not peel, and the held parts of a set it committed
+ * as settled would be failed.
+ *
+ * What to do: configure the identity key this database was made with (its public key is
+ * `databasePubkey`), or give the new key a new database (`lnmux migrate init`, `lnmux migrate up`).
+ * The node key is not rotated by swapping it: rotate the derived invoice keys through the payment_addr
+ * key id instead. Only public keys are in the message, never the private key.
+ */
+export class IdentityKeyMismatchError extends StoreError {
+  override readonly name = 'IdentityKeyMismatchError';
+  constructor(
+    /** Hex of the 33-byte public key the database is bound to. */
+    readonly databasePubkey: string,
+    /** Hex of the 33-byte public key of the configured identity key. */
+    readonly configuredPubkey: string,
+    /** When the database was bound to `databasePubkey`. */
+    readonly recordedAt: Date,
+  ) {
+    super(
+      `identity key mismatch: this database belongs to virtual node ${databasePubkey} (bound ${recordedAt.toISOString()}), ` +
+        `but the configured identityKey is the key of ${configuredPubkey}. ` +
+        `Configure the identity key this database was made with, or use a new database for the new key ` +
+        '(`lnmux migrate init`, `lnmux migrate up`). With another key lnmux cannot peel the onions of this database\'s ' +
+        'payments: its open invoices could not be paid and the held parts of sets it committed as settled would be failed. ' +
+        'To rotate keys, use a new payment_addr key id, not a new node key.',
+    );
+  }
+}
+
 /** Node socket error codes that mean the server is unreachable or the connection broke. */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',

@@ -2,7 +2,7 @@
  * Persistence: PostgreSQL (the system of record) and the embedded PGlite default, one `pg` code path,
  * SQL migrations in the package's `migrations/` folder. See docs/store.md.
  */
-export { openStore, migrateInit, migrateUp, migrateDown, migrateVersion } from './open.js';
+export { openStore, migrateInit, migrateUp, migrateDown, migrateVersion, type MigrateOptions } from './open.js';
 export { codeSchemaVersion, type MigrationStatus, type AppliedMigration } from './migrate.js';
 export { STORE_DEFAULTS, type StoreConfig } from './config.js';
 export { EMBEDDED_WARNING } from './connect.js';
@@ -12,5 +12,7 @@ export {
   SchemaVersionError,
   MigrationLockedError,
   StoreClosedError,
+  IdentityKeyMismatchError,
 } from './errors.js';
+export { requireNodeIdentity } from './identity.js';
 export * from './types.js';

@@ -5,6 +5,7 @@
 import { resolveStoreConfig, type StoreConfig } from './config.js';
 import { connect, type EmbeddedOptions } from './connect.js';
 import type { Db } from './db.js';
+import { bindNodeIdentity, NODE_IDENTITY_SCHEMA_VERSION, requireNodeIdentity } from './identity.js';
 import * as migrations from './migrate.js';
 import type { MigrationStatus } from './migrate.js';
 import { createStore } from './store.js';
@@ -41,20 +42,40 @@ async function withDb<T>(config: StoreConfig, fn: (db: Db) => Promise<T>): Promi
   }
 }
 
-/**
- * `lnmux migrate init`: creates the lnmux schema and its migration table; applies nothing.
- * @throws see migrate.ts migrateInit.
- */
-export function migrateInit(config: StoreConfig): Promise<MigrationStatus> {
-  return withDb(config, (db) => migrations.migrateInit(db));
+/** What `migrate init` and `migrate up` may do besides the schema. */
+export interface MigrateOptions {
+  /**
+   * The virtual node's 33-byte public key (from the configured identity key; never the private key). Once
+   * the schema has `lnmux.node_identity` (version 3 on), the database is bound to it if it is not bound
+   * yet, or checked against it (DESIGN.md, invariant 8).
+   */
+  readonly nodePubkey?: Uint8Array;
+}
+
+/** Binds or checks the identity when asked and the schema has the table. */
+async function bindIfAsked(db: Db, status: MigrationStatus, options: MigrateOptions): Promise<MigrationStatus> {
+  if (options.nodePubkey !== undefined && status.databaseVersion >= NODE_IDENTITY_SCHEMA_VERSION) {
+    await requireNodeIdentity({ bindNodeIdentity: (pubkey) => bindNodeIdentity(db, pubkey) }, options.nodePubkey);
+  }
+  return status;
 }
 
 /**
- * `lnmux migrate up [target]`: applies pending migrations up to `target` (default: the newest).
- * @throws see migrate.ts migrateUp.
+ * `lnmux migrate init`: creates the lnmux schema and its migration table; applies nothing. With
+ * `options.nodePubkey`, binds (or checks) the identity of a database that already has version 3 or newer.
+ * @throws see migrate.ts migrateInit; IdentityKeyMismatchError.
  */
-export function migrateUp(config: StoreConfig, target?: number): Promise<MigrationStatus> {
-  return withDb(config, (db) => migrations.migrateUp(db, target));
+export function migrateInit(config: StoreConfig, options: MigrateOptions = {}): Promise<MigrationStatus> {
+  return withDb(config, async (db) => bindIfAsked(db, await migrations.migrateInit(db), options));
+}
+
+/**
+ * `lnmux migrate up [target]`: applies pending migrations up to `target` (default: the newest). With
+ * `options.nodePubkey`, then binds (or checks) the database's identity (from version 3 on).
+ * @throws see migrate.ts migrateUp; IdentityKeyMismatchError (the migrations were applied).
+ */
+export function migrateUp(config: StoreConfig, target?: number, options: MigrateOptions = {}): Promise<MigrationStatus> {
+  return withDb(config, async (db) => bindIfAsked(db, await migrations.migrateUp(db, target), options));
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The Store: invoice, settle and lease operations over one Db, with group commit for the three write
+ * The Store: invoice, settle, lease and identity-binding operations over one Db, with group commit for the three write
  * paths that run per payment (recordInvoice, requestSettle, markHtlcFinal).
  */
 import { Batcher } from './batcher.js';
@@ -7,6 +7,7 @@ import { checkBytes, checkCircuitKey } from './codec.js';
 import type { Db } from './db.js';
 import { StoreClosedError } from './errors.js';
 import { checkFinalState, findSettledHtlc, finalRunner, listInvoiceHtlcs, listUnfinalizedHtlcs, type FinalRequest } from './htlcs.js';
+import { bindNodeIdentity, readNodeIdentity } from './identity.js';
 import { cancelInvoice, checkNewInvoice, getInvoice, listInvoices, recordRunner } from './invoices.js';
 import { acquireLease, releaseLease, renewLease } from './leases.js';
 import { checkSettleRequest, type SettleRequest } from './settle-decision.js';
@@ -20,6 +21,8 @@ import type {
   HtlcFinalState,
   Invoice,
   InvoicePage,
+  NodeIdentity,
+  NodeIdentityOutcome,
   ListInvoicesQuery,
   NewInvoice,
   RecordInvoiceOutcome,
@@ -143,6 +146,16 @@ class DbStore implements Store {
   async releaseLease(name: string, holder: string): Promise<ReleaseLeaseOutcome> {
     this.#open('releaseLease');
     return releaseLease(this.#db, name, holder);
+  }
+
+  async bindNodeIdentity(nodePubkey: Uint8Array): Promise<NodeIdentityOutcome> {
+    this.#open('bindNodeIdentity');
+    return bindNodeIdentity(this.#db, nodePubkey);
+  }
+
+  async nodeIdentity(): Promise<NodeIdentity | undefined> {
+    this.#open('nodeIdentity');
+    return readNodeIdentity(this.#db);
   }
 
   close(): Promise<void> {

@@ -255,8 +255,37 @@ export interface LeaseStore {
   releaseLease(name: string, holder: string): Promise<ReleaseLeaseOutcome>;
 }
 
-/** The store: invoices, leases, and its lifetime. */
-export interface Store extends InvoiceStore, LeaseStore {
+/** The virtual node a database belongs to (DESIGN.md, invariant 8). */
+export interface NodeIdentity {
+  /** 33-byte compressed public key of the identity key the database was bound to. */
+  readonly nodePubkey: Uint8Array;
+  /** When it was bound. */
+  readonly recordedAt: Date;
+}
+
+/** Outcome of {@link IdentityStore.bindNodeIdentity}. */
+export type NodeIdentityOutcome =
+  /** The database was not bound: this call bound it to the given key. */
+  | ({ readonly kind: 'recorded' } & NodeIdentity)
+  /** The database is bound to the given key already. */
+  | ({ readonly kind: 'matched' } & NodeIdentity)
+  /** The database is bound to another key (`nodePubkey`): refuse to run it with `configuredPubkey`. */
+  | ({ readonly kind: 'mismatch'; readonly configuredPubkey: Uint8Array } & NodeIdentity);
+
+/** The identity binding: a database belongs to one virtual node, written once, never changed. */
+export interface IdentityStore {
+  /**
+   * Binds the database to `nodePubkey` (33-byte compressed public key, never the private key) if it is
+   * not bound yet, else compares: race-safe, idempotent, never overwrites. A mismatch is an outcome;
+   * `requireNodeIdentity` turns it into IdentityKeyMismatchError.
+   */
+  bindNodeIdentity(nodePubkey: Uint8Array): Promise<NodeIdentityOutcome>;
+  /** The key the database is bound to, or undefined while none is. */
+  nodeIdentity(): Promise<NodeIdentity | undefined>;
+}
+
+/** The store: invoices, leases, its identity binding, and its lifetime. */
+export interface Store extends InvoiceStore, LeaseStore, IdentityStore {
   /** 'postgres' (a server, durable) or 'embedded' (PGlite: never fsyncs, not for money in production). */
   readonly backend: 'postgres' | 'embedded';
   /** Waits for queued writes, then closes every connection. Further calls throw StoreClosedError. */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeInvoice } from '../../src/protocol/bolt11-decode.js';
+import { deriveKeyring } from '../../src/protocol/keyring.js';
 import { virtualChannelId } from '../../src/protocol/virtual-scid.js';
 
 const BIN = join(import.meta.dirname, '../../src/cli/bin.ts');
@@ -70,6 +71,24 @@ describe('lnmux command line', () => {
     expect(decoded.value.routeHints?.map((hint) => hint.map((h) => Buffer.from(h.pubkey).toString('hex')))).toEqual([[NODE_A], [NODE_C]]);
     expect(decoded.value.routeHints?.[0]?.[0]?.shortChannelId).toBe(virtualChannelId(Buffer.from(NODE_A, 'hex')));
   }, 240_000); // five process starts, each opening the embedded database
+
+  it('binds the database to the identity key at `migrate up`; `run` and `migrate up` with another key exit 1 naming both pubkeys', () => {
+    const dir = configDir(GOOD);
+    const up = lnmux(['-c', 'multiplexer.yml', 'migrate', 'up'], dir);
+    expect(up.code, up.stderr).toBe(0);
+    const otherKey = '43'.repeat(32);
+    writeFileSync(join(dir, 'other.yml'), GOOD.replace('42'.repeat(32), otherKey));
+    const pubkey = (key: string) => Buffer.from(deriveKeyring(Buffer.from(key, 'hex')).nodePubkey).toString('hex');
+    for (const args of [['run'], ['migrate', 'up']]) {
+      const refused = lnmux(['-c', 'other.yml', ...args], dir);
+      expect(refused.code, refused.stderr).toBe(1);
+      expect(refused.stderr).toContain('identity key mismatch');
+      expect(refused.stderr).toContain(`belongs to virtual node ${pubkey('42'.repeat(32))}`);
+      expect(refused.stderr).toContain(`the key of ${pubkey(otherKey)}`);
+      expect(refused.stderr).not.toContain(otherKey);
+      expect(refused.stderr).not.toContain('42'.repeat(32));
+    }
+  }, 120_000); // three process starts, each opening the embedded database
 
   it('refuses bad flags with exit status 2, naming the flag', () => {
     const dir = configDir(GOOD);

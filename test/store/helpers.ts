@@ -90,6 +90,8 @@ export function useTestDatabase(name: BackendName): TestDatabase {
           .withSession('test reset', (s) =>
             s.query('DELETE FROM lnmux.htlcs; DELETE FROM lnmux.invoices; DELETE FROM lnmux.leases'),
           );
+        // Not bound to any identity key yet (a new database is not).
+        await self.db().withSession('test reset', (s) => s.query('DELETE FROM lnmux.node_identity'));
       } else {
         await self.reset();
         await migrateUp(self.db());

@@ -53,6 +53,7 @@ const TABLES_AT: Record<number, string[]> = {
   0: ['schema_migrations'],
   1: ['htlcs', 'invoices', 'schema_migrations'],
   2: ['htlcs', 'invoices', 'leases', 'schema_migrations'],
+  3: ['htlcs', 'invoices', 'leases', 'node_identity', 'schema_migrations'],
 };
 
 function versionOf(status: MigrationStatus): number {
@@ -69,7 +70,7 @@ function folder(files: Record<string, string>): string {
 describe('migration files', () => {
   it('are found relative to the code, in the package root’s migrations folder', () => {
     expect(MIGRATIONS_DIR).toBe(fileURLToPath(new URL('../../migrations/', import.meta.url)));
-    expect(packagedMigrations().map((m) => `${m.version}_${m.name}`)).toEqual(['1_init', '2_leases']);
+    expect(packagedMigrations().map((m) => `${m.version}_${m.name}`)).toEqual(['1_init', '2_leases', '3_node_identity']);
     expect(TABLES_AT[LATEST]).toBeDefined();
   });
 

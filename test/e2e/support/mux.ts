@@ -1,6 +1,7 @@
 /**
  * lnmux pointed at a simulated cluster, as the demo (src/cli/demo.ts) wires it: one node entry per
- * cluster node (address, TLS certificate, macaroon), a random identity key, and a store the test owns
+ * cluster node (address, TLS certificate, macaroon), a random identity key (one per file unless a test
+ * names its own), and a store the test owns
  * (shared, or wrapped to misbehave).
  */
 import { randomBytes } from 'node:crypto';
@@ -24,11 +25,17 @@ export function newIdentityKey(): string {
   return bytesToHex(randomBytes(32));
 }
 
+/**
+ * The identity key of an lnmux whose settings name none: one per test file (each file has its own
+ * databases), because a database is bound to the first key that runs it (DESIGN.md, invariant 8).
+ */
+const FILE_IDENTITY_KEY = newIdentityKey();
+
 /** The configuration of an lnmux in front of every node of `cluster`. */
 export function muxConfig(cluster: SimCluster, settings: MuxSettings = {}): MuxConfigInput {
   return {
     network: 'regtest',
-    identityKey: settings.identityKey ?? newIdentityKey(),
+    identityKey: settings.identityKey ?? FILE_IDENTITY_KEY,
     nodes: cluster.nodeInfos().map((n) => ({ pubkey: n.pubkey, address: n.address, tlsCertPath: n.certPath, macaroonPath: n.macaroonPath })),
     ...(settings.settlement !== undefined ? { settlement: settings.settlement } : {}),
     ...(settings.routing !== undefined ? { routing: settings.routing } : {}),

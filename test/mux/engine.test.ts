@@ -56,13 +56,18 @@ function engineWith(store: SettleStore, link = new RecordingLink()) {
     store,
     logger: pino({ level: 'silent' }),
     storeRetryMs: 5,
+    replayWindowMs: 50,
   });
   engine.attachNode(link, SCID);
   engine.onBlock(HEIGHT);
   return { engine, link };
 }
 
-function htlc(htlcId: bigint, amountMsat = 10_000n, overrides: { outgoingRequestedChanId?: bigint; onionBlob?: Uint8Array } = {}) {
+function htlc(
+  htlcId: bigint,
+  amountMsat = 10_000n,
+  overrides: { outgoingRequestedChanId?: bigint; onionBlob?: Uint8Array; autoFailHeight?: number } = {},
+) {
   const payload = encodeHopPayload({
     amtToForwardMsat: amountMsat,
     outgoingCltvValue: HEIGHT + 40,
@@ -79,7 +84,7 @@ function htlc(htlcId: bigint, amountMsat = 10_000n, overrides: { outgoingRequest
     outgoingExpiry: HEIGHT + 40,
     outgoingRequestedChanId: overrides.outgoingRequestedChanId ?? SCID,
     onionBlob: overrides.onionBlob ?? onion.onion,
-    autoFailHeight: HEIGHT + 61,
+    autoFailHeight: overrides.autoFailHeight ?? HEIGHT + 61,
   };
 }
 
@@ -227,5 +232,101 @@ describe('SettlementEngine', () => {
     expect(finals).toEqual([{ circuitKey: `${NODE_HEX}:7:1`, settled: true }]);
     expect(engine.heldHtlcCount).toBe(0);
     engine.stop();
+  });
+
+  it('drops a held part its node reported failed, commits no set with it, and commits the live parts once they pay the invoice', async () => {
+    const requested: bigint[][] = [];
+    const { engine, link } = engineWith(
+      fakeStore({
+        requestSettle: async (_hash, _id, htlcs) => {
+          requested.push(htlcs.map((h) => h.key.htlcId));
+          return { kind: 'committed' };
+        },
+      }),
+    );
+    const lost: unknown[] = [];
+    engine.on('partLost', (e) => lost.push(e));
+    await engine.onHtlc(NODE_HEX, htlc(1n, 5_000n));
+    await engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 1n }, false);
+    expect(lost).toEqual([{ paymentHash: bytesToHex(invoice.paymentHash), circuitKey: `${NODE_HEX}:7:1`, reason: 'failedByNode', amountMsat: 5_000n }]);
+    await engine.onHtlc(NODE_HEX, htlc(2n, 5_000n));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(requested).toEqual([]);
+    await engine.onHtlc(NODE_HEX, htlc(3n, 5_000n));
+    await until(() => link.sent.length === 2, 'two SETTLEs');
+    expect(requested).toEqual([[2n, 3n]]);
+    engine.stop();
+  });
+
+  it('asks the store to revoke a commit whose part was lost before release, and sends no SETTLE', async () => {
+    const commit = deferred<SettleCommitResult>();
+    const revoked: string[] = [];
+    const { engine, link } = engineWith(
+      fakeStore({
+        requestSettle: () => commit.promise,
+        revokeSettle: async (_hash, id) => {
+          revoked.push(bytesToHex(id));
+          return 'revoked';
+        },
+      }),
+    );
+    await engine.onHtlc(NODE_HEX, htlc(1n, 5_000n));
+    await engine.onHtlc(NODE_HEX, htlc(2n, 5_000n));
+    await engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 1n }, false);
+    commit.resolve({ kind: 'committed' });
+    await until(() => revoked.length === 1, 'the revoke');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(link.sent).toEqual([]);
+    expect(engine.heldHtlcCount).toBe(1);
+    engine.stop();
+  });
+
+  it('takes a part not offered again within the replay window after its node reconnected as gone', async () => {
+    const { engine } = engineWith(fakeStore());
+    const lost: string[] = [];
+    engine.on('partLost', (e) => lost.push(e.reason));
+    await engine.onHtlc(NODE_HEX, htlc(1n, 4_000n));
+    await engine.onHtlc(NODE_HEX, htlc(2n, 4_000n));
+    engine.onInterceptorDown(NODE_HEX);
+    engine.onInterceptorUp(NODE_HEX);
+    await engine.onHtlc(NODE_HEX, htlc(2n, 4_000n)); // offered again: live
+    await until(() => lost.length === 1, 'the replay window to close');
+    expect(lost).toEqual(['notReplayed']);
+    expect(engine.heldHtlcCount).toBe(1);
+    engine.stop();
+  });
+
+  it('never FAILs an HTLC held in LND\'s on-chain flow (only SETTLE is accepted there): it is left to LND', async () => {
+    const { engine, link } = engineWith(fakeStore({ invoiceStatus: async () => ({ kind: 'cancelled' }) }));
+    // auto_fail_height equal to the incoming expiry: LND offers it from the on-chain flow.
+    await engine.onHtlc(NODE_HEX, htlc(1n, 10_000n, { autoFailHeight: HEIGHT + 80 }));
+    await engine.onHtlc(NODE_HEX, htlc(2n, 10_000n));
+    expect(link.sent.map((r) => `${r.kind}:${r.circuitKey.htlcId}`)).toEqual(['failWithMessage:2']);
+    engine.stop();
+  });
+
+  it('survives application listeners that throw or reject', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown) => unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const { engine, link } = engineWith(fakeStore());
+      engine.on('committed', () => {
+        throw new Error('listener bug');
+      });
+      engine.on('committed', async () => {
+        throw new Error('async listener bug');
+      });
+      const heard: string[] = [];
+      engine.on('committed', (e) => heard.push(e.paymentHash));
+      await engine.onHtlc(NODE_HEX, htlc(1n));
+      await until(() => link.sent.length === 1, 'the SETTLE');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(heard).toEqual([bytesToHex(invoice.paymentHash)]);
+      expect(unhandled).toEqual([]);
+      engine.stop();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });

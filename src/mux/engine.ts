@@ -20,6 +20,7 @@ import { inspectHtlc, type HopPolicy, type OfferedHtlc } from '../registry/inspe
 import { Registry } from '../registry/registry.js';
 import type { Decision, FailOutcome, InvoiceStatus, PartLostReason, RegistryConfig, RegistryEvent } from '../registry/types.js';
 import type { NodeCircuitKey, NodeLink, SettleStore } from './ports.js';
+import { HtlcLogWriter } from './htlc-log-writer.js';
 import { emitSafely } from './safe-emit.js';
 
 /** Events for the application (library API). Hashes and set ids are hex; amounts msat. */
@@ -89,6 +90,8 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
    * only SETTLE for them, and a FAIL or RESUME would end the interceptor stream.
    */
   readonly #onChain = new Set<string>();
+  /** What happened to each HTLC lnmux did not settle, written in batches (the store's HTLC log). */
+  readonly #htlcLog: HtlcLogWriter;
 
   constructor(options: EngineOptions) {
     super();
@@ -96,6 +99,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     this.#registry = new Registry(options.registry);
     this.#now = options.now ?? Date.now;
     this.#log = options.logger;
+    this.#htlcLog = new HtlcLogWriter({ write: (entries) => options.store.logHtlcs(entries), logger: options.logger });
   }
 
   get height(): number {
@@ -123,6 +127,12 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     this.#replayTimers.clear();
     for (const waiters of this.#settleWaiters.values()) for (const w of waiters) w.reject(new Error('lnmux stopped'));
     this.#settleWaiters.clear();
+    void this.#htlcLog.stop();
+  }
+
+  /** Writes the queued HTLC log entries (best effort, one attempt), for a clean stop. */
+  flushLog(): Promise<void> {
+    return this.#htlcLog.stop();
   }
 
   /** A block from any node: the registry keeps the best height. */
@@ -171,6 +181,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     if (inspection.kind === 'rejected') {
       const r = inspection.rejection;
       this.#log.info({ hash, circuitKey: logKey(key), reason: r.reason }, 'Htlc rejected');
+      this.#logHtlc(key, htlc.paymentHash, htlc.outgoingAmountMsat, 'failed', r.reason);
       if (r.kind === 'failCode') {
         await this.#send(node.link, { kind: 'failWithCode', circuitKey: htlc.circuitKey, code: r.code });
       } else {
@@ -183,7 +194,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     // decides, and the registry learns at once that its node still holds it.
     const invoice = this.#registry.holdsPart(key)
       ? ({ kind: 'open' } as const)
-      : await this.#retryStore('invoice lookup', () => this.#options.store.invoiceStatus(htlc.paymentHash));
+      : await this.#retryStore('invoice lookup', () => this.#options.store.invoiceStatus(htlc.paymentHash, key));
     if (invoice === undefined) return; // stopped while the database was down: LND re-offers on reconnect
     this.#step({ kind: 'htlcArrived', htlc: inspection.htlc, invoice });
   }
@@ -290,6 +301,10 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     this.#armTimer();
   }
 
+  #logHtlc(key: CircuitKey, paymentHash: Uint8Array, amountMsat: bigint, event: 'accepted' | 'failed' | 'lost', reason?: string): void {
+    this.#htlcLog.add({ key, hash: paymentHash, amountMsat, event, ...(reason !== undefined ? { reason } : {}), at: new Date(this.#now()) });
+  }
+
   /** Emits to the application; a listener that throws or rejects is logged and never reaches lnmux. */
   #notify<K extends keyof EngineEvents>(event: K, ...args: EngineEvents[K]): void {
     emitSafely(this as EventEmitter, event, args, (error) => this.#log.error({ err: error, event }, 'Application listener failed'));
@@ -309,6 +324,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
           },
           'Htlc accepted',
         );
+        this.#logHtlc(d.key, d.paymentHash, d.amountMsat, 'accepted');
         return;
       case 'settle': {
         this.#log.info({ hash: bytesToHex(d.paymentHash), circuitKey: logKey(d.key), outcome: d.outcome }, 'Sending settle resolution');
@@ -325,6 +341,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
           return;
         }
         this.#log.info({ hash: bytesToHex(d.paymentHash), circuitKey: logKey(d.key), outcome: d.outcome }, 'Sending fail resolution');
+        this.#logHtlc(d.key, d.paymentHash, d.amountMsat, 'failed', d.outcome);
         const failureMessage = createFailurePacket(d.sharedSecret, encodeFailureMessage(d.message));
         this.#reply(d.key, (circuitKey) => ({ kind: 'failWithMessage', circuitKey, failureMessage }));
         return;
@@ -354,6 +371,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
           amountMsat: String(d.amountMsat),
           heldMsat: String(d.heldMsat),
         };
+        this.#logHtlc(d.key, d.paymentHash, d.amountMsat, 'lost', d.reason);
         if (d.reason === 'nodeWithoutInterceptor') this.#log.error(fields, 'Htlc left its set: its node runs without --requireinterceptor');
         else this.#log.warn(fields, 'Htlc left its set: its node no longer holds it');
         this.#notify('partLost', { paymentHash: fields.hash, circuitKey: circuitKeyId(d.key), reason: d.reason, amountMsat: d.amountMsat });

@@ -26,6 +26,7 @@ import {
   openStore,
   requireNodeIdentity,
   type CancelOutcome,
+  type HtlcLogEntry,
   type Invoice,
   type InvoicePage,
   type ListInvoicesQuery,
@@ -201,6 +202,7 @@ export class Mux extends EventEmitter<MuxEvents> {
       running.abort();
       await this.#leaderLoop;
     }
+    await this.#engine.flushLog();
     this.#engine.stop();
     await this.#store.close();
   }
@@ -243,6 +245,15 @@ export class Mux extends EventEmitter<MuxEvents> {
   /** The invoice with this payment hash (32 bytes or 64 hex), or undefined. */
   getInvoice(paymentHash: Uint8Array | string): Promise<MuxInvoice | undefined> {
     return this.#store.getInvoice(hashBytes(paymentHash));
+  }
+
+  /**
+   * What happened to every HTLC of this payment hash that lnmux did not settle, in time order: when each
+   * part joined its set, which lnmux failed and why (the registry's outcome), which its node dropped
+   * (lost, and why). The settled ones are the invoice's set (`Store.listInvoiceHtlcs`).
+   */
+  htlcLog(paymentHash: Uint8Array | string): Promise<readonly HtlcLogEntry[]> {
+    return this.#store.listHtlcLog(hashBytes(paymentHash));
   }
 
   /** A page of invoices in creation order (see ListInvoicesQuery). */

@@ -5,6 +5,7 @@
  */
 import type { CircuitKey } from '../protocol/set-id.js';
 import type { InvoiceStatus } from '../registry/types.js';
+import type { HtlcLogEntry } from '../store/types.js';
 
 /** The circuit key as LND knows it: unique per node only. */
 export interface NodeCircuitKey {
@@ -40,8 +41,10 @@ export type SettleCommitResult =
  * database could not be reached: the engine then holds and retries, and never assumes a commit.
  */
 export interface SettleStore {
-  /** The invoice's state for an arriving HTLC. */
-  invoiceStatus(paymentHash: Uint8Array): Promise<InvoiceStatus>;
+  /** The invoice's state for an arriving HTLC `key` (with its logged arrival, if any), or for a reload (no key). */
+  invoiceStatus(paymentHash: Uint8Array, key?: CircuitKey): Promise<InvoiceStatus>;
+  /** Appends to the HTLC log (accepted parts, failed and lost HTLCs with their reason). */
+  logHtlcs(entries: readonly HtlcLogEntry[]): Promise<void>;
   /** Commits the settle decision and the whole set in one transaction (idempotent for the same set). */
   requestSettle(
     paymentHash: Uint8Array,

@@ -19,12 +19,15 @@ export function settleStoreOf(store: Store): SettleStore {
   };
 
   return {
-    async invoiceStatus(paymentHash) {
-      const invoice = await store.getInvoice(paymentHash);
+    async invoiceStatus(paymentHash, key) {
+      let invoice;
+      let acceptedAt: Date | undefined;
+      if (key === undefined) invoice = await store.getInvoice(paymentHash);
+      else ({ invoice, acceptedAt } = await store.getInvoiceForHtlc(paymentHash, key));
       if (invoice === undefined) return { kind: 'unknown' };
       switch (invoice.state) {
         case 'open':
-          return { kind: 'open' };
+          return acceptedAt === undefined ? { kind: 'open' } : { kind: 'open', acceptedAtMs: acceptedAt.getTime() };
         case 'cancelled':
           return { kind: 'cancelled' };
         case 'settleRequested':
@@ -63,6 +66,10 @@ export function settleStoreOf(store: Store): SettleStore {
           throw new Error(`unknown settle outcome ${JSON.stringify(never)}`);
         }
       }
+    },
+
+    logHtlcs(entries) {
+      return store.recordHtlcLog(entries);
     },
 
     async revokeSettle(paymentHash, setId) {

@@ -266,6 +266,11 @@ export class Registry {
       if (target.parts.size === 0) this.#forget(hashHex, target);
       return;
     }
+    if (invoice.kind === 'open' && invoice.acceptedAtMs !== undefined && invoice.acceptedAtMs < target.firstArrivedAtMs) {
+      // A part offered again after a restart: the nodes kept holding it, so its set's timeout kept running.
+      target.firstArrivedAtMs = invoice.acceptedAtMs;
+      this.#schedule({ at: invoice.acceptedAtMs + this.#config.mppTimeoutMs, hashHex, kind: 'mpp' });
+    }
     target.parts.set(id, { htlc, node: bytesToHex(htlc.key.nodePubkey), confirmed: true });
     this.#hashByPart.set(id, hashHex);
     target.sumMsat += htlc.amountMsat;
@@ -574,6 +579,7 @@ export class Registry {
       key: htlc.key,
       paymentHash: htlc.paymentHash,
       outcome,
+      amountMsat: htlc.amountMsat,
       message: failureFor(outcome, htlc, this.#height),
       sharedSecret: htlc.sharedSecret,
     };

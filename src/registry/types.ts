@@ -31,7 +31,8 @@ export interface ArrivedHtlc {
 /** What the store knows of an invoice when one of its HTLCs arrives. */
 export type InvoiceStatus =
   | { readonly kind: 'unknown' }
-  | { readonly kind: 'open' }
+  /** Open; `acceptedAtMs`: this HTLC joined its set before (logged, unix ms), its set's MPP timeout counts from then. */
+  | { readonly kind: 'open'; readonly acceptedAtMs?: number }
   | { readonly kind: 'cancelled' }
   /** A set was committed (settle requested or already settled): only its HTLCs may be settled. */
   | { readonly kind: 'settleCommitted'; readonly setId: Uint8Array; readonly htlcs: readonly CircuitKey[] };
@@ -122,6 +123,8 @@ export type Decision =
       readonly key: CircuitKey;
       readonly paymentHash: Uint8Array;
       readonly outcome: FailOutcome;
+      /** The HTLC's amount, msat. */
+      readonly amountMsat: bigint;
       readonly message: FailureMessage;
       readonly sharedSecret: Uint8Array;
     }

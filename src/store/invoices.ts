@@ -18,7 +18,7 @@ import {
   type RecordInvoiceOutcome,
 } from './types.js';
 
-const COLUMNS = `hash, sequence, amount_msat, payment_addr, description, description_hash, payment_request,
+export const COLUMNS = `hash, sequence, amount_msat, payment_addr, description, description_hash, payment_request,
   created_at, expires_at, state, set_id, cancelled_at, settle_requested_at, finalized_at`;
 
 /** An invoices row as pg returns it. */

@@ -11,6 +11,7 @@ import { bindNodeIdentity, readNodeIdentity } from './identity.js';
 import { cancelInvoice, checkNewInvoice, getInvoice, listInvoices, recordRunner } from './invoices.js';
 import { acquireLease, releaseLease, renewLease } from './leases.js';
 import { checkSettleRequest, type SettleRequest } from './settle-decision.js';
+import { checkHtlcLogEntry, getInvoiceForHtlc, listHtlcLog, recordHtlcLog } from './htlc-log.js';
 import { revokeSettle } from './revoke.js';
 import { settleRunner } from './settle.js';
 import type {
@@ -19,6 +20,7 @@ import type {
   CircuitKey,
   HtlcFinalOutcome,
   HtlcFinalState,
+  HtlcLogEntry,
   Invoice,
   InvoicePage,
   NodeIdentity,
@@ -100,6 +102,22 @@ class DbStore implements Store {
     const request = { hash, setId, htlcs: [...htlcs] };
     checkSettleRequest(request);
     return this.#settle.submit(request);
+  }
+
+  async recordHtlcLog(entries: readonly HtlcLogEntry[]): Promise<void> {
+    this.#open('recordHtlcLog');
+    for (const entry of entries) checkHtlcLogEntry(entry);
+    return recordHtlcLog(this.#db, entries);
+  }
+
+  async listHtlcLog(hash: Uint8Array): Promise<readonly HtlcLogEntry[]> {
+    this.#open('listHtlcLog');
+    return listHtlcLog(this.#db, hash);
+  }
+
+  async getInvoiceForHtlc(hash: Uint8Array, key: CircuitKey) {
+    this.#open('getInvoiceForHtlc');
+    return getInvoiceForHtlc(this.#db, hash, key);
   }
 
   async revokeSettle(hash: Uint8Array, setId: Uint8Array): Promise<RevokeSettleOutcome> {

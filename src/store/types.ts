@@ -178,6 +178,21 @@ export type HtlcFinalOutcome =
   /** The key is in no committed set. */
   | { readonly kind: 'unknown' };
 
+/** What the HTLC log says happened to an HTLC: it joined its set, lnmux failed it, or its node dropped it. */
+export type HtlcLogEvent = 'accepted' | 'failed' | 'lost';
+
+/** One entry of the HTLC log (see htlc-log.ts). */
+export interface HtlcLogEntry {
+  readonly key: CircuitKey;
+  readonly event: HtlcLogEvent;
+  readonly hash: Uint8Array;
+  /** The HTLC's amount towards the virtual node, msat. */
+  readonly amountMsat: bigint;
+  /** Why it was failed or lost (the registry's outcome name); absent for 'accepted'. */
+  readonly reason?: string;
+  readonly at: Date;
+}
+
 /** Outcome of {@link InvoiceStore.revokeSettle}. */
 export type RevokeSettleOutcome =
   /** The invoice is open again; the set's HTLC rows are gone. */
@@ -235,6 +250,12 @@ export interface InvoiceStore {
    * before the preimage was released): the invoice is open again. See revoke.ts.
    */
   revokeSettle(hash: Uint8Array, setId: Uint8Array): Promise<RevokeSettleOutcome>;
+  /** Appends entries to the HTLC log (an HTLC's entry for an event it already has is kept). */
+  recordHtlcLog(entries: readonly HtlcLogEntry[]): Promise<void>;
+  /** The HTLC log of one payment hash, in time order: what happened to every HTLC lnmux did not settle. */
+  listHtlcLog(hash: Uint8Array): Promise<readonly HtlcLogEntry[]>;
+  /** The invoice for an arriving HTLC and, if the HTLC joined its set before (logged), when. One round trip. */
+  getInvoiceForHtlc(hash: Uint8Array, key: CircuitKey): Promise<{ readonly invoice: Invoice | undefined; readonly acceptedAt: Date | undefined }>;
   /** Records an HTLC's final state and rolls the invoice up once every HTLC of its set is final. */
   markHtlcFinal(key: CircuitKey, state: HtlcFinalState): Promise<HtlcFinalOutcome>;
   /** The HTLC of a committed set with this key (a replay after reconnect or restart), or undefined. */

@@ -97,6 +97,14 @@ describe.each(BACKENDS)('a part its node no longer holds leaves its set (%s)', (
       );
       expect(htlcs.reduce((sum, h) => sum + h.amountMsat, 0n)).toBe(AMOUNT_MSAT);
 
+      // The operator's answer to "what happened to this payment": three parts joined, A's was lost.
+      await until(async () => (await mux.htlcLog(invoice.paymentHash)).length === 4, 'the HTLC log');
+      const log = await mux.htlcLog(invoice.paymentHash);
+      expect(log.filter((e) => e.event === 'accepted').length).toBe(3);
+      expect(log.filter((e) => e.event !== 'accepted').map((e) => [circuitKeyId(e.key), e.event, e.reason])).toEqual([
+        [aKey, 'lost', 'nodeWithoutInterceptor'],
+      ]);
+
       await c.node(0).restart({ requireInterceptor: true });
       await until(() => intercepting(c), 'lnmux to intercept on node A again');
     });

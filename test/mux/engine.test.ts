@@ -93,6 +93,7 @@ function fakeStore(overrides: Partial<SettleStore> = {}): SettleStore {
     invoiceStatus: async () => ({ kind: 'open' }),
     requestSettle: async () => ({ kind: 'committed' }),
     revokeSettle: async () => 'revoked',
+    logHtlcs: async () => undefined,
     markHtlcFinal: async () => undefined,
     ...overrides,
   };

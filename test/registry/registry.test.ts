@@ -492,3 +492,13 @@ describe('Registry, hold mode, a part lost from an accepted set', () => {
     expect(again[1]?.kind === 'setAccepted' && again[1].setId).not.toEqual(accepted.setId);
   });
 });
+
+describe('Registry, MPP timeout across a restart', () => {
+  it('counts the timeout of a set from the logged arrival of a part offered again after a restart', () => {
+    const r = registry();
+    const replayed: InvoiceStatus = { kind: 'open', acceptedAtMs: T0 - 100_000 };
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 4_000n), invoice: replayed }, T0))).toEqual(['hold']);
+    expect(r.nextDeadline()).toBe(T0 + 20_000);
+    expect(outcomes(r.step({ kind: 'tick' }, T0 + 20_000))).toEqual(['mppTimeout']);
+  });
+});

@@ -54,6 +54,7 @@ const TABLES_AT: Record<number, string[]> = {
   1: ['htlcs', 'invoices', 'schema_migrations'],
   2: ['htlcs', 'invoices', 'leases', 'schema_migrations'],
   3: ['htlcs', 'invoices', 'leases', 'node_identity', 'schema_migrations'],
+  4: ['htlc_log', 'htlcs', 'invoices', 'leases', 'node_identity', 'schema_migrations'],
 };
 
 function versionOf(status: MigrationStatus): number {
@@ -70,7 +71,7 @@ function folder(files: Record<string, string>): string {
 describe('migration files', () => {
   it('are found relative to the code, in the package root’s migrations folder', () => {
     expect(MIGRATIONS_DIR).toBe(fileURLToPath(new URL('../../migrations/', import.meta.url)));
-    expect(packagedMigrations().map((m) => `${m.version}_${m.name}`)).toEqual(['1_init', '2_leases', '3_node_identity']);
+    expect(packagedMigrations().map((m) => `${m.version}_${m.name}`)).toEqual(['1_init', '2_leases', '3_node_identity', '4_htlc_log']);
     expect(TABLES_AT[LATEST]).toBeDefined();
   });
 

@@ -1,0 +1,2 @@
+-- Reverts 0004_htlc_log.
+DROP TABLE lnmux.htlc_log;

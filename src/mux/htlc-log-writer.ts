@@ -1,0 +1,92 @@
+/**
+ * Writes the HTLC log (src/store/htlc-log.ts) in batches, off the decision path: an entry is queued when
+ * the decision is carried out and written within `flushMs`, many per statement. A database outage
+ * delays the entries (retried), it never delays an HTLC; past `maxQueued` the oldest are dropped, and
+ * said so, rather than let memory grow without bound.
+ */
+import type { Logger } from 'pino';
+import type { HtlcLogEntry } from '../store/types.js';
+
+export interface HtlcLogWriterOptions {
+  readonly write: (entries: readonly HtlcLogEntry[]) => Promise<void>;
+  readonly logger: Logger;
+  /** Longest wait before queued entries are written, ms (default 50). */
+  readonly flushMs?: number;
+  /** Most entries per statement (default 500). */
+  readonly maxBatch?: number;
+  /** Most entries waiting while the database is down (default 100,000). */
+  readonly maxQueued?: number;
+  /** Wait before retrying a failed write, ms (default 1,000). */
+  readonly retryMs?: number;
+}
+
+export class HtlcLogWriter {
+  readonly #options: Required<HtlcLogWriterOptions>;
+  #queue: HtlcLogEntry[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #writing: Promise<void> | undefined;
+  #dropped = 0;
+  #stopped = false;
+
+  constructor(options: HtlcLogWriterOptions) {
+    this.#options = { flushMs: 50, maxBatch: 500, maxQueued: 100_000, retryMs: 1_000, ...options };
+  }
+
+  /** Queues one entry. */
+  add(entry: HtlcLogEntry): void {
+    if (this.#stopped) return;
+    this.#queue.push(entry);
+    if (this.#queue.length > this.#options.maxQueued) {
+      this.#queue.shift();
+      if (this.#dropped++ === 0) this.#options.logger.error('HTLC log backlog full (database down?): dropping the oldest entries');
+    }
+    this.#arm(this.#options.flushMs);
+  }
+
+  /** Writes what is queued (one attempt per batch), then stops taking entries. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#writing;
+    while (this.#queue.length > 0) {
+      if (!(await this.#writeBatch())) break;
+    }
+  }
+
+  #arm(delayMs: number): void {
+    if (this.#timer !== undefined || this.#writing !== undefined || this.#stopped) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.#writing = this.#flush().finally(() => {
+        this.#writing = undefined;
+        if (this.#queue.length > 0) this.#arm(0);
+      });
+    }, delayMs);
+    this.#timer.unref();
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#queue.length > 0 && !this.#stopped) {
+      if (await this.#writeBatch()) continue;
+      await new Promise((r) => setTimeout(r, this.#options.retryMs).unref());
+    }
+  }
+
+  /** Writes the oldest batch; true if written. */
+  async #writeBatch(): Promise<boolean> {
+    const batch = this.#queue.slice(0, this.#options.maxBatch);
+    try {
+      await this.#options.write(batch);
+      this.#queue.splice(0, batch.length);
+      if (this.#dropped > 0) {
+        this.#options.logger.warn({ dropped: this.#dropped }, 'HTLC log writes resumed; some entries were dropped');
+        this.#dropped = 0;
+      }
+      return true;
+    } catch (error) {
+      this.#options.logger.warn({ err: error, queued: this.#queue.length }, 'HTLC log write failed; retrying');
+      return false;
+    }
+  }
+}

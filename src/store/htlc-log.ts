@@ -1,0 +1,104 @@
+/**
+ * The HTLC log (migration 0004): what lnmux decided for every HTLC of ours that it did not settle, and
+ * when each part joined its set. Written in batches after the decisions (never on the settle path), read
+ * by operators ("what happened to this payment") and by the invoice lookup of an arriving HTLC, whose
+ * logged arrival keeps its set's MPP timeout across a restart.
+ */
+import { bigintFromSql, bytesToSql, checkBytes, checkCircuitKey, keyColumns, keyFromRow, u64ToSql } from './codec.js';
+import type { Db } from './db.js';
+import { COLUMNS, invoiceFromRow, type InvoiceRow } from './invoices.js';
+import type { CircuitKey, HtlcLogEntry, HtlcLogEvent, Invoice } from './types.js';
+
+const EVENTS: readonly HtlcLogEvent[] = ['accepted', 'failed', 'lost'];
+
+/** Validates one entry. @throws TypeError / RangeError naming the field. */
+export function checkHtlcLogEntry(entry: HtlcLogEntry): void {
+  checkCircuitKey(entry.key);
+  checkBytes(entry.hash, 32, 'hash');
+  if (!EVENTS.includes(entry.event)) throw new RangeError(`event must be one of ${EVENTS.join(', ')}, got ${String(entry.event)}`);
+  if (typeof entry.amountMsat !== 'bigint' || entry.amountMsat < 0n) throw new RangeError('amountMsat must be a bigint >= 0 (msat)');
+  if ((entry.event === 'accepted') !== (entry.reason === undefined)) {
+    throw new TypeError(`reason: required for '${entry.event === 'accepted' ? 'failed or lost' : entry.event}' entries only`);
+  }
+  if (!(entry.at instanceof Date) || Number.isNaN(entry.at.getTime())) throw new TypeError('at must be a valid Date');
+}
+
+const INSERT = `
+  INSERT INTO lnmux.htlc_log (node_pubkey, chan_id, htlc_id, event, hash, amount_msat, reason, at)
+  SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::text[], $5::bytea[], $6::bigint[], $7::text[], $8::timestamptz[])
+  ON CONFLICT DO NOTHING`;
+
+/** Appends entries (one statement); an entry already logged for the same HTLC and event is kept as it was. */
+export async function recordHtlcLog(db: Db, entries: readonly HtlcLogEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  const [nodes, chans, ids] = keyColumns(entries.map((e) => e.key));
+  await db.withSession('recordHtlcLog', (session) =>
+    session.query(INSERT, [
+      nodes,
+      chans,
+      ids,
+      entries.map((e) => e.event),
+      entries.map((e) => bytesToSql(e.hash)),
+      entries.map((e) => u64ToSql(e.amountMsat)),
+      entries.map((e) => e.reason ?? null),
+      entries.map((e) => e.at),
+    ]),
+  );
+}
+
+interface LogRow {
+  node_pubkey: Buffer;
+  chan_id: string;
+  htlc_id: string;
+  event: HtlcLogEvent;
+  hash: Buffer;
+  amount_msat: string;
+  reason: string | null;
+  at: Date;
+}
+
+/** Every entry of one payment hash, in time order. */
+export async function listHtlcLog(db: Db, hash: Uint8Array): Promise<readonly HtlcLogEntry[]> {
+  checkBytes(hash, 32, 'hash');
+  return db.withSession('listHtlcLog', async (session) => {
+    const result = await session.query<LogRow>(
+      `SELECT node_pubkey, chan_id, htlc_id, event, hash, amount_msat, reason, at
+       FROM lnmux.htlc_log WHERE hash = $1 ORDER BY at, event`,
+      [bytesToSql(hash)],
+    );
+    return result.rows.map((row) => ({
+      key: keyFromRow(row),
+      event: row.event,
+      hash: Uint8Array.from(row.hash),
+      amountMsat: bigintFromSql(row.amount_msat),
+      ...(row.reason !== null ? { reason: row.reason } : {}),
+      at: row.at,
+    }));
+  });
+}
+
+/**
+ * The invoice for an arriving HTLC, and when that HTLC first joined its set if it was logged (a part
+ * offered again after a restart), in one round trip.
+ */
+export async function getInvoiceForHtlc(
+  db: Db,
+  hash: Uint8Array,
+  key: CircuitKey,
+): Promise<{ readonly invoice: Invoice | undefined; readonly acceptedAt: Date | undefined }> {
+  checkBytes(hash, 32, 'hash');
+  checkCircuitKey(key);
+  const [[node], [chan], [id]] = keyColumns([key]);
+  return db.withSession('getInvoiceForHtlc', async (session) => {
+    const result = await session.query<InvoiceRow & { accepted_at: Date | null }>(
+      `SELECT ${COLUMNS},
+         (SELECT l.at FROM lnmux.htlc_log AS l
+          WHERE (l.node_pubkey, l.chan_id, l.htlc_id, l.event) = ($2, $3, $4, 'accepted') AND l.hash = $1) AS accepted_at
+       FROM lnmux.invoices WHERE hash = $1`,
+      [bytesToSql(hash), node, chan, id],
+    );
+    const row = result.rows[0];
+    if (row === undefined) return { invoice: undefined, acceptedAt: undefined };
+    return { invoice: invoiceFromRow(row), acceptedAt: row.accepted_at ?? undefined };
+  });
+}

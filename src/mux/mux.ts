@@ -455,7 +455,13 @@ export class Mux extends EventEmitter<MuxEvents> {
         if (event.state.kind === 'open') this.#log.info({ node: event.node, stream: event.stream }, 'Stream open');
         else if (event.state.kind === 'backoff') {
           this.#log.warn(
-            { node: event.node, stream: event.stream, retryInMs: event.state.attemptMs, end: event.state.end.kind },
+            {
+              node: event.node,
+              stream: event.stream,
+              retryInMs: event.state.attemptMs,
+              end: event.state.end.kind,
+              ...(event.state.end.kind === 'failed' ? { cause: describeRpcFailure(event.state.end.failure) } : {}),
+            },
             'Stream lost; reconnecting',
           );
         }

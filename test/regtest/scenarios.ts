@@ -6,7 +6,9 @@
  *  3. an MPP that needs both channels (more than either can carry);
  *  4. an expired invoice and 5. a wrong amount: B sees incorrect_or_unknown_payment_details from the
  *     final hop (LND's own payer refuses both, so B sends along an explicit route built from the invoice);
- *  6. lnmux killed between the commit and the SETTLE, restarted: the HTLC is re-offered and settled.
+ *  6. lnmux killed between the commit and the SETTLE, restarted: the HTLC is re-offered and settled;
+ *  7. half of an MPP payment held at A while blocks are mined one by one: lnmux fails it itself, as the
+ *     final node, before A's auto-fail height (DESIGN.md invariant 7: a part is never left to LND).
  *
  * The CLI details live in lib/lnmux-process.ts and multiplexer-config.ts. Each scenario records what it
  * saw; a failed expectation throws CheckFailed.
@@ -109,6 +111,7 @@ export async function runLnmuxScenarios(network: Network, databaseUrl: string, l
     ['expiredInvoice', expiredInvoice],
     ['wrongAmount', wrongAmount],
     ['restartBetweenCommitAndSettle', restartBetweenCommitAndSettle],
+    ['heldPartNearAutoFail', heldPartNearAutoFail],
   ];
   try {
     for (const [name, scenario] of scenarios) {
@@ -180,7 +183,7 @@ async function mppNeedsBothNodes(ctx: Ctx): Promise<void> {
 }
 
 /** Pays `invoice` along an explicit route B -> A -> virtual node, as LND's payer would not (expired, wrong amount). */
-async function payAlongHint(ctx: Ctx, invoice: LnmuxInvoice, amountMsat: bigint): Promise<Awaited<ReturnType<typeof sendToRoute>>> {
+async function payAlongHint(ctx: Ctx, invoice: LnmuxInvoice, amountMsat: bigint, totalMsat = amountMsat): Promise<Awaited<ReturnType<typeof sendToRoute>>> {
   const decoded = await ctx.network.nodes.B.rpc.call<{
     destination: string; payment_hash: string; payment_addr: Buffer; num_msat: string;
     route_hints: { hop_hints: { node_id: string; chan_id: string }[] }[];
@@ -194,6 +197,7 @@ async function payAlongHint(ctx: Ctx, invoice: LnmuxInvoice, amountMsat: bigint)
     virtualPubkey: Buffer.from(decoded.destination, 'hex'),
     virtualScid: BigInt(hint.chan_id),
     amountMsat,
+    totalMsat,
     paymentAddr: decoded.payment_addr,
     height,
   });
@@ -215,6 +219,53 @@ async function wrongAmount(ctx: Ctx): Promise<void> {
   ctx.obs['wrongAmount.atB'] = { status: attempt.status, failure: describeFailure(attempt.failure) };
   expectThat(attempt.status === 'FAILED' && attempt.failure?.code === 'INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS' && attempt.failure.failure_source_index === 2,
     `a wrong amount fails with incorrect_or_unknown_payment_details from the final hop (${JSON.stringify(ctx.obs['wrongAmount.atB'])})`);
+}
+
+/**
+ * Half of an MPP payment (total_msat = the invoice) along B -> A -> virtual node: lnmux holds it for the
+ * rest, which never comes (the MPP timeout is 120 s). Blocks are mined one at a time: A would fail the
+ * HTLC itself at its auto_fail_height (incoming expiry - 19 = 61 blocks from now, with
+ * temporary_channel_failure from A); lnmux must fail it first, from the final hop, with
+ * incorrect_or_unknown_payment_details, and log why.
+ */
+async function heldPartNearAutoFail(ctx: Ctx): Promise<void> {
+  const invoice = await addInvoice(ctx.configPath, 10_000n, 'regtest part held near auto-fail');
+  const startHeight = (await ctx.network.nodes.B.getInfo()).block_height;
+  let resolvedAt: number | undefined;
+  const attempt = payAlongHint(ctx, invoice, 5_000_000n, 10_000_000n);
+  const logged = async (event: string) => (await htlcLog(ctx.databaseUrl, invoice.paymentHash)).find((e) => e.event === event);
+  await waitFor('lnmux to hold the half at A', () => logged('accepted'));
+  let height = startHeight;
+  while (resolvedAt === undefined && height < startHeight + 70) {
+    height = await ctx.network.mine(1);
+    // Give A, lnmux and B time to see the block and answer before the next one.
+    if (await settlesWithin(attempt, 1_500)) resolvedAt = height;
+  }
+  const result = await attempt;
+  const failed = await waitFor('the failure in lnmux\'s HTLC log', () => logged('failed'));
+  ctx.obs['heldPartNearAutoFail'] = {
+    blocksMined: (resolvedAt ?? height) - startHeight,
+    status: result.status,
+    failure: describeFailure(result.failure),
+    loggedReason: failed.reason,
+  };
+  expectThat(result.status === 'FAILED' && result.failure?.code === 'INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS' && result.failure.failure_source_index === 2,
+    `a part held near its node's auto-fail height is failed by lnmux as the final hop (${JSON.stringify(ctx.obs['heldPartNearAutoFail'])})`);
+  expectThat((resolvedAt ?? height) - startHeight < 61,
+    `lnmux failed the part before A's auto-fail height (${JSON.stringify(ctx.obs['heldPartNearAutoFail'])})`);
+}
+
+/** lnmux's HTLC log for one payment hash (lnmux.htlc_log). */
+async function htlcLog(databaseUrl: string, paymentHashHex: string): Promise<{ event: string; reason: string | null }[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ event: string; reason: string | null }>(
+      'SELECT event, reason FROM lnmux.htlc_log WHERE hash = $1 ORDER BY at', [Buffer.from(paymentHashHex, 'hex')]);
+    return rows;
+  } finally {
+    await client.end();
+  }
 }
 
 /** The invoice's state in lnmux's database (lnmux.invoices.state), or undefined if absent. */

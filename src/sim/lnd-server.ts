@@ -142,6 +142,9 @@ export function createLndServer(backend: LndBackend): grpc.Server {
       call.on('cancelled', () => finish());
       call.on('error', () => finish());
       call.on('close', () => finish());
+      // A client that gave up before this handler ran (its 'cancelled' already emitted) would otherwise
+      // hold the single interceptor slot for good; LND frees it when the stream's context is done.
+      if (call.cancelled) finish();
     }),
   });
 

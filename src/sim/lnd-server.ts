@@ -79,7 +79,8 @@ function epochMessage(block: BlockEpoch): Record<string, unknown> {
 /** Builds a grpc-js server serving LND's Versioner, Lightning, Router and ChainNotifier for `backend`. */
 export function createLndServer(backend: LndBackend): grpc.Server {
   const services = lndServices();
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 200 * 1024 * 1024 });
+  // No SO_REUSEPORT: a restarted node must not share its port with the listener of its previous run.
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 200 * 1024 * 1024, 'grpc.so_reuseport': 0 });
 
   server.addService(services.versioner, {
     GetVersion: unary(backend, () => backend.version()),

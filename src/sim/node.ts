@@ -314,6 +314,9 @@ export class SimNode implements HtlcReceiver {
     run.stopBlocks();
     run.htlcSwitch.clear();
     run.server.forceShutdown();
+    // Wait until its listener is closed: a restart binds the same port, and a connection accepted by the
+    // old listener meanwhile would reach a stopped node (that answers nothing useful) for good.
+    await new Promise<void>((resolve) => run.server.tryShutdown(() => resolve()));
   }
 
   /**

@@ -49,12 +49,12 @@ describe.each(BACKENDS)('lnmux while its database is unreachable (%s)', (backend
     let release!: () => void;
     const databaseBack = new Promise<void>((resolve) => (release = resolve));
     let lookups = 0;
-    const hanging: Store['getInvoice'] = async (hash) => {
+    const hanging: Store['getInvoiceForHtlc'] = async (hash, key) => {
       lookups++;
       await databaseBack;
-      return store().getInvoice(hash);
+      return store().getInvoiceForHtlc(hash, key);
     };
-    mux = await startMux(c, sharedStore(store(), { getInvoice: hanging }));
+    mux = await startMux(c, sharedStore(store(), { getInvoiceForHtlc: hanging }));
     const invoice = await mux.createInvoice({ amountMsat: 20_000_000n, description: 'waits for the database' });
     const virtual = c.payer.pay(invoice.paymentRequest);
     await until(() => lookups > 0, 'lnmux to look the invoice up');

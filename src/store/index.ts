@@ -14,3 +14,10 @@ export {
   StoreClosedError,
 } from './errors.js';
 export * from './types.js';
+export type {
+  Leadership,
+  LeadershipOptions,
+  LeadershipLostCause,
+  TakeLeadershipOptions,
+  TakeLeadershipOutcome,
+} from './leadership.js';

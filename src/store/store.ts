@@ -8,6 +8,7 @@ import type { Db } from './db.js';
 import { StoreClosedError } from './errors.js';
 import { checkFinalState, findSettledHtlc, finalRunner, listInvoiceHtlcs, listUnfinalizedHtlcs, type FinalRequest } from './htlcs.js';
 import { cancelInvoice, checkNewInvoice, getInvoice, listInvoices, recordRunner } from './invoices.js';
+import { openLeadership, type Leadership, type LeadershipOptions } from './leadership.js';
 import { acquireLease, releaseLease, renewLease } from './leases.js';
 import { checkSettleRequest, type SettleRequest } from './settle-decision.js';
 import { settleRunner } from './settle.js';
@@ -25,6 +26,7 @@ import type {
   ReleaseLeaseOutcome,
   RenewLeaseOutcome,
   SetHtlc,
+  SettleFence,
   SettleRequestOutcome,
   Store,
   StoredHtlc,
@@ -90,9 +92,9 @@ class DbStore implements Store {
     return cancelInvoice(this.#db, hash);
   }
 
-  async requestSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[]): Promise<SettleRequestOutcome> {
+  async requestSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[], fence?: SettleFence): Promise<SettleRequestOutcome> {
     this.#open('requestSettle');
-    const request = { hash, setId, htlcs: [...htlcs] };
+    const request = { hash, setId, htlcs: [...htlcs], ...(fence !== undefined ? { fence } : {}) };
     checkSettleRequest(request);
     return this.#settle.submit(request);
   }
@@ -134,6 +136,11 @@ class DbStore implements Store {
   async releaseLease(name: string, holder: string): Promise<ReleaseLeaseOutcome> {
     this.#open('releaseLease');
     return releaseLease(this.#db, name, holder);
+  }
+
+  leadership(name: string, holder: string, options?: LeadershipOptions): Leadership {
+    this.#open('leadership');
+    return openLeadership(this.#db, name, holder, options);
   }
 
   close(): Promise<void> {

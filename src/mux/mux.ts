@@ -59,6 +59,11 @@ export interface MuxEvents {
   htlcFinal: [{ circuitKey: string; settled: boolean }];
   /** This instance became the active one, or lost the leadership and went back to standby. */
   role: [{ role: 'active' | 'standby' }];
+  /**
+   * The leadership session: taken (a new term, or `resumed`: the same term goes on after the session was
+   * lost and taken back) or lost (settle commits held until it is taken back or the term ends).
+   */
+  leadership: [{ held: boolean; epoch: bigint; resumed?: boolean }];
   /** A node's connection changed state (connected, refused with the reason, backing off). */
   node: [{ pubkey: string; state: string; detail?: string }];
 }
@@ -294,6 +299,7 @@ export class Mux extends EventEmitter<MuxEvents> {
           if (term !== undefined && outcome.resumed) {
             term.held = true;
             this.#log.info({ instance: this.#instanceId, epoch: String(outcome.epoch) }, 'Leadership taken back; the term goes on');
+            this.emit('leadership', { held: true, epoch: outcome.epoch, resumed: true });
             continue;
           }
           if (term !== undefined) {
@@ -309,6 +315,7 @@ export class Mux extends EventEmitter<MuxEvents> {
           }
           announcedStandby = false;
           this.#log.info({ instance: this.#instanceId, epoch: String(outcome.epoch) }, 'Leadership taken; intercepting');
+          this.emit('leadership', { held: true, epoch: outcome.epoch, resumed: false });
           this.emit('role', { role: 'active' });
         } else if (term !== undefined && outcome.holder === this.#instanceId) {
           // Our own lost session still holds the lock until the server ends it (at most sessionTimeoutMs).
@@ -344,6 +351,7 @@ export class Mux extends EventEmitter<MuxEvents> {
     if (term === undefined) return;
     term.held = false;
     this.#log.warn({ cause, epoch: String(term.epoch) }, 'Leadership session lost: settle commits held; taking it back');
+    this.emit('leadership', { held: false, epoch: term.epoch });
     this.#wakeLeader?.();
   }
 

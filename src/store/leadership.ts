@@ -127,7 +127,8 @@ class SessionLeadership implements Leadership {
   #epoch: bigint | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #beatSentAt: number | undefined;
-  #released = false;
+  /** Moves on at each release: a take still connecting when it happens gives its connection up. */
+  #generation = 0;
 
   constructor(
     private readonly db: Db,
@@ -147,7 +148,6 @@ class SessionLeadership implements Leadership {
 
   async take(options: TakeLeadershipOptions = {}): Promise<TakeLeadershipOutcome> {
     if (this.#epoch !== undefined) throw new Error(`leadership ${this.name} is already held by this instance`);
-    if (this.#released) throw new StoreError(`leadership ${this.name}: released`);
     const client = await this.#connect();
     let got: boolean;
     try {
@@ -181,7 +181,7 @@ class SessionLeadership implements Leadership {
   }
 
   async release(): Promise<void> {
-    this.#released = true;
+    this.#generation++;
     const client = this.#client;
     const epoch = this.#epoch;
     this.#stopHeartbeat();
@@ -200,6 +200,7 @@ class SessionLeadership implements Leadership {
     if (this.#client !== undefined) return this.#client;
     const client = this.#unused ?? this.db.dedicatedClient(this.settings)!;
     this.#unused = undefined;
+    const generation = this.#generation;
     client.on('error', (error: Error) => this.#closed(client, error.message));
     client.on('end', () => this.#closed(client, 'connection ended'));
     try {
@@ -208,9 +209,9 @@ class SessionLeadership implements Leadership {
       client.end().catch(() => {});
       throw toStoreError(error, `leadership ${this.name} (connect)`, this.db.where);
     }
-    if (this.#released) {
+    if (generation !== this.#generation) {
       await client.end().catch(() => {});
-      throw new StoreError(`leadership ${this.name}: released`);
+      throw new StoreError(`leadership ${this.name}: released while connecting`);
     }
     this.#client = client;
     return client;
@@ -277,7 +278,7 @@ class SessionLeadership implements Leadership {
     if (this.#client !== client) return;
     const wasHeld = this.#epoch !== undefined;
     this.#drop(client);
-    if (wasHeld && !this.#released) this.onLost(cause);
+    if (wasHeld) this.onLost(cause);
   }
 
   #drop(client: pg.Client): void {

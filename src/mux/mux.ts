@@ -287,8 +287,10 @@ export class Mux extends EventEmitter<MuxEvents> {
         continue;
       }
       try {
-        // A standby waits for the lock; a leader whose session was lost only asks (it is intercepting).
-        const outcome = await leadership.take({ wait: term === undefined, ...(previousEpoch !== undefined ? { previousEpoch } : {}) });
+        // A standby (once it said so) waits for the lock; a leader whose session was lost only asks (it is
+        // intercepting), and so does the first attempt (to say 'standby' at once if another leads).
+        const wait = term === undefined && announcedStandby;
+        const outcome = await leadership.take({ wait, ...(previousEpoch !== undefined ? { previousEpoch } : {}) });
         if (unavailableSince !== undefined) {
           this.#log.info({ afterMs: Date.now() - unavailableSince }, 'Database reachable again for the leadership');
           unavailableSince = undefined;

@@ -15,7 +15,13 @@
  * the leadership. A fresh standby is started for the next round. Times are wall-clock ms, all processes
  * on this machine.
  *
- * `npx tsx bench/failover.bench.ts [kills=20]`
+ * `npx tsx bench/failover.bench.ts [kills=20] [kill|freeze]`
+ *
+ * `freeze` plays a vanished host instead: SIGSTOP (no FIN reaches the database, no heartbeat is sent),
+ * so the leadership passes only when the server ends the silent session (idle_session_timeout, the
+ * leadership's sessionTimeoutMs). The frozen process still holds its interceptor streams (the nodes'
+ * TCP peers are alive), so once the standby has the leadership the bench kills the frozen process and
+ * only the time to the leadership is meaningful in that mode.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -29,6 +35,7 @@ import type { FailoverLnmuxReport, FailoverLnmuxSpec } from './lib/failover-lnmu
 
 const here = dirname(fileURLToPath(import.meta.url));
 const KILLS = Number(process.argv[2] ?? 20);
+const MODE = process.argv[3] === 'freeze' ? 'freeze' : 'kill';
 const BASE_URL = process.env.LNMUX_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const wallClock = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -159,7 +166,14 @@ try {
     const paymentRequest = await standby.invoice(1_000_000n + BigInt(k));
     await sleep(500); // let the standby settle into its wait on the lock
     const killedAt = wallClock();
-    const killed = leader.kill();
+    let killed: Promise<void>;
+    if (MODE === 'freeze') {
+      leader.child.kill('SIGSTOP');
+      await standby.role('active');
+      killed = leader.kill();
+    } else {
+      killed = leader.kill();
+    }
     const outcome = await cluster.ask({ kind: 'failover', since: killedAt, paymentRequest, timeoutMs: 120_000 });
     await killed;
     if (outcome.kind !== 'failedOver') throw new Error(`cluster: ${outcome.kind}`);
@@ -181,7 +195,8 @@ try {
   }
 
   const version = (await admin<{ version: string }>('SELECT version()')).rows[0]!.version;
-  console.log(`\nfail-over after kill -9 of the leader, ${rows.length} kills (ms): median / p90 / min / max`);
+  const what = MODE === 'freeze' ? 'SIGSTOP of the leader (a vanished host; then SIGKILL once the standby leads)' : 'kill -9 of the leader';
+  console.log(`\nfail-over after ${what}, ${rows.length} rounds (ms): median / p90 / min / max`);
   for (const key of ['active', 'intercepting', 'settled'] as const) {
     const s = stats(rows.map((r) => r[key]));
     console.log(`  ${key.padEnd(13)} ${s.median.toFixed(1)} / ${s.p90.toFixed(1)} / ${s.min.toFixed(1)} / ${s.max.toFixed(1)}`);

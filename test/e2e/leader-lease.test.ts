@@ -37,7 +37,6 @@ describe.each(BACKENDS)('the leadership of one instance when its database fails 
     const started = await Mux.open(muxConfig(cluster()), {
       store: sharedStore(store(), overrides),
       logger: testLogger(),
-      leaseTtlMs: LEASE_TTL_MS,
       gateway: { backoff: { initialMs: 50, maxMs: 250 } },
     });
     const roles: MuxEvents['role'][0]['role'][] = [];

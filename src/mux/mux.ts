@@ -277,6 +277,10 @@ export class Mux extends EventEmitter<MuxEvents> {
       ...this.#options.leadership,
       onLost: (cause) => this.#leadershipLost(cause),
     });
+    // Stopping ends a standby's blocking wait on the lock at once (a leader ends its term first, below).
+    signal.addEventListener('abort', () => {
+      if (!leadership.held) void leadership.release();
+    }, { once: true });
     let previousEpoch: bigint | undefined;
     let announcedStandby = false;
     let unavailableSince: number | undefined;

@@ -66,9 +66,9 @@ logging:
     // Let it retry a few times (one a second) before the database comes back.
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     proxy.mode = 'up';
-    await until(() => output.includes('lnmux running'), 'lnmux run to start once the database answers', 30_000);
+    // Logs (stdout) and the banner (stderr) come through two pipes: wait for both.
+    await until(() => output.includes('lnmux running') && output.includes('Database reachable; starting'), 'lnmux run to start once the database answers', 30_000);
     expect(waiting()).toBe(1);
-    expect(output).toContain('Database reachable; starting');
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   });

@@ -119,6 +119,35 @@ describe.skipIf(TEST_DATABASE_URL === undefined)('leadership sessions on postgre
     return l;
   }
 
+  it('refuses a commit that raced a new term: it waits for the epoch bump in progress, then reads the new epoch', async () => {
+    const s = await store();
+    await leadership(s, 'a').take();
+    const invoice = newInvoice({ amountMsat: 6_000n });
+    await s.recordInvoice(invoice);
+    const { setId, htlcs } = htlcSet(6_000n, 2);
+    // A new leader's bump, in progress: the row is locked and changed, not yet committed.
+    const bump = database.otherDb();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let bumped!: () => void;
+    const bumpedInTx = new Promise<void>((resolve) => (bumped = resolve));
+    const bumping = bump.transaction('test bump', async (tx) => {
+      await tx.query(`UPDATE lnmux.leases SET epoch = epoch + 1, holder = 'b' WHERE name = $1`, [NAME]);
+      bumped();
+      await released;
+    });
+    await bumpedInTx;
+    const commit = s.requestSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n });
+    // The commit waits on the row (FOR SHARE) until the bump commits.
+    await expect.poll(async () =>
+      (await database.db().withSession('test wait', (q) => q.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`))).rows[0]?.n,
+    ).toBe(1);
+    release();
+    await bumping;
+    expect(await commit).toEqual({ kind: 'fenced', currentEpoch: 2n });
+    expect((await s.getInvoice(invoice.hash))?.state).toBe('open');
+  });
+
   it('lets one session hold it; another finds it held and learns who holds it', async () => {
     const s = await store();
     const a = leadership(s, 'a');

@@ -1,7 +1,16 @@
-/** `lnmux run`: intercepts on every node until SIGINT / SIGTERM. */
+/**
+ * `lnmux run`: intercepts on every node until SIGINT / SIGTERM. A database that cannot be reached at
+ * start is waited for (said once, retried every second): a cluster restarting lnmux and PostgreSQL
+ * together comes up in any order.
+ */
 import type { Command } from 'commander';
-import { loadConfigFile } from '../mux/config.js';
+import pino, { type Logger } from 'pino';
+import { loadConfigFile, type MuxConfig } from '../mux/config.js';
 import { Mux } from '../mux/mux.js';
+import { StoreUnavailableError } from '../store/index.js';
+
+/** Time between two attempts to open the database at start, ms. */
+const OPEN_RETRY_MS = 1_000;
 
 export function runCommand(cli: Command, configPath: () => string): void {
   cli
@@ -9,15 +18,56 @@ export function runCommand(cli: Command, configPath: () => string): void {
     .description('run the multiplexer: intercept HTLCs on every node and settle invoices')
     .action(async () => {
       // Listen first: a ctrl-c during start-up still stops cleanly.
+      let stopping = false;
       const stopRequested = new Promise<void>((resolve) => {
-        process.once('SIGINT', resolve);
-        process.once('SIGTERM', resolve);
+        const stop = (): void => {
+          stopping = true;
+          resolve();
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
       });
-      const mux = await Mux.open(loadConfigFile(configPath()));
+      const config = loadConfigFile(configPath());
+      const logger = pino({ level: config.logging.level, base: undefined });
+      const mux = await openWaitingForDatabase(config, logger, stopRequested, () => stopping);
+      if (mux === undefined) {
+        process.stderr.write('lnmux stopped\n');
+        return;
+      }
       await mux.start();
       process.stderr.write('lnmux running; press ctrl-c to exit\n');
       await stopRequested;
       await mux.stop();
       process.stderr.write('lnmux stopped\n');
     });
+}
+
+/**
+ * Mux.open, again every OPEN_RETRY_MS while the database is unreachable (StoreUnavailableError); any
+ * other error is thrown. Undefined if a stop was requested while waiting.
+ */
+async function openWaitingForDatabase(
+  config: MuxConfig,
+  logger: Logger,
+  stopRequested: Promise<void>,
+  stopping: () => boolean,
+): Promise<Mux | undefined> {
+  let waitingSince: number | undefined;
+  for (;;) {
+    try {
+      const mux = await Mux.open(config, { logger });
+      if (waitingSince !== undefined) logger.info({ waitedMs: Date.now() - waitingSince }, 'Database reachable; starting');
+      return mux;
+    } catch (error) {
+      if (!(error instanceof StoreUnavailableError)) throw error;
+      if (waitingSince === undefined) {
+        waitingSince = Date.now();
+        logger.warn({ err: error.message, retryEveryMs: OPEN_RETRY_MS }, 'Database unreachable; waiting for it');
+      }
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([stopRequested, new Promise<void>((resolve) => (timer = setTimeout(resolve, OPEN_RETRY_MS)))]);
+    clearTimeout(timer);
+    if (stopping()) return undefined;
+  }
 }

@@ -63,6 +63,12 @@ export interface NodeGatewayConfig extends LndConnectionConfig, NodeExpectations
   readonly clock?: Clock;
   /** Injected randomness in [0, 1) for the jitter (default Math.random). */
   readonly random?: () => number;
+  /**
+   * Open the interceptor stream once ready (default true). False: a standby gateway connects, checks,
+   * follows blocks and final HTLC events and probes, but registers no interceptor until `intercept(true)`,
+   * so that taking over is one stream to open.
+   */
+  readonly intercept?: boolean;
 }
 
 /** Why the node is being retried. */
@@ -102,7 +108,9 @@ export type StreamState =
   | { readonly kind: 'open' }
   | { readonly kind: 'backoff'; readonly attemptMs: number; readonly attempt: number; readonly end: StreamEnd }
   /** The session ended (node no longer ready, or stopping). */
-  | { readonly kind: 'closed' };
+  | { readonly kind: 'closed' }
+  /** Interceptor only: the node is ready and the stream waits for `intercept(true)` (a standby). */
+  | { readonly kind: 'standby' };
 
 /** What a gateway reports. `node` is the configured pubkey (hex), the node part of an HTLC's identity. */
 export type GatewayEvent =
@@ -160,6 +168,8 @@ export class NodeGateway {
   #interceptor: InterceptorStream | undefined;
   #blocks: StreamReader<unknown> | undefined;
   #blockHeight: number | undefined;
+  #interceptWanted: boolean;
+  #interceptWake: (() => void) | undefined;
 
   /** Validates the config; throws TypeError/RangeError naming the field. Does not connect. */
   constructor(config: NodeGatewayConfig) {
@@ -184,6 +194,29 @@ export class NodeGateway {
     this.#probeFailures = positive(config.probeFailuresBeforeReconnect, DEFAULT_PROBE_FAILURES, 'probeFailuresBeforeReconnect');
     this.#writeTimeoutMs = positive(config.writeTimeoutMs, DEFAULT_WRITE_TIMEOUT_MS, 'writeTimeoutMs');
     this.#stableAfterMs = positive(config.stableAfterMs, DEFAULT_STABLE_AFTER_MS, 'stableAfterMs');
+    this.#interceptWanted = config.intercept ?? true;
+  }
+
+  /** True while the gateway is told to intercept (the stream itself may still be opening). */
+  get intercepting(): boolean {
+    return this.#interceptWanted;
+  }
+
+  /**
+   * Registers as the node's interceptor (on: at once if the node is ready, else as soon as it is) or
+   * ends the interceptor stream and stands by (off: LND offers the HTLCs it holds again to the next
+   * interceptor). Connections, checks and the other streams are kept either way.
+   */
+  intercept(on: boolean): void {
+    if (this.#interceptWanted === on) return;
+    this.#interceptWanted = on;
+    if (on) {
+      this.#interceptWake?.();
+    } else {
+      const stream = this.#interceptor;
+      this.#interceptor = undefined;
+      stream?.cancel('stopped');
+    }
   }
 
   /** The node's current state. */
@@ -370,6 +403,7 @@ export class NodeGateway {
           }
           return outcome.kind === 'passed';
         },
+        (gateSignal) => this.#untilIntercepting(gateSignal),
       ),
       this.#streamLoop(
         'blocks',
@@ -418,8 +452,30 @@ export class NodeGateway {
   }
 
   /**
+   * Resolves once the gateway is told to intercept (or `signal` aborts): at once if it is, else after
+   * reporting the stream as standing by. True if it waited.
+   */
+  async #untilIntercepting(signal: AbortSignal): Promise<boolean> {
+    if (this.#interceptWanted) return false;
+    this.#setStream('interceptor', { kind: 'standby' });
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.#interceptWake = undefined;
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#interceptWake = done;
+      signal.addEventListener('abort', done, { once: true });
+    });
+    return true;
+  }
+
+  /**
    * Keeps one stream open until `signal` aborts: open, read until it ends, back off, `beforeReopen`
-   * (false: back off again), open again.
+   * (false: back off again), open again. With a `gate`, waits for it before each open; a stream ended
+   * because the gate closed goes back to the gate without backoff, and after waiting at the gate the
+   * next open is like the first (the session's checks passed on this connection, and the probe keeps
+   * re-running them): a standby's takeover costs one stream open.
    */
   async #streamLoop<T>(
     name: StreamName,
@@ -427,11 +483,17 @@ export class NodeGateway {
     open: () => StreamReader<T>,
     onItem: (item: T) => void,
     beforeReopen?: () => Promise<boolean>,
+    gate?: (signal: AbortSignal) => Promise<boolean>,
   ): Promise<void> {
     let attempt = 0;
     let first = true;
     let lastEnd: StreamEnd = { kind: 'completed' };
     while (!signal.aborted) {
+      if (gate && (await gate(signal))) {
+        if (signal.aborted) break;
+        first = true;
+        attempt = 0;
+      }
       if (!first && beforeReopen && !(await beforeReopen())) {
         if (signal.aborted) break;
         const attemptMs = this.#delay(attempt++);
@@ -450,6 +512,7 @@ export class NodeGateway {
       lastEnd = await reader.ended;
       signal.removeEventListener('abort', onAbort);
       if (signal.aborted) break;
+      if (gate && !this.#interceptWanted) continue; // closed on purpose: stand by at the gate
       if (this.#clock.now() - openedAt >= this.#stableAfterMs) attempt = 0;
       const attemptMs = this.#delay(attempt++);
       this.#setStream(name, { kind: 'backoff', attemptMs, attempt, end: lastEnd });

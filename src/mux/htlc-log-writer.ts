@@ -27,6 +27,7 @@ export class HtlcLogWriter {
   #writing: Promise<void> | undefined;
   #dropped = 0;
   #stopped = false;
+  #stopping: Promise<void> | undefined;
 
   constructor(options: HtlcLogWriterOptions) {
     this.#options = { flushMs: 50, maxBatch: 500, maxQueued: 100_000, retryMs: 1_000, ...options };
@@ -43,8 +44,13 @@ export class HtlcLogWriter {
     this.#arm(this.#options.flushMs);
   }
 
-  /** Writes what is queued (one attempt per batch), then stops taking entries. */
-  async stop(): Promise<void> {
+  /** Writes what is queued (one attempt per batch), then stops taking entries. Idempotent. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;

@@ -2,9 +2,19 @@
  * The Mux: lnmux as a library. It owns the store, one gateway per cluster node and the settlement engine,
  * and exposes invoices and (in hold mode) settle decisions to the application.
  *
- * Lifecycle: `Mux.open(config)` checks the config and the database schema; `start()` takes the cluster's
- * leader lease (a second instance waits as a standby, DESIGN.md invariant 6) and then intercepts on
- * every node; `stop()` releases everything.
+ * Lifecycle: `Mux.open(config)` checks the config and the database schema; `start()` connects to every
+ * node (checks, blocks, final HTLC events: no interceptor yet) and claims the cluster's leadership
+ * (src/store/leadership.ts: a PostgreSQL session holding an advisory lock). A second instance waits on
+ * that lock as a standby, its node connections ready (DESIGN.md invariant 6); it takes over the moment
+ * the leader's session ends: one interceptor registration per node. `stop()` releases everything.
+ *
+ * A term is one holding of the leadership: its epoch, and a settlement engine of its own whose settle
+ * commits carry that epoch (fencing: a commit from an ended term is refused by the store). When the
+ * leader's session is lost, its commits are held at once; it keeps its interceptors, so regular
+ * forwards keep flowing (invariant 5) whether the database is down for everyone or only for it (LND
+ * takes one interceptor per node, so nobody else can decide on these nodes meanwhile), and it tries to
+ * take the leadership back every RETAKE_MS: with its epoch unchanged the term goes on; if another
+ * instance holds it, or led in between, the term ends at once (interceptors closed, engine stopped).
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -25,6 +35,7 @@ import { virtualChannelId } from '../protocol/virtual-scid.js';
 import {
   openStore,
   requireNodeIdentity,
+  type LeadershipLostCause,
   type CancelOutcome,
   type HtlcLogEntry,
   type Invoice,
@@ -33,7 +44,7 @@ import {
   type Store,
 } from '../store/index.js';
 import { identityKeyBytes, parseConfig, storeConfigOf, type MuxConfig, type MuxConfigInput } from './config.js';
-import { SettlementEngine, type EngineEvents } from './engine.js';
+import { SettlementEngine, UnknownSetError, type EngineEvents } from './engine.js';
 import { emitSafely } from './safe-emit.js';
 import { makeInvoice, type CreatedInvoice, type InvoiceRequest } from './invoice-factory.js';
 import { settleStoreOf } from './settle-store.js';
@@ -60,8 +71,13 @@ export interface MuxEvents {
   partLost: EngineEvents['partLost'];
   /** Money at risk: a part of a released set nears its auto-fail height unsettled, or was failed by its node. */
   atRisk: EngineEvents['atRisk'];
-  /** This instance became the active one, or lost the lease and went back to standby. */
+  /** This instance became the active one, or lost the leadership and went back to standby. */
   role: [{ role: 'active' | 'standby' }];
+  /**
+   * The leadership session: taken (a new term, or `resumed`: the same term goes on after the session was
+   * lost and taken back) or lost (settle commits held until it is taken back or the term ends).
+   */
+  leadership: [{ held: boolean; epoch: bigint; resumed?: boolean }];
   /** A node's connection changed state (connected, refused with the reason, backing off). */
   node: [{ pubkey: string; state: string; detail?: string }];
 }
@@ -71,10 +87,16 @@ export interface MuxOptions {
   readonly logger?: Logger;
   /** Apply pending database migrations on open (default false: refuse an old schema and say which command fixes it). */
   readonly migrate?: boolean;
-  /** This instance's name in the leader lease (default host:pid:random). */
+  /** This instance's name in the leadership record (default host:pid:random). */
   readonly instanceId?: string;
-  /** Leader lease duration, ms (default 15 s): a standby takes over at most this long after the active one died. */
+  /** No longer used: the leadership is a database session, not a lease (see `leadership`). */
   readonly leaseTtlMs?: number;
+  /**
+   * The leadership session's timing, ms (src/store/leadership.ts): heartbeat every `heartbeatMs`
+   * (default 500); a leader whose host vanished loses the leadership `sessionTimeoutMs` after its last
+   * heartbeat (default 3000). A leader whose process dies loses it at once.
+   */
+  readonly leadership?: { readonly heartbeatMs?: number; readonly sessionTimeoutMs?: number };
   /**
    * An open store to use instead of opening one from the config (to share it, or to wrap it). The Mux
    * closes it on stop().
@@ -88,6 +110,18 @@ export interface MuxOptions {
 export type MuxInvoice = Invoice;
 
 const LEASE_NAME = 'lnmux-cluster';
+/** A leader whose leadership session was lost tries to take it back this often, ms. */
+const RETAKE_MS = 200;
+/** A standby whose database is unreachable tries again this often, ms. */
+const STANDBY_RETRY_MS = 1_000;
+
+/** One holding of the leadership: its epoch and its own engine (whose commits carry the epoch). */
+interface Term {
+  readonly epoch: bigint;
+  readonly engine: SettlementEngine;
+  /** False from the moment the leadership session is lost: the engine's commits are not attempted. */
+  held: boolean;
+}
 
 export class Mux extends EventEmitter<MuxEvents> {
   /** Kept private: it holds the identity key (a secret, never to be logged). */
@@ -95,7 +129,6 @@ export class Mux extends EventEmitter<MuxEvents> {
   readonly #store: Store;
   readonly #keyring: Keyring;
   readonly #log: Logger;
-  readonly #engine: SettlementEngine;
   readonly #options: MuxOptions;
   readonly #instanceId: string;
   readonly #nodes: readonly { readonly pubkey: Uint8Array; readonly pubkeyHex: string; readonly virtualChannelId: bigint }[];
@@ -103,6 +136,11 @@ export class Mux extends EventEmitter<MuxEvents> {
   #pumps: Promise<void>[] = [];
   #running: AbortController | undefined;
   #leaderLoop: Promise<void> | undefined;
+  #term: Term | undefined;
+  /** HTLC log writes of ended terms still in flight (stop() waits for them). */
+  readonly #logFlushes = new Set<Promise<void>>();
+  /** Wakes the leader loop when the leadership session is lost. */
+  #wakeLeader: (() => void) | undefined;
 
   private constructor(config: MuxConfig, store: Store, keyring: Keyring, log: Logger, options: MuxOptions) {
     super();
@@ -116,28 +154,6 @@ export class Mux extends EventEmitter<MuxEvents> {
       const pubkey = hexToBytes(n.pubkey.toLowerCase());
       return { pubkey, pubkeyHex: n.pubkey.toLowerCase(), virtualChannelId: virtualChannelId(pubkey) };
     });
-    const s = config.settlement;
-    this.#engine = new SettlementEngine({
-      registry: {
-        mode: s.mode,
-        mppTimeoutMs: s.mppTimeoutSeconds * 1000,
-        holdTimeoutMs: s.holdTimeoutSeconds * 1000,
-        expiryMarginBlocks: s.expiryMarginBlocks,
-        autoFailMarginBlocks: s.autoFailMarginBlocks,
-      },
-      policy: {
-        feeBaseMsat: BigInt(config.routing.feeBaseMsat),
-        feeProportionalMillionths: BigInt(config.routing.feeProportionalMillionths),
-        cltvExpiryDelta: config.routing.cltvExpiryDelta,
-      },
-      ecdh: ecdhWithPrivateKey(keyring.identityPrivateKey()),
-      keyring,
-      store: settleStoreOf(store),
-      logger: log,
-    });
-    for (const event of ['accepted', 'released', 'committed', 'settled', 'htlcFinal', 'partLost', 'atRisk'] as const) {
-      this.#engine.on(event, (payload: unknown) => this.#notify(event, payload));
-    }
   }
 
   /**
@@ -179,31 +195,41 @@ export class Mux extends EventEmitter<MuxEvents> {
     return bytesToHex(this.#keyring.nodePubkey);
   }
 
-  /** HTLCs held in memory right now. */
+  /** HTLCs held in memory right now (0 on a standby). */
   get heldHtlcCount(): number {
-    return this.#engine.heldHtlcCount;
+    return this.#term?.engine.heldHtlcCount ?? 0;
+  }
+
+  /** 'active' while this instance holds the leadership and intercepts; 'standby' otherwise. */
+  get role(): 'active' | 'standby' {
+    return this.#term !== undefined ? 'active' : 'standby';
   }
 
   /**
-   * Starts: waits for the leader lease (standby until then), then connects to every node and intercepts.
-   * Resolves once the lease loop runs; node connections come up in the background (see the 'node' event).
+   * Starts: connects to every node (as a standby: no interceptor yet) and claims the leadership; once
+   * it holds it, intercepts. Resolves at once; node connections come up in the background (see the
+   * 'node' event) and the role changes are 'role' events.
    */
   async start(): Promise<void> {
     if (this.#running) throw new Error('lnmux already started');
     this.#running = new AbortController();
     this.#log.info('InvoiceRegistry starting');
+    this.#startGateways();
     this.#leaderLoop = this.#lead(this.#running.signal);
   }
 
-  /** Stops intercepting, releases the lease and closes the database. Idempotent. */
+  /** Stops intercepting, releases the leadership, disconnects and closes the database. Idempotent. */
   async stop(): Promise<void> {
     const running = this.#running;
     if (running && !running.signal.aborted) {
       running.abort();
+      this.#wakeLeader?.();
       await this.#leaderLoop;
+      await this.#stopGateways();
     }
-    await this.#engine.flushLog();
-    this.#engine.stop();
+    this.#endTerm();
+    // The last HTLC log entries of the ended terms, before the database closes.
+    await Promise.all(this.#logFlushes);
     await this.#store.close();
   }
 
@@ -268,7 +294,7 @@ export class Mux extends EventEmitter<MuxEvents> {
   async cancelInvoice(paymentHash: Uint8Array | string): Promise<CancelOutcome> {
     const hash = hashBytes(paymentHash);
     const outcome = await this.#store.cancelInvoice(hash);
-    if (outcome.kind === 'cancelled' || outcome.kind === 'alreadyCancelled') this.#engine.invoiceCancelled(hash);
+    if (outcome.kind === 'cancelled' || outcome.kind === 'alreadyCancelled') this.#term?.engine.invoiceCancelled(hash);
     return outcome;
   }
 
@@ -277,60 +303,199 @@ export class Mux extends EventEmitter<MuxEvents> {
    * committed (the SETTLEs then go out). Throws UnknownSetError if no accepted set has this id.
    */
   settle(setId: Uint8Array | string): Promise<void> {
-    return this.#engine.settle(hashBytes(setId));
+    const engine = this.#term?.engine;
+    if (engine === undefined) {
+      return Promise.reject(new UnknownSetError('no accepted set: this instance is a standby (another instance leads)'));
+    }
+    return engine.settle(hashBytes(setId));
   }
 
   // ------------------------------------------------------------------------------------------
 
-  /** Holds the leader lease while running: intercept while we hold it, stand by otherwise. */
+  /**
+   * Claims the leadership while running: a standby waits on the lock (a blocking wait, woken the moment
+   * the holder's session ends); a leader waits for its session to be lost, then takes it back or ends
+   * its term (see the file comment).
+   */
   async #lead(signal: AbortSignal): Promise<void> {
-    const ttl = this.#options.leaseTtlMs ?? 15_000;
-    let active = false;
+    const leadership = this.#store.leadership(LEASE_NAME, this.#instanceId, {
+      ...this.#options.leadership,
+      onLost: (cause) => this.#leadershipLost(cause),
+    });
+    // Stopping ends a standby's blocking wait on the lock at once (a leader ends its term first, below).
+    signal.addEventListener('abort', () => {
+      if (!leadership.held) void leadership.release();
+    }, { once: true });
+    let previousEpoch: bigint | undefined;
     let announcedStandby = false;
+    let unavailableSince: number | undefined;
     while (!signal.aborted) {
+      const term = this.#term;
+      if (term?.held === true) {
+        await this.#untilLeadershipLost(signal);
+        continue;
+      }
       try {
-        const outcome = active
-          ? await this.#store.renewLease(LEASE_NAME, this.#instanceId, ttl)
-          : await this.#store.acquireLease(LEASE_NAME, this.#instanceId, ttl);
-        const holding = outcome.kind === 'acquired' || outcome.kind === 'renewed';
-        if (holding && !active) {
-          // Start before taking the role: if the store fails here, this instance is still a standby and
-          // the next check (the lease is ours, so it is taken again) retries. Active without gateways
-          // would hold the lease without intercepting, for good.
-          await this.#startGateways();
-          active = true;
+        // A standby (once it said so) waits for the lock; a leader whose session was lost only asks (it is
+        // intercepting), and so does the first attempt (to say 'standby' at once if another leads).
+        const wait = term === undefined && announcedStandby;
+        const outcome = await leadership.take({ wait, ...(previousEpoch !== undefined ? { previousEpoch } : {}) });
+        if (unavailableSince !== undefined) {
+          this.#log.info({ afterMs: Date.now() - unavailableSince }, 'Database reachable again for the leadership');
+          unavailableSince = undefined;
+        }
+        if (signal.aborted) break;
+        if (outcome.kind === 'taken') {
+          previousEpoch = outcome.epoch;
+          if (term !== undefined && outcome.resumed) {
+            term.held = true;
+            this.#log.info({ instance: this.#instanceId, epoch: String(outcome.epoch) }, 'Leadership taken back; the term goes on');
+            this.#notify('leadership', { held: true, epoch: outcome.epoch, resumed: true });
+            continue;
+          }
+          if (term !== undefined) {
+            this.#log.warn({ instance: this.#instanceId, epoch: String(outcome.epoch) }, 'Another instance led meanwhile; starting a new term');
+            this.#endTerm();
+          }
+          try {
+            await this.#beginTerm(outcome.epoch);
+          } catch (error) {
+            // Holding the lock without intercepting would keep every other instance out: let it go.
+            await leadership.release();
+            throw error;
+          }
           announcedStandby = false;
-          this.#log.info({ instance: this.#instanceId }, 'Leader lease acquired; intercepting');
+          this.#log.info({ instance: this.#instanceId, epoch: String(outcome.epoch) }, 'Leadership taken; intercepting');
+          this.#notify('leadership', { held: true, epoch: outcome.epoch, resumed: false });
           this.#notify('role', { role: 'active' });
-        } else if (!holding && active) {
-          active = false;
+        } else if (term !== undefined && outcome.holder === this.#instanceId) {
+          // Our own lost session still holds the lock until the server ends it (at most sessionTimeoutMs).
+          await sleep(RETAKE_MS, signal);
+        } else if (term !== undefined) {
+          this.#log.warn({ instance: this.#instanceId, holder: outcome.holder }, 'Leadership lost to another instance; standing by');
+          this.#endTerm();
           announcedStandby = true;
-          this.#log.warn({ instance: this.#instanceId }, 'Leader lease lost; standing by');
-          await this.#stopGateways();
           this.#notify('role', { role: 'standby' });
-        } else if (!holding && !announcedStandby) {
+        } else if (!announcedStandby) {
           announcedStandby = true;
-          this.#log.info({ holder: outcome.kind === 'heldByOther' ? outcome.lease.holder : undefined }, 'Standing by: another instance is active');
+          this.#log.info({ holder: outcome.holder }, 'Standing by: another instance is active');
           this.#notify('role', { role: 'standby' });
         }
       } catch (error) {
-        // Database down: stay as we are. An active instance keeps intercepting, so regular forwards keep
-        // flowing (invariant 5) and its HTLCs wait for the database; a second instance cannot take the
-        // nodes over meanwhile, because LND accepts one interceptor per node.
-        this.#log.warn({ err: error }, 'Leader lease check failed');
+        if (signal.aborted) break;
+        // Database unreachable. A leader whose session is lost keeps intercepting, so regular forwards
+        // keep flowing (invariant 5) and its commits wait; nobody else can take its nodes meanwhile,
+        // because LND accepts one interceptor per node. Said once per outage.
+        if (unavailableSince === undefined) {
+          unavailableSince = Date.now();
+          this.#log.warn({ err: error, role: this.role }, 'Leadership check failed: database unreachable; retrying');
+        }
+        await sleep(this.#term !== undefined ? RETAKE_MS : STANDBY_RETRY_MS, signal);
       }
-      await sleep(ttl / 3, signal);
     }
-    if (active) {
-      await this.#stopGateways();
-      await this.#store.releaseLease(LEASE_NAME, this.#instanceId).catch(() => undefined);
+    this.#endTerm();
+    await leadership.release();
+  }
+
+  #leadershipLost(cause: LeadershipLostCause): void {
+    const term = this.#term;
+    if (term === undefined) return;
+    term.held = false;
+    this.#log.warn({ cause, epoch: String(term.epoch) }, 'Leadership session lost: settle commits held; taking it back');
+    this.#notify('leadership', { held: false, epoch: term.epoch });
+    this.#wakeLeader?.();
+  }
+
+  #untilLeadershipLost(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted || this.#term?.held !== true) return resolve();
+      this.#wakeLeader = () => {
+        this.#wakeLeader = undefined;
+        resolve();
+      };
+    });
+  }
+
+  /** Begins a term: an engine fenced with `epoch`, attached to every node, then the interceptors open. */
+  async #beginTerm(epoch: bigint): Promise<void> {
+    // Settled-set HTLCs whose final state is not recorded: their final events (or lookups) close them.
+    const unfinalized = await this.#store.listUnfinalizedHtlcs();
+    const self: { term?: Term } = {};
+    // Read at each commit: this term's epoch while it holds the leadership, nothing otherwise.
+    const engine = this.#newEngine(() =>
+      self.term?.held === true && this.#term === self.term ? { leadership: LEASE_NAME, epoch } : undefined,
+    );
+    const term: Term = { epoch, held: true, engine };
+    self.term = term;
+    for (const htlc of unfinalized) engine.expectFinal(htlc);
+    for (const gateway of this.#gateways) {
+      if (gateway.blockHeight !== undefined) engine.onBlock(gateway.blockHeight);
+      const node = this.#nodes.find((n) => n.pubkeyHex === gateway.pubkey)!;
+      engine.attachNode(
+        {
+          pubkey: node.pubkey,
+          pubkeyHex: node.pubkeyHex,
+          send: async (response) => {
+            const result = await gateway.send(response);
+            if (!result.ok) throw new Error(`not delivered: ${result.error.kind}`);
+          },
+        },
+        node.virtualChannelId,
+      );
+    }
+    this.#term = term;
+    for (const gateway of this.#gateways) gateway.intercept(true);
+    // Final events that arrived while standing by were not handled: look those HTLCs up.
+    for (const gateway of this.#gateways) {
+      if (gateway.state.kind === 'ready') void this.#reconcileFinal(gateway, engine);
     }
   }
 
-  async #startGateways(): Promise<void> {
-    // Settled-set HTLCs whose final state is not recorded: their final events (or lookups) close them.
-    const unfinalized = await this.#store.listUnfinalizedHtlcs();
-    for (const htlc of unfinalized) this.#engine.expectFinal(htlc);
+  /** Ends the current term, if any: interceptors closed (LND offers held HTLCs to the next one), engine stopped. */
+  #endTerm(): void {
+    const term = this.#term;
+    if (term === undefined) return;
+    this.#term = undefined;
+    term.held = false;
+    for (const gateway of this.#gateways) {
+      gateway.intercept(false);
+      term.engine.detachNode(gateway.pubkey);
+    }
+    const flush = term.engine.flushLog();
+    this.#logFlushes.add(flush);
+    void flush.finally(() => this.#logFlushes.delete(flush));
+    term.engine.stop();
+  }
+
+  #newEngine(fence: () => { leadership: string; epoch: bigint } | undefined): SettlementEngine {
+    const config = this.#config;
+    const s = config.settlement;
+    const engine = new SettlementEngine({
+      registry: {
+        mode: s.mode,
+        mppTimeoutMs: s.mppTimeoutSeconds * 1000,
+        holdTimeoutMs: s.holdTimeoutSeconds * 1000,
+        expiryMarginBlocks: s.expiryMarginBlocks,
+        autoFailMarginBlocks: s.autoFailMarginBlocks,
+      },
+      policy: {
+        feeBaseMsat: BigInt(config.routing.feeBaseMsat),
+        feeProportionalMillionths: BigInt(config.routing.feeProportionalMillionths),
+        cltvExpiryDelta: config.routing.cltvExpiryDelta,
+      },
+      ecdh: ecdhWithPrivateKey(this.#keyring.identityPrivateKey()),
+      keyring: this.#keyring,
+      store: settleStoreOf(this.#store, fence),
+      logger: this.#log,
+    });
+    for (const event of ['accepted', 'released', 'committed', 'settled', 'htlcFinal', 'partLost', 'atRisk'] as const) {
+      engine.on(event, (payload: unknown) => this.#notify(event, payload));
+    }
+    return engine;
+  }
+
+  /** One gateway per node, connected and checked but not intercepting (a term turns that on). */
+  #startGateways(): void {
     this.#gateways = this.#config.nodes.map(
       (node) =>
         new NodeGateway({
@@ -345,21 +510,10 @@ export class Mux extends EventEmitter<MuxEvents> {
             initialMs: this.#options.gateway?.backoff?.initialMs ?? this.#config.lnd.backoffInitialSeconds * 1000,
             maxMs: this.#options.gateway?.backoff?.maxMs ?? this.#config.lnd.backoffMaxSeconds * 1000,
           },
+          intercept: false,
         }),
     );
     for (const gateway of this.#gateways) {
-      const node = this.#nodes.find((n) => n.pubkeyHex === gateway.pubkey)!;
-      this.#engine.attachNode(
-        {
-          pubkey: node.pubkey,
-          pubkeyHex: node.pubkeyHex,
-          send: async (response) => {
-            const result = await gateway.send(response);
-            if (!result.ok) throw new Error(`not delivered: ${result.error.kind}`);
-          },
-        },
-        node.virtualChannelId,
-      );
       gateway.start();
       this.#pumps.push(this.#pump(gateway));
     }
@@ -371,11 +525,10 @@ export class Mux extends EventEmitter<MuxEvents> {
     await Promise.all(gateways.map((g) => g.stop()));
     await Promise.all(this.#pumps);
     this.#pumps = [];
-    for (const g of gateways) this.#engine.detachNode(g.pubkey);
   }
 
   /** Final events missed while no subscription ran (lnmux down): ask LND for each unfinalized HTLC. */
-  async #reconcileFinal(gateway: NodeGateway): Promise<void> {
+  async #reconcileFinal(gateway: NodeGateway, engine: SettlementEngine): Promise<void> {
     try {
       const unfinalized = await this.#store.listUnfinalizedHtlcs();
       for (const htlc of unfinalized) {
@@ -383,7 +536,7 @@ export class Mux extends EventEmitter<MuxEvents> {
         const circuitKey = { chanId: htlc.chanId, htlcId: htlc.htlcId };
         const resolution = await gateway.lookupHtlcResolution(circuitKey);
         if (resolution.ok && resolution.value.kind === 'final') {
-          await this.#engine.onHtlcFinal(gateway.pubkey, circuitKey, resolution.value.settled);
+          await engine.onHtlcFinal(gateway.pubkey, circuitKey, resolution.value.settled);
         }
       }
     } catch (error) {
@@ -403,28 +556,31 @@ export class Mux extends EventEmitter<MuxEvents> {
   }
 
   #dispatch(gateway: NodeGateway, event: GatewayEvent): void {
+    // A standby decides nothing and writes nothing: only the term's engine hears HTLCs, blocks and final
+    // events (an HTLC that reached a closing stream is offered again by LND to the next interceptor).
+    const engine = this.#term?.engine;
     switch (event.kind) {
       case 'htlc':
-        void this.#engine.onHtlc(event.node, offeredFrom(event.htlc));
+        if (engine !== undefined) void engine.onHtlc(event.node, offeredFrom(event.htlc));
         return;
       case 'malformedHtlc':
         this.#log.warn({ node: event.node, error: event.error }, 'Unreadable HTLC from LND');
-        if (event.circuitKey !== null) {
+        if (engine !== undefined && event.circuitKey !== null) {
           void gateway.send({ kind: 'failWithCode', circuitKey: event.circuitKey, code: 'TEMPORARY_CHANNEL_FAILURE' });
         }
         return;
       case 'block':
-        this.#engine.onBlock(event.block.height);
+        engine?.onBlock(event.block.height);
         return;
       case 'finalHtlc':
-        void this.#engine.onHtlcFinal(event.node, event.event.circuitKey, event.event.settled);
+        if (engine !== undefined) void engine.onHtlcFinal(event.node, event.event.circuitKey, event.event.settled);
         return;
       case 'finalHtlcSubscribed':
-        void this.#reconcileFinal(gateway);
+        if (engine !== undefined) void this.#reconcileFinal(gateway, engine);
         return;
       case 'state': {
         const s = event.state;
-        if (s.kind !== 'ready') this.#engine.onInterceptorDown(event.node);
+        if (s.kind !== 'ready') engine?.onInterceptorDown(event.node);
         if (s.kind === 'refused' && s.reasons.some((r) => r.kind === 'interceptorNotRequired')) {
           // Started without --requireinterceptor: while no interceptor is registered it forwards (and so
           // fails) HTLCs for the virtual node on its own, and it failed the parts it held at its restart.
@@ -432,11 +588,11 @@ export class Mux extends EventEmitter<MuxEvents> {
             { node: event.node },
             'Node runs without --requireinterceptor: it resolves HTLCs for the virtual node without lnmux; its held parts are dropped from their sets. Restart it with --requireinterceptor',
           );
-          this.#engine.onNodeHtlcsLost(event.node);
+          engine?.onNodeHtlcsLost(event.node);
         }
         if (s.kind === 'ready') {
           this.#log.info({ node: event.node, version: s.version.version }, 'Successfully connected to LND');
-          this.#log.info({ node: event.node }, 'Starting htlc interception');
+          if (gateway.intercepting) this.#log.info({ node: event.node }, 'Starting htlc interception');
         } else if (s.kind === 'refused') {
           this.#log.error({ node: event.node, reasons: s.reasons.map(describeRefusal) }, 'Node refused');
         } else if (s.kind === 'backoff') {
@@ -449,8 +605,8 @@ export class Mux extends EventEmitter<MuxEvents> {
       }
       case 'stream':
         if (event.stream === 'interceptor') {
-          if (event.state.kind === 'open') this.#engine.onInterceptorUp(event.node);
-          else this.#engine.onInterceptorDown(event.node);
+          if (event.state.kind === 'open') engine?.onInterceptorUp(event.node);
+          else engine?.onInterceptorDown(event.node);
         }
         if (event.state.kind === 'open') this.#log.info({ node: event.node, stream: event.stream }, 'Stream open');
         else if (event.state.kind === 'backoff') {

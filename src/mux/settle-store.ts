@@ -5,10 +5,24 @@
  */
 import type { CircuitKey } from '../protocol/set-id.js';
 import type { InvoiceStatus } from '../registry/types.js';
-import type { Store } from '../store/index.js';
+import type { SettleFence, Store } from '../store/index.js';
 import type { SettleCommitResult, SettleStore } from './ports.js';
 
-export function settleStoreOf(store: Store): SettleStore {
+/**
+ * A settle commit was not attempted, or was refused by the store's fencing: this instance does not lead
+ * right now (its leadership session is lost, or another instance took over). Retryable: the engine holds
+ * the set; the Mux ends the term (and the engine with it) if the leadership is not taken back.
+ */
+export class NotLeaderError extends Error {
+  override readonly name = 'NotLeaderError';
+  readonly retryable = true;
+}
+
+/**
+ * @param fence the fencing token of the current term, read at each commit; undefined while the
+ *   leadership is not held (the commit is then not attempted). Absent: commits are not fenced.
+ */
+export function settleStoreOf(store: Store, fence?: () => SettleFence | undefined): SettleStore {
   const committedStatus = async (hash: Uint8Array, setId: Uint8Array): Promise<InvoiceStatus> => {
     const htlcs = await store.listInvoiceHtlcs(hash);
     return {
@@ -42,12 +56,21 @@ export function settleStoreOf(store: Store): SettleStore {
     },
 
     async requestSettle(paymentHash, setId, htlcs): Promise<SettleCommitResult> {
+      const token = fence?.();
+      if (fence !== undefined && token === undefined) {
+        throw new NotLeaderError('settle commit not attempted: the leadership session is lost; holding the set');
+      }
       const outcome = await store.requestSettle(
         paymentHash,
         setId,
         htlcs.map(({ key, amountMsat }) => ({ ...key, amountMsat })),
+        token,
       );
       switch (outcome.kind) {
+        case 'fenced':
+          throw new NotLeaderError(
+            `settle commit refused: epoch ${token!.epoch} is stale (current ${outcome.currentEpoch ?? 'none'}); another instance leads`,
+          );
         case 'committed':
         case 'alreadyCommitted':
           return { kind: 'committed' };
@@ -73,7 +96,15 @@ export function settleStoreOf(store: Store): SettleStore {
     },
 
     async revokeSettle(paymentHash, setId) {
-      const outcome = await store.revokeSettle(paymentHash, setId);
+      // Fenced like a commit: a stale leader must not take back what the new leader may have settled.
+      const token = fence?.();
+      if (fence !== undefined && token === undefined) {
+        throw new NotLeaderError('settle revoke not attempted: the leadership session is lost; holding the set');
+      }
+      const outcome = await store.revokeSettle(paymentHash, setId, token);
+      if (outcome.kind === 'fenced') {
+        throw new NotLeaderError(`settle revoke refused: epoch ${token!.epoch} is stale (current ${outcome.currentEpoch ?? 'none'}); another instance leads`);
+      }
       return outcome.kind;
     },
 

@@ -43,6 +43,18 @@ export function connectPostgres(config: ResolvedStoreConfig & { databaseUrl: str
       return { client, release: (destroy) => client.release(destroy) };
     },
     end: () => pool.end(),
+    dedicated: (settings) =>
+      new pg.Client({
+        connectionString: config.databaseUrl,
+        connectionTimeoutMillis: config.connectTimeoutMs,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: 1_000,
+        application_name: 'lnmux-leader',
+        // Startup parameters: the server applies them before the first query (no extra round trip).
+        options: Object.entries(settings)
+          .map(([name, value]) => `-c ${name}=${value}`)
+          .join(' '),
+      }),
   };
   return new Db(source, describeDatabaseUrl(config.databaseUrl));
 }

@@ -20,6 +20,12 @@ export interface ConnectionSource {
   end(): Promise<void>;
   /** How many connections can be checked out at once. */
   readonly size: number;
+  /**
+   * A new connection outside the pool, for a session that holds state of its own (the leadership's
+   * advisory lock), configured with the settings given (SET name = value at connect). Absent when the
+   * backend has no second session to give (the embedded PGlite).
+   */
+  readonly dedicated?: (settings: Readonly<Record<string, string>>) => pg.Client;
 }
 
 /** Queries on one checked-out connection. Errors are already StoreErrors. */
@@ -57,6 +63,12 @@ export class Db {
   /** How many connections may be used at once. */
   get size(): number {
     return this.source.size;
+  }
+
+  /** See ConnectionSource.dedicated: undefined for the embedded backend. Not yet connected. */
+  dedicatedClient(settings: Readonly<Record<string, string>>): pg.Client | undefined {
+    if (this.#closed) throw new StoreClosedError('dedicated connection: the store is closed');
+    return this.source.dedicated?.(settings);
   }
 
   /**

@@ -16,3 +16,10 @@ export {
 } from './errors.js';
 export { requireNodeIdentity } from './identity.js';
 export * from './types.js';
+export type {
+  Leadership,
+  LeadershipOptions,
+  LeadershipLostCause,
+  TakeLeadershipOptions,
+  TakeLeadershipOutcome,
+} from './leadership.js';

@@ -8,20 +8,30 @@
  * commit: the caller guarantees that none went out. The store checks what it can: the invoice still
  * names this set and no HTLC of it is final.
  */
-import { bytesToSql } from './codec.js';
+import { bigintFromSql, bytesToSql } from './codec.js';
 import type { Db } from './db.js';
-import type { RevokeSettleOutcome } from './types.js';
+import type { RevokeSettleOutcome, SettleFence } from './types.js';
 
 const LOCK = `SELECT state, set_id FROM lnmux.invoices WHERE hash = $1 FOR UPDATE`;
+// As in settle.ts: FOR SHARE orders this against a new leader's epoch bump.
+const READ_FENCE = `SELECT epoch FROM lnmux.leases WHERE name = $1 FOR SHARE`;
 const FINAL_PARTS = `SELECT count(*)::int AS n FROM lnmux.htlcs WHERE hash = $1 AND state <> 'settleRequested'`;
 const DELETE_SET = `DELETE FROM lnmux.htlcs WHERE hash = $1`;
 const REOPEN = `
   UPDATE lnmux.invoices SET state = 'open', set_id = NULL, settle_requested_at = NULL
   WHERE hash = $1 AND state = 'settleRequested'`;
 
-/** See the file comment. */
-export async function revokeSettle(db: Db, hash: Uint8Array, setId: Uint8Array): Promise<RevokeSettleOutcome> {
+/**
+ * See the file comment. With a `fence`, nothing changes (`fenced`) unless its epoch is the leadership's
+ * current one: a stale leader must not take back a decision the new leader may have acted on.
+ */
+export async function revokeSettle(db: Db, hash: Uint8Array, setId: Uint8Array, fence?: SettleFence): Promise<RevokeSettleOutcome> {
   return db.transaction('revokeSettle', async (session) => {
+    if (fence !== undefined) {
+      const current = await session.query<{ epoch: string }>(READ_FENCE, [fence.leadership]);
+      const epoch = current.rows[0] === undefined ? null : bigintFromSql(current.rows[0].epoch);
+      if (epoch !== fence.epoch) return { kind: 'fenced', currentEpoch: epoch };
+    }
     const locked = await session.query<{ state: string; set_id: Buffer | null }>(LOCK, [bytesToSql(hash)]);
     const row = locked.rows[0];
     if (row === undefined) return { kind: 'notRevocable', reason: 'unknownInvoice' };

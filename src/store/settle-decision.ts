@@ -5,7 +5,7 @@
  * The batch runner (settle.ts) applies the writes and fills in the database's times.
  */
 import { checkBytes, checkCircuitKey, checkMsat, circuitKeyId, hex, sameBytes } from './codec.js';
-import type { InvoiceState, SetHtlc, SettleRequestOutcome } from './types.js';
+import type { InvoiceState, SetHtlc, SettleFence, SettleRequestOutcome } from './types.js';
 
 /** One requestSettle call. */
 export interface SettleRequest {
@@ -15,6 +15,8 @@ export interface SettleRequest {
   readonly setId: Uint8Array;
   /** The whole set, at least one HTLC, no key twice. */
   readonly htlcs: readonly SetHtlc[];
+  /** Commit only while this leadership epoch is current (see SettleFence). */
+  readonly fence?: SettleFence;
 }
 
 /** The locked invoice row, as the decision needs it. */
@@ -51,6 +53,11 @@ export function checkSettleRequest(request: SettleRequest): void {
     if (seen.has(id)) throw new RangeError(`htlcs[${i}] repeats the circuit key ${id}`);
     seen.add(id);
   });
+  if (request.fence !== undefined) {
+    const { leadership, epoch } = request.fence;
+    if (typeof leadership !== 'string' || leadership === '') throw new TypeError('fence.leadership must be a non-empty string');
+    if (typeof epoch !== 'bigint' || epoch < 1n) throw new RangeError(`fence.epoch must be a bigint >= 1, got ${String(epoch)}`);
+  }
 }
 
 /** Sum of a set's amounts in msat. */

@@ -47,6 +47,12 @@ const FIND_CONFLICTS = `
   WHERE h.hash <> $4::bytea
   LIMIT 1`;
 
+// FOR SHARE: a new leader's epoch bump (an UPDATE of the row) waits for this commit, or this commit
+// waits for it and then reads the new epoch. Either way a commit is never accepted from a term that
+// has ended before it.
+const READ_FENCES = `
+  SELECT name, epoch FROM lnmux.leases WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE`;
+
 interface LockedRow {
   hash: Buffer;
   state: InvoiceState;
@@ -94,7 +100,35 @@ async function settleBatch(
   requests: readonly SettleRequest[],
 ): Promise<BatchResult<SettleRequestOutcome>> {
   const hashes = [...new Map(requests.map((r) => [hex(r.hash), bytesToSql(r.hash)])).values()];
-  const locked = await session.query<LockedRow>(LOCK_INVOICES, [hashes]);
+  const fenceNames = [...new Set(requests.flatMap((r) => (r.fence !== undefined ? [r.fence.leadership] : [])))];
+  // Sent together with BEGIN and the invoice lock (pipelined): the fence costs no round trip.
+  const [fences, locked] = await Promise.all([
+    fenceNames.length > 0 ? session.query<{ name: string; epoch: string }>(READ_FENCES, [fenceNames]) : undefined,
+    session.query<LockedRow>(LOCK_INVOICES, [hashes]),
+  ]);
+  const currentEpochs = new Map(fences?.rows.map((row) => [row.name, bigintFromSql(row.epoch)]));
+  const stale = requests.map((r) => r.fence !== undefined && currentEpochs.get(r.fence.leadership) !== r.fence.epoch);
+  if (stale.some(Boolean)) {
+    // A stale request is decided by nobody: the others are decided (and written) without it.
+    const fresh = requests.filter((_, i) => !stale[i]);
+    const rest = fresh.length > 0 ? await decideAndWrite(session, fresh, locked.rows) : [];
+    let next = 0;
+    return {
+      kind: 'done',
+      outcomes: requests.map((r, i) =>
+        stale[i] ? { kind: 'fenced', currentEpoch: currentEpochs.get(r.fence!.leadership) ?? null } : rest[next++]!,
+      ),
+    };
+  }
+  return { kind: 'done', outcomes: await decideAndWrite(session, requests, locked.rows) };
+}
+
+async function decideAndWrite(
+  session: TransactionSession,
+  requests: readonly SettleRequest[],
+  lockedRows: readonly LockedRow[],
+): Promise<SettleRequestOutcome[]> {
+  const locked = { rows: lockedRows };
   const invoices = new Map<string, InvoiceForSettle>();
   for (const row of locked.rows) {
     invoices.set(row.hash.toString('hex'), {
@@ -149,5 +183,5 @@ async function settleBatch(
         return verdict;
     }
   });
-  return { kind: 'done', outcomes };
+  return outcomes;
 }

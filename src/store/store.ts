@@ -9,6 +9,7 @@ import { StoreClosedError } from './errors.js';
 import { checkFinalState, findSettledHtlc, finalRunner, listInvoiceHtlcs, listUnfinalizedHtlcs, type FinalRequest } from './htlcs.js';
 import { bindNodeIdentity, readNodeIdentity } from './identity.js';
 import { cancelInvoice, checkNewInvoice, getInvoice, listInvoices, recordRunner } from './invoices.js';
+import { openLeadership, type Leadership, type LeadershipOptions } from './leadership.js';
 import { acquireLease, releaseLease, renewLease } from './leases.js';
 import { checkSettleRequest, type SettleRequest } from './settle-decision.js';
 import { checkHtlcLogEntry, getInvoiceForHtlc, listHtlcLog, recordHtlcLog } from './htlc-log.js';
@@ -32,6 +33,7 @@ import type {
   RenewLeaseOutcome,
   RevokeSettleOutcome,
   SetHtlc,
+  SettleFence,
   SettleRequestOutcome,
   Store,
   StoredHtlc,
@@ -97,9 +99,9 @@ class DbStore implements Store {
     return cancelInvoice(this.#db, hash);
   }
 
-  async requestSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[]): Promise<SettleRequestOutcome> {
+  async requestSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[], fence?: SettleFence): Promise<SettleRequestOutcome> {
     this.#open('requestSettle');
-    const request = { hash, setId, htlcs: [...htlcs] };
+    const request = { hash, setId, htlcs: [...htlcs], ...(fence !== undefined ? { fence } : {}) };
     checkSettleRequest(request);
     return this.#settle.submit(request);
   }
@@ -120,11 +122,11 @@ class DbStore implements Store {
     return getInvoiceForHtlc(this.#db, hash, key);
   }
 
-  async revokeSettle(hash: Uint8Array, setId: Uint8Array): Promise<RevokeSettleOutcome> {
+  async revokeSettle(hash: Uint8Array, setId: Uint8Array, fence?: SettleFence): Promise<RevokeSettleOutcome> {
     this.#open('revokeSettle');
     checkBytes(hash, 32, 'hash');
     checkBytes(setId, 32, 'setId');
-    return revokeSettle(this.#db, hash, setId);
+    return revokeSettle(this.#db, hash, setId, fence);
   }
 
   async markHtlcFinal(key: CircuitKey, state: HtlcFinalState): Promise<HtlcFinalOutcome> {
@@ -174,6 +176,11 @@ class DbStore implements Store {
   async nodeIdentity(): Promise<NodeIdentity | undefined> {
     this.#open('nodeIdentity');
     return readNodeIdentity(this.#db);
+  }
+
+  leadership(name: string, holder: string, options?: LeadershipOptions): Leadership {
+    this.#open('leadership');
+    return openLeadership(this.#db, name, holder, options);
   }
 
   close(): Promise<void> {

@@ -3,6 +3,7 @@
  * `kind`. Expected conditions (an unknown invoice, a set refused because another set was committed) are
  * outcomes; only I/O and broken invariants throw (see errors.ts).
  */
+import type { Leadership, LeadershipOptions } from './leadership.js';
 
 /** An invoice's life: open -> cancelled, or open -> settleRequested -> settled | failed. */
 export type InvoiceState = 'open' | 'cancelled' | 'settleRequested' | 'settled' | 'failed';
@@ -159,7 +160,22 @@ export type SettleRequestOutcome =
   /** The set's amounts do not add up to the invoice amount (never a partial or excess settle). */
   | { readonly kind: 'amountMismatch'; readonly invoiceMsat: bigint; readonly setMsat: bigint }
   /** An HTLC of the set is already recorded in another invoice's set: an upstream bug, nothing written. */
-  | { readonly kind: 'htlcInOtherSet'; readonly key: CircuitKey };
+  | { readonly kind: 'htlcInOtherSet'; readonly key: CircuitKey }
+  /**
+   * The request's fence is stale: the leadership it names has moved on to `currentEpoch` (null: never
+   * taken). Nothing was written and nothing was decided: this instance no longer leads (leadership.ts).
+   */
+  | { readonly kind: 'fenced'; readonly currentEpoch: bigint | null };
+
+/**
+ * A settle request's fencing token: the leadership (leadership.ts) name and the epoch of the term that
+ * decided it. The commit goes through only if that epoch is still the current one, checked in the
+ * commit's own transaction.
+ */
+export interface SettleFence {
+  readonly leadership: string;
+  readonly epoch: bigint;
+}
 
 /** Outcome of {@link InvoiceStore.markHtlcFinal}. */
 export type HtlcFinalOutcome =
@@ -201,7 +217,9 @@ export type RevokeSettleOutcome =
    * Nothing changed: the invoice is unknown, no longer names this set (`otherState`), or an HTLC of the
    * set is final already (`partFinal`: a SETTLE did reach a node, the decision stands).
    */
-  | { readonly kind: 'notRevocable'; readonly reason: 'unknownInvoice' | 'otherState' | 'partFinal' };
+  | { readonly kind: 'notRevocable'; readonly reason: 'unknownInvoice' | 'otherState' | 'partFinal' }
+  /** The fence's epoch is not the leadership's current one: nothing changed (another instance leads). */
+  | { readonly kind: 'fenced'; readonly currentEpoch: bigint | null };
 
 /** A lease held by one instance (DESIGN.md, invariant 6). Times are the database's clock. */
 export interface Lease {
@@ -243,13 +261,14 @@ export interface InvoiceStore {
   /**
    * Commits the settle decision and the whole HTLC set in one transaction, under the invoice's row lock.
    * The same set again gives `alreadyCommitted`; a different set is refused. Resolves only after COMMIT.
+   * With a `fence`, nothing is written (outcome `fenced`) unless its epoch is the leadership's current one.
    */
-  requestSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[]): Promise<SettleRequestOutcome>;
+  requestSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[], fence?: SettleFence): Promise<SettleRequestOutcome>;
   /**
    * Takes back the settle decision of `setId`, for which no SETTLE was sent (a part of the set was lost
    * before the preimage was released): the invoice is open again. See revoke.ts.
    */
-  revokeSettle(hash: Uint8Array, setId: Uint8Array): Promise<RevokeSettleOutcome>;
+  revokeSettle(hash: Uint8Array, setId: Uint8Array, fence?: SettleFence): Promise<RevokeSettleOutcome>;
   /** Appends entries to the HTLC log (an HTLC's entry for an event it already has is kept). */
   recordHtlcLog(entries: readonly HtlcLogEntry[]): Promise<void>;
   /** The HTLC log of one payment hash, in time order: what happened to every HTLC lnmux did not settle. */
@@ -305,8 +324,13 @@ export interface IdentityStore {
   nodeIdentity(): Promise<NodeIdentity | undefined>;
 }
 
-/** The store: invoices, leases, its identity binding, and its lifetime. */
+/** The store: invoices, leases, its identity binding, the leadership, and its lifetime. */
 export interface Store extends InvoiceStore, LeaseStore, IdentityStore {
+  /**
+   * The leadership of cluster `name` for instance `holder` (leadership.ts): a PostgreSQL session
+   * holding an advisory lock, with an epoch for fencing settle commits. Connects on its first take.
+   */
+  leadership(name: string, holder: string, options?: LeadershipOptions): Leadership;
   /** 'postgres' (a server, durable) or 'embedded' (PGlite: never fsyncs, not for money in production). */
   readonly backend: 'postgres' | 'embedded';
   /** Waits for queued writes, then closes every connection. Further calls throw StoreClosedError. */

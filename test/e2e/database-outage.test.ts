@@ -84,14 +84,14 @@ describe.each(BACKENDS)('lnmux while its database is unreachable (%s)', (backend
       const parts = partsOf(payment.hash!);
       if (parts.held !== 2 || parts.resolved !== 0) log.push(`NOT HELD ${when}: ${JSON.stringify(parts)}`);
     };
-    const failing: Store['requestSettle'] = async (hash, setId, htlcs) => {
+    const failing: Store['requestSettle'] = async (hash, setId, htlcs, fence) => {
       calls++;
       expectAllHeld(`at commit attempt ${calls}`);
       if (calls <= FAILURES) {
         log.push('unavailable');
         throw new StoreUnavailableError('database unreachable (test)', false);
       }
-      const outcome = await store().requestSettle(hash, setId, htlcs);
+      const outcome = await store().requestSettle(hash, setId, htlcs, fence);
       expectAllHeld('once committed');
       log.push(`commit ${outcome.kind}`);
       return outcome;
@@ -114,8 +114,8 @@ describe.each(BACKENDS)('lnmux while its database is unreachable (%s)', (backend
   it('settles once when the commit happened but its answer was lost (the retry finds the same set committed)', async () => {
     const c = cluster();
     const outcomes: string[] = [];
-    const lostAnswer: Store['requestSettle'] = async (hash, setId, htlcs) => {
-      const outcome = await store().requestSettle(hash, setId, htlcs);
+    const lostAnswer: Store['requestSettle'] = async (hash, setId, htlcs, fence) => {
+      const outcome = await store().requestSettle(hash, setId, htlcs, fence);
       outcomes.push(outcome.kind);
       if (outcomes.length === 1) throw new StoreUnavailableError('connection lost during COMMIT (test)', true);
       return outcome;

@@ -1,26 +1,30 @@
 /**
  * End to end, DESIGN.md invariant 6 seen from one instance: lnmux intercepts only while it holds the
- * leader lease, and behaves when the database fails around it. A store wrapper makes the look-up done
- * at takeover, or the lease calls, fail with a retryable StoreUnavailableError.
- * - A takeover whose first database read fails is retried: the instance ends up intercepting.
- * - An active instance whose lease calls fail stays active for as long as they fail (src/mux/mux.ts:
- *   LND takes one interceptor per node, so no other instance can take the nodes meanwhile, and
- *   regular forwards keep flowing, invariant 5), and renews its lease once the database answers.
+ * leadership, and behaves when the database fails around it.
+ * - A takeover whose first database read fails (a store wrapper) is retried: the instance ends up
+ *   intercepting.
+ * - PostgreSQL behind a TCP proxy that cuts every connection: the instance sees its leadership session
+ *   lost, holds its settle commits, and keeps intercepting for as long as the database is unreachable
+ *   (src/mux/mux.ts: LND takes one interceptor per node, so no other instance can take the nodes
+ *   meanwhile, and regular forwards keep flowing, invariant 5); once the database answers it takes the
+ *   leadership back with the same epoch (nobody led meanwhile) and the held payment settles.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Mux, type MuxEvents } from '../../src/mux/mux.js';
-import { StoreUnavailableError } from '../../src/store/index.js';
+import { openStore, StoreUnavailableError } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
+import { useTestDatabase } from '../store/helpers.js';
+import { startProxy, type Proxy } from '../store/proxy.js';
 import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { intercepting, muxConfig, sharedStore, stopMux, testLogger } from './support/mux.js';
-import { BACKENDS, useCluster, useStore } from './support/setup.js';
-import { until } from './support/wait.js';
+import { BACKENDS, TEST_DATABASE_URL, useCluster, useStore } from './support/setup.js';
+import { isSettled, until } from './support/wait.js';
 
 const cluster = useCluster();
-/** Lease duration, ms: the instance checks its lease every third of it. */
+/** A generous bound for the waits below (not a timed assertion). */
 const LEASE_TTL_MS = 1_500;
 
-describe.each(BACKENDS)('the leader lease of one instance when its database fails (%s)', (backend) => {
+describe.each(BACKENDS)('the leadership of one instance when its database fails (%s)', (backend) => {
   const { store } = useStore(backend);
   let mux: Mux | undefined;
 
@@ -33,7 +37,6 @@ describe.each(BACKENDS)('the leader lease of one instance when its database fail
     const started = await Mux.open(muxConfig(cluster()), {
       store: sharedStore(store(), overrides),
       logger: testLogger(),
-      leaseTtlMs: LEASE_TTL_MS,
       gateway: { backoff: { initialMs: 50, maxMs: 250 } },
     });
     const roles: MuxEvents['role'][0]['role'][] = [];
@@ -54,44 +57,63 @@ describe.each(BACKENDS)('the leader lease of one instance when its database fail
     const invoice = await active.createInvoice({ amountMsat: 14_000_000n, description: 'after a failed takeover read' });
     await expectPaidAndSettled(store(), invoice.paymentHash, await cluster().payer.pay(invoice.paymentRequest));
   });
+});
 
-  it('keeps intercepting through a database outage longer than its lease: regular forwards flow; it renews once the database answers', { timeout: 60_000 }, async () => {
+describe.skipIf(TEST_DATABASE_URL === undefined)('the leadership session of one instance when its database goes away (postgres)', () => {
+  const database = useTestDatabase('postgres');
+  let proxy: Proxy | undefined;
+  let store: Store | undefined;
+  let mux: Mux | undefined;
+
+  afterEach(async () => {
+    if (proxy !== undefined) proxy.mode = 'up';
+    if (mux !== undefined) await stopMux(cluster(), mux);
+    await store?.close();
+    await proxy?.close();
+    mux = undefined;
+    store = undefined;
+    proxy = undefined;
+  });
+
+  it('keeps intercepting while the database is unreachable: regular forwards flow, the settle waits; it takes the leadership back with the same epoch and settles', { timeout: 60_000 }, async () => {
     const c = cluster();
-    let unreachable = false;
-    const failed: string[] = [];
-    const renewed: string[] = [];
-    const s = store();
-    const { mux: active, roles } = await start({
-      acquireLease: async (...args) => {
-        if (unreachable) throw new StoreUnavailableError('database unreachable (test)', false);
-        return s.acquireLease(...args);
-      },
-      renewLease: async (...args) => {
-        if (unreachable) {
-          failed.push('renew');
-          throw new StoreUnavailableError('database unreachable (test)', false);
-        }
-        const outcome = await s.renewLease(...args);
-        renewed.push(outcome.kind);
-        return outcome;
-      },
+    await database.freshStore();
+    const upstream = new URL(database.config().databaseUrl!);
+    proxy = await startProxy(upstream.hostname, Number(upstream.port || 5432));
+    const viaProxy = new URL(upstream.href);
+    viaProxy.port = String(proxy.port);
+    store = await openStore({ databaseUrl: viaProxy.href, connectTimeoutMs: 1_000, onWarning: () => {} });
+    const leadership: MuxEvents['leadership'][0][] = [];
+    const roles: MuxEvents['role'][0]['role'][] = [];
+    mux = await Mux.open(muxConfig(c), {
+      store: sharedStore(store),
+      logger: testLogger(),
+      leadership: { heartbeatMs: 100, sessionTimeoutMs: 1_000 },
+      gateway: { backoff: { initialMs: 50, maxMs: 250 } },
     });
+    mux.on('leadership', (e) => leadership.push(e));
+    mux.on('role', (e) => roles.push(e.role));
+    await mux.start();
     await until(() => roles.includes('active') && intercepting(c), 'lnmux to become active and intercept');
+    const invoice = await mux.createInvoice({ amountMsat: 15_000_000n, description: 'during the outage' });
 
-    unreachable = true;
-    // Four failed checks, a third of the lease apart: the lease has expired in the database.
-    await until(() => failed.length >= 4, 'lease checks to fail for longer than the lease', 6 * LEASE_TTL_MS);
+    proxy.mode = 'down';
+    await until(() => leadership.some((e) => !e.held), 'lnmux to see its leadership session lost');
     expect(roles).toEqual(['active']);
     expect(intercepting(c)).toBe(true);
-    const regular = c.recipientInvoice(2, 3_000_000n);
-    expectSucceeded(await c.payer.pay(regular.paymentRequest));
+    expectSucceeded(await c.payer.pay(c.recipientInvoice(2, 3_000_000n).paymentRequest));
+    const payment = c.payer.pay(invoice.paymentRequest);
+    await until(() => c.nodes.some((n) => n.pendingHtlcs().some((h) => h.state === 'intercept')), 'the payment to be held by a node');
+    expect(await isSettled(payment)).toBe(false);
 
-    renewed.length = 0;
-    unreachable = false;
-    await until(() => renewed.length > 0, 'the lease to be renewed', 6 * LEASE_TTL_MS);
-    expect(renewed[0]).toBe('renewed');
+    proxy.mode = 'up';
+    await until(() => leadership.at(-1)?.held === true, 'the leadership to be taken back', 20_000);
+    expect(leadership.map((e) => [e.held, e.epoch, e.resumed ?? null])).toEqual([
+      [true, 1n, false],
+      [false, 1n, null],
+      [true, 1n, true],
+    ]);
     expect(roles).toEqual(['active']);
-    const invoice = await active.createInvoice({ amountMsat: 15_000_000n, description: 'after the outage' });
-    await expectPaidAndSettled(s, invoice.paymentHash, await c.payer.pay(invoice.paymentRequest));
+    await expectPaidAndSettled(store, invoice.paymentHash, await payment);
   });
 });

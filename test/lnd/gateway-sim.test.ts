@@ -64,6 +64,30 @@ const until = async (condition: () => boolean): Promise<void> => {
 };
 
 describe('gateway and simulator', () => {
+  it('as a standby connects, checks and follows blocks without registering an interceptor; intercept(true) registers it on the same connection, intercept(false) frees the slot', async () => {
+    const c = await cluster();
+    const { gateway, log } = gatewayFor(c, 0, { intercept: false });
+    await log.next(isState('ready'));
+    await log.next((e) => e.kind === 'stream' && e.stream === 'interceptor' && e.state.kind === 'standby');
+    await log.next((e) => e.kind === 'block');
+    expect(c.node(0).interceptorConnected).toBe(false);
+    expect(gateway.intercepting).toBe(false);
+
+    gateway.intercept(true);
+    await until(() => c.node(0).interceptorConnected);
+    const invoice = virtualInvoice(c, 21_000n);
+    answer(gateway, log, c.node(0).virtualScid, new Map([[bytesToHex(invoice.paymentHash), invoice.preimage]]));
+    expect((await c.payer.pay(invoice.paymentRequest)).status).toBe('succeeded');
+
+    gateway.intercept(false);
+    await until(() => !c.node(0).interceptorConnected);
+    expect(gateway.state.kind).toBe('ready');
+    // The session lived on: one connection, checked once (no 'connecting' after the first).
+    expect(log.events.filter((e) => e.kind === 'state' && e.state.kind === 'connecting')).toHaveLength(1);
+    gateway.intercept(true);
+    await until(() => c.node(0).interceptorConnected);
+  });
+
   it('settles a payment the payer makes to a virtual invoice, and the final event arrives', async () => {
     const c = await cluster();
     const { gateway, log } = gatewayFor(c, 0);

@@ -1,0 +1,75 @@
+/**
+ * `lnmux run` started while its PostgreSQL cannot be reached: it says so once, keeps trying, and starts
+ * once the database answers (a TCP proxy in front of the test server plays the outage).
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { migrateUp } from '../../src/store/index.js';
+import { until } from '../e2e/support/wait.js';
+import { createTestDatabase, TEST_DATABASE_URL } from '../store/helpers.js';
+import { startProxy, type Proxy } from '../store/proxy.js';
+
+const BIN = join(import.meta.dirname, '../../src/cli/bin.ts');
+const TSX = import.meta.resolve('tsx');
+const NODE_A = '020723c6f2203f1072336bd0e71bf4d11e367ab0b3010ce60c080abef0d4770db8';
+
+describe.skipIf(TEST_DATABASE_URL === undefined)('lnmux run while the database is down', () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterAll(async () => {
+    for (const c of cleanup.reverse()) await c();
+  });
+
+  it('waits for the database, saying so once, then starts', { timeout: 90_000 }, async () => {
+    const database = await createTestDatabase();
+    cleanup.push(database.drop);
+    await migrateUp({ databaseUrl: database.url, onWarning: () => {} });
+    const upstream = new URL(database.url);
+    const proxy: Proxy = await startProxy(upstream.hostname, Number(upstream.port || 5432));
+    cleanup.push(() => proxy.close());
+    proxy.mode = 'down';
+    const viaProxy = new URL(database.url);
+    viaProxy.port = String(proxy.port);
+
+    const dir = mkdtempSync(join(tmpdir(), 'lnmux-run-'));
+    writeFileSync(
+      join(dir, 'multiplexer.yml'),
+      `network: regtest
+identityKey: "${'42'.repeat(32)}"
+nodes:
+  - pubkey: "${NODE_A}"
+    address: 127.0.0.1:1
+    tlsCertPath: a/tls.cert
+    macaroonPath: a/admin.macaroon
+database:
+  dsn: "${viaProxy.href}"
+  connectTimeoutSeconds: 1
+logging:
+  level: info
+`,
+    );
+    const child = spawn(process.execPath, ['--import', TSX, BIN, '-c', 'multiplexer.yml', 'run'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    cleanup.push(async () => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    });
+
+    const waiting = (): number => output.split('\n').filter((line) => line.includes('Database unreachable; waiting for it')).length;
+    await until(() => waiting() > 0, 'lnmux run to say it waits for the database', 60_000);
+    expect(child.exitCode).toBe(null);
+    // Let it retry a few times (one a second) before the database comes back.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    proxy.mode = 'up';
+    // Logs (stdout) and the banner (stderr) come through two pipes: wait for both.
+    await until(() => output.includes('lnmux running') && output.includes('Database reachable; starting'), 'lnmux run to start once the database answers', 30_000);
+    expect(waiting()).toBe(1);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});

@@ -6,9 +6,9 @@
  *  3. an MPP that needs both channels (more than either can carry);
  *  4. an expired invoice and 5. a wrong amount: B sees incorrect_or_unknown_payment_details from the
  *     final hop (LND's own payer refuses both, so B sends along an explicit route built from the invoice);
- *  6. lnmux killed between the commit and the SETTLE, restarted: the HTLC is re-offered and settled;
- *  7. half of an MPP payment held at A while blocks are mined one by one: lnmux fails it itself, as the
- *     final node, before A's auto-fail height (DESIGN.md invariant 7: a part is never left to LND).
+ *  6. half of an MPP payment held at A while blocks are mined one by one: lnmux fails it itself, as the
+ *     final node, before A's auto-fail height (DESIGN.md invariant 7: a part is never left to LND);
+ *  7. lnmux killed between the commit and the SETTLE, restarted: the HTLC is re-offered and settled.
  *
  * The CLI details live in lib/lnmux-process.ts and multiplexer-config.ts. Each scenario records what it
  * saw; a failed expectation throws CheckFailed.
@@ -110,8 +110,9 @@ export async function runLnmuxScenarios(network: Network, databaseUrl: string, l
     ['mppNeedsBothNodes', mppNeedsBothNodes],
     ['expiredInvoice', expiredInvoice],
     ['wrongAmount', wrongAmount],
-    ['restartBetweenCommitAndSettle', restartBetweenCommitAndSettle],
     ['heldPartNearAutoFail', heldPartNearAutoFail],
+    // Last: it stops the shared lnmux and runs its own.
+    ['restartBetweenCommitAndSettle', restartBetweenCommitAndSettle],
   ];
   try {
     for (const [name, scenario] of scenarios) {

@@ -4,7 +4,8 @@
  *
  *  mixed-set              a committed set with parts settled and parts failed at the nodes
  *  settled-outside-set    an HTLC settled at a node that is not in a set the database records as settled
- *  set-not-settled        an HTLC of a recorded settled set that its node did not settle
+ *  set-not-settled        an HTLC of a committed set (the settle decision recorded) that its node did not
+ *                         settle
  *  success-not-recorded   a payment the payer saw succeed whose invoice the database does not record settled
  *  underpaid              an invoice whose HTLCs settled at the nodes add up to less than its amount
  *                         (a preimage released for less)
@@ -83,9 +84,10 @@ export function checkRun(input: CheckInput): Violation[] {
     setHtlcs.set(h.hash, list);
   }
 
-  // The database's side: each recorded settled set, part by part, at its node.
+  // The database's side: each committed set (settleRequested, settled, or failed after its commit),
+  // part by part, at its node.
   for (const invoice of input.dbInvoices) {
-    if (!SETTLED_STATES.has(invoice.state)) continue;
+    if (invoice.setId === undefined) continue;
     const parts = (setHtlcs.get(invoice.hash) ?? []).filter((h) => h.setId === invoice.setId);
     const outcomes = parts.map((p) => ({ part: p, node: atNode.get(keyOf(p)) }));
     const settled = outcomes.filter((o) => o.node?.settled === true);
@@ -99,7 +101,11 @@ export function checkRun(input: CheckInput): Violation[] {
     }
     for (const o of outcomes) {
       if (o.node?.settled !== true) {
-        violations.push({ kind: 'set-not-settled', hash: invoice.hash, detail: `part ${keyOf(o.part)} of the recorded set is ${o.node === undefined ? 'unresolved' : 'failed'} at its node` });
+        violations.push({
+          kind: 'set-not-settled',
+          hash: invoice.hash,
+          detail: `part ${keyOf(o.part)} of the committed set (invoice ${invoice.state}) is ${o.node === undefined ? 'unresolved' : 'failed'} at its node`,
+        });
       }
     }
   }

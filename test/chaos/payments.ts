@@ -86,7 +86,9 @@ export class ChaosPayer {
     const rng = seededRng(`${this.#seed}:payment:${invoice.index}`);
     const first = rng.int(nodes);
     const delays = shards.map(() => rng.int(this.#limits.maxStaggerMs + 1));
-    const retryDelays = Array.from({ length: this.#limits.maxAttempts }, () => 50 + rng.int(250));
+    // Backoff between the attempts of a part: 100 ms doubling to 2 s, plus jitter (a wallet retries for
+    // about a minute; an outage of the leader lasts up to its lease).
+    const retryDelays = Array.from({ length: this.#limits.maxAttempts }, (_, k) => Math.min(2000, 100 * 2 ** k) + rng.int(200));
     let attempts = 0;
     let settled = false;
     const deadline = record.startedAt + this.#limits.deadlineMs;

@@ -175,9 +175,11 @@ class Chaos {
         await standby.kill();
         this.processes.splice(this.processes.indexOf(standby), 1);
         await sleep(rng.between(500, 3000));
+        const respawnedAt = Date.now();
         const next = this.spawnLnmux();
         const ok = await until(() => next.role === 'standby' || next.role === 'active', RECOVERY_LIMIT_MS);
-        if (ok) record.recoveryMs = next.roleAt - killedAt;
+        if (ok) record.recoveryMs = next.roleAt - respawnedAt;
+        set(`${record.detail}, replacement started ${respawnedAt - killedAt} ms later`);
         return;
       }
       case 'db-stop': {
@@ -210,6 +212,8 @@ class Chaos {
         return;
       }
       case 'auto-fail': {
+        // Strike while parts are held (sets incomplete), or after 5 s anyway.
+        await until(() => this.cluster.nodes.some((n) => n.heldHtlcs().length > 0), 5000, 5);
         const held = this.cluster.nodes.reduce((n, node) => n + node.heldHtlcs().length, 0);
         set(`mined ${AUTO_FAIL_BLOCKS} blocks with ${held} HTLC(s) held`);
         this.cluster.mine(AUTO_FAIL_BLOCKS);
@@ -217,7 +221,10 @@ class Chaos {
         return;
       }
       case 'restart-no-interceptor': {
-        const i = rng.int(this.cluster.nodes.length);
+        // The node holding parts now (sets incomplete), waiting up to 5 s for one; else a node drawn.
+        await until(() => this.cluster.nodes.some((n) => n.heldHtlcs().length > 0), 5000, 5);
+        const holding = this.cluster.nodes.flatMap((n, index) => (n.heldHtlcs().length > 0 ? [index] : []));
+        const i = holding.length > 0 ? rng.pick(holding) : rng.int(this.cluster.nodes.length);
         const node = this.cluster.node(i);
         const held = node.heldHtlcs().length;
         const downMs = Math.round(rng.between(300, 2000));
@@ -366,7 +373,7 @@ async function main(): Promise<number> {
     );
     cleanups.push(() => invoiceMux.stop());
     const invoices = await createInvoices(invoiceMux, opts, rng);
-    const payer = new ChaosPayer(cluster, opts.seed, { maxAttempts: 12, deadlineMs: 60_000, maxStaggerMs: 400 });
+    const payer = new ChaosPayer(cluster, opts.seed, { maxAttempts: 16, deadlineMs: 60_000, maxStaggerMs: 1000 });
     chaos = new Chaos(opts, dir, cluster, db, nodeProxies, dbProxy, muxConfig, payer);
     const c = chaos;
     for (const [i, node] of cluster.nodes.entries()) {

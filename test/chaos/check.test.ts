@@ -34,8 +34,11 @@ describe('chaos checker', () => {
 
   it('reports the partial settle: a committed part failed at its node, the rest settled for less than the invoice', () => {
     const input = clean();
-    input.nodeHtlcs.splice(0, 1, part(NODE_A, 0n, false)); // LND failed part A on its own
-    const run: CheckInput = { ...input, dbInvoices: [{ hash: HASH, amountMsat: 1000n, state: 'failed', setId: SET }] };
+    const run: CheckInput = {
+      ...input,
+      nodeHtlcs: [part(NODE_A, 0n, false), ...input.nodeHtlcs.slice(1)], // LND failed part A on its own
+      dbInvoices: [{ hash: HASH, amountMsat: 1000n, state: 'failed', setId: SET }],
+    };
     expect(kinds(run)).toEqual(['mixed-set', 'set-not-settled', 'settled-outside-set', 'success-not-recorded', 'underpaid']);
   });
 

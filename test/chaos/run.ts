@@ -39,6 +39,8 @@ const QUIESCE_LIMIT_MS = 240_000;
 const MPP_TIMEOUT_SECONDS = 20;
 /** Blocks from a part's send height to its auto-fail height at the node: c (40) + padding (3) + hop delta (40) - 19. */
 const AUTO_FAIL_BLOCKS = 64;
+const AUTO_FAIL_TAIL = 12;
+const AUTO_FAIL_BLOCK_MS = 250;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -215,8 +217,15 @@ class Chaos {
         // Strike while parts are held (sets incomplete), or after 5 s anyway.
         await until(() => this.cluster.nodes.some((n) => n.heldHtlcs().length > 0), 5000, 5);
         const held = this.cluster.nodes.reduce((n, node) => n + node.heldHtlcs().length, 0);
-        set(`mined ${AUTO_FAIL_BLOCKS} blocks with ${held} HTLC(s) held`);
-        this.cluster.mine(AUTO_FAIL_BLOCKS);
+        // Up to AUTO_FAIL_TAIL blocks short of the held parts' auto-fail height at once, then one block
+        // every AUTO_FAIL_BLOCK_MS: lnmux sees the height come (a real chain gives it ~10 minutes a
+        // block; a jump straight past the height within one commit would be no fair test).
+        this.cluster.mine(AUTO_FAIL_BLOCKS - AUTO_FAIL_TAIL);
+        for (let b = 0; b < AUTO_FAIL_TAIL; b++) {
+          await sleep(AUTO_FAIL_BLOCK_MS);
+          this.cluster.mine(1);
+        }
+        set(`mined ${AUTO_FAIL_BLOCKS} blocks (the last ${AUTO_FAIL_TAIL} ${AUTO_FAIL_BLOCK_MS} ms apart) with ${held} HTLC(s) held`);
         record.recoveryMs = await this.serviceBack(Date.now());
         return;
       }

@@ -458,7 +458,8 @@ async function main(): Promise<number> {
     const pendingAtNodes = cluster.nodes.flatMap((n, i) =>
       n.pendingHtlcs().map((h) => ({ node: cluster.nodeInfos()[i]!.pubkey, chanId: h.key.chanId, htlcId: h.key.htlcId, hash: bytesToHex(h.paymentHash) })),
     );
-    const payments = invoices.map((inv) => ({ hash: inv.hash, status: records.find((r) => r.invoice.index === inv.index)?.status ?? ('pending' as const) }));
+    const byIndex = new Map(records.map((r) => [r.invoice.index, r]));
+    const payments = invoices.map((inv) => ({ hash: inv.hash, status: byIndex.get(inv.index)?.status ?? ('pending' as const) }));
     const violations = checkRun({
       nodeHtlcs: c.nodeHtlcs.filter((h) => hashes.has(h.hash)),
       pendingAtNodes,
@@ -466,7 +467,7 @@ async function main(): Promise<number> {
       dbHtlcs: state.htlcs.filter((h) => hashes.has(h.hash)),
       payments,
     });
-    const allRecords = invoices.map((inv) => records.find((r) => r.invoice.index === inv.index) ?? { invoice: inv, status: 'pending' as const, htlcs: 0, startedAt: 0 });
+    const allRecords = invoices.map((inv) => byIndex.get(inv.index) ?? { invoice: inv, status: 'pending' as const, htlcs: 0, startedAt: 0 });
     printTable(opts, Date.now() - started, allRecords, c, violations);
     for (const v of violations) c.log.warn({ event: 'violation', ...v }, 'violation');
     keepDir = violations.length > 0 || opts.keep;

@@ -11,9 +11,11 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/** The newest /usr/lib/postgresql/<version>/bin holding initdb, pg_ctl and postgres; undefined if none. */
-export function findPostgresBin(): string | undefined {
-  const root = '/usr/lib/postgresql';
+/**
+ * The newest `<root>/<version>/bin` holding initdb, pg_ctl and postgres; undefined if none. `root`:
+ * LNMUX_CHAOS_PG_ROOT, else Debian's /usr/lib/postgresql.
+ */
+export function findPostgresBin(root = process.env.LNMUX_CHAOS_PG_ROOT ?? '/usr/lib/postgresql'): string | undefined {
   if (!existsSync(root)) return undefined;
   const versions = readdirSync(root)
     .filter((v) => /^\d+$/.test(v))

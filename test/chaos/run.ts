@@ -335,7 +335,8 @@ async function main(): Promise<number> {
   const opts = parseOptions();
   const bin = findPostgresBin();
   if (bin === undefined) {
-    process.stdout.write('lnmux chaos suite: skipped: no PostgreSQL binaries (initdb, pg_ctl, postgres) under /usr/lib/postgresql/<version>/bin\n');
+    const root = process.env.LNMUX_CHAOS_PG_ROOT ?? '/usr/lib/postgresql';
+    process.stdout.write(`lnmux chaos suite: skipped: no PostgreSQL binaries (initdb, pg_ctl, postgres) under ${root}/<version>/bin\n`);
     return 0;
   }
   const started = Date.now();

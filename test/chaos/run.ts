@@ -442,10 +442,15 @@ async function main(): Promise<number> {
         c.log.info({ event: 'fault-done', kind, detail: last?.detail, recoveryMs: last?.recoveryMs }, 'fault over');
       }
     })();
+    const progress = setInterval(() => {
+      const ok = records.filter((r) => r.status === 'succeeded').length;
+      c.log.info({ event: 'progress', issued, finished: records.length, succeeded: ok, faults: c.faults.length }, 'progress');
+    }, 30_000);
     await faulting;
     c.quiescing = true;
     c.log.info({ event: 'quiesce' }, 'faults over; waiting for payments to finish');
     const finished = await Promise.race([paying.then(() => true), sleep(QUIESCE_LIMIT_MS).then(() => false)]);
+    clearInterval(progress);
     if (!finished) c.log.error({ event: 'quiesce-timeout' }, 'payments still running');
     // Held HTLCs resolve, settled sets reach their final state in the database.
     await until(async () => {

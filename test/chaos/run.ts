@@ -146,6 +146,20 @@ class Chaos {
     return ok ? Math.max(0, this.payer.lastSettleAt - since) : undefined;
   }
 
+  /** How many of `keys` (circuit keys at node `pubkey`) the database records in a committed set. */
+  async committedAmong(pubkey: string, keys: readonly { chanId: bigint; htlcId: bigint }[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const client = new pg.Client({ connectionString: this.db.url, connectionTimeoutMillis: 2000 });
+    await client.connect();
+    try {
+      const rows = await client.query<{ chan_id: string; htlc_id: string }>('SELECT chan_id, htlc_id FROM lnmux.htlcs WHERE node_pubkey = $1', [Buffer.from(pubkey, 'hex')]);
+      const stored = new Set(rows.rows.map((r) => `${BigInt.asUintN(64, BigInt(r.chan_id))}:${BigInt.asUintN(64, BigInt(r.htlc_id))}`));
+      return keys.filter((k) => stored.has(`${k.chanId}:${k.htlcId}`)).length;
+    } finally {
+      await client.end();
+    }
+  }
+
   async inject(kind: FaultKind, rng: Rng): Promise<void> {
     const at = Date.now();
     const record: FaultRecord = { kind, at, detail: '' };
@@ -235,9 +249,21 @@ class Chaos {
         const holding = this.cluster.nodes.flatMap((n, index) => (n.heldHtlcs().length > 0 ? [index] : []));
         const i = holding.length > 0 ? rng.pick(holding) : rng.int(this.cluster.nodes.length);
         const node = this.cluster.node(i);
-        const held = node.heldHtlcs().length;
         const downMs = Math.round(rng.between(300, 2000));
-        set(`node-${i} with ${held} HTLC(s) held, ${downMs} ms without --requireinterceptor`);
+        // Stopped first: no decision reaches it any more. A part whose set is committed already would
+        // be lost by any implementation (its SETTLE is on the way): then the node comes back with the
+        // flag and the fault is skipped. Sets committed from here on with a part on this node, which
+        // is down, are lnmux's responsibility (DESIGN.md invariant 7).
+        await node.stop();
+        const held = node.pendingHtlcs().filter((h) => h.state === 'intercept');
+        const committed = await this.committedAmong(node.info.pubkey, held.map((h) => h.key)).catch(() => -1);
+        if (committed !== 0) {
+          set(`skipped: node-${i} held ${committed < 0 ? 'parts (database unreadable)' : `${committed} part(s) of committed sets`}`);
+          await node.start();
+          record.recoveryMs = await this.serviceBack(Date.now(), () => node.interceptorConnected);
+          return;
+        }
+        set(`node-${i} with ${held.length} HTLC(s) held, ${downMs} ms without --requireinterceptor`);
         await node.restart({ requireInterceptor: false });
         await sleep(downMs);
         await node.restart({ requireInterceptor: true });

@@ -102,6 +102,18 @@ export interface SimNodeInfo {
   readonly virtualScid: bigint;
 }
 
+/** An incoming HTLC as the node resolved it (see {@link SimNode.onHtlcResolved}). */
+export interface ResolvedHtlc {
+  readonly key: HtlcKey;
+  readonly paymentHash: Uint8Array;
+  /** The incoming HTLC's amount, msat. */
+  readonly amountMsat: bigint;
+  /** The channel its onion asked to forward over (absent when the onion was not decoded). */
+  readonly outgoingChanId?: bigint;
+  readonly settled: boolean;
+  readonly offchain: boolean;
+}
+
 type IncomingState = 'new' | 'intercept' | 'forwarded' | 'onChain' | 'resolved';
 
 interface Forwarding {
@@ -173,6 +185,7 @@ export class SimNode implements HtlcReceiver {
   readonly #incoming = new Map<string, IncomingHtlc>();
   readonly #nextHtlcId = new Map<bigint, bigint>();
   readonly #finalResolutions = new Map<string, { settled: boolean; offchain: boolean }>();
+  readonly #resolvedListeners = new Set<(record: ResolvedHtlc) => void>();
 
   private constructor(options: SimNodeOptions, tls: TlsFiles, macaroonKey: MacaroonKey, macaroon: Uint8Array, macaroonPath: string) {
     this.name = options.name;
@@ -328,6 +341,16 @@ export class SimNode implements HtlcReceiver {
     await this.stop();
     if (options.requireInterceptor !== undefined) this.#requireInterceptor = options.requireInterceptor;
     await this.start();
+  }
+
+  /**
+   * Inspection (not an LND API): calls `listener` with every incoming HTLC this node resolves from now
+   * on, settled or failed, whether the node runs or not (on-chain timeouts). Returns the function
+   * that stops it. The chaos suite's checker reads the nodes' side of every payment through it.
+   */
+  onHtlcResolved(listener: (record: ResolvedHtlc) => void): () => void {
+    this.#resolvedListeners.add(listener);
+    return () => this.#resolvedListeners.delete(listener);
   }
 
   /** Opens a channel with a peer. `localMsat`: the node's balance; `remoteMsat`: the peer's. */
@@ -688,6 +711,17 @@ export class SimNode implements HtlcReceiver {
     if (settled) htlc.channel.localMsat += htlc.offer.amountMsat;
     else htlc.channel.remoteMsat += htlc.offer.amountMsat;
     if (this.storeFinalHtlcResolutions) this.#finalResolutions.set(keyString(htlc.key), { settled, offchain });
+    if (this.#resolvedListeners.size > 0) {
+      const record: ResolvedHtlc = {
+        key: htlc.key,
+        paymentHash: htlc.offer.paymentHash,
+        amountMsat: htlc.offer.amountMsat,
+        ...(htlc.forwarding === undefined ? {} : { outgoingChanId: htlc.forwarding.outgoingChanId }),
+        settled,
+        offchain,
+      };
+      for (const listener of [...this.#resolvedListeners]) listener(record);
+    }
     this.#emit({
       incoming_channel_id: htlc.key.chanId.toString(),
       outgoing_channel_id: '0',

@@ -7,6 +7,9 @@
 import type { Logger } from 'pino';
 import type { HtlcLogEntry } from '../store/types.js';
 
+/** The largest amount the store's bigint column holds, msat. */
+const MAX_MSAT = (1n << 63n) - 1n;
+
 export interface HtlcLogWriterOptions {
   readonly write: (entries: readonly HtlcLogEntry[]) => Promise<void>;
   readonly logger: Logger;
@@ -33,9 +36,10 @@ export class HtlcLogWriter {
     this.#options = { flushMs: 50, maxBatch: 500, maxQueued: 100_000, retryMs: 1_000, ...options };
   }
 
-  /** Queues one entry. */
+  /** Queues one entry (an amount beyond what the store holds is logged as the largest it holds). */
   add(entry: HtlcLogEntry): void {
     if (this.#stopped) return;
+    if (entry.amountMsat > MAX_MSAT) entry = { ...entry, amountMsat: MAX_MSAT };
     this.#queue.push(entry);
     if (this.#queue.length > this.#options.maxQueued) {
       this.#queue.shift();
@@ -91,6 +95,12 @@ export class HtlcLogWriter {
       }
       return true;
     } catch (error) {
+      if ((error as { retryable?: unknown }).retryable !== true) {
+        // Not the database being away: the entries themselves are refused, and would be forever.
+        this.#queue.splice(0, batch.length);
+        this.#options.logger.error({ err: error, dropped: batch.length }, 'HTLC log entries refused by the store; dropped');
+        return true;
+      }
       this.#options.logger.warn({ err: error, queued: this.#queue.length }, 'HTLC log write failed; retrying');
       return false;
     }

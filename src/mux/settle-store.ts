@@ -29,6 +29,8 @@ export function settleStoreOf(store: Store, fence?: () => SettleFence | undefine
       kind: 'settleCommitted',
       setId,
       htlcs: htlcs.map(({ nodePubkey, chanId, htlcId }) => ({ nodePubkey, chanId, htlcId })),
+      // An HTLC final at its node: a SETTLE reached it (or it was lost after one did), the preimage is out.
+      released: htlcs.some((h) => h.state !== 'settleRequested'),
     };
   };
 

@@ -55,8 +55,16 @@ type Phase =
   /**
    * The store holds this set: its parts are settled, every other HTLC fails. `released`: SETTLEs went
    * out (the preimage is public); until then a lost part can still have the decision revoked.
+   * `restored`: committed by an earlier run or another instance, which may have sent SETTLEs already:
+   * released once every member is offered again (never revoked for a member near its expiry: invariant 2).
    */
-  | { readonly kind: 'committed'; readonly setId: Uint8Array; readonly members: ReadonlySet<string>; released: boolean }
+  | {
+      readonly kind: 'committed';
+      readonly setId: Uint8Array;
+      readonly members: ReadonlySet<string>;
+      released: boolean;
+      readonly restored?: boolean;
+    }
   /** A part of the committed, unreleased set was lost: the store is asked to revoke the decision. */
   | { readonly kind: 'revoking'; readonly setId: Uint8Array; readonly members: ReadonlySet<string> };
 
@@ -218,6 +226,14 @@ export class Registry {
         this.#proceed(hashHex, set, nowMs, out);
         return;
       }
+      if (phase.kind === 'committed' && !phase.released && phase.members.has(id)) {
+        // A member of a restored set offered again: it counts towards the release.
+        set.parts.set(id, { htlc, node: bytesToHex(htlc.key.nodePubkey), confirmed: true });
+        set.sumMsat += htlc.amountMsat;
+        out.push(hold(htlc, set.sumMsat));
+        this.#proceed(hashHex, set, nowMs, out);
+        return;
+      }
       if (phase.kind === 'committed' || phase.kind === 'revoking') {
         // Not a held part: a part of the set that already reached its final state, or a stranger.
         if (phase.members.has(id) && phase.kind === 'committed' && phase.released) out.push(settle(htlc, 'replayToSettled'));
@@ -231,8 +247,9 @@ export class Registry {
     } else {
       switch (invoice.kind) {
         case 'settleCommitted':
-          if (invoice.htlcs.some((key) => circuitKeyId(key) === id)) out.push(settle(htlc, 'replayToSettled'));
-          else out.push(this.#fail(htlc, 'invoiceAlreadySettled'));
+          if (!invoice.htlcs.some((key) => circuitKeyId(key) === id)) out.push(this.#fail(htlc, 'invoiceAlreadySettled'));
+          else if (invoice.released === true) out.push(settle(htlc, 'replayToSettled'));
+          else this.#restoreCommitted(hashHex, htlc, invoice, nowMs, out);
           return;
         case 'unknown':
           out.push(this.#fail(htlc, 'invoiceUnknown'));
@@ -278,6 +295,38 @@ export class Registry {
     this.#proceed(hashHex, target, nowMs, out);
   }
 
+  /**
+   * A member of a set the store holds as committed, offered after a restart or to a new leader, while no
+   * HTLC of the set is known final: the set is rebuilt as committed and not released. Its SETTLEs go out
+   * once every member is offered again, or at once if one is reported settled (the preimage is out);
+   * a member reported failed revokes it. Releasing on the first replay could give the preimage for
+   * less: the instance that committed may have been holding the SETTLEs back for a part since lost.
+   */
+  #restoreCommitted(
+    hashHex: string,
+    htlc: ArrivedHtlc,
+    invoice: Extract<InvoiceStatus, { kind: 'settleCommitted' }>,
+    nowMs: number,
+    out: Decision[],
+  ): void {
+    const members = new Set(invoice.htlcs.map(circuitKeyId));
+    const set: PaymentSet = {
+      paymentHash: htlc.paymentHash,
+      invoiceAmountMsat: htlc.invoiceAmountMsat,
+      parts: new Map(),
+      sumMsat: 0n,
+      firstArrivedAtMs: nowMs,
+      phase: { kind: 'committed', setId: invoice.setId, members, released: false, restored: true },
+    };
+    this.#sets.set(hashHex, set);
+    this.#hashBySetId.set(bytesToHex(invoice.setId), hashHex);
+    for (const member of members) this.#hashByPart.set(member, hashHex);
+    set.parts.set(circuitKeyId(htlc.key), { htlc, node: bytesToHex(htlc.key.nodePubkey), confirmed: true });
+    set.sumMsat = htlc.amountMsat;
+    out.push(hold(htlc, set.sumMsat));
+    this.#proceed(hashHex, set, nowMs, out);
+  }
+
   #newSet(hashHex: string, htlc: ArrivedHtlc, nowMs: number): PaymentSet {
     const set: PaymentSet = {
       paymentHash: htlc.paymentHash,
@@ -290,6 +339,18 @@ export class Registry {
     this.#sets.set(hashHex, set);
     this.#beginRound(hashHex, set, nowMs);
     return set;
+  }
+
+  /** Why a held HTLC must not be kept or settled at the current height, if it must not. */
+  #tooSoon(htlc: ArrivedHtlc): FailOutcome | undefined {
+    if (htlc.expiry <= this.#height + this.#config.expiryMarginBlocks) return 'expiryTooSoon';
+    if (this.#nearAutoFail(htlc)) return 'autoFailHeightNear';
+    return undefined;
+  }
+
+  #revoke(set: PaymentSet, setId: Uint8Array, members: ReadonlySet<string>, out: Decision[]): void {
+    set.phase = { kind: 'revoking', setId, members };
+    out.push({ kind: 'revokeSettle', paymentHash: set.paymentHash, setId });
   }
 
   #nearAutoFail(htlc: ArrivedHtlc): boolean {
@@ -312,9 +373,15 @@ export class Registry {
     if (phase.kind === 'accepting' && set.sumMsat === set.invoiceAmountMsat) this.#onComplete(hashHex, set, nowMs, out);
     else if (phase.kind === 'accepted' && phase.settleRequested) this.#commit(set, phase.setId, out);
     else if (phase.kind === 'committed' && !phase.released) {
+      for (const member of phase.members) if (!set.parts.has(member)) return; // a restored set waits for every member
+      if (phase.restored !== true && [...set.parts.values()].some((p) => this.#tooSoon(p.htlc) !== undefined)) {
+        // Too close to a node's auto-fail height to hand out the preimage now: take the decision back.
+        this.#revoke(set, phase.setId, phase.members, out);
+        return;
+      }
       phase.released = true;
       out.push({ kind: 'settleReleased', paymentHash: set.paymentHash, setId: phase.setId, amountMsat: set.sumMsat });
-      for (const part of set.parts.values()) out.push(settle(part.htlc, 'settled'));
+      for (const part of set.parts.values()) out.push(settle(part.htlc, phase.restored === true ? 'replayToSettled' : 'settled'));
     }
   }
 
@@ -368,8 +435,7 @@ export class Registry {
     const members = new Set(set.parts.keys());
     if (phase.lost) {
       // A part left while the commit was under way, and no SETTLE has gone out: take the decision back.
-      set.phase = { kind: 'revoking', setId, members };
-      out.push({ kind: 'revokeSettle', paymentHash, setId });
+      this.#revoke(set, setId, members, out);
       return;
     }
     set.phase = { kind: 'committed', setId, members, released: false };
@@ -381,13 +447,20 @@ export class Registry {
     const set = this.#sets.get(hashHex);
     if (set === undefined || set.phase.kind !== 'revoking' || bytesToHex(set.phase.setId) !== bytesToHex(setId)) return;
     this.#hashBySetId.delete(bytesToHex(setId));
+    for (const member of set.phase.members) if (!set.parts.has(member) && this.#hashByPart.get(member) === hashHex) this.#hashByPart.delete(member);
     if (set.parts.size === 0) {
       this.#forget(hashHex, set);
       return;
     }
-    // The live parts wait for the payer to pay the rest again.
+    // The live parts wait for the payer to pay the rest again; those too close to their expiry fail now.
     this.#beginRound(hashHex, set, nowMs);
-    this.#proceed(hashHex, set, nowMs, out);
+    const tooSoon: [HeldPart, FailOutcome][] = [];
+    for (const part of set.parts.values()) {
+      const outcome = this.#tooSoon(part.htlc);
+      if (outcome !== undefined) tooSoon.push([part, outcome]);
+    }
+    if (tooSoon.length > 0) this.#failTooSoon(hashHex, set, tooSoon, out);
+    if (this.#sets.get(hashHex) === set) this.#proceed(hashHex, set, nowMs, out);
   }
 
   #onSettleRefused(paymentHash: Uint8Array, invoice: InvoiceStatus, out: Decision[]): void {
@@ -421,8 +494,26 @@ export class Registry {
     if (hashHex === undefined) return;
     const set = this.#sets.get(hashHex)!;
     const phase = set.phase;
+    if (phase.kind === 'committed' && !phase.released && !set.parts.has(id)) {
+      // A member of a restored set that was not offered again: it is final at its node.
+      this.#hashByPart.delete(id);
+      if (settled) {
+        // A SETTLE reached a node before the restart: the preimage is out, settle every other member.
+        phase.released = true;
+        out.push({ kind: 'settleReleased', paymentHash: set.paymentHash, setId: phase.setId, amountMsat: set.sumMsat });
+        for (const part of set.parts.values()) out.push(settle(part.htlc, 'replayToSettled'));
+        if (set.parts.size === 0) this.#forget(hashHex, set);
+      } else {
+        this.#revoke(set, phase.setId, phase.members, out);
+      }
+      return;
+    }
     if (phase.kind === 'committed' && phase.released) {
-      const part = set.parts.get(id)!;
+      const part = set.parts.get(id);
+      if (part === undefined) {
+        this.#hashByPart.delete(id);
+        return;
+      }
       if (!settled) {
         out.push({
           kind: 'settleAtRisk',
@@ -486,8 +577,7 @@ export class Registry {
         return; // the commit's answer decides (settleCommitted revokes)
       case 'committed':
         // Not released (released sets never lose parts this way): no SETTLE went out, take it back.
-        set.phase = { kind: 'revoking', setId: phase.setId, members: phase.members };
-        out.push({ kind: 'revokeSettle', paymentHash: set.paymentHash, setId: phase.setId });
+        this.#revoke(set, phase.setId, phase.members, out);
         return;
       case 'revoking':
         return;
@@ -527,21 +617,24 @@ export class Registry {
       }
       const tooSoon: [HeldPart, FailOutcome][] = [];
       for (const part of set.parts.values()) {
-        if (part.htlc.expiry <= height + this.#config.expiryMarginBlocks) tooSoon.push([part, 'expiryTooSoon']);
-        else if (this.#nearAutoFail(part.htlc)) tooSoon.push([part, 'autoFailHeightNear']);
+        const outcome = this.#tooSoon(part.htlc);
+        if (outcome !== undefined) tooSoon.push([part, outcome]);
       }
       if (tooSoon.length === 0) continue;
       if (phase.kind === 'accepted') this.#release(hashHex, tooSoon[0]![1], out);
-      else if (phase.kind === 'accepting') {
-        for (const [part, outcome] of tooSoon) {
-          out.push(this.#fail(part.htlc, outcome));
-          this.#removePart(set, circuitKeyId(part.htlc.key));
-        }
-        if (set.parts.size === 0) this.#forget(hashHex, set);
-      }
-      // committing / committed unreleased / revoking: the decision may be durable already. A part that
-      // reaches its auto-fail height there is failed by its node and leaves the set (htlcFinal).
+      else if (phase.kind === 'accepting') this.#failTooSoon(hashHex, set, tooSoon, out);
+      // Not released, committed by this instance (no SETTLE went out): take it back, see #proceed.
+      else if (phase.kind === 'committed' && phase.restored !== true) this.#revoke(set, phase.setId, phase.members, out);
+      // committing: its answer is checked at release (#proceed); revoking: failed once the revoke is done.
     }
+  }
+
+  #failTooSoon(hashHex: string, set: PaymentSet, tooSoon: readonly [HeldPart, FailOutcome][], out: Decision[]): void {
+    for (const [part, outcome] of tooSoon) {
+      out.push(this.#fail(part.htlc, outcome));
+      this.#removePart(set, circuitKeyId(part.htlc.key));
+    }
+    if (set.parts.size === 0) this.#forget(hashHex, set);
   }
 
   #onTick(nowMs: number, out: Decision[]): void {
@@ -570,6 +663,9 @@ export class Registry {
   #forget(hashHex: string, set: PaymentSet): void {
     this.#sets.delete(hashHex);
     for (const id of set.parts.keys()) this.#hashByPart.delete(id);
+    if (set.phase.kind === 'committed' || set.phase.kind === 'revoking') {
+      for (const id of set.phase.members) if (this.#hashByPart.get(id) === hashHex) this.#hashByPart.delete(id);
+    }
     if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(bytesToHex(set.phase.setId));
   }
 

@@ -34,8 +34,13 @@ export type InvoiceStatus =
   /** Open; `acceptedAtMs`: this HTLC joined its set before (logged, unix ms), its set's MPP timeout counts from then. */
   | { readonly kind: 'open'; readonly acceptedAtMs?: number }
   | { readonly kind: 'cancelled' }
-  /** A set was committed (settle requested or already settled): only its HTLCs may be settled. */
-  | { readonly kind: 'settleCommitted'; readonly setId: Uint8Array; readonly htlcs: readonly CircuitKey[] };
+  /**
+   * A set was committed (settle requested or already settled): only its HTLCs may be settled. `released`:
+   * an HTLC of the set is final at its node already, so the preimage is out; otherwise (a restart or a new
+   * leader found the decision) SETTLEs wait until every HTLC of the set is offered again or one is known
+   * settled, since the instance that committed may have been holding them back for a lost part.
+   */
+  | { readonly kind: 'settleCommitted'; readonly setId: Uint8Array; readonly htlcs: readonly CircuitKey[]; readonly released?: boolean };
 
 export type RegistryEvent =
   /** An HTLC for the virtual node passed inspection; `invoice` is the store's view, read after arrival. */

@@ -10,13 +10,17 @@ import { COLUMNS, invoiceFromRow, type InvoiceRow } from './invoices.js';
 import type { CircuitKey, HtlcLogEntry, HtlcLogEvent, Invoice } from './types.js';
 
 const EVENTS: readonly HtlcLogEvent[] = ['accepted', 'failed', 'lost'];
+/** The largest amount a bigint column holds; an HTLC may claim more (a payer's onion says what it likes). */
+const MAX_MSAT = (1n << 63n) - 1n;
 
 /** Validates one entry. @throws TypeError / RangeError naming the field. */
 export function checkHtlcLogEntry(entry: HtlcLogEntry): void {
   checkCircuitKey(entry.key);
   checkBytes(entry.hash, 32, 'hash');
   if (!EVENTS.includes(entry.event)) throw new RangeError(`event must be one of ${EVENTS.join(', ')}, got ${String(entry.event)}`);
-  if (typeof entry.amountMsat !== 'bigint' || entry.amountMsat < 0n) throw new RangeError('amountMsat must be a bigint >= 0 (msat)');
+  if (typeof entry.amountMsat !== 'bigint' || entry.amountMsat < 0n || entry.amountMsat > MAX_MSAT) {
+    throw new RangeError(`amountMsat must be a bigint from 0 to 2^63 - 1 (msat), got ${String(entry.amountMsat)}`);
+  }
   if ((entry.event === 'accepted') !== (entry.reason === undefined)) {
     throw new TypeError(`reason: required for '${entry.event === 'accepted' ? 'failed or lost' : entry.event}' entries only`);
   }

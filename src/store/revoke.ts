@@ -35,6 +35,8 @@ export async function revokeSettle(db: Db, hash: Uint8Array, setId: Uint8Array, 
     const locked = await session.query<{ state: string; set_id: Buffer | null }>(LOCK, [bytesToSql(hash)]);
     const row = locked.rows[0];
     if (row === undefined) return { kind: 'notRevocable', reason: 'unknownInvoice' };
+    // Open with no set: revoked already (a retry whose first answer was lost). The decision is not standing.
+    if (row.state === 'open') return { kind: 'revoked' };
     if (row.state !== 'settleRequested' || row.set_id === null || !row.set_id.equals(Buffer.from(setId))) {
       return { kind: 'notRevocable', reason: 'otherState' };
     }

@@ -147,7 +147,12 @@ describe('Registry, auto mode', () => {
     const invoice: InvoiceStatus = { kind: 'settleCommitted', setId: setId([k]), htlcs: [k] };
     const late = EXPIRES_AT * 1000 + 1;
     const ds = r.step({ kind: 'htlcArrived', htlc: htlc(k, 10_000n, { expiry: HEIGHT + 1 }), invoice }, late);
-    expect(ds).toEqual([{ kind: 'settle', key: k, paymentHash: HASH, preimage: PREIMAGE, outcome: 'replayToSettled' }]);
+    // Every member of the set is offered again: released, whatever its expiry (invariant 2).
+    expect(ds.filter((d) => d.kind === 'settle')).toEqual([{ kind: 'settle', key: k, paymentHash: HASH, preimage: PREIMAGE, outcome: 'replayToSettled' }]);
+    const released: InvoiceStatus = { ...invoice, released: true };
+    expect(registry().step({ kind: 'htlcArrived', htlc: htlc(k, 10_000n, { expiry: HEIGHT + 1 }), invoice: released }, late)).toEqual([
+      { kind: 'settle', key: k, paymentHash: HASH, preimage: PREIMAGE, outcome: 'replayToSettled' },
+    ]);
   });
 
   it('settles a replay of a set it committed itself and fails any other HTLC for that invoice', () => {
@@ -178,8 +183,8 @@ describe('Registry, auto mode', () => {
     expect(r.heldHtlcCount).toBe(1);
     r.step({ kind: 'htlcFinal', key: k, settled: true }, T0);
     expect(r.heldHtlcCount).toBe(0);
-    // With memory gone, a replay is decided by what the store says.
-    const invoice: InvoiceStatus = { kind: 'settleCommitted', setId: commit.setId, htlcs: [k] };
+    // With memory gone, a replay is decided by what the store says (which knows k final: released).
+    const invoice: InvoiceStatus = { kind: 'settleCommitted', setId: commit.setId, htlcs: [k], released: true };
     expect(outcomes(r.step({ kind: 'htlcArrived', htlc: htlc(k, 10_000n), invoice }, T0))).toEqual(['replayToSettled']);
   });
 
@@ -500,5 +505,59 @@ describe('Registry, MPP timeout across a restart', () => {
     expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 4_000n), invoice: replayed }, T0))).toEqual(['hold']);
     expect(r.nextDeadline()).toBe(T0 + 20_000);
     expect(outcomes(r.step({ kind: 'tick' }, T0 + 20_000))).toEqual(['mppTimeout']);
+  });
+});
+
+describe('Registry, the release of a committed set checks its parts again', () => {
+  const NODE_A_HEX = Buffer.from(NODE_A).toString('hex');
+  const settles = (ds: Decision[]) => ds.filter((d) => d.kind === 'settle').map((d) => d.kind === 'settle' && d.key);
+
+  it('revokes, rather than releases, a committed set waiting for a part once another part nears its auto-fail height', () => {
+    const r = registry();
+    const a = key(NODE_A, 1n);
+    const b = key(NODE_B, 1n);
+    r.step({ kind: 'htlcArrived', htlc: htlc(a, 5_000n, { expiry: HEIGHT + 100, autoFailHeight: HEIGHT + 121 }), invoice: open }, T0);
+    const [, commit] = r.step({ kind: 'htlcArrived', htlc: htlc(b, 5_000n, { expiry: HEIGHT + 100, autoFailHeight: HEIGHT + 30 }), invoice: open }, T0);
+    if (commit?.kind !== 'commitSettle') throw new Error('expected commitSettle');
+    r.step({ kind: 'nodeDisconnected', node: NODE_A_HEX }, T0 + 1);
+    expect(r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: commit.setId }, T0 + 2)).toEqual([]);
+    // Node A stays away; the chain comes within the margin of B's auto-fail height.
+    expect(kinds(r.step({ kind: 'blockConnected', height: HEIGHT + 27 }, T0 + 3))).toEqual(['revokeSettle']);
+    expect(settles(r.step({ kind: 'htlcArrived', htlc: htlc(a, 5_000n, { expiry: HEIGHT + 100, autoFailHeight: HEIGHT + 121 }), invoice: open }, T0 + 4))).toEqual([]);
+    // Once revoked, B (too close to its node's auto-fail height) is failed; A waits for the rest.
+    const revoked = r.step({ kind: 'settleRevoked', paymentHash: HASH, setId: commit.setId }, T0 + 5);
+    expect(revoked.map((d) => d.kind === 'fail' && [d.outcome, d.key])).toEqual([['autoFailHeightNear', b]]);
+    expect(r.heldHtlcCount).toBe(1);
+  });
+
+  it('after a restart, settles the members of a committed set only once every member is offered again', () => {
+    const a = key(NODE_A, 1n);
+    const b = key(NODE_B, 1n);
+    const committed: InvoiceStatus = { kind: 'settleCommitted', setId: setId([a, b]), htlcs: [a, b] };
+    const r = registry();
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(b, 5_000n), invoice: committed }, T0))).toEqual(['hold']);
+    expect(outcomes(r.step({ kind: 'htlcArrived', htlc: htlc(a, 5_000n), invoice: committed }, T0 + 1))).toEqual([
+      'hold',
+      'settleReleased',
+      'replayToSettled',
+      'replayToSettled',
+    ]);
+  });
+
+  it('after a restart, settles at once when a member is reported settled (the preimage is out), and revokes when one is reported failed', () => {
+    const a = key(NODE_A, 1n);
+    const b = key(NODE_B, 1n);
+    const committed: InvoiceStatus = { kind: 'settleCommitted', setId: setId([a, b]), htlcs: [a, b] };
+    const settledElsewhere = registry();
+    settledElsewhere.step({ kind: 'htlcArrived', htlc: htlc(b, 5_000n), invoice: committed }, T0);
+    expect(settles(settledElsewhere.step({ kind: 'htlcFinal', key: a, settled: true }, T0 + 1))).toEqual([b]);
+
+    const lost = registry();
+    lost.step({ kind: 'htlcArrived', htlc: htlc(b, 5_000n), invoice: committed }, T0);
+    expect(kinds(lost.step({ kind: 'htlcFinal', key: a, settled: false }, T0 + 1))).toEqual(['revokeSettle']);
+
+    // The store already knows an HTLC of the set final: settle the replay at once.
+    const known = registry();
+    expect(outcomes(known.step({ kind: 'htlcArrived', htlc: htlc(b, 5_000n), invoice: { ...committed, released: true } }, T0))).toEqual(['replayToSettled']);
   });
 });

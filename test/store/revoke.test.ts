@@ -27,6 +27,12 @@ describe.each(BACKENDS)('revokeSettle (%s)', (backend) => {
     expect((await store.requestSettle(invoice.hash, other.setId, other.htlcs)).kind).toBe('committed');
   });
 
+  it('answers a repeated revoke (its first answer lost) as revoked', async () => {
+    const { store, invoice, set } = await committed();
+    expect(await store.revokeSettle(invoice.hash, set.setId)).toEqual({ kind: 'revoked' });
+    expect(await store.revokeSettle(invoice.hash, set.setId)).toEqual({ kind: 'revoked' });
+  });
+
   it('refuses once an HTLC of the set is final, for another set, or for an unknown invoice', async () => {
     const { store, invoice, set } = await committed();
     expect(await store.revokeSettle(invoice.hash, new Uint8Array(32).fill(1))).toEqual({ kind: 'notRevocable', reason: 'otherState' });

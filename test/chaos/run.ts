@@ -375,8 +375,12 @@ async function main(): Promise<number> {
   };
   let chaos: Chaos | undefined;
   let keepDir = true;
+  // Interrupted or terminated: the private PostgreSQL and the lnmux children must not outlive the suite.
   process.once('SIGINT', () => {
     void cleanup().finally(() => process.exit(130));
+  });
+  process.once('SIGTERM', () => {
+    void cleanup().finally(() => process.exit(143));
   });
   try {
     const db = await PrivatePostgres.create(bin, join(dir, 'pg'));

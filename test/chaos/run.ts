@@ -8,11 +8,11 @@
  * faults stop and the system is quiet, check.ts checks the nodes' and the database's records; the run
  * prints a table and exits 1 on any violation. docs/reliability.md, "Chaos suite".
  *
- *   npm run chaos -- [--seed S] [--payments N] [--duration SECONDS] [--faults kind,kind] [--keep]
+ *   npm run chaos -- [--seed S] [--payments N] [--duration SECONDS] [--faults kind,kind|none] [--sample-memory SECONDS] [--keep]
  *
  * Exits 0 with "skipped" when no PostgreSQL binaries are installed (/usr/lib/postgresql/<v>/bin).
  */
-import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
+import { mkdtempSync, chmodSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +60,8 @@ interface Options {
   readonly faults: readonly FaultKind[];
   readonly keep: boolean;
   readonly concurrency: number;
+  /** Seconds between memory samples of the lnmux processes (0: none). */
+  readonly sampleMemoryS: number;
 }
 
 function parseOptions(): Options {
@@ -71,6 +73,7 @@ function parseOptions(): Options {
       faults: { type: 'string', default: FAULT_KINDS.join(',') },
       concurrency: { type: 'string', default: '12' },
       keep: { type: 'boolean', default: false },
+      'sample-memory': { type: 'string', default: '0' },
     },
     strict: true,
   });
@@ -78,11 +81,13 @@ function parseOptions(): Options {
   if (!Number.isInteger(payments) || payments < 1) throw new RangeError(`--payments: expected a positive integer, got ${values.payments}`);
   const durationS = values.duration === undefined ? Math.max(30, Math.ceil(payments / 3)) : Number(values.duration);
   if (!(durationS > 0)) throw new RangeError(`--duration: expected seconds > 0, got ${values.duration}`);
-  const faults = (values.faults ?? '').split(',').filter((f) => f !== '') as FaultKind[];
+  const faults = (values.faults === 'none' ? '' : (values.faults ?? '')).split(',').filter((f) => f !== '') as FaultKind[];
+  const sampleMemoryS = Number(values['sample-memory']);
+  if (!(sampleMemoryS >= 0)) throw new RangeError(`--sample-memory: expected seconds >= 0, got ${values['sample-memory']}`);
   for (const f of faults) if (!FAULT_KINDS.includes(f)) throw new RangeError(`--faults: unknown fault ${f}; expected some of ${FAULT_KINDS.join(', ')}`);
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`--concurrency: expected a positive integer, got ${values.concurrency}`);
-  return { seed: values.seed ?? randomBytes(4).toString('hex'), payments, durationS, faults, keep: values.keep ?? false, concurrency };
+  return { seed: values.seed ?? randomBytes(4).toString('hex'), payments, durationS, faults, keep: values.keep ?? false, concurrency, sampleMemoryS };
 }
 
 interface FaultRecord {
@@ -99,6 +104,8 @@ class Chaos {
   readonly unplannedExits: string[] = [];
   readonly nodeHtlcs: NodeHtlc[] = [];
   readonly processes: LnmuxProcess[] = [];
+  /** Resident memory of each lnmux process over time (--sample-memory), bytes. */
+  readonly memory = new Map<string, { atS: number; rss: number }[]>();
   #nextName = 0;
   quiescing = false;
 
@@ -129,6 +136,24 @@ class Chaos {
     const i = this.processes.indexOf(dead);
     if (i >= 0) this.processes.splice(i, 1);
     void sleep(500).then(() => this.spawnLnmux());
+  }
+
+  /** Samples the resident memory (VmRSS) of every live lnmux process. */
+  sampleMemory(atS: number): void {
+    for (const p of this.processes) {
+      if (!p.alive || p.pid <= 0) continue;
+      let status: string;
+      try {
+        status = readFileSync(`/proc/${p.pid}/status`, 'utf8');
+      } catch {
+        continue; // gone meanwhile, or no /proc here
+      }
+      const kib = /^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1];
+      if (kib === undefined) continue;
+      const samples = this.memory.get(p.name) ?? [];
+      samples.push({ atS, rss: Number(kib) * 1024 });
+      this.memory.set(p.name, samples);
+    }
   }
 
   get leader(): LnmuxProcess | undefined {
@@ -354,6 +379,19 @@ function printTable(opts: Options, elapsedMs: number, records: readonly PaymentR
   out.push(`  violations ${violations.length}${violations.length > 0 ? `: ${[...byKind].map(([k, n]) => `${k} ${n}`).join(', ')}` : ''}`);
   for (const v of violations.slice(0, 20)) out.push(`    ${v.kind} ${v.hash.slice(0, 16)}: ${v.detail}`);
   if (violations.length > 20) out.push(`    … ${violations.length - 20} more`);
+  if (chaos.memory.size > 0) {
+    const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+    out.push('');
+    out.push('  memory (VmRSS)   samples   first (at)            min        max       last (at)');
+    for (const [name, samples] of chaos.memory) {
+      const rss = samples.map((s) => s.rss);
+      const first = samples[0]!;
+      const last = samples.at(-1)!;
+      out.push(
+        `  ${name.padEnd(14)} ${String(samples.length).padStart(9)}   ${`${mib(first.rss)} (${first.atS} s)`.padEnd(20)} ${mib(Math.min(...rss)).padStart(10)} ${mib(Math.max(...rss)).padStart(10)}   ${mib(last.rss)} (${last.atS} s)`,
+      );
+    }
+  }
   process.stdout.write(`${out.join('\n')}\n`);
 }
 
@@ -457,6 +495,14 @@ async function main(): Promise<number> {
       }
       await Promise.all(running);
     })();
+
+    // Memory of the lnmux processes, sampled while payments are being issued (the soak's figure).
+    const sampling =
+      opts.sampleMemoryS > 0
+        ? setInterval(() => c.sampleMemory(Math.round((Date.now() - t0) / 1000)), opts.sampleMemoryS * 1000)
+        : undefined;
+    cleanups.push(async () => clearInterval(sampling));
+    c.sampleMemory(0);
 
     // Faults, one after another, while payments are being issued.
     const faultRng = seededRng(`${opts.seed}:faults`);

@@ -30,6 +30,8 @@ import { findPostgresBin, PrivatePostgres } from './postgres.js';
 import { seededRng, type Rng } from './rng.js';
 import { TcpProxy } from './tcp-proxy.js';
 
+/** restart-no-interceptor: how long after stopping the node the suite looks for committed parts on it, ms. */
+const STOP_GRACE_MS = 1_000;
 const FAULT_KINDS = ['kill-leader', 'kill-standby', 'db-stop', 'node-restart', 'conn-reset', 'auto-fail', 'restart-no-interceptor'] as const;
 type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -280,6 +282,10 @@ class Chaos {
         // flag and the fault is skipped. Sets committed from here on with a part on this node, which
         // is down, are lnmux's responsibility (DESIGN.md invariant 7).
         await node.stop();
+        // A commit already in flight lands, and lnmux sees the node gone (its parts unconfirmed: no set
+        // with one is released any more), before the database is asked: a SETTLE released in that window
+        // was on its way before the node went down, and no implementation could take it back.
+        await sleep(STOP_GRACE_MS);
         const held = node.pendingHtlcs().filter((h) => h.state === 'intercept');
         const committed = await this.committedAmong(node.info.pubkey, held.map((h) => h.key)).catch(() => -1);
         if (committed !== 0) {

@@ -508,7 +508,7 @@ async function main(): Promise<number> {
         ? setInterval(() => c.sampleMemory(Math.round((Date.now() - t0) / 1000)), opts.sampleMemoryS * 1000)
         : undefined;
     cleanups.push(async () => clearInterval(sampling));
-    c.sampleMemory(0);
+    if (sampling !== undefined) c.sampleMemory(0);
 
     // Faults, one after another, while payments are being issued.
     const faultRng = seededRng(`${opts.seed}:faults`);

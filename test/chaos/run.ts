@@ -513,7 +513,11 @@ async function main(): Promise<number> {
     // Faults, one after another, while payments are being issued.
     const faultRng = seededRng(`${opts.seed}:faults`);
     const faulting = (async () => {
-      if (opts.faults.length === 0) return;
+      if (opts.faults.length === 0) {
+        // No faults (a soak): the quiet period starts once the last payment is issued, as with faults.
+        while (issued < invoices.length) await sleep(500);
+        return;
+      }
       while (issued < invoices.length) {
         await sleep(faultRng.between(500, 3000));
         if (issued >= invoices.length) break;

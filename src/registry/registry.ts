@@ -310,15 +310,7 @@ export class Registry {
     out: Decision[],
   ): void {
     const members = new Set(invoice.htlcs.map(circuitKeyId));
-    const set: PaymentSet = {
-      paymentHash: htlc.paymentHash,
-      invoiceAmountMsat: htlc.invoiceAmountMsat,
-      parts: new Map(),
-      sumMsat: 0n,
-      firstArrivedAtMs: nowMs,
-      phase: { kind: 'committed', setId: invoice.setId, members, released: false, restored: true },
-    };
-    this.#sets.set(hashHex, set);
+    const set = this.#createSet(hashHex, htlc, nowMs, { kind: 'committed', setId: invoice.setId, members, released: false, restored: true });
     this.#hashBySetId.set(bytesToHex(invoice.setId), hashHex);
     for (const member of members) this.#hashByPart.set(member, hashHex);
     set.parts.set(circuitKeyId(htlc.key), { htlc, node: bytesToHex(htlc.key.nodePubkey), confirmed: true });
@@ -327,16 +319,21 @@ export class Registry {
     this.#proceed(hashHex, set, nowMs, out);
   }
 
-  #newSet(hashHex: string, htlc: ArrivedHtlc, nowMs: number): PaymentSet {
+  #createSet(hashHex: string, htlc: ArrivedHtlc, nowMs: number, phase: Phase): PaymentSet {
     const set: PaymentSet = {
       paymentHash: htlc.paymentHash,
       invoiceAmountMsat: htlc.invoiceAmountMsat,
       parts: new Map(),
       sumMsat: 0n,
       firstArrivedAtMs: nowMs,
-      phase: { kind: 'accepting' },
+      phase,
     };
     this.#sets.set(hashHex, set);
+    return set;
+  }
+
+  #newSet(hashHex: string, htlc: ArrivedHtlc, nowMs: number): PaymentSet {
+    const set = this.#createSet(hashHex, htlc, nowMs, { kind: 'accepting' });
     this.#beginRound(hashHex, set, nowMs);
     return set;
   }

@@ -83,6 +83,8 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
   readonly #awaitingFinal = new Set<string>();
   /** Hold-mode settle() callers waiting for their set's commit, by set id hex. */
   readonly #settleWaiters = new Map<string, { resolve: () => void; reject: (e: Error) => void }[]>();
+  /** Nodes whose interceptor stream is down, as far as the engine has heard. */
+  readonly #linksDown = new Set<string>();
   /** Per node, the timer that closes its replay window (see EngineOptions.replayWindowMs). */
   readonly #replayTimers = new Map<string, NodeJS.Timeout>();
   /**
@@ -239,6 +241,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
    * it offers them again, and no set waiting on them is committed or released meanwhile.
    */
   onInterceptorDown(nodePubkeyHex: string): void {
+    this.#linksDown.add(nodePubkeyHex);
     const timer = this.#replayTimers.get(nodePubkeyHex);
     if (timer !== undefined) clearTimeout(timer);
     this.#replayTimers.delete(nodePubkeyHex);
@@ -250,6 +253,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
    * was not offered again is gone (LND offers every HTLC it still holds when the interceptor registers).
    */
   onInterceptorUp(nodePubkeyHex: string): void {
+    this.#linksDown.delete(nodePubkeyHex);
     const previous = this.#replayTimers.get(nodePubkeyHex);
     if (previous !== undefined) clearTimeout(previous);
     const timer = setTimeout(() => {
@@ -428,6 +432,11 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     if (result === undefined) return; // stopped: nothing was assumed; the next start replays from the store
     if (result.kind === 'committed') {
       this.#log.info({ hash, setId, parts: d.htlcs.length }, 'Settle committed');
+      // A node whose stream ended while the commit was under way, and whose end event is not read yet:
+      // its parts are unconfirmed from now, so the SETTLEs wait for its replay (DESIGN.md invariant 7).
+      for (const [pubkeyHex, node] of this.#nodes) {
+        if (node.link.isConnected?.() === false && !this.#linksDown.has(pubkeyHex)) this.onInterceptorDown(pubkeyHex);
+      }
       this.#step({ kind: 'settleCommitted', paymentHash: d.paymentHash, setId: d.setId });
       this.#resolveWaiters(d.setId);
     } else {

@@ -439,6 +439,7 @@ export class Mux extends EventEmitter<MuxEvents> {
             const result = await gateway.send(response);
             if (!result.ok) throw new Error(`not delivered: ${result.error.kind}`);
           },
+          isConnected: () => gateway.state.kind === 'ready' && gateway.streamState('interceptor').kind === 'open',
         },
         node.virtualChannelId,
       );

@@ -30,6 +30,11 @@ export interface NodeLink {
   readonly pubkeyHex: string;
   /** Sends a response; rejects if it could not be written (it is then not assumed delivered). */
   send(response: HtlcResponse): Promise<void>;
+  /**
+   * Whether the interceptor stream is open right now, as the transport knows it (ahead of the events
+   * the engine has read). Absent: assumed open.
+   */
+  isConnected?(): boolean;
 }
 
 export type SettleCommitResult =

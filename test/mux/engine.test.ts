@@ -38,6 +38,10 @@ class RecordingLink implements NodeLink {
   readonly pubkeyHex = NODE_HEX;
   readonly sent: HtlcResponse[] = [];
   failNext = 0;
+  connected = true;
+  isConnected(): boolean {
+    return this.connected;
+  }
   async send(response: HtlcResponse): Promise<void> {
     if (this.failNext > 0) {
       this.failNext--;
@@ -329,5 +333,21 @@ describe('SettlementEngine', () => {
     } finally {
       process.off('unhandledRejection', onUnhandled);
     }
+  });
+
+  it('holds the SETTLEs of a set whose node dropped its stream during the commit, before the engine read that event', async () => {
+    const commit = deferred<SettleCommitResult>();
+    const { engine, link } = engineWith(fakeStore({ requestSettle: () => commit.promise }));
+    await engine.onHtlc(NODE_HEX, htlc(1n));
+    link.connected = false; // the transport knows; no stream event has reached the engine yet
+    commit.resolve({ kind: 'committed' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(link.sent).toEqual([]);
+    // The node comes back and offers its HTLC again: live, so the set is released.
+    link.connected = true;
+    engine.onInterceptorUp(NODE_HEX);
+    await engine.onHtlc(NODE_HEX, htlc(1n));
+    expect(link.sent.map((r) => r.kind)).toEqual(['settle']);
+    engine.stop();
   });
 });

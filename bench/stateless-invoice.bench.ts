@@ -6,7 +6,7 @@
 import { createHmac } from 'node:crypto';
 import { hexToBytes } from '../src/protocol/bytes.js';
 import { deriveKeyring } from '../src/protocol/keyring.js';
-import { type CircuitKey, setId } from '../src/protocol/set-id.js';
+import { type CircuitKey, setId } from '../src/protocol/index.js';
 import { createStatelessInvoice, openPaymentAddr } from '../src/protocol/stateless-invoice.js';
 import { measureSync, printTable } from './lib/measure.js';
 

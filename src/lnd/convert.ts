@@ -10,22 +10,12 @@
  *   little-endian, one char per byte (protobufjs' "long hash"); decimal strings are accepted on
  *   encode, but an 8-char key is NOT (it encodes as 0), so encoders use decimal keys.
  */
+import type { NodeCircuitKey } from '../protocol/index.js';
 import { err, ok, type Result } from '../protocol/result.js';
 
 // ---------------------------------------------------------------------------------------------
 // Domain types
 // ---------------------------------------------------------------------------------------------
-
-/**
- * Identity of an HTLC on one node: the incoming channel's short channel id and the HTLC's index in
- * it. Two nodes can share a channel id, so lnmux pairs this with the node's pubkey.
- */
-export interface CircuitKey {
-  /** Short channel id of the incoming channel (u64). */
-  readonly chanId: bigint;
-  /** Index of the HTLC in the incoming channel (u64). */
-  readonly htlcId: bigint;
-}
 
 /** Where the HTLC was asked to go next, read from `outgoing_requested_chan_id` and field 12. */
 export type NextHop =
@@ -44,7 +34,7 @@ export const NODE_ID_FORWARD_SCID = 0xffff_ffff_ffff_ffffn;
 
 /** An HTLC that LND holds and offers to its interceptor (`ForwardHtlcInterceptRequest`). */
 export interface InterceptedHtlc {
-  readonly circuitKey: CircuitKey;
+  readonly circuitKey: NodeCircuitKey;
   /** Amount of the incoming HTLC, msat. */
   readonly incomingAmountMsat: bigint;
   /** Amount the next hop is asked to receive, msat. */
@@ -97,13 +87,13 @@ export const PREIMAGE_LENGTH = 32;
 /** The interceptor's answer for one held HTLC (`ForwardHtlcInterceptResponse`). */
 export type InterceptorResponse =
   /** Settle with the preimage (32 bytes). LND checks it against the payment hash. */
-  | { readonly kind: 'settle'; readonly circuitKey: CircuitKey; readonly preimage: Uint8Array }
+  | { readonly kind: 'settle'; readonly circuitKey: NodeCircuitKey; readonly preimage: Uint8Array }
   /** Fail with a failure packet already encrypted by us as the final hop ({@link FAILURE_MESSAGE_LENGTH} bytes). */
-  | { readonly kind: 'failWithMessage'; readonly circuitKey: CircuitKey; readonly failureMessage: Uint8Array }
+  | { readonly kind: 'failWithMessage'; readonly circuitKey: NodeCircuitKey; readonly failureMessage: Uint8Array }
   /** Fail with a code for LND to turn into a failure it originates (onion errors, temporary failure). */
-  | { readonly kind: 'failWithCode'; readonly circuitKey: CircuitKey; readonly code: InterceptorFailureCode }
+  | { readonly kind: 'failWithCode'; readonly circuitKey: NodeCircuitKey; readonly code: InterceptorFailureCode }
   /** Let LND forward the HTLC as it would without an interceptor. */
-  | { readonly kind: 'resume'; readonly circuitKey: CircuitKey };
+  | { readonly kind: 'resume'; readonly circuitKey: NodeCircuitKey };
 
 /** A block of the node's chain (`chainrpc.BlockEpoch`). */
 export interface BlockEpoch {
@@ -115,7 +105,7 @@ export interface BlockEpoch {
 
 /** The final resolution of an incoming HTLC (`routerrpc.FinalHtlcEvent`, needs --store-final-htlc-resolutions). */
 export interface FinalHtlcEvent {
-  readonly circuitKey: CircuitKey;
+  readonly circuitKey: NodeCircuitKey;
   /** True if settled, false if failed. */
   readonly settled: boolean;
   /** True if resolved off-chain, false if resolved on chain. */
@@ -291,7 +281,7 @@ function decodeBytes(value: unknown, field: string, length?: number): Result<Uin
   return ok(new Uint8Array(value));
 }
 
-function decodeCircuitKey(value: unknown, field: string): Result<CircuitKey, ConvertError> {
+function decodeNodeCircuitKey(value: unknown, field: string): Result<NodeCircuitKey, ConvertError> {
   if (value === null || value === undefined || typeof value !== 'object') return err({ kind: 'missingField', field });
   const raw = value as Partial<RawCircuitKey>;
   const chanId = decodeU64(raw.chan_id, `${field}.chan_id`);
@@ -346,7 +336,7 @@ export function decodeInterceptRequest(value: unknown): Result<InterceptedHtlc, 
   const rec = asRecord(value, 'ForwardHtlcInterceptRequest');
   if (!rec.ok) return rec;
   const raw = rec.value;
-  const circuitKey = decodeCircuitKey(raw['incoming_circuit_key'], 'incoming_circuit_key');
+  const circuitKey = decodeNodeCircuitKey(raw['incoming_circuit_key'], 'incoming_circuit_key');
   if (!circuitKey.ok) return circuitKey;
   const incomingAmountMsat = decodeU64(raw['incoming_amount_msat'], 'incoming_amount_msat');
   if (!incomingAmountMsat.ok) return incomingAmountMsat;
@@ -402,9 +392,9 @@ export function decodeInterceptRequest(value: unknown): Result<InterceptedHtlc, 
 }
 
 /** The circuit key of a request that `decodeInterceptRequest` refused, if that part is readable. */
-export function decodeCircuitKeyOf(value: unknown): CircuitKey | null {
+export function decodeCircuitKeyOf(value: unknown): NodeCircuitKey | null {
   if (value === null || typeof value !== 'object') return null;
-  const key = decodeCircuitKey((value as Record<string, unknown>)['incoming_circuit_key'], 'incoming_circuit_key');
+  const key = decodeNodeCircuitKey((value as Record<string, unknown>)['incoming_circuit_key'], 'incoming_circuit_key');
   return key.ok ? key.value : null;
 }
 
@@ -502,7 +492,7 @@ export function decodeVersion(value: unknown): Result<NodeVersion, ConvertError>
 // Encoders (lnmux -> LND)
 // ---------------------------------------------------------------------------------------------
 
-function encodeCircuitKey(key: CircuitKey): RawCircuitKey {
+function encodeNodeCircuitKey(key: NodeCircuitKey): RawCircuitKey {
   if (key.chanId < 0n || key.chanId > U64_MAX) throw new RangeError(`circuitKey.chanId out of u64 range: ${key.chanId}`);
   if (key.htlcId < 0n || key.htlcId > U64_MAX) throw new RangeError(`circuitKey.htlcId out of u64 range: ${key.htlcId}`);
   return { chan_id: key.chanId.toString(), htlc_id: key.htlcId.toString() };
@@ -514,7 +504,7 @@ function encodeCircuitKey(key: CircuitKey): RawCircuitKey {
  * or a circuit key out of u64 range: LND would end the stream for the first two.
  */
 export function encodeInterceptResponse(response: InterceptorResponse): RawInterceptResponse {
-  const incoming_circuit_key = encodeCircuitKey(response.circuitKey);
+  const incoming_circuit_key = encodeNodeCircuitKey(response.circuitKey);
   switch (response.kind) {
     case 'settle':
       if (response.preimage.length !== PREIMAGE_LENGTH) {
@@ -544,14 +534,9 @@ export function encodeInterceptResponse(response: InterceptorResponse): RawInter
 }
 
 /** Encodes a `LookupHtlcResolutionRequest` for the HTLC with this circuit key. */
-export function encodeLookupHtlcResolution(key: CircuitKey): RawLookupHtlcResolutionRequest {
-  const raw = encodeCircuitKey(key);
+export function encodeLookupHtlcResolution(key: NodeCircuitKey): RawLookupHtlcResolutionRequest {
+  const raw = encodeNodeCircuitKey(key);
   return { chan_id: raw.chan_id, htlc_index: raw.htlc_id };
-}
-
-/** `chan_id:htlc_id`, for logs and map keys. */
-export function circuitKeyString(key: CircuitKey): string {
-  return `${key.chanId}:${key.htlcId}`;
 }
 
 /** A human-readable description of a decode error, naming the field. */

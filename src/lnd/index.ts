@@ -17,12 +17,10 @@ export {
   INTERCEPTOR_FAILURE_CODES,
   NODE_ID_FORWARD_SCID,
   PREIMAGE_LENGTH,
-  circuitKeyString,
   describeConvertError,
 } from './convert.js';
 export type {
   BlockEpoch,
-  CircuitKey,
   ConvertError,
   FinalHtlcEvent,
   HtlcResolution,

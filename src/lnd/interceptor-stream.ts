@@ -15,6 +15,7 @@
  * - LND never acknowledges a response. A write that completed only means the bytes went to the
  *   transport; the proof that LND applied it is the final HTLC event (or LookupHtlcResolution).
  */
+import type { NodeCircuitKey } from '../protocol/index.js';
 import type * as grpc from '@grpc/grpc-js';
 import { err, ok, type Result } from '../protocol/result.js';
 import { type Clock, systemClock } from './clock.js';
@@ -23,7 +24,6 @@ import {
   decodeCircuitKeyOf,
   decodeInterceptRequest,
   encodeInterceptResponse,
-  type CircuitKey,
   type ConvertError,
   type InterceptedHtlc,
   type InterceptorResponse,
@@ -37,7 +37,7 @@ export type InterceptorItem =
    * LND sent a request we cannot read. With a circuit key, it can still be answered (FAIL); without one
    * it cannot be answered at all and LND will auto-fail it at its auto_fail_height.
    */
-  | { readonly kind: 'malformed'; readonly circuitKey: CircuitKey | null; readonly error: ConvertError };
+  | { readonly kind: 'malformed'; readonly circuitKey: NodeCircuitKey | null; readonly error: ConvertError };
 
 /** Why a response was not handed to the transport. Never assume such a response reached LND. */
 export type SendFailure =

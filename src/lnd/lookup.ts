@@ -3,12 +3,12 @@
  * (rpcserver.go). NotFound means no final resolution yet; Unavailable means LND runs without
  * `--store-final-htlc-resolutions` (which the checks refuse).
  */
+import type { NodeCircuitKey } from '../protocol/index.js';
 import { err, ok, type Result } from '../protocol/result.js';
 import type { LndConnection } from './connection.js';
 import {
   decodeLookupHtlcResolution,
   encodeLookupHtlcResolution,
-  type CircuitKey,
   type ConvertError,
   type HtlcResolution,
 } from './convert.js';
@@ -25,7 +25,7 @@ export type LookupFailure =
 /** Asks LND for the final resolution of the HTLC `key`. Never rejects. */
 export async function lookupHtlcResolution(
   connection: LndConnection,
-  key: CircuitKey,
+  key: NodeCircuitKey,
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<Result<HtlcResolution, LookupFailure>> {

@@ -18,6 +18,7 @@
  * not complete within `writeTimeoutMs` marks the interceptor stream stuck; a block stream whose
  * height stays below GetInfo's `block_height` for two probes is restarted.
  */
+import type { NodeCircuitKey } from '../protocol/index.js';
 import { err, type Result } from '../protocol/result.js';
 import { AsyncQueue } from './async-queue.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, validateBackoff, type BackoffPolicy } from './backoff.js';
@@ -28,7 +29,6 @@ import { openLndConnection, type LndConnection, type LndConnectionConfig } from 
 import {
   encodeInterceptResponse,
   type BlockEpoch,
-  type CircuitKey,
   type ConvertError,
   type FinalHtlcEvent,
   type HtlcResolution,
@@ -119,7 +119,7 @@ export type GatewayEvent =
   /** An HTLC held by the node; may be a replay of one offered before (same circuit key). */
   | { readonly kind: 'htlc'; readonly node: string; readonly htlc: InterceptedHtlc }
   /** A request we could not read (see InterceptorItem); answer it with a FAIL when circuitKey is known. */
-  | { readonly kind: 'malformedHtlc'; readonly node: string; readonly circuitKey: CircuitKey | null; readonly error: ConvertError }
+  | { readonly kind: 'malformedHtlc'; readonly node: string; readonly circuitKey: NodeCircuitKey | null; readonly error: ConvertError }
   /** The node's chain tip (also sent for a stale block after a reorg: the height can go down). */
   | { readonly kind: 'block'; readonly node: string; readonly block: BlockEpoch }
   | { readonly kind: 'finalHtlc'; readonly node: string; readonly event: FinalHtlcEvent }
@@ -286,7 +286,7 @@ export class NodeGateway {
   }
 
   /** Asks the node for the final resolution of an HTLC (see lookup.ts). Never rejects. */
-  lookupHtlcResolution(key: CircuitKey): Promise<Result<HtlcResolution, LookupFailure>> {
+  lookupHtlcResolution(key: NodeCircuitKey): Promise<Result<HtlcResolution, LookupFailure>> {
     const connection = this.#connection;
     if (!connection) return Promise.resolve(err({ kind: 'notConnected' }));
     return lookupHtlcResolution(connection, key, this.#rpcTimeoutMs, this.#root?.signal);

@@ -14,12 +14,12 @@ import { bytesToHex } from '../protocol/bytes.js';
 import { encodeFailureMessage } from '../protocol/failure-message.js';
 import { createFailurePacket } from '../protocol/failure-onion.js';
 import type { Keyring } from '../protocol/keyring.js';
-import { circuitKeyId, type CircuitKey } from '../protocol/set-id.js';
+import { circuitKeyString, type CircuitKey, type NodeCircuitKey } from '../protocol/index.js';
 import type { Ecdh } from '../protocol/ecdh.js';
 import { inspectHtlc, type HopPolicy, type OfferedHtlc } from '../registry/inspect.js';
 import { Registry } from '../registry/registry.js';
 import type { Decision, FailOutcome, InvoiceStatus, PartLostReason, RegistryConfig, RegistryEvent } from '../registry/types.js';
-import type { NodeCircuitKey, NodeLink, SettleStore } from './ports.js';
+import type { NodeLink, SettleStore } from './ports.js';
 import { HtlcLogWriter } from './htlc-log-writer.js';
 import { emitSafely } from './safe-emit.js';
 
@@ -153,7 +153,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     const offered: OfferedHtlc = { ...htlc, key };
     // LND's on-chain flow offers the HTLC with its settlement deadline, the incoming expiry, as its
     // auto-fail height (off chain it is 19 blocks earlier): only SETTLE is accepted for it then.
-    if (htlc.autoFailHeight === htlc.incomingExpiry) this.#onChain.add(circuitKeyId(key));
+    if (htlc.autoFailHeight === htlc.incomingExpiry) this.#onChain.add(circuitKeyString(key));
     let inspection;
     try {
       inspection = inspectHtlc(offered, {
@@ -165,7 +165,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
       });
     } catch (error) {
       // A bug, not an input: fail this HTLC as unreadable rather than take the process down.
-      this.#log.error({ err: error, circuitKey: logKey(key) }, 'Htlc inspection failed');
+      this.#log.error({ err: error, circuitKey: circuitKeyString(key) }, 'Htlc inspection failed');
       inspection = {
         kind: 'rejected',
         rejection: { kind: 'failCode', reason: 'invalidOnionHmac', code: 'INVALID_ONION_HMAC' },
@@ -177,12 +177,12 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     }
     const hash = bytesToHex(htlc.paymentHash);
     this.#log.info(
-      { hash, source: nodePubkeyHex, circuitKey: logKey(key), amountMsat: String(htlc.outgoingAmountMsat), expiry: htlc.outgoingExpiry },
+      { hash, source: nodePubkeyHex, circuitKey: circuitKeyString(key), amountMsat: String(htlc.outgoingAmountMsat), expiry: htlc.outgoingExpiry },
       'Htlc received',
     );
     if (inspection.kind === 'rejected') {
       const r = inspection.rejection;
-      this.#log.info({ hash, circuitKey: logKey(key), reason: r.reason }, 'Htlc rejected');
+      this.#log.info({ hash, circuitKey: circuitKeyString(key), reason: r.reason }, 'Htlc rejected');
       this.#logHtlc(key, htlc.paymentHash, htlc.outgoingAmountMsat, 'failed', r.reason);
       if (r.kind === 'failCode') {
         await this.#send(node.link, { kind: 'failWithCode', circuitKey: htlc.circuitKey, code: r.code });
@@ -203,7 +203,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
 
   /** An HTLC of a committed set whose final state is not recorded yet (loaded from the store at start). */
   expectFinal(key: CircuitKey): void {
-    this.#awaitingFinal.add(circuitKeyId(key));
+    this.#awaitingFinal.add(circuitKeyString(key));
   }
 
   /**
@@ -215,7 +215,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     const node = this.#nodes.get(nodePubkeyHex);
     if (node === undefined) return;
     const key: CircuitKey = { nodePubkey: node.link.pubkey, ...circuitKey };
-    const id = circuitKeyId(key);
+    const id = circuitKeyString(key);
     this.#onChain.delete(id);
     if (!this.#awaitingFinal.delete(id)) {
       this.#step({ kind: 'htlcFinal', key, settled });
@@ -320,7 +320,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
         this.#log.info(
           {
             hash: bytesToHex(d.paymentHash),
-            circuitKey: logKey(d.key),
+            circuitKey: circuitKeyString(d.key),
             amountMsat: String(d.amountMsat),
             expiry: d.expiry,
             mppTotalMsat: String(d.totalMsat),
@@ -331,20 +331,20 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
         this.#logHtlc(d.key, d.paymentHash, d.amountMsat, 'accepted');
         return;
       case 'settle': {
-        this.#log.info({ hash: bytesToHex(d.paymentHash), circuitKey: logKey(d.key), outcome: d.outcome }, 'Sending settle resolution');
-        this.#awaitingFinal.add(circuitKeyId(d.key));
+        this.#log.info({ hash: bytesToHex(d.paymentHash), circuitKey: circuitKeyString(d.key), outcome: d.outcome }, 'Sending settle resolution');
+        this.#awaitingFinal.add(circuitKeyString(d.key));
         this.#reply(d.key, (circuitKey) => ({ kind: 'settle', circuitKey, preimage: d.preimage }));
         return;
       }
       case 'fail': {
-        if (this.#onChain.has(circuitKeyId(d.key))) {
+        if (this.#onChain.has(circuitKeyString(d.key))) {
           this.#log.warn(
-            { hash: bytesToHex(d.paymentHash), circuitKey: logKey(d.key), outcome: d.outcome },
+            { hash: bytesToHex(d.paymentHash), circuitKey: circuitKeyString(d.key), outcome: d.outcome },
             'Htlc not failed: its channel is closed on chain and LND accepts only SETTLE; left to LND',
           );
           return;
         }
-        this.#log.info({ hash: bytesToHex(d.paymentHash), circuitKey: logKey(d.key), outcome: d.outcome }, 'Sending fail resolution');
+        this.#log.info({ hash: bytesToHex(d.paymentHash), circuitKey: circuitKeyString(d.key), outcome: d.outcome }, 'Sending fail resolution');
         this.#logHtlc(d.key, d.paymentHash, d.amountMsat, 'failed', d.outcome);
         const failureMessage = createFailurePacket(d.sharedSecret, encodeFailureMessage(d.message));
         this.#reply(d.key, (circuitKey) => ({ kind: 'failWithMessage', circuitKey, failureMessage }));
@@ -359,7 +359,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
           paymentHash: bytesToHex(d.paymentHash),
           setId: bytesToHex(d.setId),
           amountMsat: d.amountMsat,
-          htlcs: d.htlcs.map((h) => ({ circuitKey: circuitKeyId(h.key), amountMsat: h.amountMsat })),
+          htlcs: d.htlcs.map((h) => ({ circuitKey: circuitKeyString(h.key), amountMsat: h.amountMsat })),
         });
         return;
       case 'setReleased':
@@ -370,7 +370,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
       case 'partLost': {
         const fields = {
           hash: bytesToHex(d.paymentHash),
-          circuitKey: logKey(d.key),
+          circuitKey: circuitKeyString(d.key),
           reason: d.reason,
           amountMsat: String(d.amountMsat),
           heldMsat: String(d.heldMsat),
@@ -378,7 +378,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
         this.#logHtlc(d.key, d.paymentHash, d.amountMsat, 'lost', d.reason);
         if (d.reason === 'nodeWithoutInterceptor') this.#log.error(fields, 'Htlc left its set: its node runs without --requireinterceptor');
         else this.#log.warn(fields, 'Htlc left its set: its node no longer holds it');
-        this.#notify('partLost', { paymentHash: fields.hash, circuitKey: circuitKeyId(d.key), reason: d.reason, amountMsat: d.amountMsat });
+        this.#notify('partLost', { paymentHash: fields.hash, circuitKey: circuitKeyString(d.key), reason: d.reason, amountMsat: d.amountMsat });
         return;
       }
       case 'settleReleased': {
@@ -398,12 +398,12 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
         const event = {
           paymentHash: bytesToHex(d.paymentHash),
           setId: bytesToHex(d.setId),
-          circuitKey: circuitKeyId(d.key),
+          circuitKey: circuitKeyString(d.key),
           reason: d.reason,
           amountMsat: d.amountMsat,
         };
         this.#log.error(
-          { hash: event.paymentHash, setId: event.setId, circuitKey: logKey(d.key), reason: d.reason, amountMsat: String(d.amountMsat) },
+          { hash: event.paymentHash, setId: event.setId, circuitKey: circuitKeyString(d.key), reason: d.reason, amountMsat: String(d.amountMsat) },
           d.reason === 'expiryNear'
             ? 'Money at risk: a part of a released set is not settled at its node and nears its auto-fail height'
             : 'Money lost: a part of a released set was failed by its node',
@@ -485,7 +485,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
   #reply(key: CircuitKey, build: (circuitKey: NodeCircuitKey) => Parameters<NodeLink['send']>[0]): void {
     const node = this.#nodes.get(bytesToHex(key.nodePubkey));
     if (node === undefined) {
-      this.#log.warn({ circuitKey: logKey(key) }, 'Node not connected; LND will offer the HTLC again');
+      this.#log.warn({ circuitKey: circuitKeyString(key) }, 'Node not connected; LND will offer the HTLC again');
       return;
     }
     void this.#send(node.link, build({ chanId: key.chanId, htlcId: key.htlcId }));
@@ -497,7 +497,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     } catch (error) {
       // Not delivered: LND keeps the HTLC and offers it again when the stream comes back.
       this.#log.warn(
-        { err: error, node: link.pubkeyHex, circuitKey: `${response.circuitKey.chanId}:${response.circuitKey.htlcId}`, action: response.kind },
+        { err: error, node: link.pubkeyHex, circuitKey: circuitKeyString({ nodePubkey: link.pubkey, ...response.circuitKey }), action: response.kind },
         'Response not delivered; LND will offer the HTLC again',
       );
     }
@@ -529,11 +529,6 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     for (const w of this.#settleWaiters.get(id) ?? []) w.reject(error);
     this.#settleWaiters.delete(id);
   }
-}
-
-/** The seed's circuit key form for logs: "chan_id:htlc_id". */
-function logKey(key: CircuitKey): string {
-  return `${key.chanId}:${key.htlcId}`;
 }
 
 export type { InvoiceStatus };

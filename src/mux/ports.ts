@@ -3,15 +3,10 @@
  * path and one link per cluster node. The adapters over src/store and src/lnd implement them; tests
  * implement them with fakes to prove the invariants.
  */
-import type { CircuitKey } from '../protocol/set-id.js';
+import type { CircuitKey, NodeCircuitKey } from '../protocol/index.js';
 import type { InvoiceStatus } from '../registry/types.js';
 import type { HtlcLogEntry } from '../store/types.js';
 
-/** The circuit key as LND knows it: unique per node only. */
-export interface NodeCircuitKey {
-  readonly chanId: bigint;
-  readonly htlcId: bigint;
-}
 
 /** An answer to an intercepted HTLC, in LND's terms. */
 export type HtlcResponse =

@@ -3,7 +3,7 @@
  * outcomes into the registry's vocabulary. I/O errors pass through untouched (StoreUnavailableError is
  * retryable; the engine holds and retries).
  */
-import type { CircuitKey } from '../protocol/set-id.js';
+import type { CircuitKey } from '../protocol/index.js';
 import type { InvoiceStatus } from '../registry/types.js';
 import type { SettleFence, Store } from '../store/index.js';
 import type { SettleCommitResult, SettleStore } from './ports.js';

@@ -35,7 +35,16 @@ export {
 } from './failure-onion.js';
 export * from './bolt11.js';
 export { virtualChannelId, formatShortChannelId } from './virtual-scid.js';
-export { setId, circuitKeyString, type CircuitKey } from './set-id.js';
+export { setId, SET_ID_LENGTH } from './set-id.js';
+export {
+  assertCircuitKey,
+  circuitKeyString,
+  encodeCircuitKey,
+  equalCircuitKeys,
+  CIRCUIT_KEY_LENGTH,
+  type CircuitKey,
+  type NodeCircuitKey,
+} from './circuit-key.js';
 export { deriveKeyring, type Keyring, type KeyringOptions } from './keyring.js';
 export {
   createStatelessInvoice,

@@ -10,7 +10,7 @@
 import { decodeHopPayload } from '../protocol/hop-payload.js';
 import type { FailureMessage } from '../protocol/failure-message.js';
 import type { Keyring } from '../protocol/keyring.js';
-import type { CircuitKey } from '../protocol/set-id.js';
+import type { CircuitKey } from '../protocol/index.js';
 import type { Ecdh } from '../protocol/ecdh.js';
 import { peelOnion } from '../protocol/sphinx-peel.js';
 import { openPaymentAddr } from '../protocol/stateless-invoice.js';

@@ -23,7 +23,7 @@
  */
 import { bytesToHex } from '../protocol/bytes.js';
 import type { FailureMessage } from '../protocol/failure-message.js';
-import { circuitKeyId, setId as computeSetId, type CircuitKey } from '../protocol/set-id.js';
+import { circuitKeyString, setId as computeSetId, type CircuitKey } from '../protocol/index.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import type {
   ArrivedHtlc,
@@ -123,7 +123,7 @@ export class Registry {
 
   /** Whether this HTLC is a part of a set held now (an offer of it is a replay). */
   holdsPart(key: CircuitKey): boolean {
-    return this.#hashByPart.has(circuitKeyId(key));
+    return this.#hashByPart.has(circuitKeyString(key));
   }
 
   /** Applies one event at time `nowMs` (unix ms) and returns what must be done, in order. */
@@ -212,7 +212,7 @@ export class Registry {
 
   #onHtlcArrived(htlc: ArrivedHtlc, invoice: InvoiceStatus, nowMs: number, out: Decision[]): void {
     const hashHex = bytesToHex(htlc.paymentHash);
-    const id = circuitKeyId(htlc.key);
+    const id = circuitKeyString(htlc.key);
     const set = this.#sets.get(hashHex);
 
     if (set !== undefined) {
@@ -247,7 +247,7 @@ export class Registry {
     } else {
       switch (invoice.kind) {
         case 'settleCommitted':
-          if (!invoice.htlcs.some((key) => circuitKeyId(key) === id)) out.push(this.#fail(htlc, 'invoiceAlreadySettled'));
+          if (!invoice.htlcs.some((key) => circuitKeyString(key) === id)) out.push(this.#fail(htlc, 'invoiceAlreadySettled'));
           else if (invoice.released === true) out.push(settle(htlc, 'replayToSettled'));
           else this.#restoreCommitted(hashHex, htlc, invoice, nowMs, out);
           return;
@@ -309,11 +309,11 @@ export class Registry {
     nowMs: number,
     out: Decision[],
   ): void {
-    const members = new Set(invoice.htlcs.map(circuitKeyId));
+    const members = new Set(invoice.htlcs.map(circuitKeyString));
     const set = this.#createSet(hashHex, htlc, nowMs, { kind: 'committed', setId: invoice.setId, members, released: false, restored: true });
     this.#hashBySetId.set(bytesToHex(invoice.setId), hashHex);
     for (const member of members) this.#hashByPart.set(member, hashHex);
-    set.parts.set(circuitKeyId(htlc.key), { htlc, node: bytesToHex(htlc.key.nodePubkey), confirmed: true });
+    set.parts.set(circuitKeyString(htlc.key), { htlc, node: bytesToHex(htlc.key.nodePubkey), confirmed: true });
     set.sumMsat = htlc.amountMsat;
     out.push(hold(htlc, set.sumMsat));
     this.#proceed(hashHex, set, nowMs, out);
@@ -471,7 +471,7 @@ export class Registry {
       this.#release(hashHex, invoice.kind === 'cancelled' ? 'invoiceCancelled' : 'invoiceUnknown', out);
       return;
     }
-    const members = new Set(invoice.htlcs.map(circuitKeyId));
+    const members = new Set(invoice.htlcs.map(circuitKeyString));
     for (const [id, part] of set.parts) {
       if (members.has(id)) out.push(settle(part.htlc, 'replayToSettled'));
       else {
@@ -486,7 +486,7 @@ export class Registry {
 
   /** LND's final resolution of an HTLC: a committed part is done; a held part failed by its node is lost. */
   #onHtlcFinal(key: CircuitKey, settled: boolean, nowMs: number, out: Decision[]): void {
-    const id = circuitKeyId(key);
+    const id = circuitKeyString(key);
     const hashHex = this.#hashByPart.get(id);
     if (hashHex === undefined) return;
     const set = this.#sets.get(hashHex)!;
@@ -629,7 +629,7 @@ export class Registry {
   #failTooSoon(hashHex: string, set: PaymentSet, tooSoon: readonly [HeldPart, FailOutcome][], out: Decision[]): void {
     for (const [part, outcome] of tooSoon) {
       out.push(this.#fail(part.htlc, outcome));
-      this.#removePart(set, circuitKeyId(part.htlc.key));
+      this.#removePart(set, circuitKeyString(part.htlc.key));
     }
     if (set.parts.size === 0) this.#forget(hashHex, set);
   }

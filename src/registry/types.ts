@@ -4,7 +4,7 @@
  * back as events.
  */
 import type { FailureMessage } from '../protocol/failure-message.js';
-import type { CircuitKey } from '../protocol/set-id.js';
+import type { CircuitKey } from '../protocol/index.js';
 
 /** An HTLC that passed every per-HTLC check (see inspect.ts) and now waits to join its set. */
 export interface ArrivedHtlc {

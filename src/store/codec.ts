@@ -6,7 +6,8 @@
  * there will ever be is 2.1e18 msat, below 2^63 - 1. pg returns bigint as a decimal string and bytea as a
  * Buffer; both are converted here so the rest of the store sees bigint and plain Uint8Array.
  */
-import type { CircuitKey, SetHtlc } from './types.js';
+import type { CircuitKey } from '../protocol/index.js';
+import type { SetHtlc } from './types.js';
 
 const U64_MAX = (1n << 64n) - 1n;
 const I64_MAX = (1n << 63n) - 1n;
@@ -54,16 +55,6 @@ export function checkMsat(value: unknown, field: string): asserts value is bigin
   if (value < 1n || value > I64_MAX) throw new RangeError(`${field} must be 1 .. 2^63-1 msat, got ${value}`);
 }
 
-/** Throws unless `key` is a well-formed circuit key. */
-export function checkCircuitKey(key: CircuitKey, field = 'key'): void {
-  if (typeof key !== 'object' || key === null) throw new TypeError(`${field} must be a circuit key object`);
-  checkBytes(key.nodePubkey, 33, `${field}.nodePubkey`);
-  checkU64(key.chanId, `${field}.chanId`);
-  checkU64(key.htlcId, `${field}.htlcId`);
-}
-
-/** A string that identifies a circuit key (for maps and duplicate checks). */
-export { circuitKeyId } from '../protocol/set-id.js';
 
 /** Hex of some bytes (map keys, messages). */
 export function hex(bytes: Uint8Array): string {

@@ -4,10 +4,11 @@
  * by operators ("what happened to this payment") and by the invoice lookup of an arriving HTLC, whose
  * logged arrival keeps its set's MPP timeout across a restart.
  */
-import { bigintFromSql, bytesToSql, checkBytes, checkCircuitKey, keyColumns, keyFromRow, u64ToSql } from './codec.js';
+import { bigintFromSql, bytesToSql, checkBytes, keyColumns, keyFromRow, u64ToSql } from './codec.js';
 import type { Db } from './db.js';
 import { COLUMNS, invoiceFromRow, type InvoiceRow } from './invoices.js';
-import type { CircuitKey, HtlcLogEntry, HtlcLogEvent, Invoice } from './types.js';
+import { assertCircuitKey, type CircuitKey } from '../protocol/index.js';
+import type { HtlcLogEntry, HtlcLogEvent, Invoice } from './types.js';
 
 const EVENTS: readonly HtlcLogEvent[] = ['accepted', 'failed', 'lost'];
 /** The largest amount a bigint column holds; an HTLC may claim more (a payer's onion says what it likes). */
@@ -15,7 +16,7 @@ const MAX_MSAT = (1n << 63n) - 1n;
 
 /** Validates one entry. @throws TypeError / RangeError naming the field. */
 export function checkHtlcLogEntry(entry: HtlcLogEntry): void {
-  checkCircuitKey(entry.key);
+  assertCircuitKey(entry.key);
   checkBytes(entry.hash, 32, 'hash');
   if (!EVENTS.includes(entry.event)) throw new RangeError(`event must be one of ${EVENTS.join(', ')}, got ${String(entry.event)}`);
   if (typeof entry.amountMsat !== 'bigint' || entry.amountMsat < 0n || entry.amountMsat > MAX_MSAT) {
@@ -91,7 +92,7 @@ export async function getInvoiceForHtlc(
   key: CircuitKey,
 ): Promise<{ readonly invoice: Invoice | undefined; readonly acceptedAt: Date | undefined }> {
   checkBytes(hash, 32, 'hash');
-  checkCircuitKey(key);
+  assertCircuitKey(key);
   const [[node], [chan], [id]] = keyColumns([key]);
   return db.withSession('getInvoiceForHtlc', async (session) => {
     const result = await session.query<InvoiceRow & { accepted_at: Date | null }>(

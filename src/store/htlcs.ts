@@ -8,10 +8,11 @@
  * so the second sees the first's update and rolls the invoice up.
  */
 import type { BatchRunner } from './batcher.js';
-import { bytesFromSql, bytesToSql, checkBytes, circuitKeyId, keyColumns, keyFromRow, setHtlcFromRow } from './codec.js';
+import { bytesFromSql, bytesToSql, checkBytes, keyColumns, keyFromRow, setHtlcFromRow } from './codec.js';
 import type { Db } from './db.js';
 import { StoreError } from './errors.js';
-import type { CircuitKey, HtlcFinalOutcome, HtlcFinalState, HtlcState, StoredHtlc, UnfinalizedHtlc } from './types.js';
+import { circuitKeyString, type CircuitKey } from '../protocol/index.js';
+import type { HtlcFinalOutcome, HtlcFinalState, HtlcState, StoredHtlc, UnfinalizedHtlc } from './types.js';
 
 /** One markHtlcFinal call. */
 export interface FinalRequest {
@@ -67,7 +68,7 @@ export function finalRunner(db: Db): BatchRunner<FinalRequest, HtlcFinalOutcome>
     db.transaction('markHtlcFinal', async (session) => {
       // A key twice in one batch: the first request decides, the later ones see its result.
       const first = new Map<string, FinalRequest>();
-      for (const r of requests) if (!first.has(circuitKeyId(r.key))) first.set(circuitKeyId(r.key), r);
+      for (const r of requests) if (!first.has(circuitKeyString(r.key))) first.set(circuitKeyString(r.key), r);
       const unique = [...first.values()];
       const [nodes, chans, ids] = keyColumns(unique.map((r) => r.key));
       await session.query(LOCK_INVOICES, [nodes, chans, ids]);
@@ -79,7 +80,7 @@ export function finalRunner(db: Db): BatchRunner<FinalRequest, HtlcFinalOutcome>
         previous: HtlcState;
         changed: boolean;
       }>(UPDATE_HTLCS, [nodes, chans, ids, unique.map((r) => r.state)]);
-      const found = new Map(rows.rows.map((row) => [circuitKeyId(keyFromRow(row)), row]));
+      const found = new Map(rows.rows.map((row) => [circuitKeyString(keyFromRow(row)), row]));
       const touched = [...new Map(rows.rows.filter((r) => r.changed).map((r) => [r.hash.toString('hex'), r.hash])).values()];
       const rolledUp = new Map<string, 'settled' | 'failed'>();
       if (touched.length > 0) {
@@ -90,12 +91,12 @@ export function finalRunner(db: Db): BatchRunner<FinalRequest, HtlcFinalOutcome>
       // The request that finalizes an invoice: the last one of the batch that changed one of its HTLCs.
       const finalizer = new Map<string, FinalRequest>();
       for (const r of unique) {
-        const row = found.get(circuitKeyId(r.key));
+        const row = found.get(circuitKeyString(r.key));
         if (row?.changed === true && rolledUp.has(row.hash.toString('hex'))) finalizer.set(row.hash.toString('hex'), r);
       }
       const decided = new Set<string>();
       const outcomes = requests.map((r): HtlcFinalOutcome => {
-        const id = circuitKeyId(r.key);
+        const id = circuitKeyString(r.key);
         const row = found.get(id);
         if (row === undefined) return { kind: 'unknown' };
         const hash = bytesFromSql(row.hash);

@@ -4,7 +4,8 @@
  * same set again (later in the batch, or already stored) is accepted again; any other set is refused.
  * The batch runner (settle.ts) applies the writes and fills in the database's times.
  */
-import { checkBytes, checkCircuitKey, checkMsat, circuitKeyId, hex, sameBytes } from './codec.js';
+import { assertCircuitKey, circuitKeyString } from '../protocol/index.js';
+import { checkBytes, checkMsat, hex, sameBytes } from './codec.js';
 import type { InvoiceState, SetHtlc, SettleFence, SettleRequestOutcome } from './types.js';
 
 /** One requestSettle call. */
@@ -47,9 +48,9 @@ export function checkSettleRequest(request: SettleRequest): void {
   }
   const seen = new Set<string>();
   request.htlcs.forEach((htlc, i) => {
-    checkCircuitKey(htlc, `htlcs[${i}]`);
+    assertCircuitKey(htlc, `htlcs[${i}]`);
     checkMsat(htlc.amountMsat, `htlcs[${i}].amountMsat`);
-    const id = circuitKeyId(htlc);
+    const id = circuitKeyString(htlc);
     if (seen.has(id)) throw new RangeError(`htlcs[${i}] repeats the circuit key ${id}`);
     seen.add(id);
   });

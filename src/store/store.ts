@@ -3,7 +3,8 @@
  * paths that run per payment (recordInvoice, requestSettle, markHtlcFinal).
  */
 import { Batcher } from './batcher.js';
-import { checkBytes, checkCircuitKey } from './codec.js';
+import { assertCircuitKey, type CircuitKey } from '../protocol/index.js';
+import { checkBytes } from './codec.js';
 import type { Db } from './db.js';
 import { StoreClosedError } from './errors.js';
 import { checkFinalState, findSettledHtlc, finalRunner, listInvoiceHtlcs, listUnfinalizedHtlcs, type FinalRequest } from './htlcs.js';
@@ -18,7 +19,6 @@ import { settleRunner } from './settle.js';
 import type {
   AcquireLeaseOutcome,
   CancelOutcome,
-  CircuitKey,
   HtlcFinalOutcome,
   HtlcFinalState,
   HtlcLogEntry,
@@ -131,14 +131,14 @@ class DbStore implements Store {
 
   async markHtlcFinal(key: CircuitKey, state: HtlcFinalState): Promise<HtlcFinalOutcome> {
     this.#open('markHtlcFinal');
-    checkCircuitKey(key);
+    assertCircuitKey(key);
     checkFinalState(state);
     return this.#final.submit({ key, state });
   }
 
   async findSettledHtlc(key: CircuitKey): Promise<StoredHtlc | undefined> {
     this.#open('findSettledHtlc');
-    checkCircuitKey(key);
+    assertCircuitKey(key);
     return findSettledHtlc(this.#db, key);
   }
 

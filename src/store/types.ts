@@ -3,6 +3,7 @@
  * `kind`. Expected conditions (an unknown invoice, a set refused because another set was committed) are
  * outcomes; only I/O and broken invariants throw (see errors.ts).
  */
+import type { CircuitKey } from '../protocol/index.js';
 import type { Leadership, LeadershipOptions } from './leadership.js';
 
 /** An invoice's life: open -> cancelled, or open -> settleRequested -> settled | failed. */
@@ -23,18 +24,6 @@ export type HtlcState = 'settleRequested' | 'settled' | 'failed';
 /** A final HTLC outcome, as LND reports it (`--store-final-htlc-resolutions`). */
 export type HtlcFinalState = 'settled' | 'failed';
 
-/**
- * An HTLC's identity: the cluster node that holds it and LND's circuit key (incoming channel, HTLC id).
- * Two cluster nodes can share a channel id, so the node is part of the key.
- */
-export interface CircuitKey {
-  /** The cluster node's 33-byte compressed public key. */
-  readonly nodePubkey: Uint8Array;
-  /** Incoming short channel id, u64. */
-  readonly chanId: bigint;
-  /** HTLC index on that channel, u64. */
-  readonly htlcId: bigint;
-}
 
 /** One HTLC of a set handed to {@link InvoiceStore.requestSettle}. */
 export interface SetHtlc extends CircuitKey {

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Mux } from '../../src/mux/mux.js';
 import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
-import { circuitKeyId } from '../../src/protocol/set-id.js';
+import { circuitKeyString } from '../../src/protocol/index.js';
 import { sha256Hex } from './support/checks.js';
 import { intercepting, startMux, stopMux } from './support/mux.js';
 import { sendRawHtlc, type RawHtlcSpec, type SentHtlc } from './support/raw-htlc.js';
@@ -67,7 +67,7 @@ describe.each(BACKENDS)('a part its node no longer holds leaves its set (%s)', (
       expect(aOutcome).toMatchObject({ kind: 'failed', hopIndex: 0 });
 
       // lnmux learns it when A's checks refuse the node: the part leaves its set; the node state says why.
-      const aKey = circuitKeyId({ nodePubkey: c.node(0).publicKey, chanId: a.chanId, htlcId: a.htlcId });
+      const aKey = circuitKeyString({ nodePubkey: c.node(0).publicKey, chanId: a.chanId, htlcId: a.htlcId });
       await until(() => lost.some((e) => e.circuitKey === aKey), 'lnmux to drop the part node A failed');
       expect(lost.find((e) => e.circuitKey === aKey)?.reason).toBe('nodeWithoutInterceptor');
       expect(nodes.some((n) => n.reason.includes('--requireinterceptor'))).toBe(true);
@@ -89,10 +89,10 @@ describe.each(BACKENDS)('a part its node no longer holds leaves its set (%s)', (
       if (bOutcome.kind === 'settled') expect(sha256Hex(bOutcome.preimage)).toBe(bytesToHex(invoice.paymentHash));
 
       const htlcs = await store().listInvoiceHtlcs(invoice.paymentHash);
-      expect(htlcs.map((h) => circuitKeyId(h)).sort()).toEqual(
+      expect(htlcs.map((h) => circuitKeyString(h)).sort()).toEqual(
         [
-          circuitKeyId({ nodePubkey: c.node(1).publicKey, chanId: b.chanId, htlcId: b.htlcId }),
-          circuitKeyId({ nodePubkey: c.node(2).publicKey, chanId: cPart.chanId, htlcId: cPart.htlcId }),
+          circuitKeyString({ nodePubkey: c.node(1).publicKey, chanId: b.chanId, htlcId: b.htlcId }),
+          circuitKeyString({ nodePubkey: c.node(2).publicKey, chanId: cPart.chanId, htlcId: cPart.htlcId }),
         ].sort(),
       );
       expect(htlcs.reduce((sum, h) => sum + h.amountMsat, 0n)).toBe(AMOUNT_MSAT);
@@ -101,7 +101,7 @@ describe.each(BACKENDS)('a part its node no longer holds leaves its set (%s)', (
       await until(async () => (await mux.htlcLog(invoice.paymentHash)).length === 4, 'the HTLC log');
       const log = await mux.htlcLog(invoice.paymentHash);
       expect(log.filter((e) => e.event === 'accepted').length).toBe(3);
-      expect(log.filter((e) => e.event !== 'accepted').map((e) => [circuitKeyId(e.key), e.event, e.reason])).toEqual([
+      expect(log.filter((e) => e.event !== 'accepted').map((e) => [circuitKeyString(e.key), e.event, e.reason])).toEqual([
         [aKey, 'lost', 'nodeWithoutInterceptor'],
       ]);
 

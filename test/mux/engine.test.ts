@@ -8,7 +8,7 @@ import { bytesToHex } from '../../src/protocol/bytes.js';
 import { ecdhWithPrivateKey } from '../../src/protocol/ecdh.js';
 import { encodeHopPayload } from '../../src/protocol/hop-payload.js';
 import { deriveKeyring } from '../../src/protocol/keyring.js';
-import { setId, type CircuitKey } from '../../src/protocol/set-id.js';
+import { setId, type CircuitKey } from '../../src/protocol/index.js';
 import { buildOnion } from '../../src/protocol/sphinx-build.js';
 import { createStatelessInvoice } from '../../src/protocol/stateless-invoice.js';
 import { virtualChannelId } from '../../src/protocol/virtual-scid.js';
@@ -234,7 +234,7 @@ describe('SettlementEngine', () => {
     await engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 1n }, true);
     expect(marked).toEqual(['1:true']);
     // The application hears of it, and the settled set leaves memory (the store remembers it).
-    expect(finals).toEqual([{ circuitKey: `${NODE_HEX}:7:1`, settled: true }]);
+    expect(finals).toEqual([{ circuitKey: `7:1@${NODE_HEX}`, settled: true }]);
     expect(engine.heldHtlcCount).toBe(0);
     engine.stop();
   });
@@ -253,7 +253,7 @@ describe('SettlementEngine', () => {
     engine.on('partLost', (e) => lost.push(e));
     await engine.onHtlc(NODE_HEX, htlc(1n, 5_000n));
     await engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 1n }, false);
-    expect(lost).toEqual([{ paymentHash: bytesToHex(invoice.paymentHash), circuitKey: `${NODE_HEX}:7:1`, reason: 'failedByNode', amountMsat: 5_000n }]);
+    expect(lost).toEqual([{ paymentHash: bytesToHex(invoice.paymentHash), circuitKey: `7:1@${NODE_HEX}`, reason: 'failedByNode', amountMsat: 5_000n }]);
     await engine.onHtlc(NODE_HEX, htlc(2n, 5_000n));
     await new Promise((r) => setTimeout(r, 20));
     expect(requested).toEqual([]);

@@ -7,8 +7,8 @@ import {
   circuitKeyString,
   encodeCircuitKey,
   equalCircuitKeys,
-  setId,
-} from '../../src/protocol/set-id.js';
+} from '../../src/protocol/circuit-key.js';
+import { setId } from '../../src/protocol/set-id.js';
 
 // Pubkeys from the seed project's README; set ids from test/vectors/lnmux/vectors.py.
 const NODE_A = hexToBytes('020723c6f2203f1072336bd0e71bf4d11e367ab0b3010ce60c080abef0d4770db8');
@@ -104,14 +104,19 @@ describe('encodeCircuitKey', () => {
 });
 
 describe('circuitKeyString', () => {
-  it('prints chanId:htlcId@pubkeyprefix in decimal, as LND logs circuit keys', () => {
-    expect(circuitKeyString(A7)).toBe('1161084279062528:7@020723c6f220');
-    expect(circuitKeyString(B7)).toBe('1161084279062528:7@026ff75cb2ff');
+  it('prints chanId:htlcId@node_pubkey, ids in decimal as LND logs circuit keys, the whole pubkey in hex', () => {
+    expect(circuitKeyString(A7)).toBe(`1161084279062528:7@${bytesToHex(NODE_A)}`);
+    expect(circuitKeyString(B7)).toBe(`1161084279062528:7@${bytesToHex(NODE_B)}`);
+  });
+
+  it('tells apart keys that differ only in the node, and is the form a duplicate in setId names', () => {
+    expect(circuitKeyString(A7)).not.toBe(circuitKeyString(B7));
+    expect(() => setId([A7, A3, { ...A7, nodePubkey: NODE_A.slice() }])).toThrow(`duplicate HTLC ${circuitKeyString(A7)}`);
   });
 
   it('prints u64 values above 2^53 exactly', () => {
     expect(circuitKeyString({ nodePubkey: NODE_A, chanId: 2n ** 64n - 1n, htlcId: 2n ** 53n + 1n })).toBe(
-      '18446744073709551615:9007199254740993@020723c6f220',
+      `18446744073709551615:9007199254740993@${bytesToHex(NODE_A)}`,
     );
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { setId, type CircuitKey } from '../../src/protocol/set-id.js';
+import { setId, type CircuitKey } from '../../src/protocol/index.js';
 import { Registry } from '../../src/registry/registry.js';
 import type { ArrivedHtlc, Decision, InvoiceStatus, RegistryConfig } from '../../src/registry/types.js';
 

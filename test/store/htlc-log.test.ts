@@ -3,7 +3,8 @@
  * order; the invoice lookup of an arriving HTLC returns its logged arrival.
  */
 import { describe, expect, it } from 'vitest';
-import type { CircuitKey, HtlcLogEntry } from '../../src/store/types.js';
+import type { CircuitKey } from '../../src/protocol/index.js';
+import type { HtlcLogEntry } from '../../src/store/types.js';
 import { BACKENDS, newInvoice, useTestDatabase } from './helpers.js';
 
 const NODE = Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 2 : i));

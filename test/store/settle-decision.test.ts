@@ -88,7 +88,7 @@ describe('checkSettleRequest', () => {
     expect(() => checkSettleRequest({ ...good, hash: new Uint8Array(32).subarray(1) })).toThrow(/hash must be 32 bytes/);
     expect(() => checkSettleRequest({ ...good, htlcs: [] })).toThrow(/non-empty/);
     expect(() => checkSettleRequest({ ...good, htlcs: [{ ...good.htlcs[0]!, nodePubkey: new Uint8Array(32) }] })).toThrow(
-      /htlcs\[0\]\.nodePubkey must be 33 bytes/,
+      /htlcs\[0\]\.nodePubkey: expected a 33-byte compressed public key/,
     );
     expect(() => checkSettleRequest({ ...good, htlcs: [{ ...good.htlcs[0]!, htlcId: -1n }] })).toThrow(/htlcs\[0\]\.htlcId/);
     expect(() => checkSettleRequest({ ...good, htlcs: [good.htlcs[1]!, { ...good.htlcs[1]!, amountMsat: 1n }] })).toThrow(

@@ -25,7 +25,7 @@ import { pointMultiply } from 'tiny-secp256k1';
 import { SettlementEngine } from '../src/mux/engine.js';
 import { makeInvoice } from '../src/mux/invoice-factory.js';
 import type { NodeCircuitKey } from '../src/protocol/index.js';
-import type { HtlcResponse } from '../src/mux/ports.js';
+import type { InterceptorResponse } from '../src/lnd/index.js';
 import { settleStoreOf } from '../src/mux/settle-store.js';
 import { bytesToHex } from '../src/protocol/bytes.js';
 import { ecdhWithPrivateKey } from '../src/protocol/ecdh.js';
@@ -144,7 +144,7 @@ async function engineRound(store: Store, parts: number, databaseCpu: () => Promi
       {
         pubkey: node.pubkey,
         pubkeyHex: node.pubkeyHex,
-        send: async (response: HtlcResponse) => {
+        send: async (response: InterceptorResponse) => {
           if (response.kind !== 'settle') throw new Error(`unexpected ${response.kind}`);
           const id = `${node.pubkeyHex}:${response.circuitKey.chanId}:${response.circuitKey.htlcId}`;
           // The node settles; its final event follows.

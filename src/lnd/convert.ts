@@ -10,7 +10,7 @@
  *   little-endian, one char per byte (protobufjs' "long hash"); decimal strings are accepted on
  *   encode, but an 8-char key is NOT (it encodes as 0), so encoders use decimal keys.
  */
-import type { NodeCircuitKey } from '../protocol/index.js';
+import { FAILURE_PACKET_LENGTH, INTERCEPTOR_FAILURE_CODES, type InterceptorFailureCode, type NodeCircuitKey } from '../protocol/index.js';
 import { err, ok, type Result } from '../protocol/result.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -62,25 +62,6 @@ export interface InterceptedHtlc {
   readonly autoFailHeight: number;
 }
 
-/**
- * The failure codes LND accepts in `ForwardHtlcInterceptResponse.failure_code` (any other ends the
- * stream with InvalidArgument: lnrpc/routerrpc/forward_interceptor.go). LND builds the failure
- * itself: the onion ones carry SHA256(onion_blob), TEMPORARY_CHANNEL_FAILURE a channel update.
- */
-export const INTERCEPTOR_FAILURE_CODES = Object.freeze([
-  'TEMPORARY_CHANNEL_FAILURE',
-  'INVALID_ONION_VERSION',
-  'INVALID_ONION_HMAC',
-  'INVALID_ONION_KEY',
-] as const);
-export type InterceptorFailureCode = (typeof INTERCEPTOR_FAILURE_CODES)[number];
-
-/**
- * Length of `failure_message`: BOLT 4's failure onion packet, 32-byte HMAC + u16 length + 256-byte
- * padded message + u16 pad length. LND refuses any other length (and ends the stream).
- */
-export const FAILURE_MESSAGE_LENGTH = 32 + 2 + 256 + 2;
-
 /** Length of a payment preimage and of a payment hash, bytes. */
 export const PREIMAGE_LENGTH = 32;
 
@@ -88,7 +69,7 @@ export const PREIMAGE_LENGTH = 32;
 export type InterceptorResponse =
   /** Settle with the preimage (32 bytes). LND checks it against the payment hash. */
   | { readonly kind: 'settle'; readonly circuitKey: NodeCircuitKey; readonly preimage: Uint8Array }
-  /** Fail with a failure packet already encrypted by us as the final hop ({@link FAILURE_MESSAGE_LENGTH} bytes). */
+  /** Fail with a failure packet already encrypted by us as the final hop ({@link FAILURE_PACKET_LENGTH} bytes). */
   | { readonly kind: 'failWithMessage'; readonly circuitKey: NodeCircuitKey; readonly failureMessage: Uint8Array }
   /** Fail with a code for LND to turn into a failure it originates (onion errors, temporary failure). */
   | { readonly kind: 'failWithCode'; readonly circuitKey: NodeCircuitKey; readonly code: InterceptorFailureCode }
@@ -500,7 +481,7 @@ function encodeNodeCircuitKey(key: NodeCircuitKey): RawCircuitKey {
 
 /**
  * Encodes an interceptor response as LND's `ForwardHtlcInterceptResponse`. Throws RangeError for a
- * preimage that is not 32 bytes, a failure message that is not {@link FAILURE_MESSAGE_LENGTH} bytes,
+ * preimage that is not 32 bytes, a failure message that is not {@link FAILURE_PACKET_LENGTH} bytes,
  * or a circuit key out of u64 range: LND would end the stream for the first two.
  */
 export function encodeInterceptResponse(response: InterceptorResponse): RawInterceptResponse {
@@ -512,9 +493,9 @@ export function encodeInterceptResponse(response: InterceptorResponse): RawInter
       }
       return { incoming_circuit_key, action: 'SETTLE', preimage: Buffer.from(response.preimage) };
     case 'failWithMessage':
-      if (response.failureMessage.length !== FAILURE_MESSAGE_LENGTH) {
+      if (response.failureMessage.length !== FAILURE_PACKET_LENGTH) {
         throw new RangeError(
-          `failureMessage must be ${FAILURE_MESSAGE_LENGTH} bytes, got ${response.failureMessage.length}`,
+          `failureMessage must be ${FAILURE_PACKET_LENGTH} bytes, got ${response.failureMessage.length}`,
         );
       }
       // failure_code stays 0 (RESERVED): LND refuses a message together with a code.

@@ -13,8 +13,6 @@ export type {
   StreamState,
 } from './node-gateway.js';
 export {
-  FAILURE_MESSAGE_LENGTH,
-  INTERCEPTOR_FAILURE_CODES,
   NODE_ID_FORWARD_SCID,
   PREIMAGE_LENGTH,
   describeConvertError,
@@ -25,7 +23,6 @@ export type {
   FinalHtlcEvent,
   HtlcResolution,
   InterceptedHtlc,
-  InterceptorFailureCode,
   InterceptorResponse,
   NextHop,
   NodeInfo,

@@ -3,28 +3,18 @@
  * path and one link per cluster node. The adapters over src/store and src/lnd implement them; tests
  * implement them with fakes to prove the invariants.
  */
-import type { CircuitKey, NodeCircuitKey } from '../protocol/index.js';
+import type { InterceptorResponse } from '../lnd/index.js';
+import type { CircuitKey } from '../protocol/index.js';
 import type { InvoiceStatus } from '../registry/types.js';
 import type { HtlcLogEntry } from '../store/types.js';
 
-
-/** An answer to an intercepted HTLC, in LND's terms. */
-export type HtlcResponse =
-  | { readonly kind: 'settle'; readonly circuitKey: NodeCircuitKey; readonly preimage: Uint8Array }
-  | { readonly kind: 'failWithMessage'; readonly circuitKey: NodeCircuitKey; readonly failureMessage: Uint8Array }
-  | {
-      readonly kind: 'failWithCode';
-      readonly circuitKey: NodeCircuitKey;
-      readonly code: 'INVALID_ONION_VERSION' | 'INVALID_ONION_KEY' | 'INVALID_ONION_HMAC' | 'TEMPORARY_CHANNEL_FAILURE';
-    }
-  | { readonly kind: 'resume'; readonly circuitKey: NodeCircuitKey };
 
 /** One cluster node's interceptor stream, seen from the engine. */
 export interface NodeLink {
   readonly pubkey: Uint8Array;
   readonly pubkeyHex: string;
   /** Sends a response; rejects if it could not be written (it is then not assumed delivered). */
-  send(response: HtlcResponse): Promise<void>;
+  send(response: InterceptorResponse): Promise<void>;
   /**
    * Whether the interceptor stream is open right now, as the transport knows it (ahead of the events
    * the engine has read). Absent: assumed open.

@@ -185,3 +185,17 @@ export function encodeFailureMessage(message: FailureMessage): Uint8Array {
   if (message.tlvs !== undefined && message.tlvs.length > 0) parts.push(encodeTlvStream(message.tlvs));
   return concatBytes(...parts);
 }
+
+/**
+ * The failures a cluster node is asked to create itself, in LND's spelling: the codes LND accepts in
+ * `ForwardHtlcInterceptResponse.failure_code` (any other ends the
+ * stream with InvalidArgument: lnrpc/routerrpc/forward_interceptor.go). LND builds the failure
+ * itself: the onion ones carry SHA256(onion_blob), TEMPORARY_CHANNEL_FAILURE a channel update.
+ */
+export const INTERCEPTOR_FAILURE_CODES = Object.freeze([
+  'TEMPORARY_CHANNEL_FAILURE',
+  'INVALID_ONION_VERSION',
+  'INVALID_ONION_HMAC',
+  'INVALID_ONION_KEY',
+] as const);
+export type InterceptorFailureCode = (typeof INTERCEPTOR_FAILURE_CODES)[number];

@@ -19,6 +19,8 @@ export {
   decodeFailureMessage,
   encodeFailureMessage,
   FAILURE_CODE,
+  INTERCEPTOR_FAILURE_CODES,
+  type InterceptorFailureCode,
   type FailureMessage,
   type FailureMessageError,
 } from './failure-message.js';

@@ -10,7 +10,7 @@
 import { decodeHopPayload } from '../protocol/hop-payload.js';
 import type { FailureMessage } from '../protocol/failure-message.js';
 import type { Keyring } from '../protocol/keyring.js';
-import type { CircuitKey } from '../protocol/index.js';
+import type { CircuitKey, InterceptorFailureCode } from '../protocol/index.js';
 import type { Ecdh } from '../protocol/ecdh.js';
 import { peelOnion } from '../protocol/sphinx-peel.js';
 import { openPaymentAddr } from '../protocol/stateless-invoice.js';
@@ -80,7 +80,7 @@ export type Rejection =
   | {
       readonly kind: 'failCode';
       readonly reason: RejectReason;
-      readonly code: 'INVALID_ONION_VERSION' | 'INVALID_ONION_KEY' | 'INVALID_ONION_HMAC' | 'TEMPORARY_CHANNEL_FAILURE';
+      readonly code: InterceptorFailureCode;
     }
   /** A failure from the final hop, encrypted with the shared secret (LND's failure_message). */
   | {

@@ -1,3 +1,4 @@
+import { FAILURE_PACKET_LENGTH } from '../../src/protocol/index.js';
 /**
  * proto <-> domain conversion. Messages go through the real protobuf wire encoding of LND's vendored
  * protos (proto-loader's serializers), so the tests see exactly the shapes grpc-js delivers.
@@ -5,7 +6,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  FAILURE_MESSAGE_LENGTH,
   NODE_ID_FORWARD_SCID,
   decodeBlockEpoch,
   decodeCircuitKeyOf,
@@ -163,7 +163,7 @@ describe('encodeInterceptResponse', () => {
   });
 
   it('encodes FAIL with a 292-byte failure message and no failure code', () => {
-    const failureMessage = new Uint8Array(FAILURE_MESSAGE_LENGTH).fill(9);
+    const failureMessage = new Uint8Array(FAILURE_PACKET_LENGTH).fill(9);
     const wire = wireResponse(encodeInterceptResponse({ kind: 'failWithMessage', circuitKey, failureMessage }));
     expect(wire['action']).toBe('FAIL');
     expect(wire['failure_code']).toBe('RESERVED');

@@ -6,7 +6,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openLndConnection } from '../../src/lnd/connection.js';
-import { FAILURE_MESSAGE_LENGTH, type InterceptedHtlc } from '../../src/lnd/convert.js';
+import { type InterceptedHtlc } from '../../src/lnd/convert.js';
+import { FAILURE_PACKET_LENGTH } from '../../src/protocol/index.js';
 import { openInterceptorStream } from '../../src/lnd/interceptor-stream.js';
 import { NodeGateway, type GatewayEvent, type NodeGatewayConfig } from '../../src/lnd/node-gateway.js';
 import { EventLog, isHtlc, isState, isStream } from './support/event-log.js';
@@ -205,7 +206,7 @@ describe('interceptor stream', () => {
     const { gateway, log } = startGateway(fake);
     await ready(fake, log);
     for (let i = 0n; i < 3n; i++) fake.offer({ chanId: 7n, htlcId: i, paymentHash: payment().paymentHash });
-    const failureMessage = new Uint8Array(FAILURE_MESSAGE_LENGTH).fill(0x42);
+    const failureMessage = new Uint8Array(FAILURE_PACKET_LENGTH).fill(0x42);
     const answers = [
       { kind: 'failWithMessage', circuitKey: { chanId: 7n, htlcId: 0n }, failureMessage },
       { kind: 'failWithCode', circuitKey: { chanId: 7n, htlcId: 1n }, code: 'INVALID_ONION_HMAC' },
@@ -328,7 +329,7 @@ describe('response delivery', () => {
     const { gateway, log } = startGateway(fake, { writeTimeoutMs: 200 });
     await ready(fake, log);
     fake.pauseInterceptorReads(); // LND stops reading: HTTP/2 flow control soon stalls our writes
-    const failureMessage = new Uint8Array(FAILURE_MESSAGE_LENGTH);
+    const failureMessage = new Uint8Array(FAILURE_PACKET_LENGTH);
     const sends: Array<Promise<unknown>> = [];
     for (let i = 0; i < 50_000 && gateway.streamState('interceptor').kind === 'open'; i++) {
       sends.push(gateway.send({ kind: 'failWithMessage', circuitKey: { chanId: 14n, htlcId: BigInt(i) }, failureMessage }));

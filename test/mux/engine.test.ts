@@ -13,7 +13,8 @@ import { buildOnion } from '../../src/protocol/sphinx-build.js';
 import { createStatelessInvoice } from '../../src/protocol/stateless-invoice.js';
 import { virtualChannelId } from '../../src/protocol/virtual-scid.js';
 import { SettlementEngine } from '../../src/mux/engine.js';
-import type { HtlcResponse, NodeLink, SettleCommitResult, SettleStore } from '../../src/mux/ports.js';
+import type { InterceptorResponse } from '../../src/lnd/index.js';
+import type { NodeLink, SettleCommitResult, SettleStore } from '../../src/mux/ports.js';
 import type { InvoiceStatus } from '../../src/registry/types.js';
 
 const keyring = deriveKeyring(new Uint8Array(32).fill(0x42));
@@ -36,13 +37,13 @@ function deferred<T>() {
 class RecordingLink implements NodeLink {
   readonly pubkey = NODE;
   readonly pubkeyHex = NODE_HEX;
-  readonly sent: HtlcResponse[] = [];
+  readonly sent: InterceptorResponse[] = [];
   failNext = 0;
   connected = true;
   isConnected(): boolean {
     return this.connected;
   }
-  async send(response: HtlcResponse): Promise<void> {
+  async send(response: InterceptorResponse): Promise<void> {
     if (this.failNext > 0) {
       this.failNext--;
       throw new Error('stream ended');

@@ -1,9 +1,9 @@
 /**
- * Settle decisions per second: requestSettle for invoices paid with 1 and with 4 HTLCs, on the local
+ * Settle decisions per second: commitSettle for invoices paid with 1 and with 4 HTLCs, on the local
  * PostgreSQL and on the embedded PGlite, from concurrent callers.
  *
  * Each row: `rounds` rounds; a round records `perRound` fresh invoices (not timed), then `callers`
- * concurrent callers each take the next invoice and await its requestSettle until all are decided. The
+ * concurrent callers each take the next invoice and await its commitSettle until all are decided. The
  * figure is the median over rounds of decisions / elapsed time; latency is per call, p50 and p99 over
  * every call of every round. Baseline (ratio 1.00): one caller, no grouping, on the same backend.
  * "group commit" is the store's default (up to 100 decisions per transaction, 2 transactions in flight;
@@ -80,7 +80,7 @@ async function round(store: Store, parts: number, callers: number, count: number
       while (next < work.length) {
         const w = work[next++]!;
         const t0 = process.hrtime.bigint();
-        const outcome = await store.requestSettle(w.hash, w.setId, w.htlcs);
+        const outcome = await store.commitSettle(w.hash, w.setId, w.htlcs);
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
         if (outcome.kind !== 'committed') throw new Error(`unexpected outcome ${outcome.kind}`);
       }
@@ -96,7 +96,7 @@ async function finalsRound(store: Store, callers: number, count: number, latenci
   await Promise.all(
     invoices.map(async (o) => {
       const s = set(4);
-      await store.requestSettle(o.invoice.hash, s.setId, s.htlcs);
+      await store.commitSettle(o.invoice.hash, s.setId, s.htlcs);
       keys.push(...s.htlcs);
     }),
   );

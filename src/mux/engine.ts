@@ -18,7 +18,7 @@ import { circuitKeyString, type CircuitKey, type NodeCircuitKey } from '../proto
 import type { Ecdh } from '../protocol/ecdh.js';
 import { inspectHtlc, type HopPolicy, type OfferedHtlc } from '../registry/inspect.js';
 import { Registry } from '../registry/registry.js';
-import type { Decision, FailOutcome, InvoiceStatus, PartLostReason, RegistryConfig, RegistryEvent } from '../registry/types.js';
+import type { Decision, FailOutcome, InvoiceView, PartLostReason, RegistryConfig, RegistryEvent } from '../registry/types.js';
 import type { NodeLink, SettleStore } from './ports.js';
 import { HtlcLogWriter } from './htlc-log-writer.js';
 import { emitSafely } from './safe-emit.js';
@@ -276,7 +276,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
       const waiters = this.#settleWaiters.get(id) ?? [];
       waiters.push({ resolve, reject });
       this.#settleWaiters.set(id, waiters);
-      this.#step({ kind: 'settleRequested', setId });
+      this.#step({ kind: 'applicationSettle', setId });
     });
   }
 
@@ -323,7 +323,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
             circuitKey: circuitKeyString(d.key),
             amountMsat: String(d.amountMsat),
             expiry: d.expiry,
-            mppTotalMsat: String(d.totalMsat),
+            mppTotalMsat: String(d.invoiceAmountMsat),
             heldMsat: String(d.heldMsat),
           },
           'Htlc accepted',
@@ -411,7 +411,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
         this.#notify('atRisk', event);
         return;
       }
-      case 'settleRequestAnswered':
+      case 'applicationSettleAnswered':
         if (d.answer === 'alreadySettled') this.#resolveWaiters(d.setId);
         else this.#rejectWaiters(d.setId, new UnknownSetError(`no accepted set ${bytesToHex(d.setId)}`));
         return;
@@ -427,7 +427,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
     const hash = bytesToHex(d.paymentHash);
     const setId = bytesToHex(d.setId);
     const result = await this.#retryStore('settle commit', () =>
-      this.#options.store.requestSettle(d.paymentHash, d.setId, d.htlcs),
+      this.#options.store.commitSettle(d.paymentHash, d.setId, d.htlcs),
     );
     if (result === undefined) return; // stopped: nothing was assumed; the next start replays from the store
     if (result.kind === 'committed') {
@@ -531,4 +531,4 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
   }
 }
 
-export type { InvoiceStatus };
+export type { InvoiceView };

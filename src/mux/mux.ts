@@ -60,7 +60,7 @@ export interface MuxEvents {
   released: EngineEvents['released'];
   /**
    * The settle decision is committed and the preimage released: the payment is received, the SETTLEs are
-   * on their way (the stored invoice reads `settleRequested` until every node reports its HTLC final).
+   * on their way (the stored invoice reads `settleCommitted` until every node reports its HTLC final).
    */
   committed: EngineEvents['committed'];
   /** Every HTLC of the invoice's set is settled at its node (the stored invoice reads `settled`). */

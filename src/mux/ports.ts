@@ -5,7 +5,7 @@
  */
 import type { InterceptorResponse } from '../lnd/index.js';
 import type { CircuitKey } from '../protocol/index.js';
-import type { InvoiceStatus } from '../registry/types.js';
+import type { InvoiceView } from '../registry/types.js';
 import type { HtlcLogEntry } from '../store/types.js';
 
 
@@ -24,7 +24,7 @@ export interface NodeLink {
 
 export type SettleCommitResult =
   | { readonly kind: 'committed' }
-  | { readonly kind: 'refused'; readonly invoice: InvoiceStatus };
+  | { readonly kind: 'refused'; readonly invoice: InvoiceView };
 
 /**
  * The store's settle path. Every method rejects with an error whose `retryable` is true when the
@@ -32,11 +32,11 @@ export type SettleCommitResult =
  */
 export interface SettleStore {
   /** The invoice's state for an arriving HTLC `key` (with its logged arrival, if any), or for a reload (no key). */
-  invoiceStatus(paymentHash: Uint8Array, key?: CircuitKey): Promise<InvoiceStatus>;
+  invoiceStatus(paymentHash: Uint8Array, key?: CircuitKey): Promise<InvoiceView>;
   /** Appends to the HTLC log (accepted parts, failed and lost HTLCs with their reason). */
   logHtlcs(entries: readonly HtlcLogEntry[]): Promise<void>;
   /** Commits the settle decision and the whole set in one transaction (idempotent for the same set). */
-  requestSettle(
+  commitSettle(
     paymentHash: Uint8Array,
     setId: Uint8Array,
     htlcs: readonly { readonly key: CircuitKey; readonly amountMsat: bigint }[],

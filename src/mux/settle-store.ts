@@ -4,7 +4,7 @@
  * retryable; the engine holds and retries).
  */
 import type { CircuitKey } from '../protocol/index.js';
-import type { InvoiceStatus } from '../registry/types.js';
+import type { InvoiceView } from '../registry/types.js';
 import type { SettleFence, Store } from '../store/index.js';
 import type { SettleCommitResult, SettleStore } from './ports.js';
 
@@ -23,14 +23,14 @@ export class NotLeaderError extends Error {
  *   leadership is not held (the commit is then not attempted). Absent: commits are not fenced.
  */
 export function settleStoreOf(store: Store, fence?: () => SettleFence | undefined): SettleStore {
-  const committedStatus = async (hash: Uint8Array, setId: Uint8Array): Promise<InvoiceStatus> => {
+  const committedStatus = async (hash: Uint8Array, setId: Uint8Array): Promise<InvoiceView> => {
     const htlcs = await store.listInvoiceHtlcs(hash);
     return {
       kind: 'settleCommitted',
       setId,
       htlcs: htlcs.map(({ nodePubkey, chanId, htlcId }) => ({ nodePubkey, chanId, htlcId })),
       // An HTLC final at its node: a SETTLE reached it (or it was lost after one did), the preimage is out.
-      released: htlcs.some((h) => h.state !== 'settleRequested'),
+      released: htlcs.some((h) => h.state !== 'settleCommitted'),
     };
   };
 
@@ -46,7 +46,7 @@ export function settleStoreOf(store: Store, fence?: () => SettleFence | undefine
           return acceptedAt === undefined ? { kind: 'open' } : { kind: 'open', acceptedAtMs: acceptedAt.getTime() };
         case 'cancelled':
           return { kind: 'cancelled' };
-        case 'settleRequested':
+        case 'settleCommitted':
         case 'settled':
         case 'failed':
           return committedStatus(paymentHash, invoice.setId);
@@ -57,12 +57,12 @@ export function settleStoreOf(store: Store, fence?: () => SettleFence | undefine
       }
     },
 
-    async requestSettle(paymentHash, setId, htlcs): Promise<SettleCommitResult> {
+    async commitSettle(paymentHash, setId, htlcs): Promise<SettleCommitResult> {
       const token = fence?.();
       if (fence !== undefined && token === undefined) {
         throw new NotLeaderError('settle commit not attempted: the leadership session is lost; holding the set');
       }
-      const outcome = await store.requestSettle(
+      const outcome = await store.commitSettle(
         paymentHash,
         setId,
         htlcs.map(({ key, amountMsat }) => ({ ...key, amountMsat })),
@@ -112,7 +112,7 @@ export function settleStoreOf(store: Store, fence?: () => SettleFence | undefine
 
     async markHtlcFinal(key: CircuitKey, settled: boolean) {
       const outcome = await store.markHtlcFinal(key, settled ? 'settled' : 'failed');
-      if (outcome.kind !== 'recorded' || !outcome.invoiceFinalized || outcome.invoiceState === 'settleRequested') return undefined;
+      if (outcome.kind !== 'recorded' || !outcome.invoiceFinalized || outcome.invoiceState === 'settleCommitted') return undefined;
       return { paymentHash: outcome.hash, state: outcome.invoiceState };
     },
   };

@@ -29,7 +29,7 @@ import type {
   ArrivedHtlc,
   Decision,
   FailOutcome,
-  InvoiceStatus,
+  InvoiceView,
   PartLostReason,
   RegistryConfig,
   RegistryEvent,
@@ -48,8 +48,8 @@ interface HeldPart {
 type Phase =
   /** Collecting parts until they pay the invoice amount (and every part is confirmed live). */
   | { readonly kind: 'accepting' }
-  /** Hold mode: complete, waiting for the application's settle (`settleRequested`) or cancel. */
-  | { readonly kind: 'accepted'; readonly setId: Uint8Array; readonly acceptedAtMs: number; settleRequested: boolean }
+  /** Hold mode: complete, waiting for the application's settle (`applicationSettled` once it came) or cancel. */
+  | { readonly kind: 'accepted'; readonly setId: Uint8Array; readonly acceptedAtMs: number; applicationSettled: boolean }
   /** The commit of this set is requested and its outcome not known yet; `lost`: a part left meanwhile. */
   | { readonly kind: 'committing'; readonly setId: Uint8Array; lost: boolean }
   /**
@@ -142,8 +142,8 @@ export class Registry {
       case 'settleRevoked':
         this.#onSettleRevoked(event.paymentHash, event.setId, nowMs, out);
         break;
-      case 'settleRequested':
-        this.#onSettleRequested(event.setId, nowMs, out);
+      case 'applicationSettle':
+        this.#onApplicationSettle(event.setId, nowMs, out);
         break;
       case 'invoiceCancelled':
         this.#release(bytesToHex(event.paymentHash), 'invoiceCancelled', out);
@@ -210,7 +210,7 @@ export class Registry {
     this.#schedule({ at: nowMs + this.#config.mppTimeoutMs, hashHex, kind: 'mpp' });
   }
 
-  #onHtlcArrived(htlc: ArrivedHtlc, invoice: InvoiceStatus, nowMs: number, out: Decision[]): void {
+  #onHtlcArrived(htlc: ArrivedHtlc, invoice: InvoiceView, nowMs: number, out: Decision[]): void {
     const hashHex = bytesToHex(htlc.paymentHash);
     const id = circuitKeyString(htlc.key);
     const set = this.#sets.get(hashHex);
@@ -305,7 +305,7 @@ export class Registry {
   #restoreCommitted(
     hashHex: string,
     htlc: ArrivedHtlc,
-    invoice: Extract<InvoiceStatus, { kind: 'settleCommitted' }>,
+    invoice: Extract<InvoiceView, { kind: 'settleCommitted' }>,
     nowMs: number,
     out: Decision[],
   ): void {
@@ -368,7 +368,7 @@ export class Registry {
     if (!this.#allConfirmed(set)) return;
     const phase = set.phase;
     if (phase.kind === 'accepting' && set.sumMsat === set.invoiceAmountMsat) this.#onComplete(hashHex, set, nowMs, out);
-    else if (phase.kind === 'accepted' && phase.settleRequested) this.#commit(set, phase.setId, out);
+    else if (phase.kind === 'accepted' && phase.applicationSettled) this.#commit(set, phase.setId, out);
     else if (phase.kind === 'committed' && !phase.released) {
       for (const member of phase.members) if (!set.parts.has(member)) return; // a restored set waits for every member
       if (phase.restored !== true && [...set.parts.values()].some((p) => this.#tooSoon(p.htlc) !== undefined)) {
@@ -389,7 +389,7 @@ export class Registry {
     if (this.#config.mode === 'auto') {
       this.#commit(set, setId, out);
     } else {
-      set.phase = { kind: 'accepted', setId, acceptedAtMs: nowMs, settleRequested: false };
+      set.phase = { kind: 'accepted', setId, acceptedAtMs: nowMs, applicationSettled: false };
       this.#schedule({ at: nowMs + this.#config.holdTimeoutMs, hashHex, kind: 'hold' });
       const htlcs = parts.map((p) => ({ key: p.htlc.key, amountMsat: p.htlc.amountMsat }));
       out.push({ kind: 'setAccepted', paymentHash: set.paymentHash, setId, amountMsat: set.sumMsat, htlcs });
@@ -402,19 +402,19 @@ export class Registry {
     out.push({ kind: 'commitSettle', paymentHash: set.paymentHash, setId, htlcs });
   }
 
-  #onSettleRequested(setId: Uint8Array, nowMs: number, out: Decision[]): void {
+  #onApplicationSettle(setId: Uint8Array, nowMs: number, out: Decision[]): void {
     const hashHex = this.#hashBySetId.get(bytesToHex(setId));
     const set = hashHex === undefined ? undefined : this.#sets.get(hashHex);
     if (set === undefined || set.phase.kind === 'accepting' || set.phase.kind === 'revoking') {
-      out.push({ kind: 'settleRequestAnswered', setId, answer: 'unknownSet' });
+      out.push({ kind: 'applicationSettleAnswered', setId, answer: 'unknownSet' });
       return;
     }
     if (set.phase.kind === 'committed') {
-      out.push({ kind: 'settleRequestAnswered', setId, answer: 'alreadySettled' });
+      out.push({ kind: 'applicationSettleAnswered', setId, answer: 'alreadySettled' });
       return;
     }
     if (set.phase.kind === 'committing') return; // the commit under way answers
-    set.phase.settleRequested = true;
+    set.phase.applicationSettled = true;
     // Committed at once, or as soon as every part is confirmed live.
     this.#proceed(hashHex!, set, nowMs, out);
   }
@@ -460,7 +460,7 @@ export class Registry {
     if (this.#sets.get(hashHex) === set) this.#proceed(hashHex, set, nowMs, out);
   }
 
-  #onSettleRefused(paymentHash: Uint8Array, invoice: InvoiceStatus, out: Decision[]): void {
+  #onSettleRefused(paymentHash: Uint8Array, invoice: InvoiceView, out: Decision[]): void {
     const hashHex = bytesToHex(paymentHash);
     const set = this.#sets.get(hashHex);
     if (set === undefined) return;
@@ -701,7 +701,7 @@ function hold(htlc: ArrivedHtlc, heldMsat: bigint): Decision {
     amountMsat: htlc.amountMsat,
     expiry: htlc.expiry,
     heldMsat,
-    totalMsat: htlc.invoiceAmountMsat,
+    invoiceAmountMsat: htlc.invoiceAmountMsat,
   };
 }
 

@@ -28,8 +28,8 @@ export interface ArrivedHtlc {
   readonly sharedSecret: Uint8Array;
 }
 
-/** What the store knows of an invoice when one of its HTLCs arrives. */
-export type InvoiceStatus =
+/** The registry's view of an invoice, as the store knows it when one of its HTLCs arrives (or on a reload). */
+export type InvoiceView =
   | { readonly kind: 'unknown' }
   /** Open; `acceptedAtMs`: this HTLC joined its set before (logged, unix ms), its set's MPP timeout counts from then. */
   | { readonly kind: 'open'; readonly acceptedAtMs?: number }
@@ -44,15 +44,15 @@ export type InvoiceStatus =
 
 export type RegistryEvent =
   /** An HTLC for the virtual node passed inspection; `invoice` is the store's view, read after arrival. */
-  | { readonly kind: 'htlcArrived'; readonly htlc: ArrivedHtlc; readonly invoice: InvoiceStatus }
+  | { readonly kind: 'htlcArrived'; readonly htlc: ArrivedHtlc; readonly invoice: InvoiceView }
   /** The store committed the settle decision and the whole set: now, and only now, SETTLE may go out. */
   | { readonly kind: 'settleCommitted'; readonly paymentHash: Uint8Array; readonly setId: Uint8Array }
   /** The store refused the commit: the invoice was cancelled, or another set was committed first. */
-  | { readonly kind: 'settleRefused'; readonly paymentHash: Uint8Array; readonly invoice: InvoiceStatus }
+  | { readonly kind: 'settleRefused'; readonly paymentHash: Uint8Array; readonly invoice: InvoiceView }
   /** The store took back a committed decision that no SETTLE had left for (see `revokeSettle`). */
   | { readonly kind: 'settleRevoked'; readonly paymentHash: Uint8Array; readonly setId: Uint8Array }
   /** Hold mode: the application settles an accepted set. */
-  | { readonly kind: 'settleRequested'; readonly setId: Uint8Array }
+  | { readonly kind: 'applicationSettle'; readonly setId: Uint8Array }
   /** Hold mode: the application cancelled the invoice (already durable in the store). */
   | { readonly kind: 'invoiceCancelled'; readonly paymentHash: Uint8Array }
   | { readonly kind: 'blockConnected'; readonly height: number }
@@ -144,8 +144,8 @@ export type Decision =
       readonly expiry: number;
       /** What the set holds now, msat. */
       readonly heldMsat: bigint;
-      /** The invoice amount (MPP total_msat), msat. */
-      readonly totalMsat: bigint;
+      /** The invoice amount, msat (what the set must reach). */
+      readonly invoiceAmountMsat: bigint;
     }
   /** Write the settle decision and the whole set to the store; answer with settleCommitted / settleRefused. */
   | {
@@ -207,10 +207,10 @@ export type Decision =
       readonly amountMsat: bigint;
     }
   /**
-   * Hold mode: a settleRequested that starts no commit: the set is unknown (or not complete), or it was
+   * Hold mode: an applicationSettle that starts no commit: the set is unknown (or not complete), or it was
    * committed already. (A set whose commit is under way gets its answer from that commit.)
    */
-  | { readonly kind: 'settleRequestAnswered'; readonly setId: Uint8Array; readonly answer: 'unknownSet' | 'alreadySettled' };
+  | { readonly kind: 'applicationSettleAnswered'; readonly setId: Uint8Array; readonly answer: 'unknownSet' | 'alreadySettled' };
 
 /** Registry settings. */
 export interface RegistryConfig {

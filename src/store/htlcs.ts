@@ -2,7 +2,7 @@
  * HTLCs of committed sets: final states (group-committed), replay lookups, the restart list.
  *
  * markHtlcFinal batch, whatever its size: lock the invoices of the named HTLCs (ORDER BY hash FOR UPDATE,
- * the order requestSettle uses), update the HTLCs still `settleRequested`, roll up every touched invoice
+ * the order commitSettle uses), update the HTLCs still `settleCommitted`, roll up every touched invoice
  * whose set has no HTLC left pending (settled if all settled, failed if any failed), COMMIT. The invoice
  * lock makes the roll-up exact: two transactions finalizing the last two HTLCs of one set are serialized,
  * so the second sees the first's update and rolls the invoice up.
@@ -35,7 +35,7 @@ const UPDATE_HTLCS = `
   ), changed AS (
     UPDATE lnmux.htlcs AS h SET state = k.state, finalized_at = now()
     FROM k
-    WHERE (h.node_pubkey, h.chan_id, h.htlc_id) = (k.node_pubkey, k.chan_id, k.htlc_id) AND h.state = 'settleRequested'
+    WHERE (h.node_pubkey, h.chan_id, h.htlc_id) = (k.node_pubkey, k.chan_id, k.htlc_id) AND h.state = 'settleCommitted'
     RETURNING h.node_pubkey, h.chan_id, h.htlc_id
   )
   SELECT h.node_pubkey, h.chan_id, h.htlc_id, h.hash, h.state AS previous, (c.htlc_id IS NOT NULL) AS changed
@@ -48,11 +48,11 @@ const ROLL_UP = `
   SET state = CASE WHEN s.failed > 0 THEN 'failed' ELSE 'settled' END, finalized_at = now()
   FROM (
     SELECT hash,
-           count(*) FILTER (WHERE state = 'settleRequested') AS pending,
+           count(*) FILTER (WHERE state = 'settleCommitted') AS pending,
            count(*) FILTER (WHERE state = 'failed') AS failed
     FROM lnmux.htlcs WHERE hash = ANY($1::bytea[]) GROUP BY hash
   ) AS s
-  WHERE i.hash = s.hash AND s.pending = 0 AND i.state = 'settleRequested'
+  WHERE i.hash = s.hash AND s.pending = 0 AND i.state = 'settleCommitted'
   RETURNING i.hash, i.state`;
 
 /** Validates a final-state request. @throws TypeError / RangeError naming the field. */
@@ -106,12 +106,12 @@ export function finalRunner(db: Db): BatchRunner<FinalRequest, HtlcFinalOutcome>
           return {
             kind: 'recorded',
             hash,
-            invoiceState: rolledUp.get(hashHex) ?? 'settleRequested',
+            invoiceState: rolledUp.get(hashHex) ?? 'settleCommitted',
             invoiceFinalized: finalizer.get(hashHex) === first.get(id),
           };
         }
         const state: HtlcState = row.changed ? first.get(id)!.state : row.previous;
-        if (state === 'settleRequested') throw new StoreError(`invariant: HTLC ${id} unchanged yet still pending`);
+        if (state === 'settleCommitted') throw new StoreError(`invariant: HTLC ${id} unchanged yet still pending`);
         return { kind: 'alreadyFinal', hash, state };
       });
       return { kind: 'done', outcomes };
@@ -162,19 +162,19 @@ export async function listInvoiceHtlcs(db: Db, hash: Uint8Array): Promise<readon
 /** listUnfinalizedHtlcs: the restart replay list (partial index htlcs_unfinalized). */
 export async function listUnfinalizedHtlcs(db: Db): Promise<readonly UnfinalizedHtlc[]> {
   return db.withSession('listUnfinalizedHtlcs', async (session) => {
-    const result = await session.query<HtlcRow & { payment_addr: Buffer; settle_requested_at: Date }>(
+    const result = await session.query<HtlcRow & { payment_addr: Buffer; settle_committed_at: Date }>(
       `SELECT h.node_pubkey, h.chan_id, h.htlc_id, h.amount_msat, h.hash, h.set_id, h.state,
-              i.payment_addr, i.settle_requested_at
+              i.payment_addr, i.settle_committed_at
        FROM lnmux.htlcs AS h JOIN lnmux.invoices AS i USING (hash)
-       WHERE h.state = 'settleRequested'
-       ORDER BY i.settle_requested_at, h.hash, h.node_pubkey, h.chan_id, h.htlc_id`,
+       WHERE h.state = 'settleCommitted'
+       ORDER BY i.settle_committed_at, h.hash, h.node_pubkey, h.chan_id, h.htlc_id`,
     );
     return result.rows.map((row) => ({
       ...setHtlcFromRow(row),
       hash: bytesFromSql(row.hash),
       setId: bytesFromSql(row.set_id),
       paymentAddr: bytesFromSql(row.payment_addr),
-      settleRequestedAt: row.settle_requested_at,
+      settleCommittedAt: row.settle_committed_at,
     }));
   });
 }

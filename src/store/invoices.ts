@@ -19,7 +19,7 @@ import {
 } from './types.js';
 
 export const COLUMNS = `hash, sequence, amount_msat, payment_addr, description, description_hash, payment_request,
-  created_at, expires_at, state, set_id, cancelled_at, settle_requested_at, finalized_at`;
+  created_at, expires_at, state, set_id, cancelled_at, settle_committed_at, finalized_at`;
 
 /** An invoices row as pg returns it. */
 export interface InvoiceRow {
@@ -35,7 +35,7 @@ export interface InvoiceRow {
   state: InvoiceState;
   set_id: Buffer | null;
   cancelled_at: Date | null;
-  settle_requested_at: Date | null;
+  settle_committed_at: Date | null;
   finalized_at: Date | null;
 }
 
@@ -61,17 +61,17 @@ export function invoiceFromRow(row: InvoiceRow): Invoice {
     case 'cancelled':
       if (row.cancelled_at === null) throw broken();
       return { ...base, state: 'cancelled', cancelledAt: row.cancelled_at };
-    case 'settleRequested':
-      if (row.set_id === null || row.settle_requested_at === null) throw broken();
-      return { ...base, state: 'settleRequested', setId: bytesFromSql(row.set_id), settleRequestedAt: row.settle_requested_at };
+    case 'settleCommitted':
+      if (row.set_id === null || row.settle_committed_at === null) throw broken();
+      return { ...base, state: 'settleCommitted', setId: bytesFromSql(row.set_id), settleCommittedAt: row.settle_committed_at };
     case 'settled':
     case 'failed':
-      if (row.set_id === null || row.settle_requested_at === null || row.finalized_at === null) throw broken();
+      if (row.set_id === null || row.settle_committed_at === null || row.finalized_at === null) throw broken();
       return {
         ...base,
         state: row.state,
         setId: bytesFromSql(row.set_id),
-        settleRequestedAt: row.settle_requested_at,
+        settleCommittedAt: row.settle_committed_at,
         finalizedAt: row.finalized_at,
       };
     default: {
@@ -229,7 +229,7 @@ export async function cancelInvoice(db: Db, hash: Uint8Array): Promise<CancelOut
     switch (invoice.state) {
       case 'cancelled':
         return { kind: 'alreadyCancelled', cancelledAt: invoice.cancelledAt };
-      case 'settleRequested':
+      case 'settleCommitted':
       case 'settled':
       case 'failed':
         return { kind: invoice.state, setId: invoice.setId };

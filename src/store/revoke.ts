@@ -15,11 +15,11 @@ import type { RevokeSettleOutcome, SettleFence } from './types.js';
 const LOCK = `SELECT state, set_id FROM lnmux.invoices WHERE hash = $1 FOR UPDATE`;
 // As in settle.ts: FOR SHARE orders this against a new leader's epoch bump.
 const READ_FENCE = `SELECT epoch FROM lnmux.leases WHERE name = $1 FOR SHARE`;
-const FINAL_PARTS = `SELECT count(*)::int AS n FROM lnmux.htlcs WHERE hash = $1 AND state <> 'settleRequested'`;
+const FINAL_PARTS = `SELECT count(*)::int AS n FROM lnmux.htlcs WHERE hash = $1 AND state <> 'settleCommitted'`;
 const DELETE_SET = `DELETE FROM lnmux.htlcs WHERE hash = $1`;
 const REOPEN = `
-  UPDATE lnmux.invoices SET state = 'open', set_id = NULL, settle_requested_at = NULL
-  WHERE hash = $1 AND state = 'settleRequested'`;
+  UPDATE lnmux.invoices SET state = 'open', set_id = NULL, settle_committed_at = NULL
+  WHERE hash = $1 AND state = 'settleCommitted'`;
 
 /**
  * See the file comment. With a `fence`, nothing changes (`fenced`) unless its epoch is the leadership's
@@ -37,7 +37,7 @@ export async function revokeSettle(db: Db, hash: Uint8Array, setId: Uint8Array, 
     if (row === undefined) return { kind: 'notRevocable', reason: 'unknownInvoice' };
     // Open with no set: revoked already (a retry whose first answer was lost). The decision is not standing.
     if (row.state === 'open') return { kind: 'revoked' };
-    if (row.state !== 'settleRequested' || row.set_id === null || !row.set_id.equals(Buffer.from(setId))) {
+    if (row.state !== 'settleCommitted' || row.set_id === null || !row.set_id.equals(Buffer.from(setId))) {
       return { kind: 'notRevocable', reason: 'otherState' };
     }
     const final = await session.query<{ n: number }>(FINAL_PARTS, [bytesToSql(hash)]);

@@ -6,10 +6,10 @@
  */
 import { assertCircuitKey, circuitKeyString } from '../protocol/index.js';
 import { checkBytes, checkMsat, hex, sameBytes } from './codec.js';
-import type { InvoiceState, SetHtlc, SettleFence, SettleRequestOutcome } from './types.js';
+import type { InvoiceState, SetHtlc, SettleFence, SettleCommitOutcome } from './types.js';
 
-/** One requestSettle call. */
-export interface SettleRequest {
+/** One commitSettle call. */
+export interface SettleCommit {
   /** The invoice's 32-byte payment hash. */
   readonly hash: Uint8Array;
   /** The set's 32-byte set_id. */
@@ -25,7 +25,7 @@ export interface InvoiceForSettle {
   readonly state: InvoiceState;
   readonly amountMsat: bigint;
   readonly setId: Uint8Array | null;
-  readonly settleRequestedAt: Date | null;
+  readonly settleCommittedAt: Date | null;
 }
 
 /** The verdict for one request: write its set, or an outcome that needs no write. */
@@ -34,13 +34,13 @@ export type SettleVerdict =
   | { readonly kind: 'write' }
   /** The same set as an earlier request of this batch that writes it: `alreadyCommitted` after the write. */
   | { readonly kind: 'sameSetAsWrite'; readonly writeIndex: number }
-  | Exclude<SettleRequestOutcome, { kind: 'committed' | 'htlcInOtherSet' }>;
+  | Exclude<SettleCommitOutcome, { kind: 'committed' | 'htlcInOtherSet' }>;
 
 /**
  * Validates a request before it is queued.
  * @throws TypeError / RangeError naming the bad field (a programming error, not an outcome).
  */
-export function checkSettleRequest(request: SettleRequest): void {
+export function checkSettleCommit(request: SettleCommit): void {
   checkBytes(request.hash, 32, 'hash');
   checkBytes(request.setId, 32, 'setId');
   if (!Array.isArray(request.htlcs) || request.htlcs.length === 0) {
@@ -72,7 +72,7 @@ export function setAmountMsat(htlcs: readonly SetHtlc[]): bigint {
  */
 export function decideSettles(
   invoices: ReadonlyMap<string, InvoiceForSettle>,
-  requests: readonly SettleRequest[],
+  requests: readonly SettleCommit[],
 ): SettleVerdict[] {
   // What this batch decided so far, per hash: which request writes which set.
   const written = new Map<string, { readonly setId: Uint8Array; readonly writeIndex: number }>();
@@ -89,14 +89,14 @@ export function decideSettles(
     switch (invoice.state) {
       case 'cancelled':
         return { kind: 'cancelled' };
-      case 'settleRequested':
+      case 'settleCommitted':
       case 'settled':
       case 'failed': {
-        if (invoice.setId === null || invoice.settleRequestedAt === null) {
+        if (invoice.setId === null || invoice.settleCommittedAt === null) {
           throw new Error(`invariant: invoice ${key} is ${invoice.state} without a set`);
         }
         return sameBytes(invoice.setId, request.setId)
-          ? { kind: 'alreadyCommitted', state: invoice.state, settleRequestedAt: invoice.settleRequestedAt }
+          ? { kind: 'alreadyCommitted', state: invoice.state, settleCommittedAt: invoice.settleCommittedAt }
           : { kind: 'alreadySettledWithOtherSet', setId: invoice.setId };
       }
       case 'open': {

@@ -1,5 +1,5 @@
 /**
- * requestSettle as a batch transaction. Per batch, whatever its size: lock the invoice rows
+ * commitSettle as a batch transaction. Per batch, whatever its size: lock the invoice rows
  * (SELECT ... ORDER BY hash FOR UPDATE: row locks, taken in one global order so two batches cannot
  * deadlock), decide each request (settle-decision.ts), write every committed set in one statement
  * (invoice update + HTLC inserts), COMMIT.
@@ -15,11 +15,11 @@ import type { BatchResult, BatchRunner } from './batcher.js';
 import { bigintFromSql, bytesFromSql, bytesToSql, hex, keyColumns, keyFromRow, u64ToSql } from './codec.js';
 import type { Db, TransactionSession } from './db.js';
 import { StoreError, sqlStateOf } from './errors.js';
-import { decideSettles, type InvoiceForSettle, type SettleRequest } from './settle-decision.js';
-import type { InvoiceState, SettleRequestOutcome } from './types.js';
+import { decideSettles, type InvoiceForSettle, type SettleCommit } from './settle-decision.js';
+import type { InvoiceState, SettleCommitOutcome } from './types.js';
 
 const LOCK_INVOICES = `
-  SELECT hash, state, amount_msat, set_id, settle_requested_at
+  SELECT hash, state, amount_msat, set_id, settle_committed_at
   FROM lnmux.invoices
   WHERE hash = ANY($1::bytea[])
   ORDER BY hash
@@ -28,16 +28,16 @@ const LOCK_INVOICES = `
 const WRITE_SETS = `
   WITH decided AS (
     UPDATE lnmux.invoices AS i
-    SET state = 'settleRequested', set_id = d.set_id, settle_requested_at = now()
+    SET state = 'settleCommitted', set_id = d.set_id, settle_committed_at = now()
     FROM unnest($1::bytea[], $2::bytea[]) AS d(hash, set_id)
     WHERE i.hash = d.hash AND i.state = 'open'
-    RETURNING i.hash, i.settle_requested_at
+    RETURNING i.hash, i.settle_committed_at
   ), inserted AS (
     INSERT INTO lnmux.htlcs (node_pubkey, chan_id, htlc_id, hash, set_id, amount_msat)
     SELECT * FROM unnest($3::bytea[], $4::bigint[], $5::bigint[], $6::bytea[], $7::bytea[], $8::bigint[])
     RETURNING 1
   )
-  SELECT hash, settle_requested_at, (SELECT count(*) FROM inserted)::int AS inserted FROM decided`;
+  SELECT hash, settle_committed_at, (SELECT count(*) FROM inserted)::int AS inserted FROM decided`;
 
 const FIND_CONFLICTS = `
   SELECT h.node_pubkey, h.chan_id, h.htlc_id
@@ -58,7 +58,7 @@ interface LockedRow {
   state: InvoiceState;
   amount_msat: string;
   set_id: Buffer | null;
-  settle_requested_at: Date | null;
+  settle_committed_at: Date | null;
 }
 
 /** True for the unique violation of an HTLC key that is already in some set. */
@@ -67,11 +67,11 @@ function isHtlcKeyConflict(error: unknown): boolean {
   return sqlStateOf(cause) === '23505' && (cause as { constraint?: unknown }).constraint === 'htlcs_pkey';
 }
 
-/** The batch runner behind InvoiceStore.requestSettle. Requests are validated before they are queued. */
-export function settleRunner(db: Db): BatchRunner<SettleRequest, SettleRequestOutcome> {
+/** The batch runner behind InvoiceStore.commitSettle. Requests are validated before they are queued. */
+export function settleRunner(db: Db): BatchRunner<SettleCommit, SettleCommitOutcome> {
   return async (requests) => {
     try {
-      return await db.transaction<BatchResult<SettleRequestOutcome>>('requestSettle', (session) =>
+      return await db.transaction<BatchResult<SettleCommitOutcome>>('commitSettle', (session) =>
         settleBatch(session, requests),
       );
     } catch (error) {
@@ -80,7 +80,7 @@ export function settleRunner(db: Db): BatchRunner<SettleRequest, SettleRequestOu
       if (requests.length > 1) return { kind: 'split' };
       const request = requests[0]!;
       const [n, c, h] = keyColumns(request.htlcs);
-      const found = await db.withSession('requestSettle (conflict)', (session) =>
+      const found = await db.withSession('commitSettle (conflict)', (session) =>
         session.query<{ node_pubkey: Buffer; chan_id: string; htlc_id: string }>(FIND_CONFLICTS, [
           n,
           c,
@@ -97,8 +97,8 @@ export function settleRunner(db: Db): BatchRunner<SettleRequest, SettleRequestOu
 
 async function settleBatch(
   session: TransactionSession,
-  requests: readonly SettleRequest[],
-): Promise<BatchResult<SettleRequestOutcome>> {
+  requests: readonly SettleCommit[],
+): Promise<BatchResult<SettleCommitOutcome>> {
   const hashes = [...new Map(requests.map((r) => [hex(r.hash), bytesToSql(r.hash)])).values()];
   const fenceNames = [...new Set(requests.flatMap((r) => (r.fence !== undefined ? [r.fence.leadership] : [])))];
   // Sent together with BEGIN and the invoice lock (pipelined): the fence costs no round trip.
@@ -125,9 +125,9 @@ async function settleBatch(
 
 async function decideAndWrite(
   session: TransactionSession,
-  requests: readonly SettleRequest[],
+  requests: readonly SettleCommit[],
   lockedRows: readonly LockedRow[],
-): Promise<SettleRequestOutcome[]> {
+): Promise<SettleCommitOutcome[]> {
   const locked = { rows: lockedRows };
   const invoices = new Map<string, InvoiceForSettle>();
   for (const row of locked.rows) {
@@ -135,7 +135,7 @@ async function decideAndWrite(
       state: row.state,
       amountMsat: bigintFromSql(row.amount_msat),
       setId: row.set_id === null ? null : bytesFromSql(row.set_id),
-      settleRequestedAt: row.settle_requested_at,
+      settleCommittedAt: row.settle_committed_at,
     });
   }
   const verdicts = decideSettles(invoices, requests);
@@ -146,7 +146,7 @@ async function decideAndWrite(
     const [nodes, chans, ids] = keyColumns(htlcs);
     // The write and COMMIT travel together. A key already in another set fails the INSERT (unique
     // violation), which rolls the whole transaction back: see settleRunner.
-    const written = await session.queryAndCommit<{ hash: Buffer; settle_requested_at: Date; inserted: number }>(
+    const written = await session.queryAndCommit<{ hash: Buffer; settle_committed_at: Date; inserted: number }>(
       WRITE_SETS,
       [
         writes.map((w) => bytesToSql(w.hash)),
@@ -167,17 +167,17 @@ async function decideAndWrite(
           `${written.rows[0]?.inserted ?? 0} of ${htlcs.length} HTLCs`,
       );
     }
-    for (const row of written.rows) decidedAt.set(row.hash.toString('hex'), row.settle_requested_at);
+    for (const row of written.rows) decidedAt.set(row.hash.toString('hex'), row.settle_committed_at);
   }
-  const outcomes = verdicts.map((verdict, i): SettleRequestOutcome => {
+  const outcomes = verdicts.map((verdict, i): SettleCommitOutcome => {
     switch (verdict.kind) {
       case 'write':
-        return { kind: 'committed', settleRequestedAt: decidedAt.get(hex(requests[i]!.hash))! };
+        return { kind: 'committed', settleCommittedAt: decidedAt.get(hex(requests[i]!.hash))! };
       case 'sameSetAsWrite':
         return {
           kind: 'alreadyCommitted',
-          state: 'settleRequested',
-          settleRequestedAt: decidedAt.get(hex(requests[verdict.writeIndex]!.hash))!,
+          state: 'settleCommitted',
+          settleCommittedAt: decidedAt.get(hex(requests[verdict.writeIndex]!.hash))!,
         };
       default:
         return verdict;

@@ -1,6 +1,6 @@
 /**
  * The Store: invoice, settle, lease and identity-binding operations over one Db, with group commit for the three write
- * paths that run per payment (recordInvoice, requestSettle, markHtlcFinal).
+ * paths that run per payment (recordInvoice, commitSettle, markHtlcFinal).
  */
 import { Batcher } from './batcher.js';
 import { assertCircuitKey, type CircuitKey } from '../protocol/index.js';
@@ -12,7 +12,7 @@ import { bindNodeIdentity, readNodeIdentity } from './identity.js';
 import { cancelInvoice, checkNewInvoice, getInvoice, listInvoices, recordRunner } from './invoices.js';
 import { openLeadership, type Leadership, type LeadershipOptions } from './leadership.js';
 import { acquireLease, releaseLease, renewLease } from './leases.js';
-import { checkSettleRequest, type SettleRequest } from './settle-decision.js';
+import { checkSettleCommit, type SettleCommit } from './settle-decision.js';
 import { checkHtlcLogEntry, getInvoiceForHtlc, listHtlcLog, recordHtlcLog } from './htlc-log.js';
 import { revokeSettle } from './revoke.js';
 import { settleRunner } from './settle.js';
@@ -34,7 +34,7 @@ import type {
   RevokeSettleOutcome,
   SetHtlc,
   SettleFence,
-  SettleRequestOutcome,
+  SettleCommitOutcome,
   Store,
   StoredHtlc,
   UnfinalizedHtlc,
@@ -56,7 +56,7 @@ export function createStore(db: Db, backend: Store['backend'], settings: BatchSe
 class DbStore implements Store {
   readonly #db: Db;
   readonly #record: Batcher<NewInvoice, RecordInvoiceOutcome>;
-  readonly #settle: Batcher<SettleRequest, SettleRequestOutcome>;
+  readonly #settle: Batcher<SettleCommit, SettleCommitOutcome>;
   readonly #final: Batcher<FinalRequest, HtlcFinalOutcome>;
   #closing: Promise<void> | undefined;
 
@@ -99,10 +99,10 @@ class DbStore implements Store {
     return cancelInvoice(this.#db, hash);
   }
 
-  async requestSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[], fence?: SettleFence): Promise<SettleRequestOutcome> {
-    this.#open('requestSettle');
+  async commitSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[], fence?: SettleFence): Promise<SettleCommitOutcome> {
+    this.#open('commitSettle');
     const request = { hash, setId, htlcs: [...htlcs], ...(fence !== undefined ? { fence } : {}) };
-    checkSettleRequest(request);
+    checkSettleCommit(request);
     return this.#settle.submit(request);
   }
 

@@ -6,26 +6,26 @@
 import type { CircuitKey } from '../protocol/index.js';
 import type { Leadership, LeadershipOptions } from './leadership.js';
 
-/** An invoice's life: open -> cancelled, or open -> settleRequested -> settled | failed. */
-export type InvoiceState = 'open' | 'cancelled' | 'settleRequested' | 'settled' | 'failed';
+/** An invoice's life: open -> cancelled, or open -> settleCommitted -> settled | failed. */
+export type InvoiceState = 'open' | 'cancelled' | 'settleCommitted' | 'settled' | 'failed';
 
 /** Every invoice state, in life order. */
 export const INVOICE_STATES: readonly InvoiceState[] = Object.freeze([
   'open',
   'cancelled',
-  'settleRequested',
+  'settleCommitted',
   'settled',
   'failed',
 ]);
 
 /** The state of one HTLC of a committed set. */
-export type HtlcState = 'settleRequested' | 'settled' | 'failed';
+export type HtlcState = 'settleCommitted' | 'settled' | 'failed';
 
 /** A final HTLC outcome, as LND reports it (`--store-final-htlc-resolutions`). */
 export type HtlcFinalState = 'settled' | 'failed';
 
 
-/** One HTLC of a set handed to {@link InvoiceStore.requestSettle}. */
+/** One HTLC of a set handed to {@link InvoiceStore.commitSettle}. */
 export interface SetHtlc extends CircuitKey {
   /** The HTLC's amount in msat (what the final hop receives), u64 >= 1. */
   readonly amountMsat: bigint;
@@ -53,27 +53,27 @@ export interface NewInvoice {
   readonly expiresAt: Date;
 }
 
-/** The part of an invoice that depends on its state; each state carries exactly the fields it has. */
-export type InvoiceStatus =
+/** The fields an invoice has in each state ({@link InvoiceState}): each state carries exactly the fields it has. */
+export type InvoiceStateFields =
   | { readonly state: 'open' }
   | { readonly state: 'cancelled'; readonly cancelledAt: Date }
   | {
-      readonly state: 'settleRequested';
+      readonly state: 'settleCommitted';
       /** The committed set's 32-byte set_id. */
       readonly setId: Uint8Array;
-      readonly settleRequestedAt: Date;
+      readonly settleCommittedAt: Date;
     }
   | {
       readonly state: 'settled' | 'failed';
       readonly setId: Uint8Array;
-      readonly settleRequestedAt: Date;
+      readonly settleCommittedAt: Date;
       /** When the last HTLC of the set reached its final state. */
       readonly finalizedAt: Date;
     };
 
 /** A stored invoice. */
 export type Invoice = NewInvoice &
-  InvoiceStatus & {
+  InvoiceStateFields & {
     /** Position in creation order, for paging: grows with every recorded invoice. */
     readonly sequence: bigint;
   };
@@ -93,7 +93,7 @@ export interface UnfinalizedHtlc extends SetHtlc {
   readonly setId: Uint8Array;
   /** The invoice's payment_addr, from which the preimage is derived again. */
   readonly paymentAddr: Uint8Array;
-  readonly settleRequestedAt: Date;
+  readonly settleCommittedAt: Date;
 }
 
 /** Query for {@link InvoiceStore.listInvoices}. */
@@ -129,18 +129,18 @@ export type CancelOutcome =
   | { readonly kind: 'cancelled'; readonly cancelledAt: Date }
   | { readonly kind: 'alreadyCancelled'; readonly cancelledAt: Date }
   /** A settle was committed first: the invoice can no longer be cancelled. */
-  | { readonly kind: 'settleRequested' | 'settled' | 'failed'; readonly setId: Uint8Array }
+  | { readonly kind: 'settleCommitted' | 'settled' | 'failed'; readonly setId: Uint8Array }
   | { readonly kind: 'unknown' };
 
-/** Outcome of {@link InvoiceStore.requestSettle}. Only `committed` and `alreadyCommitted` allow a SETTLE. */
-export type SettleRequestOutcome =
+/** Outcome of {@link InvoiceStore.commitSettle}. Only `committed` and `alreadyCommitted` allow a SETTLE. */
+export type SettleCommitOutcome =
   /** This call committed the decision and the set. */
-  | { readonly kind: 'committed'; readonly settleRequestedAt: Date }
+  | { readonly kind: 'committed'; readonly settleCommittedAt: Date }
   /** The same set was committed before (a retry, a restart): settle it, as before. */
   | {
       readonly kind: 'alreadyCommitted';
-      readonly state: 'settleRequested' | 'settled' | 'failed';
-      readonly settleRequestedAt: Date;
+      readonly state: 'settleCommitted' | 'settled' | 'failed';
+      readonly settleCommittedAt: Date;
     }
   /** A different set was committed for this invoice: fail the HTLCs of this one. */
   | { readonly kind: 'alreadySettledWithOtherSet'; readonly setId: Uint8Array }
@@ -175,7 +175,7 @@ export type HtlcFinalOutcome =
   | {
       readonly kind: 'recorded';
       readonly hash: Uint8Array;
-      readonly invoiceState: 'settleRequested' | 'settled' | 'failed';
+      readonly invoiceState: 'settleCommitted' | 'settled' | 'failed';
       readonly invoiceFinalized: boolean;
     }
   /** The HTLC was final already (a repeated event): nothing changed. `state` is the recorded one. */
@@ -252,7 +252,7 @@ export interface InvoiceStore {
    * The same set again gives `alreadyCommitted`; a different set is refused. Resolves only after COMMIT.
    * With a `fence`, nothing is written (outcome `fenced`) unless its epoch is the leadership's current one.
    */
-  requestSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[], fence?: SettleFence): Promise<SettleRequestOutcome>;
+  commitSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[], fence?: SettleFence): Promise<SettleCommitOutcome>;
   /**
    * Takes back the settle decision of `setId`, for which no SETTLE was sent (a part of the set was lost
    * before the preimage was released): the invoice is open again. See revoke.ts.

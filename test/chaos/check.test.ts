@@ -49,7 +49,7 @@ describe('chaos checker', () => {
 
   it('reports a success the database does not record, and an unfinished payment', () => {
     const input = clean();
-    expect(kinds({ ...input, dbInvoices: [{ hash: HASH, amountMsat: 1000n, state: 'settleRequested', setId: SET }], dbHtlcs: input.dbHtlcs.map((h) => ({ ...h, state: 'settleRequested' })) })).toEqual([
+    expect(kinds({ ...input, dbInvoices: [{ hash: HASH, amountMsat: 1000n, state: 'settleCommitted', setId: SET }], dbHtlcs: input.dbHtlcs.map((h) => ({ ...h, state: 'settleCommitted' })) })).toEqual([
       'pending-db',
       'success-not-recorded',
     ]);

@@ -10,7 +10,7 @@
  *  underpaid              an invoice whose HTLCs settled at the nodes add up to less than its amount
  *                         (a preimage released for less)
  *  pending-node           an HTLC still pending at a node
- *  pending-db             an invoice or HTLC still `settleRequested` in the database
+ *  pending-db             an invoice or HTLC still `settleCommitted` in the database
  *  pending-payment        a payment the payer has not finished
  */
 
@@ -69,7 +69,7 @@ export interface Violation {
 }
 
 const keyOf = (h: { node: string; chanId: bigint; htlcId: bigint }): string => `${h.node}:${h.chanId}:${h.htlcId}`;
-const SETTLED_STATES = new Set(['settled', 'settleRequested']);
+const SETTLED_STATES = new Set(['settled', 'settleCommitted']);
 
 /** Every violation of the run, in a stable order. */
 export function checkRun(input: CheckInput): Violation[] {
@@ -84,7 +84,7 @@ export function checkRun(input: CheckInput): Violation[] {
     setHtlcs.set(h.hash, list);
   }
 
-  // The database's side: each committed set (settleRequested, settled, or failed after its commit),
+  // The database's side: each committed set (settleCommitted, settled, or failed after its commit),
   // part by part, at its node.
   for (const invoice of input.dbInvoices) {
     if (invoice.setId === undefined) continue;
@@ -142,8 +142,8 @@ export function checkRun(input: CheckInput): Violation[] {
 
   // Nothing left pending.
   for (const h of input.pendingAtNodes) violations.push({ kind: 'pending-node', hash: h.hash, detail: `HTLC ${keyOf(h)} still held at its node` });
-  for (const i of input.dbInvoices) if (i.state === 'settleRequested') violations.push({ kind: 'pending-db', hash: i.hash, detail: 'invoice still settleRequested' });
-  for (const h of input.dbHtlcs) if (h.state === 'settleRequested') violations.push({ kind: 'pending-db', hash: h.hash, detail: `HTLC ${keyOf(h)} still settleRequested` });
+  for (const i of input.dbInvoices) if (i.state === 'settleCommitted') violations.push({ kind: 'pending-db', hash: i.hash, detail: 'invoice still settleCommitted' });
+  for (const h of input.dbHtlcs) if (h.state === 'settleCommitted') violations.push({ kind: 'pending-db', hash: h.hash, detail: `HTLC ${keyOf(h)} still settleCommitted` });
 
   return violations;
 }

@@ -542,7 +542,7 @@ async function main(): Promise<number> {
     await until(async () => {
       if (cluster.nodes.some((n) => n.pendingHtlcs().length > 0)) return false;
       const state = await readDatabase(db.url).catch(() => undefined);
-      return state !== undefined && !state.invoices.some((i) => i.state === 'settleRequested') && !state.htlcs.some((h) => h.state === 'settleRequested');
+      return state !== undefined && !state.invoices.some((i) => i.state === 'settleCommitted') && !state.htlcs.some((h) => h.state === 'settleCommitted');
     }, 60_000, 250);
 
     const state = await readDatabase(db.url);

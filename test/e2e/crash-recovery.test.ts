@@ -125,9 +125,9 @@ describe.each(BACKENDS)('lnmux killed in the middle of a settle (%s)', (backend)
     const store = await database().open();
     try {
       const before = await store.getInvoice(paymentHash);
-      expect(before).toMatchObject({ state: 'settleRequested', setId: hexToBytes(committed!['setId'] as string) });
+      expect(before).toMatchObject({ state: 'settleCommitted', setId: hexToBytes(committed!['setId'] as string) });
       const rows = await store.listInvoiceHtlcs(paymentHash);
-      expect(rows.map((r) => r.state)).toEqual(['settleRequested', 'settleRequested']);
+      expect(rows.map((r) => r.state)).toEqual(['settleCommitted', 'settleCommitted']);
       expect(rows.map((r) => `${bytesToHex(r.nodePubkey)}:${r.chanId}:${r.htlcId}`).sort()).toEqual(held);
 
       const mux = await startMux(cluster(), store, { identityKey }, { leaseTtlMs: LEASE_TTL_MS });
@@ -139,8 +139,8 @@ describe.each(BACKENDS)('lnmux killed in the middle of a settle (%s)', (backend)
         // Settled from the dead process's decision: the same set, committed once.
         const after = await store.getInvoice(paymentHash);
         expect(after).toMatchObject({ setId: hexToBytes(committed!['setId'] as string) });
-        expect(after?.state !== 'open' && after?.state !== 'cancelled' && after?.settleRequestedAt).toEqual(
-          before?.state === 'settleRequested' && before.settleRequestedAt,
+        expect(after?.state !== 'open' && after?.state !== 'cancelled' && after?.settleCommittedAt).toEqual(
+          before?.state === 'settleCommitted' && before.settleCommittedAt,
         );
       } finally {
         await stopMux(cluster(), mux);

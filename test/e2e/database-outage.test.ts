@@ -84,19 +84,19 @@ describe.each(BACKENDS)('lnmux while its database is unreachable (%s)', (backend
       const parts = partsOf(payment.hash!);
       if (parts.held !== 2 || parts.resolved !== 0) log.push(`NOT HELD ${when}: ${JSON.stringify(parts)}`);
     };
-    const failing: Store['requestSettle'] = async (hash, setId, htlcs, fence) => {
+    const failing: Store['commitSettle'] = async (hash, setId, htlcs, fence) => {
       calls++;
       expectAllHeld(`at commit attempt ${calls}`);
       if (calls <= FAILURES) {
         log.push('unavailable');
         throw new StoreUnavailableError('database unreachable (test)', false);
       }
-      const outcome = await store().requestSettle(hash, setId, htlcs, fence);
+      const outcome = await store().commitSettle(hash, setId, htlcs, fence);
       expectAllHeld('once committed');
       log.push(`commit ${outcome.kind}`);
       return outcome;
     };
-    mux = await startMux(c, sharedStore(store(), { requestSettle: failing }));
+    mux = await startMux(c, sharedStore(store(), { commitSettle: failing }));
     const invoice = await mux.createInvoice({ amountMsat: 100_000_000n, description: 'commit fails first' });
     payment.hash = invoice.paymentHash;
     c.setInboundLiquidity(0, 60_000_000n);
@@ -114,13 +114,13 @@ describe.each(BACKENDS)('lnmux while its database is unreachable (%s)', (backend
   it('settles once when the commit happened but its answer was lost (the retry finds the same set committed)', async () => {
     const c = cluster();
     const outcomes: string[] = [];
-    const lostAnswer: Store['requestSettle'] = async (hash, setId, htlcs, fence) => {
-      const outcome = await store().requestSettle(hash, setId, htlcs, fence);
+    const lostAnswer: Store['commitSettle'] = async (hash, setId, htlcs, fence) => {
+      const outcome = await store().commitSettle(hash, setId, htlcs, fence);
       outcomes.push(outcome.kind);
       if (outcomes.length === 1) throw new StoreUnavailableError('connection lost during COMMIT (test)', true);
       return outcome;
     };
-    mux = await startMux(c, sharedStore(store(), { requestSettle: lostAnswer }));
+    mux = await startMux(c, sharedStore(store(), { commitSettle: lostAnswer }));
     const invoice = await mux.createInvoice({ amountMsat: 30_000_000n, description: 'commit answer lost' });
     const result = await c.payer.pay(invoice.paymentRequest);
     expect(outcomes).toEqual(['committed', 'alreadyCommitted']);

@@ -70,7 +70,7 @@ describe.each(BACKENDS)('hold mode (%s)', (backend) => {
     const result = await payment;
     expectSucceeded(result);
     expect(event.htlcs.map((h) => `${h.circuitKey}=${h.amountMsat}`).sort()).toEqual(
-      result.parts.map((p) => `${p.firstHop}:${p.chanId}:${p.htlcId}=${p.amountMsat}`).sort(),
+      result.parts.map((p) => `${p.chanId}:${p.htlcId}@${p.firstHop}=${p.amountMsat}`).sort(),
     );
     await expectPaidAndSettled(store(), invoice.paymentHash, result);
     expect((await store().getInvoice(invoice.paymentHash))).toMatchObject({ setId: Uint8Array.from(Buffer.from(event.setId, 'hex')) });

@@ -128,8 +128,8 @@ describe.each(BACKENDS)('the identity key bound to its database, across a restar
       expect(notIntercepting(c)).toBe(true);
       expect(heldParts(paymentHash)).toEqual(held);
       expect(await isSettled(payment)).toBe(false);
-      expect(await store.getInvoice(paymentHash)).toMatchObject({ state: 'settleRequested', setId: hexToBytes(committed!['setId'] as string) });
-      expect((await store.listInvoiceHtlcs(paymentHash)).map((h) => h.state)).toEqual(['settleRequested', 'settleRequested']);
+      expect(await store.getInvoice(paymentHash)).toMatchObject({ state: 'settleCommitted', setId: hexToBytes(committed!['setId'] as string) });
+      expect((await store.listInvoiceHtlcs(paymentHash)).map((h) => h.state)).toEqual(['settleCommitted', 'settleCommitted']);
       expect(await store.nodeIdentity()).toMatchObject({ nodePubkey: hexToBytes(pubkeyOf(identityKey)) });
 
       // The right key: every held part is settled from the committed set.

@@ -12,7 +12,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Mux, type MuxEvents } from '../../src/mux/mux.js';
-import { openStore, type SettleRequestOutcome } from '../../src/store/index.js';
+import { openStore, type SettleCommitOutcome } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { useTestDatabase } from '../store/helpers.js';
 import { startProxy, type Proxy } from '../store/proxy.js';
@@ -178,13 +178,13 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
 
   it("refuses the settle commit of a leader whose session ended unnoticed (fencing); the new leader settles the payment once it has the nodes", { timeout: 60_000 }, async () => {
     const c = cluster();
-    const staleOutcomes: SettleRequestOutcome['kind'][] = [];
+    const staleOutcomes: SettleCommitOutcome['kind'][] = [];
     const stale = await startInstance('stale', {
       overrides: (store) => ({
         // As if paused while its session ended: it never hears of the loss and believes it still leads.
         leadership: (name, holder, options) => store.leadership(name, holder, { ...options, onLost: () => {} }),
-        requestSettle: async (...args) => {
-          const outcome = await store.requestSettle(...args);
+        commitSettle: async (...args) => {
+          const outcome = await store.commitSettle(...args);
           staleOutcomes.push(outcome.kind);
           return outcome;
         },

@@ -15,7 +15,7 @@ import { virtualChannelId } from '../../src/protocol/virtual-scid.js';
 import { SettlementEngine } from '../../src/mux/engine.js';
 import type { InterceptorResponse } from '../../src/lnd/index.js';
 import type { NodeLink, SettleCommitResult, SettleStore } from '../../src/mux/ports.js';
-import type { InvoiceStatus } from '../../src/registry/types.js';
+import type { InvoiceView } from '../../src/registry/types.js';
 
 const keyring = deriveKeyring(new Uint8Array(32).fill(0x42));
 const NODE = Uint8Array.from(Buffer.from('020723c6f2203f1072336bd0e71bf4d11e367ab0b3010ce60c080abef0d4770db8', 'hex'));
@@ -96,7 +96,7 @@ function htlc(
 function fakeStore(overrides: Partial<SettleStore> = {}): SettleStore {
   return {
     invoiceStatus: async () => ({ kind: 'open' }),
-    requestSettle: async () => ({ kind: 'committed' }),
+    commitSettle: async () => ({ kind: 'committed' }),
     revokeSettle: async () => 'revoked',
     logHtlcs: async () => undefined,
     markHtlcFinal: async () => undefined,
@@ -118,7 +118,7 @@ describe('SettlementEngine', () => {
     const requested: unknown[] = [];
     const { engine, link } = engineWith(
       fakeStore({
-        requestSettle: (hash, id, htlcs) => {
+        commitSettle: (hash, id, htlcs) => {
           requested.push({ hash, id, htlcs });
           return commit.promise;
         },
@@ -141,7 +141,7 @@ describe('SettlementEngine', () => {
     let attempts = 0;
     const { engine, link } = engineWith(
       fakeStore({
-        requestSettle: async () => {
+        commitSettle: async () => {
           attempts++;
           if (attempts <= 3) throw Object.assign(new Error('connection refused'), { retryable: true });
           return { kind: 'committed' };
@@ -158,8 +158,8 @@ describe('SettlementEngine', () => {
 
   it('never settles a set the store refused (another set won), and fails its HTLCs', async () => {
     const winner: CircuitKey = { nodePubkey: NODE, chanId: 9n, htlcId: 9n };
-    const refusedWith: InvoiceStatus = { kind: 'settleCommitted', setId: setId([winner]), htlcs: [winner] };
-    const { engine, link } = engineWith(fakeStore({ requestSettle: async () => ({ kind: 'refused', invoice: refusedWith }) }));
+    const refusedWith: InvoiceView = { kind: 'settleCommitted', setId: setId([winner]), htlcs: [winner] };
+    const { engine, link } = engineWith(fakeStore({ commitSettle: async () => ({ kind: 'refused', invoice: refusedWith }) }));
     await engine.onHtlc(NODE_HEX, htlc(1n));
     await until(() => link.sent.length === 1, 'the answer');
     expect(link.sent[0]?.kind).toBe('failWithMessage');
@@ -167,7 +167,7 @@ describe('SettlementEngine', () => {
   });
 
   it('RESUMEs a forward for another channel at once, even while the database hangs (invariant 5)', async () => {
-    const never = new Promise<InvoiceStatus>(() => undefined);
+    const never = new Promise<InvoiceView>(() => undefined);
     const { engine, link } = engineWith(fakeStore({ invoiceStatus: () => never }));
     // An HTLC of ours waits on the hung database...
     void engine.onHtlc(NODE_HEX, htlc(1n));
@@ -193,12 +193,12 @@ describe('SettlementEngine', () => {
 
   it('settles again an HTLC the store lists in the committed set when it is offered after a restart (invariant 2)', async () => {
     const key: CircuitKey = { nodePubkey: NODE, chanId: 7n, htlcId: 1n };
-    const committed: InvoiceStatus = { kind: 'settleCommitted', setId: setId([key]), htlcs: [key] };
+    const committed: InvoiceView = { kind: 'settleCommitted', setId: setId([key]), htlcs: [key] };
     let commits = 0;
     const { engine, link } = engineWith(
       fakeStore({
         invoiceStatus: async () => committed,
-        requestSettle: async () => {
+        commitSettle: async () => {
           commits++;
           return { kind: 'committed' };
         },
@@ -244,7 +244,7 @@ describe('SettlementEngine', () => {
     const requested: bigint[][] = [];
     const { engine, link } = engineWith(
       fakeStore({
-        requestSettle: async (_hash, _id, htlcs) => {
+        commitSettle: async (_hash, _id, htlcs) => {
           requested.push(htlcs.map((h) => h.key.htlcId));
           return { kind: 'committed' };
         },
@@ -269,7 +269,7 @@ describe('SettlementEngine', () => {
     const revoked: string[] = [];
     const { engine, link } = engineWith(
       fakeStore({
-        requestSettle: () => commit.promise,
+        commitSettle: () => commit.promise,
         revokeSettle: async (_hash, id) => {
           revoked.push(bytesToHex(id));
           return 'revoked';
@@ -338,7 +338,7 @@ describe('SettlementEngine', () => {
 
   it('holds the SETTLEs of a set whose node dropped its stream during the commit, before the engine read that event', async () => {
     const commit = deferred<SettleCommitResult>();
-    const { engine, link } = engineWith(fakeStore({ requestSettle: () => commit.promise }));
+    const { engine, link } = engineWith(fakeStore({ commitSettle: () => commit.promise }));
     await engine.onHtlc(NODE_HEX, htlc(1n));
     link.connected = false; // the transport knows; no stream event has reached the engine yet
     commit.resolve({ kind: 'committed' });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { setId, type CircuitKey } from '../../src/protocol/index.js';
 import { Registry } from '../../src/registry/registry.js';
-import type { ArrivedHtlc, Decision, InvoiceStatus, RegistryConfig } from '../../src/registry/types.js';
+import type { ArrivedHtlc, Decision, InvoiceView, RegistryConfig } from '../../src/registry/types.js';
 
 const NODE_A = Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 2 : i));
 const NODE_B = Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 3 : 100 + i));
@@ -12,7 +12,7 @@ const EXPIRES_AT = T0 / 1000 + 3600; // unix s
 const HEIGHT = 800_000;
 
 const config: RegistryConfig = { mode: 'auto', mppTimeoutMs: 120_000, holdTimeoutMs: 60_000, expiryMarginBlocks: 10, autoFailMarginBlocks: 3 };
-const open: InvoiceStatus = { kind: 'open' };
+const open: InvoiceView = { kind: 'open' };
 
 function key(node: Uint8Array, htlcId: bigint, chanId = 555n): CircuitKey {
   return { nodePubkey: node, chanId, htlcId };
@@ -122,8 +122,8 @@ describe('Registry, auto mode', () => {
 
   it('fails with the same message whether the invoice is unknown, cancelled, expired or settled by another set', () => {
     const r = registry();
-    const committed: InvoiceStatus = { kind: 'settleCommitted', setId: new Uint8Array(32), htlcs: [key(NODE_B, 9n)] };
-    const cases: [InvoiceStatus, number, string][] = [
+    const committed: InvoiceView = { kind: 'settleCommitted', setId: new Uint8Array(32), htlcs: [key(NODE_B, 9n)] };
+    const cases: [InvoiceView, number, string][] = [
       [{ kind: 'unknown' }, T0, 'invoiceUnknown'],
       [{ kind: 'cancelled' }, T0, 'invoiceCancelled'],
       [open, EXPIRES_AT * 1000, 'invoiceExpired'],
@@ -144,12 +144,12 @@ describe('Registry, auto mode', () => {
   it('settles again an HTLC of the committed set offered after a restart, even past the invoice expiry', () => {
     const r = registry();
     const k = key(NODE_A, 1n);
-    const invoice: InvoiceStatus = { kind: 'settleCommitted', setId: setId([k]), htlcs: [k] };
+    const invoice: InvoiceView = { kind: 'settleCommitted', setId: setId([k]), htlcs: [k] };
     const late = EXPIRES_AT * 1000 + 1;
     const ds = r.step({ kind: 'htlcArrived', htlc: htlc(k, 10_000n, { expiry: HEIGHT + 1 }), invoice }, late);
     // Every member of the set is offered again: released, whatever its expiry (invariant 2).
     expect(ds.filter((d) => d.kind === 'settle')).toEqual([{ kind: 'settle', key: k, paymentHash: HASH, preimage: PREIMAGE, outcome: 'replayToSettled' }]);
-    const released: InvoiceStatus = { ...invoice, released: true };
+    const released: InvoiceView = { ...invoice, released: true };
     expect(registry().step({ kind: 'htlcArrived', htlc: htlc(k, 10_000n, { expiry: HEIGHT + 1 }), invoice: released }, late)).toEqual([
       { kind: 'settle', key: k, paymentHash: HASH, preimage: PREIMAGE, outcome: 'replayToSettled' },
     ]);
@@ -184,7 +184,7 @@ describe('Registry, auto mode', () => {
     r.step({ kind: 'htlcFinal', key: k, settled: true }, T0);
     expect(r.heldHtlcCount).toBe(0);
     // With memory gone, a replay is decided by what the store says (which knows k final: released).
-    const invoice: InvoiceStatus = { kind: 'settleCommitted', setId: commit.setId, htlcs: [k], released: true };
+    const invoice: InvoiceView = { kind: 'settleCommitted', setId: commit.setId, htlcs: [k], released: true };
     expect(outcomes(r.step({ kind: 'htlcArrived', htlc: htlc(k, 10_000n), invoice }, T0))).toEqual(['replayToSettled']);
   });
 
@@ -233,24 +233,24 @@ describe('Registry, hold mode', () => {
     const accepted = ds[1];
     if (accepted?.kind !== 'setAccepted') throw new Error('expected setAccepted');
     expect(accepted.amountMsat).toBe(10_000n);
-    const commit = r.step({ kind: 'settleRequested', setId: accepted.setId }, T0 + 1);
+    const commit = r.step({ kind: 'applicationSettle', setId: accepted.setId }, T0 + 1);
     expect(kinds(commit)).toEqual(['commitSettle']);
     // Settling twice is harmless.
-    expect(r.step({ kind: 'settleRequested', setId: accepted.setId }, T0 + 2)).toEqual([]);
+    expect(r.step({ kind: 'applicationSettle', setId: accepted.setId }, T0 + 2)).toEqual([]);
     expect(outcomes(r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: accepted.setId }, T0 + 3))).toEqual([
       'settleReleased',
       'settled',
     ]);
-    expect(r.step({ kind: 'settleRequested', setId: accepted.setId }, T0 + 4)).toEqual([
-      { kind: 'settleRequestAnswered', setId: accepted.setId, answer: 'alreadySettled' },
+    expect(r.step({ kind: 'applicationSettle', setId: accepted.setId }, T0 + 4)).toEqual([
+      { kind: 'applicationSettleAnswered', setId: accepted.setId, answer: 'alreadySettled' },
     ]);
   });
 
   it('refuses to settle a set id it does not hold complete', () => {
     const r = registry({ mode: 'hold' });
     const unknown = new Uint8Array(32).fill(3);
-    expect(r.step({ kind: 'settleRequested', setId: unknown }, T0)).toEqual([
-      { kind: 'settleRequestAnswered', setId: unknown, answer: 'unknownSet' },
+    expect(r.step({ kind: 'applicationSettle', setId: unknown }, T0)).toEqual([
+      { kind: 'applicationSettleAnswered', setId: unknown, answer: 'unknownSet' },
     ]);
   });
 
@@ -268,8 +268,8 @@ describe('Registry, hold mode', () => {
     expect(undecided.nextDeadline()).toBe(T0 + 60_000);
     const released = undecided.step({ kind: 'tick' }, T0 + 60_000);
     expect(outcomes(released)).toEqual(['holdTimeout', 'setReleased']);
-    expect(undecided.step({ kind: 'settleRequested', setId: accepted.setId }, T0)).toEqual([
-      { kind: 'settleRequestAnswered', setId: accepted.setId, answer: 'unknownSet' },
+    expect(undecided.step({ kind: 'applicationSettle', setId: accepted.setId }, T0)).toEqual([
+      { kind: 'applicationSettleAnswered', setId: accepted.setId, answer: 'unknownSet' },
     ]);
   });
 });
@@ -336,7 +336,7 @@ describe('Registry deadlines across many sets', () => {
     if (accepted?.kind !== 'setAccepted') throw new Error('expected setAccepted');
     r.step({ kind: 'htlcArrived', htlc: part(2, 1n, 10_000n), invoice: open }, T0 + 5);
     expect(r.nextDeadline()).toBe(T0 + 60_000);
-    expect(kinds(r.step({ kind: 'settleRequested', setId: accepted.setId }, T0 + 10))).toEqual(['commitSettle']);
+    expect(kinds(r.step({ kind: 'applicationSettle', setId: accepted.setId }, T0 + 10))).toEqual(['commitSettle']);
     expect(r.nextDeadline()).toBe(T0 + 60_005);
     expect(outcomes(r.step({ kind: 'tick' }, T0 + 60_005))).toEqual(['holdTimeout', 'setReleased']);
   });
@@ -489,8 +489,8 @@ describe('Registry, hold mode, a part lost from an accepted set', () => {
     const [, accepted] = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_B, 1n), 5_000n), invoice: open }, T0);
     if (accepted?.kind !== 'setAccepted') throw new Error('expected setAccepted');
     expect(outcomes(r.step({ kind: 'htlcFinal', key: a, settled: false }, T0 + 1))).toEqual(['partLost', 'setReleased']);
-    expect(r.step({ kind: 'settleRequested', setId: accepted.setId }, T0 + 2)).toEqual([
-      { kind: 'settleRequestAnswered', setId: accepted.setId, answer: 'unknownSet' },
+    expect(r.step({ kind: 'applicationSettle', setId: accepted.setId }, T0 + 2)).toEqual([
+      { kind: 'applicationSettleAnswered', setId: accepted.setId, answer: 'unknownSet' },
     ]);
     const again = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_B, 2n), 5_000n), invoice: open }, T0 + 3);
     expect(kinds(again)).toEqual(['hold', 'setAccepted']);
@@ -501,7 +501,7 @@ describe('Registry, hold mode, a part lost from an accepted set', () => {
 describe('Registry, MPP timeout across a restart', () => {
   it('counts the timeout of a set from the logged arrival of a part offered again after a restart', () => {
     const r = registry();
-    const replayed: InvoiceStatus = { kind: 'open', acceptedAtMs: T0 - 100_000 };
+    const replayed: InvoiceView = { kind: 'open', acceptedAtMs: T0 - 100_000 };
     expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 4_000n), invoice: replayed }, T0))).toEqual(['hold']);
     expect(r.nextDeadline()).toBe(T0 + 20_000);
     expect(outcomes(r.step({ kind: 'tick' }, T0 + 20_000))).toEqual(['mppTimeout']);
@@ -533,7 +533,7 @@ describe('Registry, the release of a committed set checks its parts again', () =
   it('after a restart, settles the members of a committed set only once every member is offered again', () => {
     const a = key(NODE_A, 1n);
     const b = key(NODE_B, 1n);
-    const committed: InvoiceStatus = { kind: 'settleCommitted', setId: setId([a, b]), htlcs: [a, b] };
+    const committed: InvoiceView = { kind: 'settleCommitted', setId: setId([a, b]), htlcs: [a, b] };
     const r = registry();
     expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(b, 5_000n), invoice: committed }, T0))).toEqual(['hold']);
     expect(outcomes(r.step({ kind: 'htlcArrived', htlc: htlc(a, 5_000n), invoice: committed }, T0 + 1))).toEqual([
@@ -547,7 +547,7 @@ describe('Registry, the release of a committed set checks its parts again', () =
   it('after a restart, settles at once when a member is reported settled (the preimage is out), and revokes when one is reported failed', () => {
     const a = key(NODE_A, 1n);
     const b = key(NODE_B, 1n);
-    const committed: InvoiceStatus = { kind: 'settleCommitted', setId: setId([a, b]), htlcs: [a, b] };
+    const committed: InvoiceView = { kind: 'settleCommitted', setId: setId([a, b]), htlcs: [a, b] };
     const settledElsewhere = registry();
     settledElsewhere.step({ kind: 'htlcArrived', htlc: htlc(b, 5_000n), invoice: committed }, T0);
     expect(settles(settledElsewhere.step({ kind: 'htlcFinal', key: a, settled: true }, T0 + 1))).toEqual([b]);

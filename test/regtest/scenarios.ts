@@ -284,7 +284,7 @@ async function invoiceState(databaseUrl: string, paymentHashHex: string): Promis
 /**
  * lnmux killed after it committed the settle decision and before its SETTLE reached LND, then restarted:
  * lnmux reaches A through a TCP proxy whose lnmux-to-A direction is frozen once B pays, so the offer
- * arrives and the decision is committed (invoice state `settleRequested`) while the SETTLE stays in the
+ * arrives and the decision is committed (invoice state `settleCommitted`) while the SETTLE stays in the
  * proxy; lnmux is SIGKILLed and the proxy drops what it held. A keeps the HTLC (--requireinterceptor) and
  * offers it again to the restarted lnmux, which must settle it from the database.
  */
@@ -301,13 +301,13 @@ async function restartBetweenCommitAndSettle(ctx: Ctx): Promise<void> {
     const payment = payInvoice(ctx.network.nodes.B.rpc, invoice.paymentRequest, { timeoutSeconds: 60, maxParts: 1, outgoingChanIds: [toA.chan_id] });
     ctx.obs['restart.stateBeforeKill'] = await waitFor('the settle decision committed', async () => {
       const state = await invoiceState(ctx.databaseUrl, invoice.paymentHash);
-      return state === 'settleRequested' || state === 'settled' ? state : undefined;
+      return state === 'settleCommitted' || state === 'settled' ? state : undefined;
     }, { timeoutMs: 60_000, intervalMs: 100 });
     await daemon.kill();
     proxy.dropAll();
     proxy.thaw();
     ctx.obs['restart.heldWhileLnmuxDown'] = !(await settlesWithin(payment.done, 3_000));
-    expectThat(ctx.obs['restart.stateBeforeKill'] === 'settleRequested', 'the SETTLE did not reach A before the kill (the proxy held it)');
+    expectThat(ctx.obs['restart.stateBeforeKill'] === 'settleCommitted', 'the SETTLE did not reach A before the kill (the proxy held it)');
     await daemon.start(clusterNodes(ctx.network));
     const final = await payment.done;
     ctx.obs['restart.afterRestart'] = summary(final);

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Db } from '../../src/store/db.js';
 import { createStore } from '../../src/store/store.js';
-import type { Invoice, SettleRequestOutcome, Store } from '../../src/store/types.js';
+import type { Invoice, SettleCommitOutcome, Store } from '../../src/store/types.js';
 import { BACKENDS, htlcSet, newInvoice, useTestDatabase } from './helpers.js';
 
 /** Holds invoice `hash`'s row lock in an open transaction on `db` until `release()` is called. */
@@ -47,7 +47,7 @@ async function waitForLockWaiters(db: Db, count: number): Promise<void> {
   }
 }
 
-function expectOneWinner(outcomes: readonly SettleRequestOutcome[], winnerSet: Uint8Array | undefined): void {
+function expectOneWinner(outcomes: readonly SettleCommitOutcome[], winnerSet: Uint8Array | undefined): void {
   expect(outcomes.map((o) => o.kind).sort()).toEqual(['alreadySettledWithOtherSet', 'committed']);
   expect(outcomes.find((o) => o.kind === 'alreadySettledWithOtherSet')).toEqual({
     kind: 'alreadySettledWithOtherSet',
@@ -73,8 +73,8 @@ describe.each(BACKENDS.filter((b) => b === 'postgres'))('races between connectio
       const setB = htlcSet(invoice.amountMsat, 3);
       const holder = await holdRowLock(observer, invoice.hash);
       const racing = Promise.all([
-        a.requestSettle(invoice.hash, setA.setId, setA.htlcs),
-        b.requestSettle(invoice.hash, setB.setId, setB.htlcs),
+        a.commitSettle(invoice.hash, setA.setId, setA.htlcs),
+        b.commitSettle(invoice.hash, setB.setId, setB.htlcs),
       ]);
       await waitForLockWaiters(database.db(), 2);
       await holder.release();
@@ -96,8 +96,8 @@ describe.each(BACKENDS.filter((b) => b === 'postgres'))('races between connectio
     const set = htlcSet(invoice.amountMsat, 2);
     const holder = await holdRowLock(database.otherDb({ poolSize: 1 }), invoice.hash);
     const racing = Promise.all([
-      a.requestSettle(invoice.hash, set.setId, set.htlcs),
-      b.requestSettle(invoice.hash, set.setId, set.htlcs),
+      a.commitSettle(invoice.hash, set.setId, set.htlcs),
+      b.commitSettle(invoice.hash, set.setId, set.htlcs),
     ]);
     await waitForLockWaiters(database.db(), 2);
     await holder.release();
@@ -112,15 +112,15 @@ describe.each(BACKENDS.filter((b) => b === 'postgres'))('races between connectio
     const invoice = await openInvoice(store);
     const set = htlcSet(invoice.amountMsat);
     const holder = await holdRowLock(database.otherDb({ poolSize: 1 }), invoice.hash);
-    const settle = a.requestSettle(invoice.hash, set.setId, set.htlcs);
+    const settle = a.commitSettle(invoice.hash, set.setId, set.htlcs);
     const cancel = b.cancelInvoice(invoice.hash);
     await waitForLockWaiters(database.db(), 2);
     await holder.release();
     const [settled, cancelled] = await Promise.all([settle, cancel]);
     const state = (await store.getInvoice(invoice.hash))?.state;
     if (settled.kind === 'committed') {
-      expect(cancelled).toEqual({ kind: 'settleRequested', setId: set.setId });
-      expect(state).toBe('settleRequested');
+      expect(cancelled).toEqual({ kind: 'settleCommitted', setId: set.setId });
+      expect(state).toBe('settleCommitted');
     } else {
       expect(settled).toEqual({ kind: 'cancelled' });
       expect(cancelled.kind).toBe('cancelled');
@@ -135,7 +135,7 @@ describe.each(BACKENDS.filter((b) => b === 'postgres'))('races between connectio
     const b = createStore(database.otherDb({ poolSize: 1 }), 'postgres', { maxBatchSize: 1 });
     const invoice = await openInvoice(store);
     const set = htlcSet(invoice.amountMsat, 2);
-    await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+    await store.commitSettle(invoice.hash, set.setId, set.htlcs);
     const holder = await holdRowLock(database.otherDb({ poolSize: 1 }), invoice.hash);
     const racing = Promise.all([a.markHtlcFinal(set.htlcs[0]!, 'settled'), b.markHtlcFinal(set.htlcs[1]!, 'settled')]);
     await waitForLockWaiters(database.db(), 2);
@@ -152,7 +152,7 @@ describe.each(BACKENDS.filter((b) => b === 'postgres'))('races between connectio
     const holder = await holdRowLock(database.otherDb({ poolSize: 1 }), locked.hash);
     try {
       const set = htlcSet(free.amountMsat, 2);
-      expect((await store.requestSettle(free.hash, set.setId, set.htlcs)).kind).toBe('committed');
+      expect((await store.commitSettle(free.hash, set.setId, set.htlcs)).kind).toBe('committed');
       await store.markHtlcFinal(set.htlcs[0]!, 'settled');
       expect((await store.cancelInvoice((await openInvoice(store)).hash)).kind).toBe('cancelled');
     } finally {
@@ -171,8 +171,8 @@ describe.each(BACKENDS.filter((b) => b === 'pglite'))('races through the single 
       const setA = htlcSet(invoice.amountMsat, 2);
       const setB = htlcSet(invoice.amountMsat, 1);
       const outcomes = await Promise.all([
-        store.requestSettle(invoice.hash, setA.setId, setA.htlcs),
-        store.requestSettle(invoice.hash, setB.setId, setB.htlcs),
+        store.commitSettle(invoice.hash, setA.setId, setA.htlcs),
+        store.commitSettle(invoice.hash, setB.setId, setB.htlcs),
       ]);
       expectOneWinner(outcomes, ((await store.getInvoice(invoice.hash)) as { setId: Uint8Array }).setId);
     }
@@ -187,10 +187,10 @@ describe.each(BACKENDS.filter((b) => b === 'pglite'))('races through the single 
     const setC = htlcSet(unrelated.amountMsat);
     // The first request runs alone; the three behind it queue and run as one batch.
     const outcomes = await Promise.all([
-      store.requestSettle(unrelated.hash, setC.setId, setC.htlcs),
-      store.requestSettle(invoice.hash, setA.setId, setA.htlcs),
-      store.requestSettle(invoice.hash, setB.setId, setB.htlcs),
-      store.requestSettle(unrelated.hash, setC.setId, setC.htlcs),
+      store.commitSettle(unrelated.hash, setC.setId, setC.htlcs),
+      store.commitSettle(invoice.hash, setA.setId, setA.htlcs),
+      store.commitSettle(invoice.hash, setB.setId, setB.htlcs),
+      store.commitSettle(unrelated.hash, setC.setId, setC.htlcs),
     ]);
     expect(outcomes[0]!.kind).toBe('committed');
     expect(outcomes[3]!.kind).toBe('alreadyCommitted');
@@ -202,7 +202,7 @@ describe.each(BACKENDS.filter((b) => b === 'pglite'))('races through the single 
     const invoice = await openInvoice(store);
     const set = htlcSet(invoice.amountMsat);
     const [settled, cancelled] = await Promise.all([
-      store.requestSettle(invoice.hash, set.setId, set.htlcs),
+      store.commitSettle(invoice.hash, set.setId, set.htlcs),
       store.cancelInvoice(invoice.hash),
     ]);
     expect([settled.kind === 'committed', cancelled.kind === 'cancelled'].filter(Boolean)).toHaveLength(1);

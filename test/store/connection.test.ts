@@ -76,12 +76,12 @@ describe('the embedded database', () => {
       const invoice = newInvoice();
       await first.recordInvoice(invoice);
       const set = htlcSet(invoice.amountMsat);
-      await first.requestSettle(invoice.hash, set.setId, set.htlcs);
+      await first.commitSettle(invoice.hash, set.setId, set.htlcs);
       await first.close();
       await expect(first.getInvoice(invoice.hash)).rejects.toBeInstanceOf(StoreClosedError);
 
       const second = await openStore({ dataDir, onWarning: quiet });
-      expect(await second.getInvoice(invoice.hash)).toMatchObject({ state: 'settleRequested', setId: set.setId });
+      expect(await second.getInvoice(invoice.hash)).toMatchObject({ state: 'settleCommitted', setId: set.setId });
       await second.close();
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
@@ -115,11 +115,11 @@ describe.runIf(TEST_DATABASE_URL !== undefined)('a PostgreSQL connection that br
     await unavailable(store.getInvoice(invoice.hash));
     await unavailable(store.recordInvoice(newInvoice()));
     const set = htlcSet(invoice.amountMsat);
-    const error = await unavailable(store.requestSettle(invoice.hash, set.setId, set.htlcs));
+    const error = await unavailable(store.commitSettle(invoice.hash, set.setId, set.htlcs));
     expect(error.mayHaveCommitted).toBe(false);
     proxy.mode = 'up';
     expect((await store.getInvoice(invoice.hash))?.state).toBe('open');
-    expect((await store.requestSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('committed');
+    expect((await store.commitSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('committed');
   });
 
   it('never reports a commit that did not happen: COMMIT lost on the way, the retry commits', async () => {
@@ -127,13 +127,13 @@ describe.runIf(TEST_DATABASE_URL !== undefined)('a PostgreSQL connection that br
     await store.recordInvoice(invoice);
     const set = htlcSet(invoice.amountMsat, 2);
     proxy.mode = 'dropBeforeCommit';
-    const error = await unavailable(store.requestSettle(invoice.hash, set.setId, set.htlcs));
+    const error = await unavailable(store.commitSettle(invoice.hash, set.setId, set.htlcs));
     expect(error.mayHaveCommitted).toBe(true);
     expect(error.message).toMatch(/COMMIT was in flight/);
     expect(proxy.cuts).toBeGreaterThan(0);
     // The server never saw COMMIT: nothing is stored, and retrying the same set commits it now.
     expect((await store.getInvoice(invoice.hash))?.state).toBe('open');
-    expect((await store.requestSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('committed');
+    expect((await store.commitSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('committed');
   });
 
   it('reports a commit whose answer was lost as unknown; the retry of the same set finds it committed', async () => {
@@ -141,9 +141,9 @@ describe.runIf(TEST_DATABASE_URL !== undefined)('a PostgreSQL connection that br
     await store.recordInvoice(invoice);
     const set = htlcSet(invoice.amountMsat, 2);
     proxy.mode = 'dropAfterCommit';
-    const error = await unavailable(store.requestSettle(invoice.hash, set.setId, set.htlcs));
+    const error = await unavailable(store.commitSettle(invoice.hash, set.setId, set.htlcs));
     expect(error.mayHaveCommitted).toBe(true);
-    expect((await store.requestSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('alreadyCommitted');
+    expect((await store.commitSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('alreadyCommitted');
     expect(await store.listInvoiceHtlcs(invoice.hash)).toHaveLength(2);
   });
 
@@ -165,7 +165,7 @@ describe.runIf(TEST_DATABASE_URL !== undefined)('a PostgreSQL connection that br
     });
     await isLocked;
     const set = htlcSet(invoice.amountMsat);
-    const error = await unavailable(slow.requestSettle(invoice.hash, set.setId, set.htlcs));
+    const error = await unavailable(slow.commitSettle(invoice.hash, set.setId, set.htlcs));
     expect(error.message).toMatch(/statement timeout/);
     release();
     await holding;

@@ -26,12 +26,12 @@ describe('error classification', () => {
   });
 
   it('flags a connection failure during COMMIT as maybe committed, and a server refusal of COMMIT as not', () => {
-    const lost = toStoreError(new Error('Connection terminated unexpectedly'), 'requestSettle', 'db', true);
+    const lost = toStoreError(new Error('Connection terminated unexpectedly'), 'commitSettle', 'db', true);
     expect(lost).toBeInstanceOf(StoreUnavailableError);
     expect((lost as StoreUnavailableError).mayHaveCommitted).toBe(true);
-    const refused = toStoreError(serverError('40001'), 'requestSettle', 'db', true);
+    const refused = toStoreError(serverError('40001'), 'commitSettle', 'db', true);
     expect((refused as StoreUnavailableError).mayHaveCommitted).toBe(false);
-    const shutdown = toStoreError(serverError('57P01', 'FATAL'), 'requestSettle', 'db', true);
+    const shutdown = toStoreError(serverError('57P01', 'FATAL'), 'commitSettle', 'db', true);
     expect((shutdown as StoreUnavailableError).mayHaveCommitted).toBe(true);
   });
 

@@ -121,7 +121,7 @@ describe.each(BACKENDS)('invoices on %s', (backend) => {
       const open3 = await recorded(store);
       await store.cancelInvoice(cancelled.hash);
       const set = htlcSet(settled.amountMsat);
-      await store.requestSettle(settled.hash, set.setId, set.htlcs);
+      await store.commitSettle(settled.hash, set.setId, set.htlcs);
 
       const open = await store.listInvoices({ limit: 2, states: ['open'] });
       expect(open.invoices.map((i) => i.sequence)).toEqual([open1.sequence, open2.sequence]);
@@ -129,10 +129,10 @@ describe.each(BACKENDS)('invoices on %s', (backend) => {
       expect(rest.invoices.map((i) => i.sequence)).toEqual([open3.sequence]);
       expect(rest.nextCursor).toBeNull();
 
-      const decided = await store.listInvoices({ limit: 10, states: ['cancelled', 'settleRequested'] });
+      const decided = await store.listInvoices({ limit: 10, states: ['cancelled', 'settleCommitted'] });
       expect(decided.invoices.map((i) => [i.sequence, i.state])).toEqual([
         [cancelled.sequence, 'cancelled'],
-        [settled.sequence, 'settleRequested'],
+        [settled.sequence, 'settleCommitted'],
       ]);
       expect((await store.listInvoices({ limit: 10, states: ['settled', 'failed'] })).invoices).toEqual([]);
     });
@@ -171,8 +171,8 @@ describe.each(BACKENDS)('invoices on %s', (backend) => {
       const store = await database.freshStore();
       const invoice = await recorded(store);
       const set = htlcSet(invoice.amountMsat, 2);
-      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
-      expect(await store.cancelInvoice(invoice.hash)).toEqual({ kind: 'settleRequested', setId: set.setId });
+      await store.commitSettle(invoice.hash, set.setId, set.htlcs);
+      expect(await store.cancelInvoice(invoice.hash)).toEqual({ kind: 'settleCommitted', setId: set.setId });
       await store.markHtlcFinal(set.htlcs[0]!, 'settled');
       await store.markHtlcFinal(set.htlcs[1]!, 'settled');
       expect(await store.cancelInvoice(invoice.hash)).toEqual({ kind: 'settled', setId: set.setId });
@@ -183,7 +183,7 @@ describe.each(BACKENDS)('invoices on %s', (backend) => {
       const store = await database.freshStore();
       const invoice = await recorded(store);
       const set = htlcSet(invoice.amountMsat);
-      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      await store.commitSettle(invoice.hash, set.setId, set.htlcs);
       await store.markHtlcFinal(set.htlcs[0]!, 'failed');
       expect(await store.cancelInvoice(invoice.hash)).toEqual({ kind: 'failed', setId: set.setId });
     });

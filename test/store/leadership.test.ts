@@ -33,7 +33,7 @@ describe.each(BACKENDS)('settle fencing on %s', (backend) => {
     const invoice = newInvoice({ amountMsat: 5_000n });
     await store.recordInvoice(invoice);
     const { setId, htlcs } = htlcSet(5_000n, 2);
-    const outcome = await store.requestSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n });
+    const outcome = await store.commitSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n });
     expect(outcome.kind).toBe('committed');
   });
 
@@ -47,14 +47,14 @@ describe.each(BACKENDS)('settle fencing on %s', (backend) => {
     const invoice = newInvoice({ amountMsat: 7_000n });
     await store.recordInvoice(invoice);
     const { setId, htlcs } = htlcSet(7_000n, 3);
-    expect(await store.requestSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n })).toEqual({
+    expect(await store.commitSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n })).toEqual({
       kind: 'fenced',
       currentEpoch: 2n,
     });
     expect((await store.getInvoice(invoice.hash))?.state).toBe('open');
     expect(await store.listInvoiceHtlcs(invoice.hash)).toEqual([]);
     // The current term commits the same set.
-    expect((await store.requestSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 2n })).kind).toBe('committed');
+    expect((await store.commitSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 2n })).kind).toBe('committed');
   });
 
   it('refuses a fence for a leadership never taken', async () => {
@@ -62,7 +62,7 @@ describe.each(BACKENDS)('settle fencing on %s', (backend) => {
     const invoice = newInvoice({ amountMsat: 1_000n });
     await store.recordInvoice(invoice);
     const { setId, htlcs } = htlcSet(1_000n);
-    expect(await store.requestSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n })).toEqual({
+    expect(await store.commitSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n })).toEqual({
       kind: 'fenced',
       currentEpoch: null,
     });
@@ -80,8 +80,8 @@ describe.each(BACKENDS)('settle fencing on %s', (backend) => {
     const setB = htlcSet(3_000n);
     // Submitted together: they share a batch (the batcher takes what is queued).
     const [stale, fresh] = await Promise.all([
-      store.requestSettle(a.hash, setA.setId, setA.htlcs, { leadership: NAME, epoch: 9n }),
-      store.requestSettle(b.hash, setB.setId, setB.htlcs, { leadership: NAME, epoch: 1n }),
+      store.commitSettle(a.hash, setA.setId, setA.htlcs, { leadership: NAME, epoch: 9n }),
+      store.commitSettle(b.hash, setB.setId, setB.htlcs, { leadership: NAME, epoch: 1n }),
     ]);
     expect(stale).toEqual({ kind: 'fenced', currentEpoch: 1n });
     expect(fresh.kind).toBe('committed');
@@ -137,7 +137,7 @@ describe.skipIf(TEST_DATABASE_URL === undefined)('leadership sessions on postgre
       await released;
     });
     await bumpedInTx;
-    const commit = s.requestSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n });
+    const commit = s.commitSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n });
     // The commit waits on the row (FOR SHARE) until the bump commits.
     await expect.poll(async () =>
       (await database.db().withSession('test wait', (q) => q.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`))).rows[0]?.n,
@@ -187,7 +187,7 @@ describe.skipIf(TEST_DATABASE_URL === undefined)('leadership sessions on postgre
     const invoice = newInvoice({ amountMsat: 4_000n });
     await s.recordInvoice(invoice);
     const { setId, htlcs } = htlcSet(4_000n);
-    expect(await s.requestSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n })).toEqual({ kind: 'fenced', currentEpoch: 2n });
+    expect(await s.commitSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n })).toEqual({ kind: 'fenced', currentEpoch: 2n });
     // The old holder can take it back only as a new term once the other lets go.
     expect(await a.take({ previousEpoch: 1n })).toEqual({ kind: 'heldByOther', holder: 'b' });
     await b.release();

@@ -55,6 +55,7 @@ const TABLES_AT: Record<number, string[]> = {
   2: ['htlcs', 'invoices', 'leases', 'schema_migrations'],
   3: ['htlcs', 'invoices', 'leases', 'node_identity', 'schema_migrations'],
   4: ['htlc_log', 'htlcs', 'invoices', 'leases', 'node_identity', 'schema_migrations'],
+  5: ['htlc_log', 'htlcs', 'invoices', 'leases', 'node_identity', 'schema_migrations'],
 };
 
 function versionOf(status: MigrationStatus): number {
@@ -71,7 +72,7 @@ function folder(files: Record<string, string>): string {
 describe('migration files', () => {
   it('are found relative to the code, in the package root’s migrations folder', () => {
     expect(MIGRATIONS_DIR).toBe(fileURLToPath(new URL('../../migrations/', import.meta.url)));
-    expect(packagedMigrations().map((m) => `${m.version}_${m.name}`)).toEqual(['1_init', '2_leases', '3_node_identity', '4_htlc_log']);
+    expect(packagedMigrations().map((m) => `${m.version}_${m.name}`)).toEqual(['1_init', '2_leases', '3_node_identity', '4_htlc_log', '5_settle_committed']);
     expect(TABLES_AT[LATEST]).toBeDefined();
   });
 
@@ -173,6 +174,31 @@ describe.each(BACKENDS)('migrations on %s', (backend) => {
     await migrateDown(db, 1);
     await migrateUp(db);
     expect((await store.getInvoice(invoice.hash))?.paymentRequest).toBe(invoice.paymentRequest);
+    await database.reset();
+  });
+
+  it('renames a committed decision to settleCommitted (migration 5) and back, keeping its set and time', async () => {
+    const store = await database.freshStore();
+    const db = database.db();
+    const { htlcSet, newInvoice } = await import('./helpers.js');
+    const invoice = newInvoice();
+    await store.recordInvoice(invoice);
+    const set = htlcSet(invoice.amountMsat, 2);
+    expect(await store.commitSettle(invoice.hash, set.setId, set.htlcs)).toMatchObject({ kind: 'committed' });
+    const committed = await store.getInvoice(invoice.hash);
+    const stateRows = (): Promise<string[]> =>
+      db.withSession('test', async (s) => {
+        const invoices = await s.query<{ state: string }>('SELECT state FROM lnmux.invoices');
+        const htlcs = await s.query<{ state: string }>('SELECT state FROM lnmux.htlcs ORDER BY htlc_id');
+        return [...invoices.rows, ...htlcs.rows].map((r) => r.state);
+      });
+    expect(await stateRows()).toEqual(['settleCommitted', 'settleCommitted', 'settleCommitted']);
+    await migrateDown(db, 4);
+    expect(await stateRows()).toEqual(['settleRequested', 'settleRequested', 'settleRequested']);
+    await migrateUp(db);
+    expect(await stateRows()).toEqual(['settleCommitted', 'settleCommitted', 'settleCommitted']);
+    expect(await store.getInvoice(invoice.hash)).toEqual(committed);
+    expect((await store.listUnfinalizedHtlcs()).length).toBe(2);
     await database.reset();
   });
 

@@ -14,7 +14,7 @@ describe.each(BACKENDS)('revokeSettle (%s)', (backend) => {
     const invoice = newInvoice();
     await store.recordInvoice(invoice);
     const set = htlcSet(invoice.amountMsat, 2);
-    expect((await store.requestSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('committed');
+    expect((await store.commitSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('committed');
     return { store, invoice, set };
   }
 
@@ -24,7 +24,7 @@ describe.each(BACKENDS)('revokeSettle (%s)', (backend) => {
     expect((await store.getInvoice(invoice.hash))?.state).toBe('open');
     expect(await store.listInvoiceHtlcs(invoice.hash)).toEqual([]);
     const other = htlcSet(invoice.amountMsat, 1);
-    expect((await store.requestSettle(invoice.hash, other.setId, other.htlcs)).kind).toBe('committed');
+    expect((await store.commitSettle(invoice.hash, other.setId, other.htlcs)).kind).toBe('committed');
   });
 
   it('answers a repeated revoke (its first answer lost) as revoked', async () => {
@@ -38,7 +38,7 @@ describe.each(BACKENDS)('revokeSettle (%s)', (backend) => {
     expect(await store.revokeSettle(invoice.hash, new Uint8Array(32).fill(1))).toEqual({ kind: 'notRevocable', reason: 'otherState' });
     await store.markHtlcFinal(set.htlcs[0]!, 'settled');
     expect(await store.revokeSettle(invoice.hash, set.setId)).toEqual({ kind: 'notRevocable', reason: 'partFinal' });
-    expect((await store.getInvoice(invoice.hash))?.state).toBe('settleRequested');
+    expect((await store.getInvoice(invoice.hash))?.state).toBe('settleCommitted');
     expect(await store.revokeSettle(new Uint8Array(32).fill(2), set.setId)).toEqual({ kind: 'notRevocable', reason: 'unknownInvoice' });
   });
 
@@ -49,7 +49,7 @@ describe.each(BACKENDS)('revokeSettle (%s)', (backend) => {
                VALUES ('cluster', 'new-leader', 7, now(), now(), now() + interval '1 hour')`),
     );
     expect(await store.revokeSettle(invoice.hash, set.setId, { leadership: 'cluster', epoch: 6n })).toEqual({ kind: 'fenced', currentEpoch: 7n });
-    expect((await store.getInvoice(invoice.hash))?.state).toBe('settleRequested');
+    expect((await store.getInvoice(invoice.hash))?.state).toBe('settleCommitted');
     expect(await store.revokeSettle(invoice.hash, set.setId, { leadership: 'cluster', epoch: 7n })).toEqual({ kind: 'revoked' });
   });
 });

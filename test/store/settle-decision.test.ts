@@ -1,16 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { hex } from '../../src/store/codec.js';
 import {
-  checkSettleRequest,
+  checkSettleCommit,
   decideSettles,
   type InvoiceForSettle,
-  type SettleRequest,
+  type SettleCommit,
 } from '../../src/store/settle-decision.js';
 import { bytes32, htlcSet } from './helpers.js';
 
 const at = new Date('2025-01-01T00:00:00Z');
 
-function request(hash: Uint8Array, total: bigint, parts = 1): SettleRequest {
+function request(hash: Uint8Array, total: bigint, parts = 1): SettleCommit {
   return { hash, ...htlcSet(total, parts) };
 }
 
@@ -18,7 +18,7 @@ function invoices(entries: [Uint8Array, InvoiceForSettle][]): Map<string, Invoic
   return new Map(entries.map(([h, i]) => [hex(h), i]));
 }
 
-const open = (amountMsat: bigint): InvoiceForSettle => ({ state: 'open', amountMsat, setId: null, settleRequestedAt: null });
+const open = (amountMsat: bigint): InvoiceForSettle => ({ state: 'open', amountMsat, setId: null, settleCommittedAt: null });
 
 describe('decideSettles', () => {
   it('writes the set of an open invoice whose amounts add up exactly', () => {
@@ -34,16 +34,16 @@ describe('decideSettles', () => {
       state,
       amountMsat: 10n,
       setId: state === 'open' || state === 'cancelled' ? null : committed,
-      settleRequestedAt: state === 'open' || state === 'cancelled' ? null : at,
+      settleCommittedAt: state === 'open' || state === 'cancelled' ? null : at,
     });
     expect(decideSettles(invoices([]), [r])).toEqual([{ kind: 'unknown' }]);
     expect(decideSettles(invoices([[h, decided('cancelled')]]), [r])).toEqual([{ kind: 'cancelled' }]);
-    for (const state of ['settleRequested', 'settled', 'failed'] as const) {
+    for (const state of ['settleCommitted', 'settled', 'failed'] as const) {
       expect(decideSettles(invoices([[h, decided(state)]]), [r])).toEqual([
         { kind: 'alreadySettledWithOtherSet', setId: committed },
       ]);
       expect(decideSettles(invoices([[h, decided(state)]]), [{ ...r, setId: committed }])).toEqual([
-        { kind: 'alreadyCommitted', state, settleRequestedAt: at },
+        { kind: 'alreadyCommitted', state, settleCommittedAt: at },
       ]);
     }
   });
@@ -81,17 +81,17 @@ describe('decideSettles', () => {
   });
 });
 
-describe('checkSettleRequest', () => {
+describe('checkSettleCommit', () => {
   it('accepts a well-formed set and names the field of a malformed one', () => {
     const good = request(bytes32(), 10n, 2);
-    expect(() => checkSettleRequest(good)).not.toThrow();
-    expect(() => checkSettleRequest({ ...good, hash: new Uint8Array(32).subarray(1) })).toThrow(/hash must be 32 bytes/);
-    expect(() => checkSettleRequest({ ...good, htlcs: [] })).toThrow(/non-empty/);
-    expect(() => checkSettleRequest({ ...good, htlcs: [{ ...good.htlcs[0]!, nodePubkey: new Uint8Array(32) }] })).toThrow(
+    expect(() => checkSettleCommit(good)).not.toThrow();
+    expect(() => checkSettleCommit({ ...good, hash: new Uint8Array(32).subarray(1) })).toThrow(/hash must be 32 bytes/);
+    expect(() => checkSettleCommit({ ...good, htlcs: [] })).toThrow(/non-empty/);
+    expect(() => checkSettleCommit({ ...good, htlcs: [{ ...good.htlcs[0]!, nodePubkey: new Uint8Array(32) }] })).toThrow(
       /htlcs\[0\]\.nodePubkey: expected a 33-byte compressed public key/,
     );
-    expect(() => checkSettleRequest({ ...good, htlcs: [{ ...good.htlcs[0]!, htlcId: -1n }] })).toThrow(/htlcs\[0\]\.htlcId/);
-    expect(() => checkSettleRequest({ ...good, htlcs: [good.htlcs[1]!, { ...good.htlcs[1]!, amountMsat: 1n }] })).toThrow(
+    expect(() => checkSettleCommit({ ...good, htlcs: [{ ...good.htlcs[0]!, htlcId: -1n }] })).toThrow(/htlcs\[0\]\.htlcId/);
+    expect(() => checkSettleCommit({ ...good, htlcs: [good.htlcs[1]!, { ...good.htlcs[1]!, amountMsat: 1n }] })).toThrow(
       /htlcs\[1\] repeats/,
     );
   });

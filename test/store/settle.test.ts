@@ -10,22 +10,22 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
     return outcome.invoice;
   }
 
-  describe('requestSettle', () => {
-    it('commits the decision and the whole set: invoice settleRequested, every HTLC stored', async () => {
+  describe('commitSettle', () => {
+    it('commits the decision and the whole set: invoice settleCommitted, every HTLC stored', async () => {
       const store = await database.freshStore();
       const invoice = await openInvoice(store);
       const set = htlcSet(invoice.amountMsat, 3);
-      const outcome = await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      const outcome = await store.commitSettle(invoice.hash, set.setId, set.htlcs);
       expect(outcome.kind).toBe('committed');
       const stored = await store.getInvoice(invoice.hash);
-      expect(stored).toMatchObject({ state: 'settleRequested', setId: set.setId });
-      if (outcome.kind === 'committed' && stored?.state === 'settleRequested') {
-        expect(stored.settleRequestedAt).toEqual(outcome.settleRequestedAt);
+      expect(stored).toMatchObject({ state: 'settleCommitted', setId: set.setId });
+      if (outcome.kind === 'committed' && stored?.state === 'settleCommitted') {
+        expect(stored.settleCommittedAt).toEqual(outcome.settleCommittedAt);
       }
       const htlcs = await store.listInvoiceHtlcs(invoice.hash);
       expect(htlcs).toHaveLength(3);
       for (const h of set.htlcs) {
-        expect(htlcs).toContainEqual({ ...h, hash: invoice.hash, setId: set.setId, state: 'settleRequested' });
+        expect(htlcs).toContainEqual({ ...h, hash: invoice.hash, setId: set.setId, state: 'settleCommitted' });
       }
     });
 
@@ -34,7 +34,7 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const invoice = await openInvoice(store, 3n);
       const ids = [(1n << 64n) - 1n, 1n << 63n, 0n];
       const htlcs = ids.map((id, i) => ({ nodePubkey: nodePubkey(), chanId: id, htlcId: ids[2 - i]!, amountMsat: 1n }));
-      await store.requestSettle(invoice.hash, bytes32(), htlcs);
+      await store.commitSettle(invoice.hash, bytes32(), htlcs);
       for (const h of htlcs) expect(await store.findSettledHtlc(h)).toMatchObject({ chanId: h.chanId, htlcId: h.htlcId });
     });
 
@@ -42,12 +42,12 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const store = await database.freshStore();
       const invoice = await openInvoice(store);
       const set = htlcSet(invoice.amountMsat, 2);
-      const first = await store.requestSettle(invoice.hash, set.setId, set.htlcs);
-      const again = await store.requestSettle(invoice.hash, set.setId, [...set.htlcs].reverse());
+      const first = await store.commitSettle(invoice.hash, set.setId, set.htlcs);
+      const again = await store.commitSettle(invoice.hash, set.setId, [...set.htlcs].reverse());
       expect(again).toEqual({
         kind: 'alreadyCommitted',
-        state: 'settleRequested',
-        settleRequestedAt: (first as { settleRequestedAt: Date }).settleRequestedAt,
+        state: 'settleCommitted',
+        settleCommittedAt: (first as { settleCommittedAt: Date }).settleCommittedAt,
       });
       expect(await store.listInvoiceHtlcs(invoice.hash)).toHaveLength(2);
     });
@@ -57,8 +57,8 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const invoice = await openInvoice(store);
       const set = htlcSet(invoice.amountMsat, 2);
       const other = htlcSet(invoice.amountMsat, 1);
-      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
-      expect(await store.requestSettle(invoice.hash, other.setId, other.htlcs)).toEqual({
+      await store.commitSettle(invoice.hash, set.setId, set.htlcs);
+      expect(await store.commitSettle(invoice.hash, other.setId, other.htlcs)).toEqual({
         kind: 'alreadySettledWithOtherSet',
         setId: set.setId,
       });
@@ -71,7 +71,7 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const invoice = await openInvoice(store);
       await store.cancelInvoice(invoice.hash);
       const set = htlcSet(invoice.amountMsat);
-      expect(await store.requestSettle(invoice.hash, set.setId, set.htlcs)).toEqual({ kind: 'cancelled' });
+      expect(await store.commitSettle(invoice.hash, set.setId, set.htlcs)).toEqual({ kind: 'cancelled' });
       expect((await store.getInvoice(invoice.hash))?.state).toBe('cancelled');
       expect(await store.listInvoiceHtlcs(invoice.hash)).toEqual([]);
     });
@@ -79,7 +79,7 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
     it('reports an unknown invoice', async () => {
       const store = await database.freshStore();
       const set = htlcSet(10n);
-      expect(await store.requestSettle(bytes32(), set.setId, set.htlcs)).toEqual({ kind: 'unknown' });
+      expect(await store.commitSettle(bytes32(), set.setId, set.htlcs)).toEqual({ kind: 'unknown' });
     });
 
     it('refuses a set whose amounts fall short of the invoice amount, or exceed it', async () => {
@@ -87,12 +87,12 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const invoice = await openInvoice(store, 10_000n);
       const short = htlcSet(9_999n, 2);
       const over = htlcSet(10_001n, 2);
-      expect(await store.requestSettle(invoice.hash, short.setId, short.htlcs)).toEqual({
+      expect(await store.commitSettle(invoice.hash, short.setId, short.htlcs)).toEqual({
         kind: 'amountMismatch',
         invoiceMsat: 10_000n,
         setMsat: 9_999n,
       });
-      expect(await store.requestSettle(invoice.hash, over.setId, over.htlcs)).toEqual({
+      expect(await store.commitSettle(invoice.hash, over.setId, over.htlcs)).toEqual({
         kind: 'amountMismatch',
         invoiceMsat: 10_000n,
         setMsat: 10_001n,
@@ -105,10 +105,10 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const a = await openInvoice(store);
       const b = await openInvoice(store);
       const setA = htlcSet(a.amountMsat, 2);
-      await store.requestSettle(a.hash, setA.setId, setA.htlcs);
+      await store.commitSettle(a.hash, setA.setId, setA.htlcs);
       const setB = htlcSet(b.amountMsat, 2);
       const stolen = { ...setA.htlcs[1]!, amountMsat: setB.htlcs[1]!.amountMsat };
-      const outcome = await store.requestSettle(b.hash, setB.setId, [setB.htlcs[0]!, stolen]);
+      const outcome = await store.commitSettle(b.hash, setB.setId, [setB.htlcs[0]!, stolen]);
       expect(outcome).toEqual({
         kind: 'htlcInOtherSet',
         key: { nodePubkey: stolen.nodePubkey, chanId: stolen.chanId, htlcId: stolen.htlcId },
@@ -122,14 +122,14 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       for (const final of ['settled', 'failed'] as const) {
         const invoice = await openInvoice(store);
         const set = htlcSet(invoice.amountMsat);
-        await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+        await store.commitSettle(invoice.hash, set.setId, set.htlcs);
         await store.markHtlcFinal(set.htlcs[0]!, final);
-        expect(await store.requestSettle(invoice.hash, set.setId, set.htlcs)).toMatchObject({
+        expect(await store.commitSettle(invoice.hash, set.setId, set.htlcs)).toMatchObject({
           kind: 'alreadyCommitted',
           state: final,
         });
         const other = htlcSet(invoice.amountMsat);
-        expect(await store.requestSettle(invoice.hash, other.setId, other.htlcs)).toEqual({
+        expect(await store.commitSettle(invoice.hash, other.setId, other.htlcs)).toEqual({
           kind: 'alreadySettledWithOtherSet',
           setId: set.setId,
         });
@@ -148,10 +148,10 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const thiefSet = { setId: bytes32(), htlcs: [...sets[1]!.htlcs.slice(0, -1), thief] };
       const results = await Promise.all([
         ...invoices.map((inv, i) =>
-          i === 1 ? store.requestSettle(inv.hash, thiefSet.setId, thiefSet.htlcs) : store.requestSettle(inv.hash, sets[i]!.setId, sets[i]!.htlcs),
+          i === 1 ? store.commitSettle(inv.hash, thiefSet.setId, thiefSet.htlcs) : store.commitSettle(inv.hash, sets[i]!.setId, sets[i]!.htlcs),
         ),
-        store.requestSettle(invoices[0]!.hash, rival.setId, rival.htlcs),
-        store.requestSettle(invoices[3]!.hash, sets[3]!.setId, sets[3]!.htlcs),
+        store.commitSettle(invoices[0]!.hash, rival.setId, rival.htlcs),
+        store.commitSettle(invoices[3]!.hash, sets[3]!.setId, sets[3]!.htlcs),
       ]);
       expect(results[11]).toEqual({ kind: 'cancelled' });
       for (const i of [4, 5, 6, 7, 8, 9, 10]) expect(results[i]!.kind).toBe('committed');
@@ -180,38 +180,38 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const store = await database.freshStore();
       const invoice = await openInvoice(store);
       const set = htlcSet(invoice.amountMsat, 2);
-      await expect(store.requestSettle(invoice.hash, set.setId, [])).rejects.toThrow(/non-empty/);
-      await expect(store.requestSettle(invoice.hash, set.setId, [set.htlcs[0]!, set.htlcs[0]!])).rejects.toThrow(
+      await expect(store.commitSettle(invoice.hash, set.setId, [])).rejects.toThrow(/non-empty/);
+      await expect(store.commitSettle(invoice.hash, set.setId, [set.htlcs[0]!, set.htlcs[0]!])).rejects.toThrow(
         /repeats the circuit key/,
       );
-      await expect(store.requestSettle(invoice.hash, new Uint8Array(31), set.htlcs)).rejects.toThrow(/setId/);
+      await expect(store.commitSettle(invoice.hash, new Uint8Array(31), set.htlcs)).rejects.toThrow(/setId/);
       await expect(
-        store.requestSettle(invoice.hash, set.setId, [{ ...set.htlcs[0]!, chanId: 1n << 64n }]),
+        store.commitSettle(invoice.hash, set.setId, [{ ...set.htlcs[0]!, chanId: 1n << 64n }]),
       ).rejects.toThrow(/u64/);
       await expect(
-        store.requestSettle(invoice.hash, set.setId, [{ ...set.htlcs[0]!, amountMsat: 0n }]),
+        store.commitSettle(invoice.hash, set.setId, [{ ...set.htlcs[0]!, amountMsat: 0n }]),
       ).rejects.toThrow(/msat/);
       expect((await store.getInvoice(invoice.hash))?.state).toBe('open');
     });
   });
 
   describe('markHtlcFinal', () => {
-    it('keeps the invoice settleRequested until the last HTLC settles, then settles it', async () => {
+    it('keeps the invoice settleCommitted until the last HTLC settles, then settles it', async () => {
       const store = await database.freshStore();
       const invoice = await openInvoice(store);
       const set = htlcSet(invoice.amountMsat, 3);
-      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      await store.commitSettle(invoice.hash, set.setId, set.htlcs);
       expect(await store.markHtlcFinal(set.htlcs[0]!, 'settled')).toEqual({
         kind: 'recorded',
         hash: invoice.hash,
-        invoiceState: 'settleRequested',
+        invoiceState: 'settleCommitted',
         invoiceFinalized: false,
       });
       expect(await store.markHtlcFinal(set.htlcs[1]!, 'settled')).toMatchObject({
-        invoiceState: 'settleRequested',
+        invoiceState: 'settleCommitted',
         invoiceFinalized: false,
       });
-      expect((await store.getInvoice(invoice.hash))?.state).toBe('settleRequested');
+      expect((await store.getInvoice(invoice.hash))?.state).toBe('settleCommitted');
       expect(await store.markHtlcFinal(set.htlcs[2]!, 'settled')).toMatchObject({
         invoiceState: 'settled',
         invoiceFinalized: true,
@@ -224,8 +224,8 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const store = await database.freshStore();
       const invoice = await openInvoice(store);
       const set = htlcSet(invoice.amountMsat, 2);
-      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
-      expect(await store.markHtlcFinal(set.htlcs[0]!, 'failed')).toMatchObject({ invoiceState: 'settleRequested' });
+      await store.commitSettle(invoice.hash, set.setId, set.htlcs);
+      expect(await store.markHtlcFinal(set.htlcs[0]!, 'failed')).toMatchObject({ invoiceState: 'settleCommitted' });
       expect(await store.markHtlcFinal(set.htlcs[1]!, 'settled')).toMatchObject({
         invoiceState: 'failed',
         invoiceFinalized: true,
@@ -237,13 +237,13 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const store = await database.freshStore();
       const invoice = await openInvoice(store);
       const set = htlcSet(invoice.amountMsat, 2);
-      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      await store.commitSettle(invoice.hash, set.setId, set.htlcs);
       await store.markHtlcFinal(set.htlcs[0]!, 'settled');
       const expected = { kind: 'alreadyFinal', hash: invoice.hash, state: 'settled' };
       expect(await store.markHtlcFinal(set.htlcs[0]!, 'settled')).toEqual(expected);
       expect(await store.markHtlcFinal(set.htlcs[0]!, 'failed')).toEqual(expected);
       expect(await store.findSettledHtlc(set.htlcs[0]!)).toMatchObject({ state: 'settled' });
-      expect((await store.getInvoice(invoice.hash))?.state).toBe('settleRequested');
+      expect((await store.getInvoice(invoice.hash))?.state).toBe('settleCommitted');
     });
 
     it('reports a key that is in no committed set as unknown', async () => {
@@ -257,7 +257,7 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const store = await database.freshStore();
       const invoices = await Promise.all(Array.from({ length: 5 }, () => openInvoice(store)));
       const sets = invoices.map((i) => htlcSet(i.amountMsat, 4));
-      await Promise.all(invoices.map((inv, i) => store.requestSettle(inv.hash, sets[i]!.setId, sets[i]!.htlcs)));
+      await Promise.all(invoices.map((inv, i) => store.commitSettle(inv.hash, sets[i]!.setId, sets[i]!.htlcs)));
       const outcomes = await Promise.all(
         sets.flatMap((set, i) => set.htlcs.map((h, j) => store.markHtlcFinal(h, i === 4 && j === 2 ? 'failed' : 'settled'))),
       );
@@ -273,7 +273,7 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const store = await database.freshStore();
       const invoice = await openInvoice(store);
       const set = htlcSet(invoice.amountMsat);
-      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      await store.commitSettle(invoice.hash, set.setId, set.htlcs);
       const [first, second] = await Promise.all([
         store.markHtlcFinal(set.htlcs[0]!, 'settled'),
         store.markHtlcFinal(set.htlcs[0]!, 'settled'),
@@ -288,9 +288,9 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const store = await database.freshStore();
       const invoice = await openInvoice(store);
       const set = htlcSet(invoice.amountMsat, 2);
-      await store.requestSettle(invoice.hash, set.setId, set.htlcs);
+      await store.commitSettle(invoice.hash, set.setId, set.htlcs);
       const key = set.htlcs[1]!;
-      expect(await store.findSettledHtlc(key)).toEqual({ ...key, hash: invoice.hash, setId: set.setId, state: 'settleRequested' });
+      expect(await store.findSettledHtlc(key)).toEqual({ ...key, hash: invoice.hash, setId: set.setId, state: 'settleCommitted' });
       await store.markHtlcFinal(key, 'settled');
       expect(await store.findSettledHtlc(key)).toMatchObject({ state: 'settled' });
       // Same channel and HTLC id on another node is another HTLC.
@@ -305,14 +305,14 @@ describe.each(BACKENDS)('settle decisions on %s', (backend) => {
       const untouched = await openInvoice(store);
       const setA = htlcSet(first.amountMsat, 2);
       const setB = htlcSet(second.amountMsat, 1);
-      await store.requestSettle(first.hash, setA.setId, setA.htlcs);
-      await store.requestSettle(second.hash, setB.setId, setB.htlcs);
+      await store.commitSettle(first.hash, setA.setId, setA.htlcs);
+      await store.commitSettle(second.hash, setB.setId, setB.htlcs);
       await store.markHtlcFinal(setA.htlcs[0]!, 'settled');
       const pending = await store.listUnfinalizedHtlcs();
       expect(pending).toHaveLength(2);
       expect(pending[0]).toMatchObject({ ...setA.htlcs[1]!, hash: first.hash, setId: setA.setId, paymentAddr: first.paymentAddr });
       expect(pending[1]).toMatchObject({ ...setB.htlcs[0]!, hash: second.hash, paymentAddr: second.paymentAddr });
-      expect(pending[0]!.settleRequestedAt.getTime()).toBeLessThanOrEqual(pending[1]!.settleRequestedAt.getTime());
+      expect(pending[0]!.settleCommittedAt.getTime()).toBeLessThanOrEqual(pending[1]!.settleCommittedAt.getTime());
       expect(pending.some((p) => Buffer.from(p.hash).equals(Buffer.from(untouched.hash)))).toBe(false);
       await store.markHtlcFinal(setA.htlcs[1]!, 'settled');
       await store.markHtlcFinal(setB.htlcs[0]!, 'failed');

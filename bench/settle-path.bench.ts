@@ -33,7 +33,7 @@ import { encodeHopPayload } from '../src/protocol/hop-payload.js';
 import { deriveKeyring, type Keyring } from '../src/protocol/keyring.js';
 import { buildOnion } from '../src/protocol/sphinx-build.js';
 import { virtualChannelId } from '../src/protocol/virtual-scid.js';
-import { inspectHtlc, type OfferedHtlc } from '../src/registry/inspect.js';
+import { inspectHtlc, type OfferedHtlc } from '../src/mux/inspect.js';
 import { nodeKeyPair } from '../src/sim/keys.js';
 import { openStore } from '../src/store/open.js';
 import type { Store } from '../src/store/types.js';

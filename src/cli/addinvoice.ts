@@ -1,6 +1,6 @@
 /** `lnmux addinvoice --amt <sat> --desc <text>`: creates and records an invoice, prints it as JSON. */
 import { Option, type Command } from 'commander';
-import { bytesToHex } from '../protocol/bytes.js';
+import { bytesToHex } from '../protocol/index.js';
 import { loadConfigFile } from '../mux/config.js';
 import { Mux } from '../mux/mux.js';
 import pino from 'pino';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import pino from 'pino';
-import { bytesToHex } from '../protocol/bytes.js';
+import { bytesToHex } from '../protocol/index.js';
 import { Mux } from '../mux/mux.js';
 import { startCluster, type SimCluster } from '../sim/index.js';
 import type { PaymentResult } from '../sim/payer.js';

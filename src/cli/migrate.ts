@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { identityKeyBytes, loadConfigFile, storeConfigOf, type MuxConfig } from '../mux/config.js';
-import { deriveKeyring } from '../protocol/keyring.js';
+import { deriveKeyring } from '../protocol/index.js';
 import { migrateDown, migrateInit, migrateUp, migrateVersion, type MigrateOptions, type MigrationStatus } from '../store/index.js';
 import { positiveInteger } from './flags.js';
 

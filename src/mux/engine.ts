@@ -10,39 +10,14 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { bytesToHex } from '../protocol/bytes.js';
-import { encodeFailureMessage } from '../protocol/failure-message.js';
-import { createFailurePacket } from '../protocol/failure-onion.js';
-import type { Keyring } from '../protocol/keyring.js';
-import { circuitKeyString, type CircuitKey, type NodeCircuitKey } from '../protocol/index.js';
-import type { Ecdh } from '../protocol/ecdh.js';
-import { inspectHtlc, type HopPolicy, type OfferedHtlc } from '../registry/inspect.js';
+import { bytesToHex, circuitKeyString, createFailurePacket, encodeFailureMessage, type CircuitKey, type Ecdh, type Keyring, type NodeCircuitKey } from '../protocol/index.js';
+import { inspectHtlc, type HopPolicy, type OfferedHtlc } from './inspect.js';
 import { Registry } from '../registry/registry.js';
-import type { Decision, FailOutcome, InvoiceView, PartLostReason, RegistryConfig, RegistryEvent } from '../registry/types.js';
+import type { Decision, InvoiceView, RegistryConfig, RegistryEvent } from '../registry/types.js';
 import type { NodeLink, SettleStore } from './ports.js';
 import { HtlcLogWriter } from './htlc-log-writer.js';
+import type { PaymentEvents } from './events.js';
 import { emitSafely } from './safe-emit.js';
-
-/** Events for the application (library API). Hashes and set ids are hex; amounts msat. */
-export interface EngineEvents {
-  /** Hold mode: a complete set waits for settle(setId) or a cancel. */
-  accepted: [{ paymentHash: string; setId: string; amountMsat: bigint; htlcs: { circuitKey: string; amountMsat: bigint }[] }];
-  /** Hold mode: an accepted set was released before it was settled (`partLost`: its live parts wait again). */
-  released: [{ paymentHash: string; setId: string; reason: FailOutcome | 'partLost' }];
-  /** The settle decision is committed and the preimage released: SETTLEs are on their way to the nodes. */
-  committed: [{ paymentHash: string; setId: string; amountMsat: bigint }];
-  /** Every HTLC of the invoice's set is settled at its node (LND's final events): the payment is done. */
-  settled: [{ paymentHash: string }];
-  /** LND reported the final state of an HTLC of a committed set. */
-  htlcFinal: [{ circuitKey: string; settled: boolean }];
-  /** A held part left its set because its node no longer holds it (nothing was released for it). */
-  partLost: [{ paymentHash: string; circuitKey: string; reason: PartLostReason; amountMsat: bigint }];
-  /**
-   * Money at risk: a part of a set whose preimage is released nears its auto-fail height unsettled
-   * (`expiryNear`), or its node failed it (`failedAfterRelease`: the payer holds the preimage).
-   */
-  atRisk: [{ paymentHash: string; setId: string; circuitKey: string; reason: 'expiryNear' | 'failedAfterRelease'; amountMsat: bigint }];
-}
 
 export interface EngineOptions {
   readonly registry: RegistryConfig;
@@ -70,7 +45,7 @@ export class UnknownSetError extends Error {
   override readonly name = 'UnknownSetError';
 }
 
-export class SettlementEngine extends EventEmitter<EngineEvents> {
+export class SettlementEngine extends EventEmitter<PaymentEvents> {
   readonly #options: EngineOptions;
   readonly #registry: Registry;
   readonly #nodes = new Map<string, { link: NodeLink; virtualChannelId: bigint }>();
@@ -310,7 +285,7 @@ export class SettlementEngine extends EventEmitter<EngineEvents> {
   }
 
   /** Emits to the application; a listener that throws or rejects is logged and never reaches lnmux. */
-  #notify<K extends keyof EngineEvents>(event: K, ...args: EngineEvents[K]): void {
+  #notify<K extends keyof PaymentEvents>(event: K, ...args: PaymentEvents[K]): void {
     emitSafely(this as EventEmitter, event, args, (error) => this.#log.error({ err: error, event }, 'Application listener failed'));
   }
 

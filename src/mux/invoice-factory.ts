@@ -3,10 +3,7 @@
  * one route hint per cluster node (cluster node -> virtual node over its virtual channel). Pure: the
  * clock and the randomness come in as arguments.
  */
-import { encodeInvoice } from '../protocol/bolt11-encode.js';
-import type { Network, RouteHintHop } from '../protocol/bolt11-types.js';
-import type { Keyring } from '../protocol/keyring.js';
-import { createStatelessInvoice, type RandomBytes } from '../protocol/stateless-invoice.js';
+import { createStatelessInvoice, encodeInvoice, type Keyring, type Network, type RandomBytes, type RouteHintHop } from '../protocol/index.js';
 
 /** What the application asks for. */
 export interface InvoiceRequest {

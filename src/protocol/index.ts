@@ -4,6 +4,7 @@
  * identifiers (virtual scid, set_id, stateless payment_addr).
  */
 export type { Result } from './result.js';
+export { bytesToHex, concatBytes, equalBytes, hexToBytes, utf8ToBytes } from './bytes.js';
 export { decodeBigSize, encodeBigSize, type BigSizeError } from './bigsize.js';
 export { decodeTlvStream, encodeTlvStream, type TlvError, type TlvRecord } from './tlv.js';
 export {
@@ -54,5 +55,6 @@ export {
   type InvoiceTerms,
   type OpenedPaymentAddr,
   type OpenPaymentAddrError,
+  type RandomBytes,
   type StatelessInvoice,
 } from './stateless-invoice.js';

@@ -21,9 +21,7 @@
  * The MPP timeout runs per set, from its first part's arrival (BOLT 4 "Basic Multi-Part Payments"): a
  * payer cannot keep a set alive by adding parts.
  */
-import { bytesToHex } from '../protocol/bytes.js';
-import type { FailureMessage } from '../protocol/failure-message.js';
-import { circuitKeyString, setId as computeSetId, type CircuitKey } from '../protocol/index.js';
+import { bytesToHex, circuitKeyString, setId as computeSetId, type CircuitKey, type FailureMessage } from '../protocol/index.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import type {
   ArrivedHtlc,

@@ -3,8 +3,7 @@
  * every outcome. The registry is pure: the shell (src/mux/) performs the decisions and feeds the results
  * back as events.
  */
-import type { FailureMessage } from '../protocol/failure-message.js';
-import type { CircuitKey } from '../protocol/index.js';
+import type { CircuitKey, FailureMessage } from '../protocol/index.js';
 
 /** An HTLC that passed every per-HTLC check (see inspect.ts) and now waits to join its set. */
 export interface ArrivedHtlc {

@@ -29,7 +29,6 @@ const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
 const AMOUNT_MSAT = 100_000_000n;
 /** The dead child never releases its leader lease: keep it short so the restarted lnmux takes over soon. */
-const LEASE_TTL_MS = 1_500;
 
 /** The database the child and then the restarted lnmux use, and the parent's store on it. */
 interface SharedDatabase {
@@ -99,7 +98,7 @@ describe.each(BACKENDS)('lnmux killed in the middle of a settle (%s)', (backend)
   async function payIntoCrashingChild(crash: ChildSpec['crash']) {
     const c = cluster();
     await until(() => notIntercepting(c), 'no interceptor on the nodes');
-    child = spawnLnmux({ config: muxConfig(c, { identityKey }), database: database().forChild, crash, invoices: [String(AMOUNT_MSAT)], leaseTtlMs: LEASE_TTL_MS });
+    child = spawnLnmux({ config: muxConfig(c, { identityKey }), database: database().forChild, crash, invoices: [String(AMOUNT_MSAT)] });
     const invoice = await child.message((m) => m.event === 'invoice', 'the invoice');
     const paymentHash = hexToBytes(invoice['paymentHash'] as string);
     await until(() => intercepting(c), 'the child lnmux to intercept on every node', 60_000);
@@ -130,7 +129,7 @@ describe.each(BACKENDS)('lnmux killed in the middle of a settle (%s)', (backend)
       expect(rows.map((r) => r.state)).toEqual(['settleCommitted', 'settleCommitted']);
       expect(rows.map((r) => `${bytesToHex(r.nodePubkey)}:${r.chanId}:${r.htlcId}`).sort()).toEqual(held);
 
-      const mux = await startMux(cluster(), store, { identityKey }, { leaseTtlMs: LEASE_TTL_MS });
+      const mux = await startMux(cluster(), store, { identityKey });
       try {
         const result = await payment;
         expectSucceeded(result);
@@ -160,7 +159,7 @@ describe.each(BACKENDS)('lnmux killed in the middle of a settle (%s)', (backend)
       expect((await store.getInvoice(paymentHash))?.state).toBe('open');
       expect(await store.listInvoiceHtlcs(paymentHash)).toEqual([]);
 
-      const mux = await startMux(cluster(), store, { identityKey }, { leaseTtlMs: LEASE_TTL_MS });
+      const mux = await startMux(cluster(), store, { identityKey });
       try {
         const result = await payment;
         expectSucceeded(result);

@@ -31,7 +31,6 @@ const PLENTY_MSAT = 10_000_000_000n;
 const AMOUNT_MSAT = 100_000_000n;
 const OPEN_AMOUNT_MSAT = 20_000_000n;
 /** The dead child never releases its leader lease: keep it short so the restarted lnmux takes over soon. */
-const LEASE_TTL_MS = 1_500;
 
 /** The child's database and, once the child is dead, the parent's store on it. */
 function useDatabase(backend: BackendName): { forChild: () => ChildSpec['database']; open: () => Promise<Store> } {
@@ -89,7 +88,6 @@ describe.each(BACKENDS)('the identity key bound to its database, across a restar
       database: database.forChild(),
       crash: 'afterCommit',
       invoices: [String(AMOUNT_MSAT), String(OPEN_AMOUNT_MSAT)],
-      leaseTtlMs: LEASE_TTL_MS,
     });
     // The first invoice is paid (and committed), the second one is left open.
     await child.message((m) => m.event === 'started', 'the child to start');
@@ -133,7 +131,7 @@ describe.each(BACKENDS)('the identity key bound to its database, across a restar
       expect(await store.nodeIdentity()).toMatchObject({ nodePubkey: hexToBytes(pubkeyOf(identityKey)) });
 
       // The right key: every held part is settled from the committed set.
-      const mux = await startMux(c, store, { identityKey }, { leaseTtlMs: LEASE_TTL_MS });
+      const mux = await startMux(c, store, { identityKey });
       try {
         const result = await payment;
         expectSucceeded(result);

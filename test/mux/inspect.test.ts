@@ -8,7 +8,7 @@ import { deriveKeyring } from '../../src/protocol/keyring.js';
 import { buildOnion } from '../../src/protocol/sphinx-build.js';
 import { createStatelessInvoice } from '../../src/protocol/stateless-invoice.js';
 import { virtualChannelId } from '../../src/protocol/virtual-scid.js';
-import { inspectHtlc, type InspectContext, type OfferedHtlc } from '../../src/registry/inspect.js';
+import { inspectHtlc, type InspectContext, type OfferedHtlc } from '../../src/mux/inspect.js';
 
 const identityKey = new Uint8Array(32).fill(0x42);
 const keyring = deriveKeyring(identityKey);

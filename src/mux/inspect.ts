@@ -7,14 +7,17 @@
  * depend on time or on the invoice's state (expiry, cancel, settled sets) live in the registry, after
  * the replay check, so that a committed HTLC is never failed on a second offer.
  */
-import { decodeHopPayload } from '../protocol/hop-payload.js';
-import type { FailureMessage } from '../protocol/failure-message.js';
-import type { Keyring } from '../protocol/keyring.js';
-import type { CircuitKey, InterceptorFailureCode } from '../protocol/index.js';
-import type { Ecdh } from '../protocol/ecdh.js';
-import { peelOnion } from '../protocol/sphinx-peel.js';
-import { openPaymentAddr } from '../protocol/stateless-invoice.js';
-import type { ArrivedHtlc } from './types.js';
+import {
+  decodeHopPayload,
+  openPaymentAddr,
+  peelOnion,
+  type CircuitKey,
+  type Ecdh,
+  type FailureMessage,
+  type InterceptorFailureCode,
+  type Keyring,
+} from '../protocol/index.js';
+import type { ArrivedHtlc } from '../registry/types.js';
 
 /** An HTLC as the cluster node's interceptor offers it (the fields the checks need). */
 export interface OfferedHtlc {

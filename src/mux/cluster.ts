@@ -1,0 +1,189 @@
+/**
+ * The cluster: one NodeGateway per configured node, connected and checked from start to stop whatever
+ * this instance's role, and the routing of their events. A standby decides nothing and writes nothing:
+ * only the engine of the current term (`attach`) hears HTLCs, blocks and final events; an HTLC that
+ * reached a closing stream is offered again by LND to the next interceptor.
+ */
+import type { Logger } from 'pino';
+import { NodeGateway, type GatewayEvent, type InterceptedHtlc } from '../lnd/index.js';
+import { bytesToHex } from '../protocol/index.js';
+import type { Store } from '../store/index.js';
+import { gatewayConfigOf, type BackoffOverrides, type ClusterNode } from './config-map.js';
+import type { MuxConfig } from './config.js';
+import type { SettlementEngine } from './engine.js';
+import type { MuxEvents } from './events.js';
+import { logNodeState, logStreamState, nodeStateDetail } from './node-events-log.js';
+
+export class Cluster {
+  readonly #config: MuxConfig;
+  readonly #nodes: readonly ClusterNode[];
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #notifyNode: (payload: MuxEvents['node'][0]) => void;
+  readonly #backoff: BackoffOverrides;
+  #gateways: NodeGateway[] = [];
+  #pumps: Promise<void>[] = [];
+  /** The current term's engine; undefined on a standby. */
+  #engine: SettlementEngine | undefined;
+
+  constructor(options: {
+    readonly config: MuxConfig;
+    readonly nodes: readonly ClusterNode[];
+    readonly store: Store;
+    readonly log: Logger;
+    readonly notifyNode: (payload: MuxEvents['node'][0]) => void;
+    readonly backoff?: BackoffOverrides;
+  }) {
+    this.#config = options.config;
+    this.#nodes = options.nodes;
+    this.#store = options.store;
+    this.#log = options.log;
+    this.#notifyNode = options.notifyNode;
+    this.#backoff = options.backoff ?? {};
+  }
+
+  /** Connects every node (checks, blocks, final HTLC events; no interceptor until a term attaches). */
+  start(): void {
+    this.#gateways = this.#config.nodes.map((_, i) => new NodeGateway(gatewayConfigOf(this.#config, i, this.#backoff)));
+    for (const gateway of this.#gateways) {
+      gateway.start();
+      this.#pumps.push(this.#pump(gateway));
+    }
+  }
+
+  /** Disconnects every node and waits for their event pumps to end. */
+  async stop(): Promise<void> {
+    const gateways = this.#gateways;
+    this.#gateways = [];
+    await Promise.all(gateways.map((g) => g.stop()));
+    await Promise.all(this.#pumps);
+    this.#pumps = [];
+  }
+
+  /**
+   * Makes `engine` the one that hears the nodes: each node becomes a link of it, its known height is
+   * fed in, and the interceptors open. Final events missed while standing by are looked up.
+   */
+  attach(engine: SettlementEngine): void {
+    for (const gateway of this.#gateways) {
+      if (gateway.blockHeight !== undefined) engine.onBlock(gateway.blockHeight);
+      const node = this.#nodes.find((n) => n.pubkeyHex === gateway.pubkey)!;
+      engine.attachNode(
+        {
+          pubkey: node.pubkey,
+          pubkeyHex: node.pubkeyHex,
+          send: async (response) => {
+            const result = await gateway.send(response);
+            if (!result.ok) throw new Error(`not delivered: ${result.error.kind}`);
+          },
+          isConnected: () => gateway.state.kind === 'ready' && gateway.streamState('interceptor').kind === 'open',
+        },
+        node.virtualChannelId,
+      );
+    }
+    this.#engine = engine;
+    for (const gateway of this.#gateways) gateway.intercept(true);
+    for (const gateway of this.#gateways) {
+      if (gateway.state.kind === 'ready') void this.#reconcileFinal(gateway, engine);
+    }
+  }
+
+  /** Closes the interceptors (LND offers the held HTLCs to the next one) and detaches `engine`. */
+  detach(engine: SettlementEngine): void {
+    if (this.#engine === engine) this.#engine = undefined;
+    for (const gateway of this.#gateways) {
+      gateway.intercept(false);
+      engine.detachNode(gateway.pubkey);
+    }
+  }
+
+  /** Final events missed while no subscription ran (lnmux down, standby): ask LND for each unfinalized HTLC. */
+  async #reconcileFinal(gateway: NodeGateway, engine: SettlementEngine): Promise<void> {
+    try {
+      const unfinalized = await this.#store.listUnfinalizedHtlcs();
+      for (const htlc of unfinalized) {
+        if (bytesToHex(htlc.nodePubkey) !== gateway.pubkey) continue;
+        const circuitKey = { chanId: htlc.chanId, htlcId: htlc.htlcId };
+        const resolution = await gateway.lookupHtlcResolution(circuitKey);
+        if (resolution.ok && resolution.value.kind === 'final') {
+          await engine.onHtlcFinal(gateway.pubkey, circuitKey, resolution.value.settled);
+        }
+      }
+    } catch (error) {
+      this.#log.warn({ err: error, node: gateway.pubkey }, 'Could not reconcile final HTLC states');
+    }
+  }
+
+  /** Feeds one gateway's events to the engine until the gateway stops. */
+  async #pump(gateway: NodeGateway): Promise<void> {
+    for await (const event of gateway.events()) {
+      try {
+        this.#dispatch(gateway, event);
+      } catch (error) {
+        this.#log.error({ err: error, node: gateway.pubkey, event: event.kind }, 'Event handling failed');
+      }
+    }
+  }
+
+  #dispatch(gateway: NodeGateway, event: GatewayEvent): void {
+    const engine = this.#engine;
+    switch (event.kind) {
+      case 'htlc':
+        if (engine !== undefined) void engine.onHtlc(event.node, offeredFrom(event.htlc));
+        return;
+      case 'malformedHtlc':
+        this.#log.warn({ node: event.node, error: event.error }, 'Unreadable HTLC from LND');
+        if (engine !== undefined && event.circuitKey !== null) {
+          void gateway.send({ kind: 'failWithCode', circuitKey: event.circuitKey, code: 'TEMPORARY_CHANNEL_FAILURE' });
+        }
+        return;
+      case 'block':
+        engine?.onBlock(event.block.height);
+        return;
+      case 'finalHtlc':
+        if (engine !== undefined) void engine.onHtlcFinal(event.node, event.event.circuitKey, event.event.settled);
+        return;
+      case 'finalHtlcSubscribed':
+        if (engine !== undefined) void this.#reconcileFinal(gateway, engine);
+        return;
+      case 'state': {
+        const s = event.state;
+        if (s.kind !== 'ready') engine?.onInterceptorDown(event.node);
+        if (s.kind === 'refused' && s.reasons.some((r) => r.kind === 'interceptorNotRequired')) engine?.onNodeHtlcsLost(event.node);
+        logNodeState(this.#log, event, gateway.intercepting);
+        const detail = nodeStateDetail(s);
+        this.#notifyNode({ pubkey: event.node, state: s.kind, ...(detail !== undefined ? { detail } : {}) });
+        return;
+      }
+      case 'stream':
+        if (event.stream === 'interceptor') {
+          if (event.state.kind === 'open') engine?.onInterceptorUp(event.node);
+          else engine?.onInterceptorDown(event.node);
+        }
+        logStreamState(this.#log, event);
+        return;
+      case 'malformedMessage':
+        this.#log.warn({ node: event.node, stream: event.stream, error: event.error }, 'Unreadable message from LND skipped');
+        return;
+      default: {
+        const never: never = event;
+        this.#log.warn({ event: never }, 'Unknown gateway event');
+      }
+    }
+  }
+}
+
+/** The intercepted HTLC as the engine takes it (the gateway's type carries more than the checks need). */
+function offeredFrom(htlc: InterceptedHtlc) {
+  return {
+    circuitKey: htlc.circuitKey,
+    paymentHash: htlc.paymentHash,
+    incomingAmountMsat: htlc.incomingAmountMsat,
+    outgoingAmountMsat: htlc.outgoingAmountMsat,
+    incomingExpiry: htlc.incomingExpiry,
+    outgoingExpiry: htlc.outgoingExpiry,
+    outgoingRequestedChanId: htlc.outgoingRequestedChanId,
+    onionBlob: htlc.onionBlob,
+    autoFailHeight: htlc.autoFailHeight,
+  };
+}

@@ -32,8 +32,6 @@ export { DEFAULT_MINIMUM_VERSIONS, describeRefusal, evaluateChecks, versionAccep
 export type { CheckRefusal, NodeExpectations } from './checks.js';
 export { DEFAULT_BACKOFF, backoffDelayMs } from './backoff.js';
 export type { BackoffPolicy } from './backoff.js';
-export { sleep, systemClock } from './clock.js';
-export type { Clock } from './clock.js';
 export type { LndConnectionConfig } from './connection.js';
 export type { SendFailure } from './interceptor-stream.js';
 export type { LookupFailure } from './lookup.js';

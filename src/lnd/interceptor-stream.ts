@@ -18,7 +18,7 @@
 import type { NodeCircuitKey } from '../protocol/index.js';
 import type * as grpc from '@grpc/grpc-js';
 import { err, ok, type Result } from '../protocol/result.js';
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, systemClock } from '../shell/clock.js';
 import type { LndConnection } from './connection.js';
 import {
   decodeCircuitKeyOf,

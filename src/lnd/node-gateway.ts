@@ -24,7 +24,7 @@ import { AsyncQueue } from './async-queue.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, validateBackoff, type BackoffPolicy } from './backoff.js';
 import { openBlockStream } from './block-stream.js';
 import { runChecks, type CheckRefusal, type NodeExpectations } from './checks.js';
-import { sleep, systemClock, type Clock } from './clock.js';
+import { sleep, systemClock, type Clock } from '../shell/clock.js';
 import { openLndConnection, type LndConnection, type LndConnectionConfig } from './connection.js';
 import {
   encodeInterceptResponse,

@@ -6,6 +6,10 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DEFAULT_BACKOFF } from '../lnd/index.js';
+import { DEFAULT_EXPIRY_SECONDS } from '../protocol/index.js';
+import { STORE_DEFAULTS } from '../store/index.js';
+import { MAX_EXPIRY_SECONDS } from './invoice-factory.js';
 
 const hex = (bytes: number, what: string) =>
   z
@@ -36,9 +40,9 @@ const databaseSchema = z
     dsn: z.string().min(1).optional(),
     /** Embedded database directory, when no dsn is given. */
     dataDir: z.string().min(1).default('lnmux-data'),
-    poolSize: z.number().int().min(1).max(200).default(10),
-    connectTimeoutSeconds: z.number().positive().default(5),
-    statementTimeoutSeconds: z.number().positive().default(10),
+    poolSize: z.number().int().min(1).max(200).default(STORE_DEFAULTS.poolSize),
+    connectTimeoutSeconds: z.number().positive().default(STORE_DEFAULTS.connectTimeoutMs / 1000),
+    statementTimeoutSeconds: z.number().positive().default(STORE_DEFAULTS.statementTimeoutMs / 1000),
   })
   .strict();
 
@@ -57,7 +61,7 @@ const invoiceSchema = z
     /** The invoice's `c` field (min_final_cltv_expiry_delta), blocks. */
     minFinalCltvExpiryDelta: z.number().int().min(1).max(2016).default(40),
     /** Expiry of invoices created without one, seconds. */
-    defaultExpirySeconds: z.number().int().min(1).max(365 * 24 * 3600).default(3600),
+    defaultExpirySeconds: z.number().int().min(1).max(MAX_EXPIRY_SECONDS).default(DEFAULT_EXPIRY_SECONDS),
   })
   .strict();
 
@@ -89,9 +93,9 @@ const lndSchema = z
      * the gateway's defaults, the releases that replay held HTLCs and keep final resolutions.
      */
     minimumVersions: z.array(z.string().regex(/^\d+\.\d+\.\d+$/, 'expected major.minor.patch')).min(1).optional(),
-    /** Reconnect backoff bounds, seconds. */
-    backoffInitialSeconds: z.number().positive().default(1),
-    backoffMaxSeconds: z.number().positive().default(60),
+    /** Reconnect backoff bounds, seconds (defaults: the gateway's, src/lnd/backoff.ts). */
+    backoffInitialSeconds: z.number().positive().default(DEFAULT_BACKOFF.initialMs / 1000),
+    backoffMaxSeconds: z.number().positive().default(DEFAULT_BACKOFF.maxMs / 1000),
   })
   .strict();
 

@@ -16,6 +16,7 @@ import { Registry } from '../registry/registry.js';
 import type { Decision, InvoiceView, RegistryConfig, RegistryEvent } from '../registry/types.js';
 import type { NodeLink, SettleStore } from './ports.js';
 import { HtlcLogWriter } from './htlc-log-writer.js';
+import { sleep, systemClock, type Clock } from '../shell/clock.js';
 import type { PaymentEvents } from './events.js';
 import { emitSafely } from './safe-emit.js';
 
@@ -26,8 +27,8 @@ export interface EngineOptions {
   readonly keyring: Keyring;
   readonly store: SettleStore;
   readonly logger: Logger;
-  /** Unix ms; injected for tests. */
-  readonly now?: () => number;
+  /** Time and timers (default: the system clock); injected for tests. */
+  readonly clock?: Clock;
   /** Delay before retrying a store call that failed to reach the database, ms. */
   readonly storeRetryMs?: number;
   /**
@@ -49,9 +50,9 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   readonly #options: EngineOptions;
   readonly #registry: Registry;
   readonly #nodes = new Map<string, { link: NodeLink; virtualChannelId: bigint }>();
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #log: Logger;
-  #timer: NodeJS.Timeout | undefined;
+  #cancelTimer: (() => void) | undefined;
   #timerAt: number | undefined;
   #stopped = false;
   /** Circuit key ids of settled-set HTLCs whose final event the store still waits for. */
@@ -61,7 +62,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   /** Nodes whose interceptor stream is down, as far as the engine has heard. */
   readonly #linksDown = new Set<string>();
   /** Per node, the timer that closes its replay window (see EngineOptions.replayWindowMs). */
-  readonly #replayTimers = new Map<string, NodeJS.Timeout>();
+  readonly #replayTimers = new Map<string, () => void>();
   /**
    * Circuit key ids of HTLCs held in LND's on-chain flow (their incoming channel closed): LND accepts
    * only SETTLE for them, and a FAIL or RESUME would end the interceptor stream.
@@ -74,9 +75,9 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     super();
     this.#options = options;
     this.#registry = new Registry(options.registry);
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
     this.#log = options.logger;
-    this.#htlcLog = new HtlcLogWriter({ write: (entries) => options.store.logHtlcs(entries), logger: options.logger });
+    this.#htlcLog = new HtlcLogWriter({ write: (entries) => options.store.logHtlcs(entries), logger: options.logger, clock: this.#clock });
   }
 
   get height(): number {
@@ -98,9 +99,9 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
 
   stop(): void {
     this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    for (const timer of this.#replayTimers.values()) clearTimeout(timer);
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
+    for (const cancel of this.#replayTimers.values()) cancel();
     this.#replayTimers.clear();
     for (const waiters of this.#settleWaiters.values()) for (const w of waiters) w.reject(new Error('lnmux stopped'));
     this.#settleWaiters.clear();
@@ -217,8 +218,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
    */
   onInterceptorDown(nodePubkeyHex: string): void {
     this.#linksDown.add(nodePubkeyHex);
-    const timer = this.#replayTimers.get(nodePubkeyHex);
-    if (timer !== undefined) clearTimeout(timer);
+    this.#replayTimers.get(nodePubkeyHex)?.();
     this.#replayTimers.delete(nodePubkeyHex);
     this.#step({ kind: 'nodeDisconnected', node: nodePubkeyHex });
   }
@@ -229,14 +229,12 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
    */
   onInterceptorUp(nodePubkeyHex: string): void {
     this.#linksDown.delete(nodePubkeyHex);
-    const previous = this.#replayTimers.get(nodePubkeyHex);
-    if (previous !== undefined) clearTimeout(previous);
-    const timer = setTimeout(() => {
+    this.#replayTimers.get(nodePubkeyHex)?.();
+    const cancel = this.#clock.timer(this.#options.replayWindowMs ?? DEFAULT_REPLAY_WINDOW_MS, () => {
       this.#replayTimers.delete(nodePubkeyHex);
       this.#step({ kind: 'nodeReplayed', node: nodePubkeyHex });
-    }, this.#options.replayWindowMs ?? DEFAULT_REPLAY_WINDOW_MS);
-    timer.unref();
-    this.#replayTimers.set(nodePubkeyHex, timer);
+    });
+    this.#replayTimers.set(nodePubkeyHex, cancel);
   }
 
   /** The node runs without --requireinterceptor: every HTLC it held for us was resolved without us. */
@@ -265,7 +263,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     if (this.#stopped) return;
     let decisions: Decision[];
     try {
-      decisions = this.#registry.step(event, this.#now());
+      decisions = this.#registry.step(event, this.#clock.now());
     } catch (error) {
       this.#log.error({ err: error, event: event.kind }, 'Registry step failed; event dropped');
       return;
@@ -281,7 +279,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   }
 
   #logHtlc(key: CircuitKey, paymentHash: Uint8Array, amountMsat: bigint, event: 'accepted' | 'failed' | 'lost', reason?: string): void {
-    this.#htlcLog.add({ key, hash: paymentHash, amountMsat, event, ...(reason !== undefined ? { reason } : {}), at: new Date(this.#now()) });
+    this.#htlcLog.add({ key, hash: paymentHash, amountMsat, event, ...(reason !== undefined ? { reason } : {}), at: new Date(this.#clock.now()) });
   }
 
   /** Emits to the application; a listener that throws or rejects is logged and never reaches lnmux. */
@@ -451,7 +449,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
       } catch (error) {
         const retryable = (error as { retryable?: boolean }).retryable === true;
         this.#log[retryable ? 'warn' : 'error']({ err: error, attempt }, `Store unavailable for ${what}; holding and retrying`);
-        await new Promise((r) => setTimeout(r, Math.min(5_000, (this.#options.storeRetryMs ?? 200) * attempt)));
+        await sleep(this.#clock, Math.min(5_000, (this.#options.storeRetryMs ?? 200) * attempt));
       }
     }
     return undefined;
@@ -481,16 +479,15 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   #armTimer(): void {
     const next = this.#registry.nextDeadline();
     if (next === this.#timerAt) return;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
     this.#timerAt = next;
     if (next === undefined || this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+    this.#cancelTimer = this.#clock.timer(Math.max(0, next - this.#clock.now()), () => {
+      this.#cancelTimer = undefined;
       this.#timerAt = undefined;
       this.#step({ kind: 'tick' });
-    }, Math.max(0, next - this.#now()));
-    this.#timer.unref();
+    });
   }
 
   #resolveWaiters(setId: Uint8Array): void {

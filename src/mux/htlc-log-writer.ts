@@ -6,6 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { HtlcLogEntry } from '../store/types.js';
+import { sleep, systemClock, type Clock } from '../shell/clock.js';
 
 /** The largest amount the store's bigint column holds, msat. */
 const MAX_MSAT = (1n << 63n) - 1n;
@@ -21,19 +22,21 @@ export interface HtlcLogWriterOptions {
   readonly maxQueued?: number;
   /** Wait before retrying a failed write, ms (default 1,000). */
   readonly retryMs?: number;
+  /** Time and timers (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 export class HtlcLogWriter {
   readonly #options: Required<HtlcLogWriterOptions>;
   #queue: HtlcLogEntry[] = [];
-  #timer: NodeJS.Timeout | undefined;
+  #cancelTimer: (() => void) | undefined;
   #writing: Promise<void> | undefined;
   #dropped = 0;
   #stopped = false;
   #stopping: Promise<void> | undefined;
 
   constructor(options: HtlcLogWriterOptions) {
-    this.#options = { flushMs: 50, maxBatch: 500, maxQueued: 100_000, retryMs: 1_000, ...options };
+    this.#options = { flushMs: 50, maxBatch: 500, maxQueued: 100_000, retryMs: 1_000, clock: systemClock, ...options };
   }
 
   /** Queues one entry (an amount beyond what the store holds is logged as the largest it holds). */
@@ -56,8 +59,8 @@ export class HtlcLogWriter {
 
   async #stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimer?.();
+    this.#cancelTimer = undefined;
     await this.#writing;
     while (this.#queue.length > 0) {
       if (!(await this.#writeBatch())) break;
@@ -65,21 +68,20 @@ export class HtlcLogWriter {
   }
 
   #arm(delayMs: number): void {
-    if (this.#timer !== undefined || this.#writing !== undefined || this.#stopped) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+    if (this.#cancelTimer !== undefined || this.#writing !== undefined || this.#stopped) return;
+    this.#cancelTimer = this.#options.clock.timer(delayMs, () => {
+      this.#cancelTimer = undefined;
       this.#writing = this.#flush().finally(() => {
         this.#writing = undefined;
         if (this.#queue.length > 0) this.#arm(0);
       });
-    }, delayMs);
-    this.#timer.unref();
+    });
   }
 
   async #flush(): Promise<void> {
     while (this.#queue.length > 0 && !this.#stopped) {
       if (await this.#writeBatch()) continue;
-      await new Promise((r) => setTimeout(r, this.#options.retryMs).unref());
+      await sleep(this.#options.clock, this.#options.retryMs);
     }
   }
 

@@ -9,7 +9,7 @@
  * "Leadership and terms".
  */
 import type { Logger } from 'pino';
-import { sleep, systemClock } from '../lnd/index.js';
+import { sleep, systemClock } from '../shell/clock.js';
 import type { LeadershipLostCause, LeadershipOptions, Store } from '../store/index.js';
 import type { MuxEvents } from './events.js';
 import type { Term } from './term.js';

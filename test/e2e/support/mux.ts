@@ -1,5 +1,5 @@
 /**
- * lnmux pointed at a simulated cluster, as the demo (src/cli/demo.ts) wires it: one node entry per
+ * lnmux pointed at a simulated cluster, as the demo (src/demo/scenario.ts) wires it: one node entry per
  * cluster node (address, TLS certificate, macaroon), a random identity key (one per file unless a test
  * names its own), and a store the test owns
  * (shared, or wrapped to misbehave).

@@ -1,5 +1,5 @@
 /** A clock that moves only when the test says so. */
-import type { Clock } from '../../../src/lnd/clock.js';
+import type { Clock } from '../../../src/shell/clock.js';
 
 export class ManualClock implements Clock {
   #now = 0;

@@ -1,19 +1,23 @@
 /**
- * Time, injected: the gateway's backoff sleeps, probes and write timeouts go through a `Clock`, so
- * tests can drive them by hand (`test/lnd/manual-clock.ts`) instead of waiting.
+ * Time, injected: the one clock of the imperative shell. The gateway's backoff sleeps, probes and write
+ * timeouts, the settlement engine's deadlines and the HTLC log's retries go through a `Clock`, so tests
+ * can drive them by hand (test/lnd/support/manual-clock.ts) instead of waiting.
  */
 
 /** A source of time and one-shot timers. */
 export interface Clock {
-  /** Milliseconds since some fixed origin (only differences matter). */
+  /**
+   * Unix time, ms. The engine compares it with times stored in the database (when a part joined its
+   * set); the gateway uses only differences.
+   */
   now(): number;
   /** Calls `fn` once after `ms` milliseconds; returns a function that cancels it. */
   timer(ms: number, fn: () => void): () => void;
 }
 
-/** The real clock: `performance.now()` and unref'd `setTimeout` (a pending timer never keeps the process alive). */
+/** The real clock: `Date.now()` and unref'd `setTimeout` (a pending timer never keeps the process alive). */
 export const systemClock: Clock = Object.freeze({
-  now: () => performance.now(),
+  now: () => Date.now(),
   timer(ms: number, fn: () => void): () => void {
     const handle = setTimeout(fn, ms);
     handle.unref();

@@ -99,7 +99,7 @@ const lndSchema = z
   })
   .strict();
 
-export const configSchema = z
+const configSchema = z
   .object({
     network: z.enum(['mainnet', 'testnet', 'signet', 'regtest', 'simnet']),
     /** The virtual node's 32-byte identity private key, hex. Or name an environment variable instead. */

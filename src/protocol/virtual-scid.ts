@@ -25,7 +25,7 @@ const TOP_BIT = 1n << 63n;
  * TypeError for a value that is not a Uint8Array, RangeError for a wrong length, prefix or point.
  * The messages name `argument` and never print the value.
  */
-export function assertCompressedPubkey(value: unknown, argument: string): asserts value is Uint8Array {
+function assertCompressedPubkey(value: unknown, argument: string): asserts value is Uint8Array {
   if (!(value instanceof Uint8Array)) throw new TypeError(`${argument}: expected a Uint8Array`);
   if (value.length !== COMPRESSED_PUBKEY_LENGTH) {
     throw new RangeError(`${argument}: expected ${COMPRESSED_PUBKEY_LENGTH} bytes, got ${value.length}`);

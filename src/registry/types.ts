@@ -92,8 +92,6 @@ export type FailOutcome =
   | 'invoiceAlreadySettled'
   /** The set is complete and decided; an extra HTLC cannot join it. */
   | 'setClosed'
-  /** total_msat differs from the total of the HTLCs already held for this payment hash. */
-  | 'totalMismatch'
   /** This HTLC would take the set above the invoice amount. */
   | 'overpayment'
   /** The part waited longer than the MPP timeout for the rest of its set (BOLT 4 mpp_timeout). */

@@ -9,7 +9,6 @@
 import type { CircuitKey } from '../protocol/index.js';
 import type { SetHtlc } from './types.js';
 
-const U64_MAX = (1n << 64n) - 1n;
 const I64_MAX = (1n << 63n) - 1n;
 
 /** A u64 as the signed 64-bit value PostgreSQL's bigint holds (same bits). */
@@ -41,12 +40,6 @@ export function bytesToSql(value: Uint8Array): Buffer {
 export function checkBytes(value: unknown, length: number, field: string): asserts value is Uint8Array {
   if (!(value instanceof Uint8Array)) throw new TypeError(`${field} must be a Uint8Array, got ${typeof value}`);
   if (value.length !== length) throw new RangeError(`${field} must be ${length} bytes, got ${value.length}`);
-}
-
-/** Throws unless `value` is a bigint in 0 .. 2^64-1. */
-export function checkU64(value: unknown, field: string): asserts value is bigint {
-  if (typeof value !== 'bigint') throw new TypeError(`${field} must be a bigint, got ${typeof value}`);
-  if (value < 0n || value > U64_MAX) throw new RangeError(`${field} must be a u64 (0 .. 2^64-1), got ${value}`);
 }
 
 /** Throws unless `value` is an amount in msat the store can hold: 1 .. 2^63-1. */

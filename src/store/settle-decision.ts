@@ -62,7 +62,7 @@ export function checkSettleCommit(request: SettleCommit): void {
 }
 
 /** Sum of a set's amounts in msat. */
-export function setAmountMsat(htlcs: readonly SetHtlc[]): bigint {
+function setAmountMsat(htlcs: readonly SetHtlc[]): bigint {
   return htlcs.reduce((sum, h) => sum + h.amountMsat, 0n);
 }
 

@@ -1,7 +1,7 @@
 /**
  * `lnmux migrate init|up [target]|down [target]|version`: the database schema. `init` and `up` also bind
  * the database to the configured identity key's public key (from schema version 3 on), or check it: a
- * database made for another key is refused here already, not first at `lnmux run` (DESIGN.md, invariant 8).
+ * database made for another key is refused here already, not first at `lnmux run` (docs/architecture.md, invariant 8).
  */
 import type { Command } from 'commander';
 import { identityKeyBytes, loadConfigFile, storeConfigOf, type MuxConfig } from '../mux/config.js';

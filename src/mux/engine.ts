@@ -3,7 +3,7 @@
  * comes in, the registry steps, and the engine carries out the decisions (reply to a node, commit to
  * the store, arm the one timer). Foreign HTLCs are resumed before any other work.
  *
- * Invariants kept here (DESIGN.md): no SETTLE before the store confirmed the commit (1); a commit whose
+ * Invariants kept here (docs/architecture.md): no SETTLE before the store confirmed the commit (1); a commit whose
  * outcome is unknown is retried, never assumed (1); a reply that could not be sent is not assumed
  * delivered: LND offers the HTLC again and the registry answers the same way (2); input from the network
  * never throws out of the event handlers (4).
@@ -406,7 +406,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     if (result.kind === 'committed') {
       this.#log.info({ hash, setId, parts: d.htlcs.length }, 'Settle committed');
       // A node whose stream ended while the commit was under way, and whose end event is not read yet:
-      // its parts are unconfirmed from now, so the SETTLEs wait for its replay (DESIGN.md invariant 7).
+      // its parts are unconfirmed from now, so the SETTLEs wait for its replay (docs/architecture.md, invariant 7).
       for (const [pubkeyHex, node] of this.#nodes) {
         if (node.link.isConnected?.() === false && !this.#linksDown.has(pubkeyHex)) this.onInterceptorDown(pubkeyHex);
       }

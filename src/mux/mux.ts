@@ -108,7 +108,7 @@ export class Mux extends EventEmitter<MuxEvents> {
   /**
    * Checks the configuration, derives the keys, opens the database (schema must be current unless
    * `options.migrate`) and, before anything else uses it, binds the database to the identity key's public
-   * key or checks that it is bound to it (DESIGN.md, invariant 8). Throws ConfigError (naming the field),
+   * key or checks that it is bound to it (docs/architecture.md, invariant 8). Throws ConfigError (naming the field),
    * SchemaVersionError (naming the command that fixes it), IdentityKeyMismatchError (naming both public
    * keys: use the key the database was made with, or a new database) or StoreUnavailableError.
    */

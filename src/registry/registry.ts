@@ -3,7 +3,7 @@
  * carries out the decisions it returns. No I/O, no timers, no clock: the caller passes `now` and asks
  * for the next deadline.
  *
- * Safety (DESIGN.md invariants):
+ * Safety (docs/architecture.md, "Safety invariants"):
  * - commit before settle: a `settle` decision comes only from a `settleCommitted` event, or for an
  *   HTLC the store already lists in the committed set (replay);
  * - once settled, always settled: committed-set HTLCs offered again are settled again, checked before

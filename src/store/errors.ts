@@ -58,7 +58,7 @@ export class StoreClosedError extends StoreError {
 
 /**
  * The database belongs to another virtual node: it was bound (`lnmux.node_identity`) to the public key of
- * another identity key than the one configured. lnmux refuses to run it (DESIGN.md, invariant 8): with
+ * another identity key than the one configured. lnmux refuses to run it (docs/architecture.md, invariant 8): with
  * another key the onions of its open invoices would not peel, and the held parts of a set it committed
  * as settled would be failed.
  *

@@ -1,5 +1,5 @@
 /**
- * The identity binding (DESIGN.md, invariant 8): a database belongs to one virtual node. The public key of
+ * The identity binding (docs/architecture.md, invariant 8): a database belongs to one virtual node. The public key of
  * the identity key is written once into `lnmux.node_identity` (one row, migration 0003) by the first
  * migrate or start that has the key, and every later start compares its key with it. A database run with
  * another key would fail the parts of the sets it committed (their onions no longer peel) and leave its

@@ -1,5 +1,5 @@
 /**
- * Leadership: one active lnmux per cluster (DESIGN.md invariant 6), held as a PostgreSQL session rather
+ * Leadership: one active lnmux per cluster (docs/architecture.md, invariant 6), held as a PostgreSQL session rather
  * than a lease that must expire. The leader holds a session advisory lock on a dedicated connection; the
  * server releases it the moment that session ends, so a standby blocked on the same lock takes over as
  * soon as the leader's process dies (its socket closes), with no TTL to wait out.

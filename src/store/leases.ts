@@ -1,5 +1,5 @@
 /**
- * Leases: one active lnmux per cluster (DESIGN.md, invariant 6). A lease is a row (name, holder, epoch,
+ * Leases: one active lnmux per cluster (docs/architecture.md, invariant 6). A lease is a row (name, holder, epoch,
  * expiry) changed by single atomic statements; times are the database's clock (clock_timestamp()), so
  * instances whose clocks disagree still agree on expiry.
  *

@@ -47,7 +47,7 @@ export interface MigrateOptions {
   /**
    * The virtual node's 33-byte public key (from the configured identity key; never the private key). Once
    * the schema has `lnmux.node_identity` (version 3 on), the database is bound to it if it is not bound
-   * yet, or checked against it (DESIGN.md, invariant 8).
+   * yet, or checked against it (docs/architecture.md, invariant 8).
    */
   readonly nodePubkey?: Uint8Array;
 }

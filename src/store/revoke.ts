@@ -1,7 +1,7 @@
 /**
  * revokeSettle: takes back a committed settle decision for which no SETTLE was ever sent, because a
  * part of the set left it (its node failed it on its own) between the commit and the release of the
- * preimage (DESIGN.md invariant 7; docs/store.md, "Revoking a decision"). Settling the rest would give
+ * preimage (docs/architecture.md, invariant 7; docs/store.md, "Revoking a decision"). Settling the rest would give
  * the payer the preimage for less than the invoice.
  *
  * Safe only because the registry sends no SETTLE for a set until every part is confirmed live after the

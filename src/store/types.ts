@@ -210,7 +210,7 @@ export type RevokeSettleOutcome =
   /** The fence's epoch is not the leadership's current one: nothing changed (another instance leads). */
   | { readonly kind: 'fenced'; readonly currentEpoch: bigint | null };
 
-/** A lease held by one instance (DESIGN.md, invariant 6). Times are the database's clock. */
+/** A lease held by one instance (docs/architecture.md, invariant 6). Times are the database's clock. */
 export interface Lease {
   readonly name: string;
   readonly holder: string;
@@ -284,7 +284,7 @@ export interface LeaseStore {
   releaseLease(name: string, holder: string): Promise<ReleaseLeaseOutcome>;
 }
 
-/** The virtual node a database belongs to (DESIGN.md, invariant 8). */
+/** The virtual node a database belongs to (docs/architecture.md, invariant 8). */
 export interface NodeIdentity {
   /** 33-byte compressed public key of the identity key the database was bound to. */
   readonly nodePubkey: Uint8Array;

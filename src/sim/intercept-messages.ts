@@ -4,7 +4,7 @@
  * gRPC status each violation ends the stream with.
  */
 import { status } from '@grpc/grpc-js';
-import { err, ok, type Result } from '../protocol/result.js';
+import { err, ok, type Result } from '../protocol/index.js';
 import type { FwdResolution, HtlcKey, SwitchFailCode } from './interceptable-switch.js';
 
 /** A gRPC status an LND handler ends a call with. */

@@ -2,7 +2,7 @@
  * What a simulated node says about itself: verrpc's Version and lnrpc's GetInfoResponse, shaped as
  * LND v0.21.2-beta fills them (rpcserver.go GetInfo, lnrpc/verrpc/server.go GetVersion).
  */
-import { bytesToHex } from '../protocol/bytes.js';
+import { bytesToHex } from '../protocol/index.js';
 import type { BlockEpoch, SimNetwork } from './chain.js';
 
 /** The LND release the simulator imitates by default. */

@@ -10,7 +10,6 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { bytesToHex, equalBytes } from '../protocol/bytes.js';
 import { chainHashOf, type BlockEpoch, type SimChain, type SimNetwork } from './chain.js';
 import { signedChannelUpdate, type ChannelPolicy } from './channel-update.js';
 import type { AddHtlcResult, HtlcOffer, HtlcReceiver, HtlcResolution } from './htlc.js';
@@ -20,18 +19,20 @@ import type { KeyPair } from './keys.js';
 import { createLndServer, type LndBackend } from './lnd-server.js';
 import { mintAdminMacaroon, newMacaroonKey, type MacaroonKey } from './macaroon.js';
 import {
-  FAILURE_CODE,
+  bytesToHex,
   createFailurePacket,
   decodeHopPayload,
   ecdhWithPrivateKey,
   encodeFailureMessage,
+  equalBytes,
+  FAILURE_CODE,
   peelOnion,
   virtualChannelId,
   wrapFailurePacket,
   type Ecdh,
   type FailureMessage,
   type OnionError,
-} from './protocol-api.js';
+} from '../protocol/index.js';
 import { DEFAULT_LND_VERSION, getInfoMessage, versionMessage } from './node-info.js';
 import { ensureTlsCertificate, type TlsFiles } from './tls-cert.js';
 

@@ -8,20 +8,21 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { isPrivate } from 'tiny-secp256k1';
-import { bytesToHex, equalBytes } from '../protocol/bytes.js';
 import type { SimChain } from './chain.js';
 import type { AddRefusal, HtlcReceiver, HtlcResolution } from './htlc.js';
 import type { KeyPair } from './keys.js';
 import {
   buildOnion,
+  bytesToHex,
   decodeFailureMessage,
   decodeInvoice,
   decryptFailurePacket,
   encodeHopPayload,
+  equalBytes,
   FAILURE_CODE,
   type DecodedInvoice,
   type FailureMessage,
-} from './protocol-api.js';
+} from '../protocol/index.js';
 
 /** LND's sender adds this many blocks to the final CLTV (routing.BlockPadding). */
 export const BLOCK_PADDING = 3;

@@ -6,22 +6,22 @@
  * In process only: it has no gRPC API.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { bytesToHex } from '../protocol/bytes.js';
 import type { SimChain, SimNetwork } from './chain.js';
 import type { ChannelPolicy } from './channel-update.js';
 import type { AddHtlcResult, HtlcOffer, HtlcReceiver, HtlcResolution } from './htlc.js';
 import type { KeyPair } from './keys.js';
 import {
-  FAILURE_CODE,
+  bytesToHex,
   createFailurePacket,
   decodeHopPayload,
   ecdhWithPrivateKey,
   encodeFailureMessage,
-  peelOnion,
   encodeInvoice,
+  FAILURE_CODE,
+  peelOnion,
   type Ecdh,
   type FailureMessage,
-} from './protocol-api.js';
+} from '../protocol/index.js';
 
 /** BOLT 11 currency prefix of each network. */
 export const INVOICE_PREFIX = { mainnet: 'bc', testnet: 'tb', testnet4: 'tb', signet: 'tbs', regtest: 'bcrt', simnet: 'sb' } as const satisfies Record<SimNetwork, string>;

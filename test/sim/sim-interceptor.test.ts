@@ -4,10 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import { createFailurePacket } from '../../src/protocol/failure-onion.js';
-import { encodeFailureMessage } from '../../src/protocol/failure-message.js';
-import { ecdhWithPrivateKey } from '../../src/protocol/ecdh.js';
-import { peelOnion } from '../../src/protocol/sphinx-peel.js';
+import { createFailurePacket, ecdhWithPrivateKey, encodeFailureMessage, peelOnion } from '../../src/protocol/index.js';
 import { createHash } from 'node:crypto';
 import { htlcEvents, nextEvent, until, withCluster } from './fixture.js';
 import { virtualInvoice } from './virtual-invoice.js';

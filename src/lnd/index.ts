@@ -40,3 +40,5 @@ export type { LookupFailure } from './lookup.js';
 export { describeRpcFailure } from './rpc-error.js';
 export type { RpcFailure } from './rpc-error.js';
 export type { CancelReason, StreamEnd } from './stream-reader.js';
+export { lndServices, PROTO_LOADER_OPTIONS, PROTO_ROOT } from './protos.js';
+export type { LndServices } from './protos.js';

@@ -7,7 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { BlockEpoch } from './chain.js';
 import { parseInterceptResponse, goError, interceptRequestMessage, u64, type InterceptResponseMessage, type InterceptedHtlc, type LndStatus } from './intercept-messages.js';
 import type { FwdResolution, HtlcKey } from './interceptable-switch.js';
-import { lndServices } from './lnd-protos.js';
+import { lndServices } from '../lnd/index.js';
 import { checkMacaroon, type MacaroonKey } from './macaroon.js';
 
 /** What a node's gRPC services need from it. One backend serves one run of the node (start to stop). */
@@ -78,15 +78,16 @@ function epochMessage(block: BlockEpoch): Record<string, unknown> {
 
 /** Builds a grpc-js server serving LND's Versioner, Lightning, Router and ChainNotifier for `backend`. */
 export function createLndServer(backend: LndBackend): grpc.Server {
+  // The client constructors' `service` is the ServiceDefinition a server serves: one loader for both.
   const services = lndServices();
   // No SO_REUSEPORT: a restarted node must not share its port with the listener of its previous run.
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 200 * 1024 * 1024, 'grpc.so_reuseport': 0 });
 
-  server.addService(services.versioner, {
+  server.addService(services.Versioner.service, {
     GetVersion: unary(backend, () => backend.version()),
   });
 
-  server.addService(services.lightning, {
+  server.addService(services.Lightning.service, {
     GetInfo: unary(backend, () => backend.getInfo()),
     LookupHtlcResolution: unary(backend, (request) => {
       const found = backend.lookupHtlcResolution({ chanId: u64(request['chan_id']), htlcId: u64(request['htlc_index']) });
@@ -101,7 +102,7 @@ export function createLndServer(backend: LndBackend): grpc.Server {
     }),
   });
 
-  server.addService(services.router, {
+  server.addService(services.Router.service, {
     SubscribeHtlcEvents: streaming(backend, (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
       call.write({ subscribed_event: {} });
       const stop = backend.subscribeHtlcEvents((event) => {
@@ -149,7 +150,7 @@ export function createLndServer(backend: LndBackend): grpc.Server {
     }),
   });
 
-  server.addService(services.chainNotifier, {
+  server.addService(services.ChainNotifier.service, {
     RegisterBlockEpochNtfn: streaming(backend, (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
       const request = call.request;
       const hash = request['hash'] as Uint8Array | undefined;

@@ -4,6 +4,7 @@
  * gRPC status each violation ends the stream with.
  */
 import { status } from '@grpc/grpc-js';
+import { decodeU64MapKey } from '../lnd/index.js';
 import { err, ok, type Result } from '../protocol/index.js';
 import type { FwdResolution, HtlcKey, SwitchFailCode } from './interceptable-switch.js';
 
@@ -23,16 +24,6 @@ export const FAILURE_PACKET_LENGTH = 256 + 32 + 2 + 2;
 export function u64(value: unknown): bigint {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return BigInt(value);
   return 0n;
-}
-
-/**
- * Reads a uint64 map key as protobufjs decodes it: an 8-character string holding the key's bytes,
- * little-endian.
- */
-export function u64MapKey(key: string): bigint {
-  let value = 0n;
-  for (let i = key.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(key.charCodeAt(i) & 0xff);
-  return value;
 }
 
 /** lnwire.MinCustomRecordsTlvType: custom records use TLV types from 65536 on. */
@@ -76,8 +67,9 @@ export function parseInterceptResponse(message: InterceptResponseMessage): Resul
       return ok({ key, resolution: { action: 'resume' } });
     case 'RESUME_MODIFIED': {
       for (const type of Object.keys(message.out_wire_custom_records ?? {})) {
-        const value = u64MapKey(type);
-        if (value < MIN_CUSTOM_RECORD_TYPE) {
+        // protobufjs always gives a uint64 map key as 8 chars; anything else cannot come off the wire.
+        const value = decodeU64MapKey(type);
+        if (value === undefined || value < MIN_CUSTOM_RECORD_TYPE) {
           return err({
             code: status.INVALID_ARGUMENT,
             details: `failed to validate custom records: custom records entry with TLV type below min: ${MIN_CUSTOM_RECORD_TYPE}`,

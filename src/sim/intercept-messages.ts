@@ -5,7 +5,7 @@
  */
 import { status } from '@grpc/grpc-js';
 import { decodeU64MapKey } from '../lnd/index.js';
-import { err, ok, type Result } from '../protocol/index.js';
+import { err, FAILURE_PACKET_LENGTH, INTERCEPTOR_FAILURE_CODES, ok, type InterceptorFailureCode, type Result } from '../protocol/index.js';
 import type { FwdResolution, HtlcKey, SwitchFailCode } from './interceptable-switch.js';
 
 /** A gRPC status an LND handler ends a call with. */
@@ -17,9 +17,6 @@ export interface LndStatus {
 /** A Go error that is not a gRPC status reaches the client as UNKNOWN with its text. */
 export const goError = (details: string): LndStatus => ({ code: status.UNKNOWN, details });
 
-/** BOLT 4 failure_message: 256 bytes of padded message + 32 HMAC + two u16 lengths (lnwire). */
-export const FAILURE_PACKET_LENGTH = 256 + 32 + 2 + 2;
-
 /** Reads a uint64 decoded by proto-loader (decimal string with `longs: String`). */
 export function u64(value: unknown): bigint {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return BigInt(value);
@@ -29,13 +26,23 @@ export function u64(value: unknown): bigint {
 /** lnwire.MinCustomRecordsTlvType: custom records use TLV types from 65536 on. */
 const MIN_CUSTOM_RECORD_TYPE = 65536n;
 
-const FAIL_CODES: Readonly<Record<string, SwitchFailCode>> = {
-  RESERVED: 'temporaryChannelFailure',
+/** The switch failure each failure code an interceptor may send asks for (forward_interceptor.go). */
+const SWITCH_FAIL_CODE: Readonly<Record<InterceptorFailureCode, SwitchFailCode>> = {
   TEMPORARY_CHANNEL_FAILURE: 'temporaryChannelFailure',
+  INVALID_ONION_VERSION: 'invalidOnionVersion',
   INVALID_ONION_HMAC: 'invalidOnionHmac',
   INVALID_ONION_KEY: 'invalidOnionKey',
-  INVALID_ONION_VERSION: 'invalidOnionVersion',
 };
+
+/**
+ * The switch failure for a FAIL without failure_message: RESERVED (the enum's zero, i.e. no code
+ * set) means temporary_channel_failure, as in LND; undefined for a code LND does not accept.
+ */
+function switchFailCode(failureCode: string): SwitchFailCode | undefined {
+  if (failureCode === 'RESERVED') return 'temporaryChannelFailure';
+  const accepted: readonly string[] = INTERCEPTOR_FAILURE_CODES;
+  return accepted.includes(failureCode) ? SWITCH_FAIL_CODE[failureCode as InterceptorFailureCode] : undefined;
+}
 
 /** The fields of a ForwardHtlcInterceptResponse as proto-loader decodes them (LOADER_OPTIONS). */
 export interface InterceptResponseMessage {
@@ -97,7 +104,7 @@ export function parseInterceptResponse(message: InterceptResponseMessage): Resul
         }
         return ok({ key, resolution: { action: 'fail', failureMessage: Uint8Array.from(failureMessage) } });
       }
-      const code = FAIL_CODES[String(failureCode)];
+      const code = switchFailCode(String(failureCode));
       if (code === undefined) return err({ code: status.INVALID_ARGUMENT, details: `unsupported failure code: ${String(failureCode)}` });
       return ok({ key, resolution: { action: 'failWithCode', code } });
     }

@@ -16,6 +16,8 @@ import {
   bytesToHex,
   decodeFailureMessage,
   decodeInvoice,
+  DEFAULT_EXPIRY_SECONDS,
+  DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA,
   decryptFailurePacket,
   encodeHopPayload,
   equalBytes,
@@ -26,10 +28,6 @@ import {
 
 /** LND's sender adds this many blocks to the final CLTV (routing.BlockPadding). */
 export const BLOCK_PADDING = 3;
-/** BOLT 11 default min_final_cltv_expiry_delta when the invoice has no `c` field, blocks. */
-const DEFAULT_MIN_FINAL_CLTV = 18;
-/** BOLT 11 default expiry, seconds. */
-const DEFAULT_EXPIRY_SECONDS = 3600;
 
 /** How one HTLC attempt ended. */
 export type AttemptOutcome =
@@ -293,7 +291,7 @@ export class SimPayer {
     totalMsat: bigint,
     mpp: boolean,
   ): { kind: 'refused'; attempt: Attempt } | { kind: 'sent'; result: Promise<Attempt> } {
-    const finalExpiry = this.#chain.height + (invoice.minFinalCltvExpiryDelta ?? DEFAULT_MIN_FINAL_CLTV) + BLOCK_PADDING;
+    const finalExpiry = this.#chain.height + (invoice.minFinalCltvExpiryDelta ?? DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA) + BLOCK_PADDING;
     // Walk back from the payee: each forwarding hop receives what it forwards plus its fee, and an
     // expiry its CLTV delta later than what it forwards.
     const payloads: Uint8Array[] = [];

@@ -1,6 +1,7 @@
 /** The model of LND's InterceptableSwitch (htlcswitch/interceptable_switch.go, held_htlc_set.go). */
 import { describe, expect, it } from 'vitest';
 import { InterceptableSwitch, formatCircuitKey, type InterceptedForward, type SwitchFailCode } from '../../src/sim/interceptable-switch.js';
+import { FAILURE_PACKET_LENGTH } from '../../src/protocol/index.js';
 
 type Action = { kind: 'resume' } | { kind: 'settle' } | { kind: 'fail' } | { kind: 'failWithCode'; code: SwitchFailCode };
 
@@ -149,7 +150,7 @@ describe('InterceptableSwitch, on-chain flow', () => {
     const f = forward(0n, 200, log);
     sw.holdOnChain(f);
     expect(sw.resolve(f.key, { action: 'failWithCode', code: 'temporaryChannelFailure' })).toBe('cannot fail held htlc in the on-chain flow');
-    expect(sw.resolve(f.key, { action: 'fail', failureMessage: new Uint8Array(292) })).toBe('cannot fail held htlc in the on-chain flow');
+    expect(sw.resolve(f.key, { action: 'fail', failureMessage: new Uint8Array(FAILURE_PACKET_LENGTH) })).toBe('cannot fail held htlc in the on-chain flow');
     expect(sw.resolve(f.key, { action: 'resume' })).toBe('cannot resume held htlc in the on-chain flow');
     expect(sw.resolve(f.key, { action: 'settle', preimage: new Uint8Array(32) })).toBeUndefined();
     expect(log).toEqual([{ kind: 'settle' }]);

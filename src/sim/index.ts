@@ -12,5 +12,4 @@ export { SimRecipient } from './recipient.js';
 export { SimChain, chainHashOf, type BlockEpoch, type SimNetwork } from './chain.js';
 export { nodeKeyPair, keyPairOf, type KeyPair } from './keys.js';
 export { lndServices, PROTO_LOADER_OPTIONS, PROTO_ROOT, type LndServices } from '../lnd/index.js';
-export type { HtlcKey } from './interceptable-switch.js';
 export type { HtlcOffer, HtlcResolution, HtlcReceiver, AddHtlcResult, AddRefusal } from './htlc.js';

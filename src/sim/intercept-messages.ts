@@ -5,8 +5,8 @@
  */
 import { status } from '@grpc/grpc-js';
 import { decodeU64MapKey } from '../lnd/index.js';
-import { err, FAILURE_PACKET_LENGTH, INTERCEPTOR_FAILURE_CODES, ok, type InterceptorFailureCode, type Result } from '../protocol/index.js';
-import type { FwdResolution, HtlcKey, SwitchFailCode } from './interceptable-switch.js';
+import { err, FAILURE_PACKET_LENGTH, INTERCEPTOR_FAILURE_CODES, ok, type InterceptorFailureCode, type NodeCircuitKey, type Result } from '../protocol/index.js';
+import type { FwdResolution, SwitchFailCode } from './interceptable-switch.js';
 
 /** A gRPC status an LND handler ends a call with. */
 export interface LndStatus {
@@ -60,12 +60,12 @@ export interface InterceptResponseMessage {
  * Validates a response like forward_interceptor.go's resolveFromClient. An error is the status
  * that ends the interceptor stream.
  */
-export function parseInterceptResponse(message: InterceptResponseMessage): Result<{ key: HtlcKey; resolution: FwdResolution }, LndStatus> {
+export function parseInterceptResponse(message: InterceptResponseMessage): Result<{ key: NodeCircuitKey; resolution: FwdResolution }, LndStatus> {
   const circuit = message.incoming_circuit_key;
   if (circuit === undefined || circuit === null) {
     return err({ code: status.INVALID_ARGUMENT, details: 'CircuitKey missing from ForwardHtlcInterceptResponse' });
   }
-  const key: HtlcKey = { chanId: u64(circuit.chan_id), htlcId: u64(circuit.htlc_id) };
+  const key: NodeCircuitKey = { chanId: u64(circuit.chan_id), htlcId: u64(circuit.htlc_id) };
   const preimage = message.preimage ?? new Uint8Array(0);
   const failureMessage = message.failure_message ?? new Uint8Array(0);
   const failureCode = message.failure_code ?? 'RESERVED';
@@ -119,7 +119,7 @@ export function parseInterceptResponse(message: InterceptResponseMessage): Resul
 
 /** What the switch offers an interceptor, before translation to a ForwardHtlcInterceptRequest. */
 export interface InterceptedHtlc {
-  readonly key: HtlcKey;
+  readonly key: NodeCircuitKey;
   readonly paymentHash: Uint8Array;
   readonly incomingAmountMsat: bigint;
   /** Block height. */

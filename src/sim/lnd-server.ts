@@ -4,10 +4,11 @@
  * sits behind {@link LndBackend}; this file only translates.
  */
 import * as grpc from '@grpc/grpc-js';
+import { lndServices } from '../lnd/index.js';
+import type { NodeCircuitKey } from '../protocol/index.js';
 import type { BlockEpoch } from './chain.js';
 import { parseInterceptResponse, goError, interceptRequestMessage, u64, type InterceptResponseMessage, type InterceptedHtlc, type LndStatus } from './intercept-messages.js';
-import type { FwdResolution, HtlcKey } from './interceptable-switch.js';
-import { lndServices } from '../lnd/index.js';
+import type { FwdResolution } from './interceptable-switch.js';
 import { checkMacaroon, type MacaroonKey } from './macaroon.js';
 
 /** What a node's gRPC services need from it. One backend serves one run of the node (start to stop). */
@@ -18,13 +19,13 @@ export interface LndBackend {
   /** lnrpc.GetInfoResponse fields. */
   getInfo(): Record<string, unknown>;
   /** Final resolution of an incoming HTLC; `unavailable` without --store-final-htlc-resolutions. */
-  lookupHtlcResolution(key: HtlcKey): { kind: 'unavailable' } | { kind: 'unknown' } | { kind: 'found'; settled: boolean; offchain: boolean };
+  lookupHtlcResolution(key: NodeCircuitKey): { kind: 'unavailable' } | { kind: 'unknown' } | { kind: 'found'; settled: boolean; offchain: boolean };
   /** Takes the single interceptor slot; false if an interceptor is already connected. */
   claimInterceptor(): boolean;
   /** Registers (undefined: unregisters and frees the slot) the interceptor's send function. */
   setInterceptor(send: ((htlc: InterceptedHtlc, autoFailHeight: number) => void) | undefined): void;
   /** Applies a validated resolution; returns the error text that ends the stream, if any. */
-  resolveIntercepted(key: HtlcKey, resolution: FwdResolution): string | undefined;
+  resolveIntercepted(key: NodeCircuitKey, resolution: FwdResolution): string | undefined;
   /** Subscribes to HtlcEvent messages (already in proto shape). Returns the unsubscribe function. */
   subscribeHtlcEvents(listener: (event: Record<string, unknown>) => void): () => void;
   /** Current tip, and the block at a height. */

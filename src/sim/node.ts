@@ -14,7 +14,8 @@ import { chainHashOf, type BlockEpoch, type SimChain, type SimNetwork } from './
 import { signedChannelUpdate, type ChannelPolicy } from './channel-update.js';
 import type { AddHtlcResult, HtlcOffer, HtlcReceiver, HtlcResolution } from './htlc.js';
 import type { InterceptedHtlc } from './intercept-messages.js';
-import { InterceptableSwitch, type HtlcKey, type InterceptedForward, type SwitchFailCode } from './interceptable-switch.js';
+import { NodeCircuitMap } from './circuit-map.js';
+import { InterceptableSwitch, type InterceptedForward, type SwitchFailCode } from './interceptable-switch.js';
 import type { KeyPair } from './keys.js';
 import { createLndServer, type LndBackend } from './lnd-server.js';
 import { mintAdminMacaroon, newMacaroonKey, type MacaroonKey } from './macaroon.js';
@@ -31,6 +32,7 @@ import {
   wrapFailurePacket,
   type Ecdh,
   type FailureMessage,
+  type NodeCircuitKey,
   type OnionError,
 } from '../protocol/index.js';
 import { DEFAULT_LND_VERSION, getInfoMessage, versionMessage } from './node-info.js';
@@ -105,7 +107,7 @@ export interface SimNodeInfo {
 
 /** An incoming HTLC as the node resolved it (see {@link SimNode.onHtlcResolved}). */
 export interface ResolvedHtlc {
-  readonly key: HtlcKey;
+  readonly key: NodeCircuitKey;
   readonly paymentHash: Uint8Array;
   /** The incoming HTLC's amount, msat. */
   readonly amountMsat: bigint;
@@ -126,7 +128,7 @@ interface Forwarding {
 }
 
 interface IncomingHtlc {
-  readonly key: HtlcKey;
+  readonly key: NodeCircuitKey;
   readonly channel: NodeChannel;
   readonly offer: HtlcOffer;
   /** The amount the switch takes as incoming (RESUME_MODIFIED may change it), msat. */
@@ -146,7 +148,6 @@ interface Run {
   stopBlocks: () => void;
 }
 
-const keyString = (key: HtlcKey): string => `${key.chanId}:${key.htlcId}`;
 const sha256 = (data: Uint8Array): Uint8Array => createHash('sha256').update(data).digest();
 
 
@@ -183,9 +184,9 @@ export class SimNode implements HtlcReceiver {
   #port: number;
   #run: Run | undefined;
   readonly #channels = new Map<bigint, NodeChannel>();
-  readonly #incoming = new Map<string, IncomingHtlc>();
+  readonly #incoming = new NodeCircuitMap<IncomingHtlc>();
   readonly #nextHtlcId = new Map<bigint, bigint>();
-  readonly #finalResolutions = new Map<string, { settled: boolean; offchain: boolean }>();
+  readonly #finalResolutions = new NodeCircuitMap<{ settled: boolean; offchain: boolean }>();
   readonly #resolvedListeners = new Set<(record: ResolvedHtlc) => void>();
 
   private constructor(options: SimNodeOptions, tls: TlsFiles, macaroonKey: MacaroonKey, macaroon: Uint8Array, macaroonPath: string) {
@@ -312,7 +313,7 @@ export class SimNode implements HtlcReceiver {
       if (!run.stopped) run.htlcSwitch.blockConnected(block.height);
     });
     // After a restart the link re-forwards every HTLC that is locked in but has no outgoing circuit.
-    for (const htlc of [...this.#incoming.values()]) {
+    for (const htlc of this.#incoming.values()) {
       if (htlc.state === 'intercept') this.#offerToSwitch(htlc, true);
       else if (htlc.state === 'onChain') run.htlcSwitch.holdOnChain(this.#forwardHandle(htlc));
       else if (htlc.state === 'new') this.#process(htlc);
@@ -392,7 +393,7 @@ export class SimNode implements HtlcReceiver {
     const channel = this.#channels.get(scid);
     if (channel === undefined) throw new RangeError(`no channel ${scid} on node ${this.name}`);
     channel.closed = true;
-    for (const htlc of [...this.#incoming.values()]) {
+    for (const htlc of this.#incoming.values()) {
       if (htlc.channel !== channel || htlc.state !== 'intercept') continue;
       htlc.state = 'onChain';
       this.#run?.htlcSwitch.holdOnChain(this.#forwardHandle(htlc));
@@ -400,7 +401,7 @@ export class SimNode implements HtlcReceiver {
   }
 
   #expireOnChain(height: number): void {
-    for (const htlc of [...this.#incoming.values()]) {
+    for (const htlc of this.#incoming.values()) {
       if (htlc.state === 'onChain' && htlc.offer.expiry <= height) this.#resolveIncoming(htlc, { kind: 'onChainTimeout' });
     }
   }
@@ -420,8 +421,8 @@ export class SimNode implements HtlcReceiver {
   }
 
   /** Incoming HTLCs not yet resolved, with their state. */
-  pendingHtlcs(): { key: HtlcKey; state: IncomingState; amountMsat: bigint; paymentHash: Uint8Array }[] {
-    return [...this.#incoming.values()].map((h) => ({ key: h.key, state: h.state, amountMsat: h.offer.amountMsat, paymentHash: h.offer.paymentHash }));
+  pendingHtlcs(): { key: NodeCircuitKey; state: IncomingState; amountMsat: bigint; paymentHash: Uint8Array }[] {
+    return this.#incoming.values().map((h) => ({ key: h.key, state: h.state, amountMsat: h.offer.amountMsat, paymentHash: h.offer.paymentHash }));
   }
 
   /** Whether an interceptor client holds the node's HtlcInterceptor stream now. */
@@ -431,13 +432,13 @@ export class SimNode implements HtlcReceiver {
   }
 
   /** Circuit keys the interceptable switch holds now (empty while the node is down). */
-  heldHtlcs(): HtlcKey[] {
+  heldHtlcs(): NodeCircuitKey[] {
     return this.#run?.htlcSwitch.heldKeys() ?? [];
   }
 
   /** The stored final resolution of an incoming HTLC, if any. */
-  finalResolution(key: HtlcKey): { settled: boolean; offchain: boolean } | undefined {
-    return this.#finalResolutions.get(keyString(key));
+  finalResolution(key: NodeCircuitKey): { settled: boolean; offchain: boolean } | undefined {
+    return this.#finalResolutions.get(key);
   }
 
   /**
@@ -465,7 +466,7 @@ export class SimNode implements HtlcReceiver {
       state: 'new',
       deliver,
     };
-    this.#incoming.set(keyString(htlc.key), htlc);
+    this.#incoming.set(htlc.key, htlc);
     setImmediate(() => this.#process(htlc));
     return { ok: true, htlcId, resolution };
   }
@@ -707,11 +708,11 @@ export class SimNode implements HtlcReceiver {
     if (htlc.state === 'resolved') return;
     const offchain = htlc.state !== 'onChain';
     htlc.state = 'resolved';
-    this.#incoming.delete(keyString(htlc.key));
+    this.#incoming.delete(htlc.key);
     const settled = resolution.kind === 'fulfill';
     if (settled) htlc.channel.localMsat += htlc.offer.amountMsat;
     else htlc.channel.remoteMsat += htlc.offer.amountMsat;
-    if (this.storeFinalHtlcResolutions) this.#finalResolutions.set(keyString(htlc.key), { settled, offchain });
+    if (this.storeFinalHtlcResolutions) this.#finalResolutions.set(htlc.key, { settled, offchain });
     if (this.#resolvedListeners.size > 0) {
       const record: ResolvedHtlc = {
         key: htlc.key,
@@ -768,7 +769,7 @@ export class SimNode implements HtlcReceiver {
         }),
       lookupHtlcResolution: (key) => {
         if (!this.storeFinalHtlcResolutions) return { kind: 'unavailable' };
-        const found = this.#finalResolutions.get(keyString(key));
+        const found = this.#finalResolutions.get(key);
         return found === undefined ? { kind: 'unknown' } : { kind: 'found', ...found };
       },
       claimInterceptor: () => {
@@ -786,7 +787,7 @@ export class SimNode implements HtlcReceiver {
           return;
         }
         run.htlcSwitch.setInterceptor((forward, autoFailHeight) => {
-          const htlc = this.#incoming.get(keyString(forward.key));
+          const htlc = this.#incoming.get(forward.key);
           const view = htlc === undefined ? undefined : this.#interceptedView(htlc);
           if (view !== undefined) send(view, autoFailHeight);
         });

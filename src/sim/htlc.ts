@@ -3,6 +3,7 @@
  * update_add_htlc and the three ways it is removed (update_fulfill_htlc, update_fail_htlc,
  * update_fail_malformed_htlc).
  */
+import { FAILURE_CODE, type FailureMessage } from '../protocol/index.js';
 
 /** update_add_htlc, minus the channel and id the receiving side assigns. */
 export interface HtlcOffer {
@@ -41,4 +42,15 @@ export interface HtlcReceiver {
 /** A short channel id from its parts (BOLT 7): block height (3 bytes), transaction index (3), output (2). */
 export function shortChannelId(block: number, txIndex: number, output: number): bigint {
   return (BigInt(block) << 40n) | (BigInt(txIndex) << 16n) | BigInt(output);
+}
+
+/**
+ * The failure an update_fail_malformed_htlc stands for (BOLT 4): its BADONION code as a failure
+ * message, which the node that receives it reports as its own; any other code reads as
+ * invalid_onion_key.
+ */
+export function malformedFailure(failureCode: number, sha256OfOnion: Uint8Array): FailureMessage {
+  if (failureCode === FAILURE_CODE.invalidOnionVersion) return { kind: 'invalidOnionVersion', sha256OfOnion };
+  if (failureCode === FAILURE_CODE.invalidOnionHmac) return { kind: 'invalidOnionHmac', sha256OfOnion };
+  return { kind: 'invalidOnionKey', sha256OfOnion };
 }

@@ -4,7 +4,8 @@
  * it, else it fails with the failure LND's link gives (htlcswitch/link.go); the outgoing HTLC's
  * resolution then resolves the incoming one.
  */
-import { FAILURE_CODE, wrapFailurePacket, type FailureMessage } from '../protocol/index.js';
+import { wrapFailurePacket, type FailureMessage } from '../protocol/index.js';
+import { malformedFailure } from './htlc.js';
 import { emitHtlcEvent, forwardEvent, linkFailEvent, type OutgoingKey } from './htlc-events.js';
 import { failIncoming, resolveIncoming } from './htlc-resolution.js';
 import type { NodeChannel } from './node-channels.js';
@@ -110,9 +111,7 @@ export function switchForward(node: NodeContext, htlc: IncomingHtlc): void {
         out.localMsat += f.outgoingAmountMsat;
         emit({ forward_fail_event: {} });
         // BOLT 4: the node that gets update_fail_malformed_htlc reports the failure as its own.
-        const kind = resolution.failureCode === FAILURE_CODE.invalidOnionVersion ? 'invalidOnionVersion'
-          : resolution.failureCode === FAILURE_CODE.invalidOnionHmac ? 'invalidOnionHmac' : 'invalidOnionKey';
-        failIncoming(node, htlc, { kind, sha256OfOnion: resolution.sha256OfOnion });
+        failIncoming(node, htlc, malformedFailure(resolution.failureCode, resolution.sha256OfOnion));
         return;
       }
     }

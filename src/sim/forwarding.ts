@@ -4,6 +4,7 @@
  * what the switch or interceptor decides: resume into the switch proper, settle, or fail. Also moves
  * held HTLCs to the on-chain flow when their channel is force-closed.
  */
+import { createHash } from 'node:crypto';
 import { equalBytes, wrapFailurePacket, type FailureMessage } from '../protocol/index.js';
 import type { AddHtlcResult, HtlcOffer, HtlcResolution } from './htlc.js';
 import { failIncoming, resolveIncoming } from './htlc-resolution.js';
@@ -11,8 +12,10 @@ import type { InterceptedHtlc } from './intercept-messages.js';
 import type { InterceptedForward, SwitchFailCode } from './interceptable-switch.js';
 import type { NodeChannel } from './node-channels.js';
 import type { IncomingHtlc, NodeContext } from './node-context.js';
-import { readOnion, sha256 } from './onion-link.js';
+import { readOnion } from './onion-link.js';
 import { switchForward } from './switch-forward.js';
+
+const sha256 = (data: Uint8Array): Uint8Array => createHash('sha256').update(data).digest();
 
 /**
  * A peer adds an HTLC over channel `chanId` (BOLT 2 update_add_htlc). Refused at once when the node
@@ -42,7 +45,7 @@ export function processIncoming(node: NodeContext, htlc: IncomingHtlc): void {
   const decision = readOnion(htlc.offer, node.ecdh, node.chain.height);
   switch (decision.kind) {
     case 'malformed':
-      resolveIncoming(node, htlc, { kind: 'failMalformed', failureCode: decision.failureCode, sha256OfOnion: decision.sha256OfOnion });
+      resolveIncoming(node, htlc, decision.resolution);
       return;
     case 'fail':
       htlc.sharedSecret = decision.sharedSecret;

@@ -3,7 +3,8 @@
  * update_add_htlc and the three ways it is removed (update_fulfill_htlc, update_fail_htlc,
  * update_fail_malformed_htlc).
  */
-import { FAILURE_CODE, type FailureMessage } from '../protocol/index.js';
+import { createHash } from 'node:crypto';
+import { FAILURE_CODE, type FailureMessage, type OnionError } from '../protocol/index.js';
 
 /** update_add_htlc, minus the channel and id the receiving side assigns. */
 export interface HtlcOffer {
@@ -53,4 +54,15 @@ export function malformedFailure(failureCode: number, sha256OfOnion: Uint8Array)
   if (failureCode === FAILURE_CODE.invalidOnionVersion) return { kind: 'invalidOnionVersion', sha256OfOnion };
   if (failureCode === FAILURE_CODE.invalidOnionHmac) return { kind: 'invalidOnionHmac', sha256OfOnion };
   return { kind: 'invalidOnionKey', sha256OfOnion };
+}
+
+/**
+ * The update_fail_malformed_htlc for an onion that could not be peeled, with the BADONION code LND's
+ * hop iterator gives its error (htlcswitch/hop/iterator.go): version and HMAC errors by name, every
+ * other decoding error as invalid_onion_key.
+ */
+export function malformedResolution(onion: Uint8Array, error: OnionError): HtlcResolution {
+  const failureCode = error.kind === 'invalidOnionVersion' ? FAILURE_CODE.invalidOnionVersion
+    : error.kind === 'invalidOnionHmac' ? FAILURE_CODE.invalidOnionHmac : FAILURE_CODE.invalidOnionKey;
+  return { kind: 'failMalformed', failureCode, sha256OfOnion: createHash('sha256').update(onion).digest() };
 }

@@ -7,6 +7,7 @@ import { status } from '@grpc/grpc-js';
 import { decodeU64MapKey } from '../lnd/index.js';
 import { err, FAILURE_PACKET_LENGTH, INTERCEPTOR_FAILURE_CODES, ok, type InterceptorFailureCode, type NodeCircuitKey, type Result } from '../protocol/index.js';
 import type { FwdResolution, SwitchFailCode } from './interceptable-switch.js';
+import { MIN_CUSTOM_RECORD_TYPE } from './onion-link.js';
 
 /** A gRPC status an LND handler ends a call with. */
 export interface LndStatus {
@@ -22,9 +23,6 @@ export function u64(value: unknown): bigint {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return BigInt(value);
   return 0n;
 }
-
-/** lnwire.MinCustomRecordsTlvType: custom records use TLV types from 65536 on. */
-const MIN_CUSTOM_RECORD_TYPE = 65536n;
 
 /** The switch failure each failure code an interceptor may send asks for (forward_interceptor.go). */
 const SWITCH_FAIL_CODE: Readonly<Record<InterceptorFailureCode, SwitchFailCode>> = {

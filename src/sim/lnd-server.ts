@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js';
 import { lndServices } from '../lnd/index.js';
 import type { NodeCircuitKey } from '../protocol/index.js';
 import type { BlockEpoch } from './chain.js';
+import type { ResolutionLookup } from './final-resolutions.js';
 import { parseInterceptResponse, goError, interceptRequestMessage, u64, type InterceptResponseMessage, type InterceptedHtlc, type LndStatus } from './intercept-messages.js';
 import type { FwdResolution } from './interceptable-switch.js';
 import { checkMacaroon, type MacaroonKey } from './macaroon.js';
@@ -19,7 +20,7 @@ export interface LndBackend {
   /** lnrpc.GetInfoResponse fields. */
   getInfo(): Record<string, unknown>;
   /** Final resolution of an incoming HTLC; `unavailable` without --store-final-htlc-resolutions. */
-  lookupHtlcResolution(key: NodeCircuitKey): { kind: 'unavailable' } | { kind: 'unknown' } | { kind: 'found'; settled: boolean; offchain: boolean };
+  lookupHtlcResolution(key: NodeCircuitKey): ResolutionLookup;
   /** Takes the single interceptor slot; false if an interceptor is already connected. */
   claimInterceptor(): boolean;
   /** Registers (undefined: unregisters and frees the slot) the interceptor's send function. */

@@ -2,6 +2,7 @@
  * The state the parts of a simulated node share (channels, incoming HTLCs, final resolutions, the
  * current run), so that each part can live in its own file as functions of it; SimNode owns it.
  */
+import type * as grpc from '@grpc/grpc-js';
 import type { Ecdh, NodeCircuitKey } from '../protocol/index.js';
 import type { SimChain, SimNetwork } from './chain.js';
 import type { NodeCircuitMap } from './circuit-map.js';
@@ -10,7 +11,6 @@ import type { HtlcOffer, HtlcResolution } from './htlc.js';
 import type { InterceptableSwitch } from './interceptable-switch.js';
 import type { KeyPair } from './keys.js';
 import type { NodeChannel, NodeChannels } from './node-channels.js';
-import type * as grpc from '@grpc/grpc-js';
 
 /**
  * Where an incoming HTLC is: `new` (not decoded yet), `intercept` (in the interceptable switch),

@@ -3,42 +3,26 @@
  * this node's layer, decode the hop payload, and say whether the HTLC is malformed, to be failed, or
  * to be forwarded, as LND's link and hop iterator decide (htlcswitch/link.go, hop/iterator.go).
  */
-import { createHash } from 'node:crypto';
-import { decodeHopPayload, FAILURE_CODE, peelOnion, type Ecdh, type FailureMessage, type OnionError } from '../protocol/index.js';
-import type { HtlcOffer } from './htlc.js';
+import { decodeHopPayload, peelOnion, type Ecdh, type FailureMessage } from '../protocol/index.js';
+import { malformedResolution, type HtlcOffer, type HtlcResolution } from './htlc.js';
 import type { Forwarding } from './node-context.js';
-
-export const sha256 = (data: Uint8Array): Uint8Array => createHash('sha256').update(data).digest();
 
 /** What to do with an incoming HTLC after reading its onion. */
 export type OnionDecision =
   /** The onion could not be peeled: update_fail_malformed_htlc (no shared secret to encrypt with). */
-  | { readonly kind: 'malformed'; readonly failureCode: number; readonly sha256OfOnion: Uint8Array }
+  | { readonly kind: 'malformed'; readonly resolution: HtlcResolution }
   /** Peeled, but the HTLC fails at this node with `failure`, encrypted with `sharedSecret`. */
   | { readonly kind: 'fail'; readonly sharedSecret: Uint8Array; readonly failure: FailureMessage }
   /** A forward, to be offered to the interceptable switch. */
   | { readonly kind: 'forward'; readonly sharedSecret: Uint8Array; readonly forwarding: Forwarding };
 
 /** lnwire.MinCustomRecordsTlvType: custom records use TLV types from 65536 on. */
-const MIN_CUSTOM_RECORD_TYPE = 65536n;
-
-/** BOLT 4 BADONION codes for an onion LND's iterator could not process (htlcswitch/hop/iterator.go). */
-export function malformedCode(error: OnionError): number {
-  switch (error.kind) {
-    case 'invalidOnionVersion':
-      return FAILURE_CODE.invalidOnionVersion;
-    case 'invalidOnionHmac':
-      return FAILURE_CODE.invalidOnionHmac;
-    default:
-      // LND maps every other decoding error to invalid_onion_key.
-      return FAILURE_CODE.invalidOnionKey;
-  }
-}
+export const MIN_CUSTOM_RECORD_TYPE = 65536n;
 
 /** Reads `offer`'s onion with this node's key; `height`: current block height (for the exit-hop failure). */
 export function readOnion(offer: HtlcOffer, ecdh: Ecdh, height: number): OnionDecision {
   const peeled = peelOnion(offer.onion, offer.paymentHash, ecdh);
-  if (!peeled.ok) return { kind: 'malformed', failureCode: malformedCode(peeled.error), sha256OfOnion: sha256(offer.onion) };
+  if (!peeled.ok) return { kind: 'malformed', resolution: malformedResolution(offer.onion, peeled.error) };
   const { sharedSecret, next } = peeled.value;
   const payload = decodeHopPayload(peeled.value.payload, next.kind === 'final' ? 'final' : 'intermediate');
   if (!payload.ok) {

@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { SimChain, SimNetwork } from './chain.js';
 import type { ChannelPolicy } from './channel-update.js';
-import type { AddHtlcResult, HtlcOffer, HtlcReceiver, HtlcResolution } from './htlc.js';
+import { malformedResolution, type AddHtlcResult, type HtlcOffer, type HtlcReceiver, type HtlcResolution } from './htlc.js';
 import type { KeyPair } from './keys.js';
 import {
   bytesToHex,
@@ -17,7 +17,6 @@ import {
   ecdhWithPrivateKey,
   encodeFailureMessage,
   encodeInvoice,
-  FAILURE_CODE,
   peelOnion,
   type Ecdh,
   type FailureMessage,
@@ -143,9 +142,7 @@ export class SimRecipient implements HtlcReceiver {
   #receive(offer: HtlcOffer, deliver: (resolution: HtlcResolution) => void): void {
     const peeled = peelOnion(offer.onion, offer.paymentHash, this.#ecdh);
     if (!peeled.ok) {
-      const failureCode = peeled.error.kind === 'invalidOnionVersion' ? FAILURE_CODE.invalidOnionVersion
-        : peeled.error.kind === 'invalidOnionHmac' ? FAILURE_CODE.invalidOnionHmac : FAILURE_CODE.invalidOnionKey;
-      deliver({ kind: 'failMalformed', failureCode, sha256OfOnion: createHash('sha256').update(offer.onion).digest() });
+      deliver(malformedResolution(offer.onion, peeled.error));
       return;
     }
     const secret = peeled.value.sharedSecret;

@@ -17,9 +17,6 @@ import { classifyRpcError, type RpcFailure } from './rpc-error.js';
 import { unary } from './unary.js';
 import { parseLndVersion, type Release } from './version.js';
 
-export type { Release } from './version.js';
-
-
 /**
  * The oldest LND release accepted in each release line. Both contain lightningnetwork/lnd#10895
  * (0.20.2 and 0.21.1 release notes, "Fixed on-chain forward interceptor settlement"): once the

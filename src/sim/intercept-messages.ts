@@ -42,7 +42,7 @@ function switchFailCode(failureCode: string): SwitchFailCode | undefined {
   return accepted.includes(failureCode) ? SWITCH_FAIL_CODE[failureCode as InterceptorFailureCode] : undefined;
 }
 
-/** The fields of a ForwardHtlcInterceptResponse as proto-loader decodes them (LOADER_OPTIONS). */
+/** The fields of a ForwardHtlcInterceptResponse as proto-loader decodes them (PROTO_LOADER_OPTIONS, src/lnd/protos.ts). */
 export interface InterceptResponseMessage {
   readonly incoming_circuit_key?: { readonly chan_id?: unknown; readonly htlc_id?: unknown } | null;
   readonly action?: string | number;

@@ -19,7 +19,7 @@ import { buildOnion } from '../src/protocol/sphinx-build.js';
 import { peelOnion } from '../src/protocol/sphinx-peel.js';
 import { startCluster, type SimCluster } from '../src/sim/cluster.js';
 import { nodeKeyPair, type KeyPair } from '../src/sim/keys.js';
-import { lndClientConstructors } from '../src/sim/lnd-protos.js';
+import { lndServices } from '../src/lnd/index.js';
 import { measureAsync, measureSync, printTable, type Measurement } from './lib/measure.js';
 
 const AMOUNT_MSAT = 10_000n;
@@ -61,7 +61,7 @@ function interceptor(cluster: SimCluster, preimages: Map<string, Buffer>): grpc.
       callback(null, metadata);
     }),
   );
-  const { Router } = lndClientConstructors();
+  const { Router } = lndServices();
   const router = new Router(info.address, credentials, { 'grpc.ssl_target_name_override': 'localhost' }) as unknown as {
     HtlcInterceptor: () => grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>>;
   };

@@ -10,9 +10,9 @@
  * interceptor's SETTLE has arrived and is applied). Nothing of this is in src/.
  */
 import { performance } from 'node:perf_hooks';
-import { decodeInvoice } from '../../src/protocol/bolt11.js';
+import { decodeInvoice, type NodeCircuitKey } from '../../src/protocol/index.js';
 import { startCluster, type SimCluster } from '../../src/sim/cluster.js';
-import { InterceptableSwitch, type FwdResolution, type HtlcKey, type InterceptedForward } from '../../src/sim/interceptable-switch.js';
+import { InterceptableSwitch, type FwdResolution, type InterceptedForward } from '../../src/sim/interceptable-switch.js';
 import { prebuildPayment, type PrebuiltPayment } from './prebuilt-payment.js';
 
 /** Parent -> child. */
@@ -63,7 +63,7 @@ export type ClusterReply =
   | { readonly kind: 'error'; readonly message: string }
   | { readonly kind: 'stopped' };
 
-const keyOf = (key: HtlcKey): string => `${key.chanId}:${key.htlcId}`;
+const keyOf = (key: NodeCircuitKey): string => `${key.chanId}:${key.htlcId}`;
 
 /** Times at the nodes, by circuit key (payer channel ids differ per node, so keys are cluster-wide). */
 const offeredAt = new Map<string, number>();
@@ -81,7 +81,7 @@ function instrumentSwitch(): void {
     return forward.call(this, f, isReplay);
   };
   const resolve = proto.resolve;
-  proto.resolve = function (this: InterceptableSwitch, key: HtlcKey, resolution: FwdResolution): string | undefined {
+  proto.resolve = function (this: InterceptableSwitch, key: NodeCircuitKey, resolution: FwdResolution): string | undefined {
     const error = resolve.call(this, key, resolution);
     if (error === undefined && resolution.action === 'settle') settleAt.set(keyOf(key), performance.now());
     return error;

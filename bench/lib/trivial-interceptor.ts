@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { lndClientConstructors } from '../../src/sim/lnd-protos.js';
+import { lndServices } from '../../src/lnd/index.js';
 import type { NodeFacts } from './e2e-cluster.js';
 
 type Stream = grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>>;
@@ -27,7 +27,7 @@ export class TrivialInterceptor {
   readonly #clients: grpc.Client[] = [];
 
   constructor(nodes: readonly NodeFacts[]) {
-    const { Router } = lndClientConstructors();
+    const { Router } = lndServices();
     for (const node of nodes) {
       const credentials = grpc.credentials.combineChannelCredentials(
         grpc.credentials.createSsl(readFileSync(node.certPath)),

@@ -15,13 +15,7 @@ import {
 } from './convert.js';
 import { classifyRpcError, type RpcFailure } from './rpc-error.js';
 import { unary } from './unary.js';
-
-/** A `major.minor.patch` release. */
-export interface Release {
-  readonly major: number;
-  readonly minor: number;
-  readonly patch: number;
-}
+import { parseLndVersion, type Release } from './version.js';
 
 /**
  * The oldest LND release accepted in each release line. Both contain lightningnetwork/lnd#10895
@@ -65,13 +59,14 @@ export type CheckOutcome =
   /** The node did not answer (unreachable, timeout, ...): retry later, nothing is known about it. */
   | { readonly kind: 'rpcFailed'; readonly method: string; readonly failure: RpcFailure };
 
-const RELEASE = /^(\d+)\.(\d+)\.(\d+)$/;
-
-/** Parses 'major.minor.patch'. Throws RangeError naming the value otherwise (a config error). */
+/**
+ * Parses 'major.minor.patch' (a floor is a release, so no pre-release tag). Throws RangeError naming
+ * the value otherwise (a config error).
+ */
 export function parseRelease(value: string): Release {
-  const m = RELEASE.exec(value.trim());
-  if (!m) throw new RangeError(`minimumVersions: expected 'major.minor.patch', got '${value}'`);
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]) };
+  const v = parseLndVersion(value.trim());
+  if (v === undefined || v.preRelease !== '') throw new RangeError(`minimumVersions: expected 'major.minor.patch', got '${value}'`);
+  return { major: v.major, minor: v.minor, patch: v.patch };
 }
 
 function releaseString(r: Release): string {

@@ -15,6 +15,7 @@ export type {
 export {
   NODE_ID_FORWARD_SCID,
   PREIMAGE_LENGTH,
+  decodeU64MapKey,
   describeConvertError,
 } from './convert.js';
 export type {
@@ -38,3 +39,7 @@ export type { LookupFailure } from './lookup.js';
 export { describeRpcFailure } from './rpc-error.js';
 export type { RpcFailure } from './rpc-error.js';
 export type { CancelReason, StreamEnd } from './stream-reader.js';
+export { lndServices, PROTO_LOADER_OPTIONS, PROTO_ROOT } from './protos.js';
+export { parseLndVersion } from './version.js';
+export type { LndVersion, Release } from './version.js';
+export type { LndServices } from './protos.js';

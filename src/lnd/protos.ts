@@ -7,7 +7,8 @@
  * - `bytes: Buffer`, `enums: String` (`'SETTLE'`), `defaults` (absent scalars read as their zero),
  * - `oneofs`: a virtual field naming the member of a oneof that is set (`event: 'final_htlc_event'`).
  *
- * Nothing outside `src/lnd/` (and the simulator, which serves the same services) sees these shapes.
+ * Nothing outside `src/lnd/` (and the simulator, which serves the same services from this loader)
+ * sees these shapes.
  */
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
@@ -34,7 +35,10 @@ export const PROTO_FILES: readonly string[] = Object.freeze([
   'verrpc/verrpc.proto',
 ]);
 
-/** The four LND services lnmux talks to, as grpc-js service definitions and client constructors. */
+/**
+ * The four LND services lnmux talks to, as grpc-js client constructors. Each constructor's `service`
+ * is the service's definition, which the simulator (src/sim) serves: one loader for client and server.
+ */
 export interface LndServices {
   readonly packageDefinition: protoLoader.PackageDefinition;
   readonly Lightning: grpc.ServiceClientConstructor;

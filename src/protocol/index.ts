@@ -58,3 +58,6 @@ export {
   type RandomBytes,
   type StatelessInvoice,
 } from './stateless-invoice.js';
+// Helpers the simulator (src/sim) and tests use, so they import only through this index.
+export { ok, err } from './result.js';
+export { bytesToHex, concatBytes, equalBytes, hexToBytes, u64ToBytes } from './bytes.js';

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { concatBytes, u64ToBytes } from '../protocol/bytes.js';
+import { concatBytes, u64ToBytes } from '../protocol/index.js';
 
 /** A channel's forwarding policy in one direction. */
 export interface ChannelPolicy {

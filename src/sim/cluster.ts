@@ -6,7 +6,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bytesToHex } from '../protocol/bytes.js';
+import { bytesToHex } from '../protocol/index.js';
 import { SimChain, type BlockEpoch, type SimNetwork } from './chain.js';
 import { shortChannelId } from './htlc.js';
 import { nodeKeyPair } from './keys.js';

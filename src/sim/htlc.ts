@@ -3,6 +3,8 @@
  * update_add_htlc and the three ways it is removed (update_fulfill_htlc, update_fail_htlc,
  * update_fail_malformed_htlc).
  */
+import { createHash } from 'node:crypto';
+import { FAILURE_CODE, type FailureMessage, type OnionError } from '../protocol/index.js';
 
 /** update_add_htlc, minus the channel and id the receiving side assigns. */
 export interface HtlcOffer {
@@ -41,4 +43,26 @@ export interface HtlcReceiver {
 /** A short channel id from its parts (BOLT 7): block height (3 bytes), transaction index (3), output (2). */
 export function shortChannelId(block: number, txIndex: number, output: number): bigint {
   return (BigInt(block) << 40n) | (BigInt(txIndex) << 16n) | BigInt(output);
+}
+
+/**
+ * The failure an update_fail_malformed_htlc stands for (BOLT 4): its BADONION code as a failure
+ * message, which the node that receives it reports as its own; any other code reads as
+ * invalid_onion_key.
+ */
+export function malformedFailure(failureCode: number, sha256OfOnion: Uint8Array): FailureMessage {
+  if (failureCode === FAILURE_CODE.invalidOnionVersion) return { kind: 'invalidOnionVersion', sha256OfOnion };
+  if (failureCode === FAILURE_CODE.invalidOnionHmac) return { kind: 'invalidOnionHmac', sha256OfOnion };
+  return { kind: 'invalidOnionKey', sha256OfOnion };
+}
+
+/**
+ * The update_fail_malformed_htlc for an onion that could not be peeled, with the BADONION code LND's
+ * hop iterator gives its error (htlcswitch/hop/iterator.go): version and HMAC errors by name, every
+ * other decoding error as invalid_onion_key.
+ */
+export function malformedResolution(onion: Uint8Array, error: OnionError): HtlcResolution {
+  const failureCode = error.kind === 'invalidOnionVersion' ? FAILURE_CODE.invalidOnionVersion
+    : error.kind === 'invalidOnionHmac' ? FAILURE_CODE.invalidOnionHmac : FAILURE_CODE.invalidOnionKey;
+  return { kind: 'failMalformed', failureCode, sha256OfOnion: createHash('sha256').update(onion).digest() };
 }

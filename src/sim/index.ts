@@ -11,6 +11,5 @@ export { SimPayer, type PaymentResult, type Attempt, type AttemptOutcome, type P
 export { SimRecipient } from './recipient.js';
 export { SimChain, chainHashOf, type BlockEpoch, type SimNetwork } from './chain.js';
 export { nodeKeyPair, keyPairOf, type KeyPair } from './keys.js';
-export { lndServices, lndClientConstructors, LND_PROTO_DIR, LOADER_OPTIONS } from './lnd-protos.js';
-export type { HtlcKey } from './interceptable-switch.js';
+export { lndServices, PROTO_LOADER_OPTIONS, PROTO_ROOT, type LndServices } from '../lnd/index.js';
 export type { HtlcOffer, HtlcResolution, HtlcReceiver, AddHtlcResult, AddRefusal } from './htlc.js';

@@ -4,8 +4,10 @@
  * gRPC status each violation ends the stream with.
  */
 import { status } from '@grpc/grpc-js';
-import { err, ok, type Result } from '../protocol/result.js';
-import type { FwdResolution, HtlcKey, SwitchFailCode } from './interceptable-switch.js';
+import { decodeU64MapKey } from '../lnd/index.js';
+import { err, FAILURE_PACKET_LENGTH, INTERCEPTOR_FAILURE_CODES, ok, type InterceptorFailureCode, type NodeCircuitKey, type Result } from '../protocol/index.js';
+import type { FwdResolution, SwitchFailCode } from './interceptable-switch.js';
+import { MIN_CUSTOM_RECORD_TYPE } from './onion-link.js';
 
 /** A gRPC status an LND handler ends a call with. */
 export interface LndStatus {
@@ -16,37 +18,31 @@ export interface LndStatus {
 /** A Go error that is not a gRPC status reaches the client as UNKNOWN with its text. */
 export const goError = (details: string): LndStatus => ({ code: status.UNKNOWN, details });
 
-/** BOLT 4 failure_message: 256 bytes of padded message + 32 HMAC + two u16 lengths (lnwire). */
-export const FAILURE_PACKET_LENGTH = 256 + 32 + 2 + 2;
-
 /** Reads a uint64 decoded by proto-loader (decimal string with `longs: String`). */
 export function u64(value: unknown): bigint {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return BigInt(value);
   return 0n;
 }
 
-/**
- * Reads a uint64 map key as protobufjs decodes it: an 8-character string holding the key's bytes,
- * little-endian.
- */
-export function u64MapKey(key: string): bigint {
-  let value = 0n;
-  for (let i = key.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(key.charCodeAt(i) & 0xff);
-  return value;
-}
-
-/** lnwire.MinCustomRecordsTlvType: custom records use TLV types from 65536 on. */
-const MIN_CUSTOM_RECORD_TYPE = 65536n;
-
-const FAIL_CODES: Readonly<Record<string, SwitchFailCode>> = {
-  RESERVED: 'temporaryChannelFailure',
+/** The switch failure each failure code an interceptor may send asks for (forward_interceptor.go). */
+const SWITCH_FAIL_CODE: Readonly<Record<InterceptorFailureCode, SwitchFailCode>> = {
   TEMPORARY_CHANNEL_FAILURE: 'temporaryChannelFailure',
+  INVALID_ONION_VERSION: 'invalidOnionVersion',
   INVALID_ONION_HMAC: 'invalidOnionHmac',
   INVALID_ONION_KEY: 'invalidOnionKey',
-  INVALID_ONION_VERSION: 'invalidOnionVersion',
 };
 
-/** The fields of a ForwardHtlcInterceptResponse as proto-loader decodes them (LOADER_OPTIONS). */
+/**
+ * The switch failure for a FAIL without failure_message: RESERVED (the enum's zero, i.e. no code
+ * set) means temporary_channel_failure, as in LND; undefined for a code LND does not accept.
+ */
+function switchFailCode(failureCode: string): SwitchFailCode | undefined {
+  if (failureCode === 'RESERVED') return 'temporaryChannelFailure';
+  const accepted: readonly string[] = INTERCEPTOR_FAILURE_CODES;
+  return accepted.includes(failureCode) ? SWITCH_FAIL_CODE[failureCode as InterceptorFailureCode] : undefined;
+}
+
+/** The fields of a ForwardHtlcInterceptResponse as proto-loader decodes them (PROTO_LOADER_OPTIONS, src/lnd/protos.ts). */
 export interface InterceptResponseMessage {
   readonly incoming_circuit_key?: { readonly chan_id?: unknown; readonly htlc_id?: unknown } | null;
   readonly action?: string | number;
@@ -62,12 +58,12 @@ export interface InterceptResponseMessage {
  * Validates a response like forward_interceptor.go's resolveFromClient. An error is the status
  * that ends the interceptor stream.
  */
-export function parseInterceptResponse(message: InterceptResponseMessage): Result<{ key: HtlcKey; resolution: FwdResolution }, LndStatus> {
+export function parseInterceptResponse(message: InterceptResponseMessage): Result<{ key: NodeCircuitKey; resolution: FwdResolution }, LndStatus> {
   const circuit = message.incoming_circuit_key;
   if (circuit === undefined || circuit === null) {
     return err({ code: status.INVALID_ARGUMENT, details: 'CircuitKey missing from ForwardHtlcInterceptResponse' });
   }
-  const key: HtlcKey = { chanId: u64(circuit.chan_id), htlcId: u64(circuit.htlc_id) };
+  const key: NodeCircuitKey = { chanId: u64(circuit.chan_id), htlcId: u64(circuit.htlc_id) };
   const preimage = message.preimage ?? new Uint8Array(0);
   const failureMessage = message.failure_message ?? new Uint8Array(0);
   const failureCode = message.failure_code ?? 'RESERVED';
@@ -76,8 +72,9 @@ export function parseInterceptResponse(message: InterceptResponseMessage): Resul
       return ok({ key, resolution: { action: 'resume' } });
     case 'RESUME_MODIFIED': {
       for (const type of Object.keys(message.out_wire_custom_records ?? {})) {
-        const value = u64MapKey(type);
-        if (value < MIN_CUSTOM_RECORD_TYPE) {
+        // protobufjs always gives a uint64 map key as 8 chars; anything else cannot come off the wire.
+        const value = decodeU64MapKey(type);
+        if (value === undefined || value < MIN_CUSTOM_RECORD_TYPE) {
           return err({
             code: status.INVALID_ARGUMENT,
             details: `failed to validate custom records: custom records entry with TLV type below min: ${MIN_CUSTOM_RECORD_TYPE}`,
@@ -105,7 +102,7 @@ export function parseInterceptResponse(message: InterceptResponseMessage): Resul
         }
         return ok({ key, resolution: { action: 'fail', failureMessage: Uint8Array.from(failureMessage) } });
       }
-      const code = FAIL_CODES[String(failureCode)];
+      const code = switchFailCode(String(failureCode));
       if (code === undefined) return err({ code: status.INVALID_ARGUMENT, details: `unsupported failure code: ${String(failureCode)}` });
       return ok({ key, resolution: { action: 'failWithCode', code } });
     }
@@ -120,7 +117,7 @@ export function parseInterceptResponse(message: InterceptResponseMessage): Resul
 
 /** What the switch offers an interceptor, before translation to a ForwardHtlcInterceptRequest. */
 export interface InterceptedHtlc {
-  readonly key: HtlcKey;
+  readonly key: NodeCircuitKey;
   readonly paymentHash: Uint8Array;
   readonly incomingAmountMsat: bigint;
   /** Block height. */

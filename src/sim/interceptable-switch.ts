@@ -22,11 +22,8 @@
  * Held HTLCs live in memory: a restarted node starts with none until the replays come in.
  */
 
-/** The incoming circuit key of an HTLC: incoming short channel id and HTLC index in it. */
-export interface HtlcKey {
-  readonly chanId: bigint;
-  readonly htlcId: bigint;
-}
+import type { NodeCircuitKey } from '../protocol/index.js';
+import { NodeCircuitMap } from './circuit-map.js';
 
 /** Failures the switch itself creates (its FailWithCode). */
 export type SwitchFailCode =
@@ -47,7 +44,7 @@ export type FwdResolution =
 
 /** One forward, as the node hands it to the switch. Each action is called at most once. */
 export interface InterceptedForward {
-  readonly key: HtlcKey;
+  readonly key: NodeCircuitKey;
   /** Incoming HTLC expiry (cltv_expiry), block height. */
   readonly incomingExpiry: number;
   /** Forwards the HTLC to the switch, optionally with modified amounts (msat). */
@@ -79,15 +76,17 @@ export const CLTV_REJECT_DELTA = 19;
 /** `lncfg.DefaultCltvInterceptDelta`: DefaultFinalCltvRejectDelta + 3. */
 export const CLTV_INTERCEPT_DELTA = 22;
 
-/** `models.CircuitKey.String()`: "(Chan ID=block:tx:out, HTLC ID=n)". */
-export function formatCircuitKey(key: HtlcKey): string {
+/**
+ * LND's own text for a circuit key, `models.CircuitKey.String()`: "(Chan ID=block:tx:out, HTLC ID=n)".
+ * Only for error texts LND sends to clients ("forward does not exist: ..."), which the simulator must
+ * reproduce to the letter; lnmux's own logs and map keys use circuitKeyString (protocol).
+ */
+export function lndCircuitKeyText(key: NodeCircuitKey): string {
   const block = key.chanId >> 40n;
   const tx = (key.chanId >> 16n) & 0xff_ffffn;
   const out = key.chanId & 0xffffn;
   return `(Chan ID=${block}:${tx}:${out}, HTLC ID=${key.htlcId})`;
 }
-
-const keyString = (key: HtlcKey): string => `${key.chanId}:${key.htlcId}`;
 
 interface Held {
   readonly forward: InterceptedForward;
@@ -102,7 +101,7 @@ export const CANNOT_RESUME_ON_CHAIN = 'cannot resume held htlc in the on-chain f
 
 export class InterceptableSwitch {
   readonly #options: Required<InterceptableSwitchOptions>;
-  readonly #held = new Map<string, Held>();
+  readonly #held = new NodeCircuitMap<Held>();
   #interceptor: Interceptor | undefined;
 
   constructor(options: InterceptableSwitchOptions) {
@@ -118,21 +117,21 @@ export class InterceptableSwitch {
   }
 
   /** Circuit keys currently held, in arrival order. */
-  heldKeys(): HtlcKey[] {
-    return [...this.#held.values()].map((h) => h.forward.key);
+  heldKeys(): NodeCircuitKey[] {
+    return this.#held.values().map((h) => h.forward.key);
   }
 
   /** Registers (or, with undefined, unregisters) the interceptor; see the class comment. */
   setInterceptor(interceptor: Interceptor | undefined): void {
     this.#interceptor = interceptor;
     if (interceptor !== undefined) {
-      for (const held of [...this.#held.values()]) interceptor(held.forward, held.autoFailHeight);
+      for (const held of this.#held.values()) interceptor(held.forward, held.autoFailHeight);
       return;
     }
     if (this.#options.requireInterceptor) return;
-    for (const [key, held] of [...this.#held]) {
+    for (const held of this.#held.values()) {
       if (held.onChain) continue;
-      this.#held.delete(key);
+      this.#held.delete(held.forward.key);
       held.forward.resume();
     }
   }
@@ -152,7 +151,7 @@ export class InterceptableSwitch {
       forward.failWithCode('expiryTooSoon');
       return true;
     }
-    const key = keyString(forward.key);
+    const key = forward.key;
     if (this.#held.has(key)) return true;
     if (this.#interceptor === undefined) {
       if (!this.#options.requireInterceptor) return false;
@@ -174,7 +173,7 @@ export class InterceptableSwitch {
    * was already held on chain. Its deadline is the incoming expiry.
    */
   holdOnChain(forward: InterceptedForward): void {
-    const key = keyString(forward.key);
+    const key = forward.key;
     if (this.#held.get(key)?.onChain === true) return;
     this.#held.set(key, { forward, autoFailHeight: forward.incomingExpiry, onChain: true });
     this.#interceptor?.(forward, forward.incomingExpiry);
@@ -184,10 +183,9 @@ export class InterceptableSwitch {
    * Applies a client's resolution to the held HTLC with that key. Returns the error text LND's
    * switch returns (which ends the client's stream), or undefined when applied.
    */
-  resolve(key: HtlcKey, resolution: FwdResolution): string | undefined {
-    const id = keyString(key);
-    const held = this.#held.get(id);
-    if (held === undefined) return `forward does not exist: ${formatCircuitKey(key)}`;
+  resolve(key: NodeCircuitKey, resolution: FwdResolution): string | undefined {
+    const held = this.#held.get(key);
+    if (held === undefined) return `forward does not exist: ${lndCircuitKeyText(key)}`;
     if (held.onChain && resolution.action !== 'settle') {
       return resolution.action === 'fail' || resolution.action === 'failWithCode' ? CANNOT_FAIL_ON_CHAIN : CANNOT_RESUME_ON_CHAIN;
     }
@@ -217,7 +215,7 @@ export class InterceptableSwitch {
         return `unrecognized action ${JSON.stringify(never)}`;
       }
     }
-    this.#held.delete(id);
+    this.#held.delete(key);
     return undefined;
   }
 
@@ -226,9 +224,9 @@ export class InterceptableSwitch {
    * on-chain ones whose deadline is reached (the peer can time them out on chain now).
    */
   blockConnected(height: number): void {
-    for (const [key, held] of [...this.#held]) {
+    for (const held of this.#held.values()) {
       if (held.autoFailHeight > height) continue;
-      this.#held.delete(key);
+      this.#held.delete(held.forward.key);
       if (!held.onChain) held.forward.failWithCode('temporaryChannelFailure');
     }
   }

@@ -4,10 +4,12 @@
  * sits behind {@link LndBackend}; this file only translates.
  */
 import * as grpc from '@grpc/grpc-js';
+import { lndServices } from '../lnd/index.js';
+import type { NodeCircuitKey } from '../protocol/index.js';
 import type { BlockEpoch } from './chain.js';
+import type { ResolutionLookup } from './final-resolutions.js';
 import { parseInterceptResponse, goError, interceptRequestMessage, u64, type InterceptResponseMessage, type InterceptedHtlc, type LndStatus } from './intercept-messages.js';
-import type { FwdResolution, HtlcKey } from './interceptable-switch.js';
-import { lndServices } from './lnd-protos.js';
+import type { FwdResolution } from './interceptable-switch.js';
 import { checkMacaroon, type MacaroonKey } from './macaroon.js';
 
 /** What a node's gRPC services need from it. One backend serves one run of the node (start to stop). */
@@ -18,13 +20,13 @@ export interface LndBackend {
   /** lnrpc.GetInfoResponse fields. */
   getInfo(): Record<string, unknown>;
   /** Final resolution of an incoming HTLC; `unavailable` without --store-final-htlc-resolutions. */
-  lookupHtlcResolution(key: HtlcKey): { kind: 'unavailable' } | { kind: 'unknown' } | { kind: 'found'; settled: boolean; offchain: boolean };
+  lookupHtlcResolution(key: NodeCircuitKey): ResolutionLookup;
   /** Takes the single interceptor slot; false if an interceptor is already connected. */
   claimInterceptor(): boolean;
   /** Registers (undefined: unregisters and frees the slot) the interceptor's send function. */
   setInterceptor(send: ((htlc: InterceptedHtlc, autoFailHeight: number) => void) | undefined): void;
   /** Applies a validated resolution; returns the error text that ends the stream, if any. */
-  resolveIntercepted(key: HtlcKey, resolution: FwdResolution): string | undefined;
+  resolveIntercepted(key: NodeCircuitKey, resolution: FwdResolution): string | undefined;
   /** Subscribes to HtlcEvent messages (already in proto shape). Returns the unsubscribe function. */
   subscribeHtlcEvents(listener: (event: Record<string, unknown>) => void): () => void;
   /** Current tip, and the block at a height. */
@@ -78,15 +80,16 @@ function epochMessage(block: BlockEpoch): Record<string, unknown> {
 
 /** Builds a grpc-js server serving LND's Versioner, Lightning, Router and ChainNotifier for `backend`. */
 export function createLndServer(backend: LndBackend): grpc.Server {
+  // The client constructors' `service` is the ServiceDefinition a server serves: one loader for both.
   const services = lndServices();
   // No SO_REUSEPORT: a restarted node must not share its port with the listener of its previous run.
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 200 * 1024 * 1024, 'grpc.so_reuseport': 0 });
 
-  server.addService(services.versioner, {
+  server.addService(services.Versioner.service, {
     GetVersion: unary(backend, () => backend.version()),
   });
 
-  server.addService(services.lightning, {
+  server.addService(services.Lightning.service, {
     GetInfo: unary(backend, () => backend.getInfo()),
     LookupHtlcResolution: unary(backend, (request) => {
       const found = backend.lookupHtlcResolution({ chanId: u64(request['chan_id']), htlcId: u64(request['htlc_index']) });
@@ -101,7 +104,7 @@ export function createLndServer(backend: LndBackend): grpc.Server {
     }),
   });
 
-  server.addService(services.router, {
+  server.addService(services.Router.service, {
     SubscribeHtlcEvents: streaming(backend, (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
       call.write({ subscribed_event: {} });
       const stop = backend.subscribeHtlcEvents((event) => {
@@ -149,7 +152,7 @@ export function createLndServer(backend: LndBackend): grpc.Server {
     }),
   });
 
-  server.addService(services.chainNotifier, {
+  server.addService(services.ChainNotifier.service, {
     RegisterBlockEpochNtfn: streaming(backend, (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
       const request = call.request;
       const hash = request['hash'] as Uint8Array | undefined;

@@ -7,8 +7,7 @@
  * gRPC turns into status UNKNOWN with the error's text.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { equalBytes } from '../protocol/bytes.js';
-import { err, ok, type Result } from '../protocol/result.js';
+import { equalBytes, err, ok, type Result } from '../protocol/index.js';
 
 /** The root key id LND uses for its default macaroons (`macaroons.DefaultRootKeyID`). */
 const ROOT_KEY_ID = Buffer.from('0');

@@ -2,7 +2,8 @@
  * What a simulated node says about itself: verrpc's Version and lnrpc's GetInfoResponse, shaped as
  * LND v0.21.2-beta fills them (rpcserver.go GetInfo, lnrpc/verrpc/server.go GetVersion).
  */
-import { bytesToHex } from '../protocol/bytes.js';
+import { parseLndVersion } from '../lnd/index.js';
+import { bytesToHex } from '../protocol/index.js';
 import type { BlockEpoch, SimNetwork } from './chain.js';
 
 /** The LND release the simulator imitates by default. */
@@ -10,16 +11,10 @@ export const DEFAULT_LND_VERSION = '0.21.2-beta';
 /** The commit of the v0.21.2-beta tag. */
 const COMMIT_HASH = '29257ecc8892af0c882fa627b66a556190c84fd9';
 
-/** Splits "major.minor.patch[-pre]". Throws RangeError for anything else. */
-export function parseLndVersion(version: string): { major: number; minor: number; patch: number; pre: string } {
-  const m = /^(\d+)\.(\d+)\.(\d+)(?:-(.+))?$/.exec(version);
-  if (m === null) throw new RangeError(`lndVersion: expected "major.minor.patch[-pre]", got ${JSON.stringify(version)}`);
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), pre: m[4] ?? '' };
-}
-
-/** verrpc.Version for `version` (throws RangeError if it does not parse). */
+/** verrpc.Version for `version` (throws RangeError if it is not "major.minor.patch[-pre]"). */
 export function versionMessage(version: string): Record<string, unknown> {
   const v = parseLndVersion(version);
+  if (v === undefined) throw new RangeError(`lndVersion: expected "major.minor.patch[-pre]", got ${JSON.stringify(version)}`);
   return {
     commit: `v${version}`,
     commit_hash: COMMIT_HASH,
@@ -27,7 +22,7 @@ export function versionMessage(version: string): Record<string, unknown> {
     app_major: v.major,
     app_minor: v.minor,
     app_patch: v.patch,
-    app_pre_release: v.pre,
+    app_pre_release: v.preRelease,
     build_tags: ['autopilotrpc', 'signrpc', 'walletrpc', 'chainrpc', 'invoicesrpc', 'watchtowerrpc', 'neutrinorpc', 'monitoring', 'peersrpc', 'kvdb_postgres', 'kvdb_etcd', 'kvdb_sqlite'],
     go_version: 'go1.25.10',
   };

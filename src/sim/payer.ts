@@ -6,56 +6,17 @@
  * channel can carry it, tries another hint when one fails, decrypts the failure it gets back and
  * reports every attempt typed.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { isPrivate } from 'tiny-secp256k1';
-import { bytesToHex, equalBytes } from '../protocol/bytes.js';
+import { buildOnion, bytesToHex, decodeInvoice, DEFAULT_EXPIRY_SECONDS, type DecodedInvoice, type FailureMessage } from '../protocol/index.js';
 import type { SimChain } from './chain.js';
-import type { AddRefusal, HtlcReceiver, HtlcResolution } from './htlc.js';
+import type { HtlcReceiver } from './htlc.js';
 import type { KeyPair } from './keys.js';
-import {
-  buildOnion,
-  decodeFailureMessage,
-  decodeInvoice,
-  decryptFailurePacket,
-  encodeHopPayload,
-  FAILURE_CODE,
-  type DecodedInvoice,
-  type FailureMessage,
-} from './protocol-api.js';
+import { interpretResolution, routePayloads, routesFrom, type Attempt, type PayerChannel, type Route } from './payer-attempt.js';
 
-/** LND's sender adds this many blocks to the final CLTV (routing.BlockPadding). */
-export const BLOCK_PADDING = 3;
-/** BOLT 11 default min_final_cltv_expiry_delta when the invoice has no `c` field, blocks. */
-const DEFAULT_MIN_FINAL_CLTV = 18;
-/** BOLT 11 default expiry, seconds. */
-const DEFAULT_EXPIRY_SECONDS = 3600;
+export { BLOCK_PADDING, type Attempt, type AttemptOutcome } from './payer-attempt.js';
 
-/** How one HTLC attempt ended. */
-export type AttemptOutcome =
-  | { readonly kind: 'settled'; readonly preimage: Uint8Array }
-  /** The payer's own channel refused the HTLC (peer offline, balance too low): a local temporary_channel_failure. */
-  | { readonly kind: 'refused'; readonly refusal: AddRefusal }
-  /** A failure from hop `hopIndex` of the route (0: the payer's peer), decrypted and decoded. */
-  | { readonly kind: 'failed'; readonly hopIndex: number; readonly erringNode: string; readonly failure: FailureMessage }
-  /** The payer's channel was force-closed and the HTLC timed out on chain (no failure message). */
-  | { readonly kind: 'onChainTimeout' }
-  /** A failure no hop's keys could authenticate, or whose message could not be decoded. */
-  | { readonly kind: 'unreadableFailure'; readonly hopIndex?: number };
-
-/** One HTLC the payer sent (or tried to). */
-export interface Attempt {
-  /** Index of the route hint used in the invoice (-1: direct channel to the payee). */
-  readonly routeHint: number;
-  /** Hex pubkey of the first hop (the cluster node). */
-  readonly firstHop: string;
-  /** Amount delivered to the payee by this part, msat. */
-  readonly amountMsat: bigint;
-  /** Circuit key at the first hop (its incoming channel and HTLC index), when the HTLC was added. */
-  readonly chanId?: bigint;
-  readonly htlcId?: bigint;
-  readonly outcome: AttemptOutcome;
-}
-
+/** How a payment ended. */
 export type PaymentResult =
   | { readonly status: 'succeeded'; readonly preimage: Uint8Array; readonly parts: readonly Attempt[]; readonly attempts: readonly Attempt[] }
   | {
@@ -82,21 +43,7 @@ export interface PayOptions {
   readonly nowSeconds?: number;
 }
 
-interface Hop {
-  readonly publicKey: Uint8Array;
-  readonly shortChannelId: bigint;
-  readonly feeBaseMsat: number;
-  readonly feeProportionalMillionths: number;
-  readonly cltvExpiryDelta: number;
-}
-
-interface Route {
-  readonly index: number;
-  readonly peer: { readonly receiver: HtlcReceiver; readonly chanId: bigint };
-  /** Forwarding hops, first hop first; the payee comes after the last. */
-  readonly hops: readonly Hop[];
-}
-
+/** Failures from the payee that end the payment: it rejected the payment, another route will not help. */
 const FINAL_FAILURES = new Set<FailureMessage['kind']>([
   'incorrectOrUnknownPaymentDetails',
   'finalIncorrectCltvExpiry',
@@ -104,6 +51,7 @@ const FINAL_FAILURES = new Set<FailureMessage['kind']>([
   'invalidOnionPayload',
 ]);
 
+/** A random onion session key (a valid secp256k1 scalar). */
 function sessionKey(): Uint8Array {
   for (;;) {
     const key = randomBytes(32);
@@ -111,16 +59,10 @@ function sessionKey(): Uint8Array {
   }
 }
 
-function malformedFailure(code: number, sha256OfOnion: Uint8Array): FailureMessage {
-  if (code === FAILURE_CODE.invalidOnionVersion) return { kind: 'invalidOnionVersion', sha256OfOnion };
-  if (code === FAILURE_CODE.invalidOnionHmac) return { kind: 'invalidOnionHmac', sha256OfOnion };
-  return { kind: 'invalidOnionKey', sha256OfOnion };
-}
-
 export class SimPayer {
   readonly keys: KeyPair;
   readonly #chain: SimChain;
-  readonly #peers = new Map<string, { receiver: HtlcReceiver; chanId: bigint }>();
+  readonly #peers = new Map<string, PayerChannel>();
 
   constructor(keys: KeyPair, chain: SimChain) {
     this.keys = keys;
@@ -154,7 +96,7 @@ export class SimPayer {
     const maxAttempts = options.maxAttempts ?? 32;
     const minPart = options.minPartMsat ?? 10_000n;
     const mpp = invoice.paymentSecret !== undefined;
-    const routes = this.#routes(invoice);
+    const routes = routesFrom(invoice, this.#peers);
     if (routes.length === 0) return { status: 'failed', reason: 'noRoute', detail: 'no route hint starts at a peer of the payer', attempts };
 
     const excluded = new Set<number>();
@@ -259,31 +201,6 @@ export class SimPayer {
     return route === undefined ? 0 : route.hops.length + 1;
   }
 
-  /** Routes the invoice allows from the payer's channels: each hint starting at a peer, and a direct channel to the payee. */
-  #routes(invoice: DecodedInvoice): Route[] {
-    const routes: Route[] = [];
-    (invoice.routeHints ?? []).forEach((hint, index) => {
-      const first = hint[0];
-      if (first === undefined) return;
-      const peer = this.#peers.get(bytesToHex(first.pubkey));
-      if (peer === undefined) return;
-      routes.push({
-        index,
-        peer,
-        hops: hint.map((h) => ({
-          publicKey: h.pubkey,
-          shortChannelId: h.shortChannelId,
-          feeBaseMsat: h.feeBaseMsat,
-          feeProportionalMillionths: h.feeProportionalMillionths,
-          cltvExpiryDelta: h.cltvExpiryDelta,
-        })),
-      });
-    });
-    const direct = this.#peers.get(bytesToHex(invoice.payeePubkey));
-    if (direct !== undefined) routes.push({ index: -1, peer: direct, hops: [] });
-    return routes;
-  }
-
   /** Builds the onion for one part over `route` and adds the HTLC to the payer's channel. */
   #send(
     route: Route,
@@ -292,26 +209,7 @@ export class SimPayer {
     totalMsat: bigint,
     mpp: boolean,
   ): { kind: 'refused'; attempt: Attempt } | { kind: 'sent'; result: Promise<Attempt> } {
-    const finalExpiry = this.#chain.height + (invoice.minFinalCltvExpiryDelta ?? DEFAULT_MIN_FINAL_CLTV) + BLOCK_PADDING;
-    // Walk back from the payee: each forwarding hop receives what it forwards plus its fee, and an
-    // expiry its CLTV delta later than what it forwards.
-    const payloads: Uint8Array[] = [];
-    payloads.unshift(
-      encodeHopPayload({
-        amtToForwardMsat: shardMsat,
-        outgoingCltvValue: finalExpiry,
-        ...(mpp && invoice.paymentSecret !== undefined ? { paymentData: { paymentAddr: invoice.paymentSecret, totalMsat } } : {}),
-        otherRecords: [],
-      }),
-    );
-    let amount = shardMsat;
-    let expiry = finalExpiry;
-    for (let i = route.hops.length - 1; i >= 0; i--) {
-      const hop = route.hops[i] as Hop;
-      payloads.unshift(encodeHopPayload({ amtToForwardMsat: amount, outgoingCltvValue: expiry, shortChannelId: hop.shortChannelId, otherRecords: [] }));
-      amount += BigInt(hop.feeBaseMsat) + (amount * BigInt(hop.feeProportionalMillionths)) / 1_000_000n;
-      expiry += hop.cltvExpiryDelta;
-    }
+    const { payloads, amountMsat: amount, expiry } = routePayloads(route.hops, invoice, shardMsat, totalMsat, mpp, this.#chain.height);
     const nodes = [...route.hops.map((h) => h.publicKey), invoice.payeePubkey];
     let built: { onion: Uint8Array; sharedSecrets: Uint8Array[] };
     try {
@@ -331,30 +229,8 @@ export class SimPayer {
     const circuit = { ...base, chanId: route.peer.chanId, htlcId: added.htlcId };
     return {
       kind: 'sent',
-      result: added.resolution.then((resolution) => ({ ...circuit, outcome: this.#interpret(resolution, invoice.paymentHash, sharedSecrets, nodes) })),
+      result: added.resolution.then((resolution) => ({ ...circuit, outcome: interpretResolution(resolution, invoice.paymentHash, sharedSecrets, nodes) })),
     };
   }
 
-  #interpret(resolution: HtlcResolution, paymentHash: Uint8Array, sharedSecrets: readonly Uint8Array[], nodes: readonly Uint8Array[]): AttemptOutcome {
-    switch (resolution.kind) {
-      case 'fulfill': {
-        const hash = createHash('sha256').update(resolution.preimage).digest();
-        if (!equalBytes(hash, paymentHash)) return { kind: 'unreadableFailure' };
-        return { kind: 'settled', preimage: resolution.preimage };
-      }
-      case 'onChainTimeout':
-        return { kind: 'onChainTimeout' };
-      case 'failMalformed':
-        // Only the payer's direct peer can send update_fail_malformed_htlc to it.
-        return { kind: 'failed', hopIndex: 0, erringNode: bytesToHex(nodes[0] as Uint8Array), failure: malformedFailure(resolution.failureCode, resolution.sha256OfOnion) };
-      case 'fail': {
-        const decrypted = decryptFailurePacket(sharedSecrets, resolution.reason);
-        if (!decrypted.ok) return { kind: 'unreadableFailure' };
-        const { hopIndex, failureMessage } = decrypted.value;
-        const decoded = decodeFailureMessage(failureMessage);
-        if (!decoded.ok) return { kind: 'unreadableFailure', hopIndex };
-        return { kind: 'failed', hopIndex, erringNode: bytesToHex(nodes[hopIndex] as Uint8Array), failure: decoded.value };
-      }
-    }
-  }
 }

@@ -6,22 +6,21 @@
  * In process only: it has no gRPC API.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { bytesToHex } from '../protocol/bytes.js';
 import type { SimChain, SimNetwork } from './chain.js';
 import type { ChannelPolicy } from './channel-update.js';
-import type { AddHtlcResult, HtlcOffer, HtlcReceiver, HtlcResolution } from './htlc.js';
+import { malformedResolution, type AddHtlcResult, type HtlcOffer, type HtlcReceiver, type HtlcResolution } from './htlc.js';
 import type { KeyPair } from './keys.js';
 import {
-  FAILURE_CODE,
+  bytesToHex,
   createFailurePacket,
   decodeHopPayload,
   ecdhWithPrivateKey,
   encodeFailureMessage,
-  peelOnion,
   encodeInvoice,
+  peelOnion,
   type Ecdh,
   type FailureMessage,
-} from './protocol-api.js';
+} from '../protocol/index.js';
 
 /** BOLT 11 currency prefix of each network. */
 export const INVOICE_PREFIX = { mainnet: 'bc', testnet: 'tb', testnet4: 'tb', signet: 'tbs', regtest: 'bcrt', simnet: 'sb' } as const satisfies Record<SimNetwork, string>;
@@ -143,9 +142,7 @@ export class SimRecipient implements HtlcReceiver {
   #receive(offer: HtlcOffer, deliver: (resolution: HtlcResolution) => void): void {
     const peeled = peelOnion(offer.onion, offer.paymentHash, this.#ecdh);
     if (!peeled.ok) {
-      const failureCode = peeled.error.kind === 'invalidOnionVersion' ? FAILURE_CODE.invalidOnionVersion
-        : peeled.error.kind === 'invalidOnionHmac' ? FAILURE_CODE.invalidOnionHmac : FAILURE_CODE.invalidOnionKey;
-      deliver({ kind: 'failMalformed', failureCode, sha256OfOnion: createHash('sha256').update(offer.onion).digest() });
+      deliver(malformedResolution(offer.onion, peeled.error));
       return;
     }
     const secret = peeled.value.sharedSecret;

@@ -1,6 +1,7 @@
 /** The model of LND's InterceptableSwitch (htlcswitch/interceptable_switch.go, held_htlc_set.go). */
 import { describe, expect, it } from 'vitest';
-import { InterceptableSwitch, formatCircuitKey, type InterceptedForward, type SwitchFailCode } from '../../src/sim/interceptable-switch.js';
+import { InterceptableSwitch, lndCircuitKeyText, type InterceptedForward, type SwitchFailCode } from '../../src/sim/interceptable-switch.js';
+import { FAILURE_PACKET_LENGTH } from '../../src/protocol/index.js';
 
 type Action = { kind: 'resume' } | { kind: 'settle' } | { kind: 'fail' } | { kind: 'failWithCode'; code: SwitchFailCode };
 
@@ -113,7 +114,7 @@ describe('InterceptableSwitch', () => {
     sw.forward(forward(3n, 200, log), false);
     expect(sw.resolve({ chanId: 7n, htlcId: 3n }, { action: 'settle', preimage: new Uint8Array(32) })).toBeUndefined();
     expect(log).toEqual([{ kind: 'settle' }]);
-    expect(sw.resolve({ chanId: 7n, htlcId: 3n }, { action: 'resume' })).toBe(`forward does not exist: ${formatCircuitKey({ chanId: 7n, htlcId: 3n })}`);
+    expect(sw.resolve({ chanId: 7n, htlcId: 3n }, { action: 'resume' })).toBe(`forward does not exist: ${lndCircuitKeyText({ chanId: 7n, htlcId: 3n })}`);
   });
 
   it('keeps the HTLC held when a settle is refused', () => {
@@ -126,7 +127,7 @@ describe('InterceptableSwitch', () => {
   });
 
   it('formats circuit keys as LND does', () => {
-    expect(formatCircuitKey({ chanId: (700_000n << 40n) | (12n << 16n) | 1n, htlcId: 5n })).toBe('(Chan ID=700000:12:1, HTLC ID=5)');
+    expect(lndCircuitKeyText({ chanId: (700_000n << 40n) | (12n << 16n) | 1n, htlcId: 5n })).toBe('(Chan ID=700000:12:1, HTLC ID=5)');
   });
 });
 
@@ -149,7 +150,7 @@ describe('InterceptableSwitch, on-chain flow', () => {
     const f = forward(0n, 200, log);
     sw.holdOnChain(f);
     expect(sw.resolve(f.key, { action: 'failWithCode', code: 'temporaryChannelFailure' })).toBe('cannot fail held htlc in the on-chain flow');
-    expect(sw.resolve(f.key, { action: 'fail', failureMessage: new Uint8Array(292) })).toBe('cannot fail held htlc in the on-chain flow');
+    expect(sw.resolve(f.key, { action: 'fail', failureMessage: new Uint8Array(FAILURE_PACKET_LENGTH) })).toBe('cannot fail held htlc in the on-chain flow');
     expect(sw.resolve(f.key, { action: 'resume' })).toBe('cannot resume held htlc in the on-chain flow');
     expect(sw.resolve(f.key, { action: 'settle', preimage: new Uint8Array(32) })).toBeUndefined();
     expect(log).toEqual([{ kind: 'settle' }]);

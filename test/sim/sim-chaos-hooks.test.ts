@@ -3,7 +3,7 @@
  * are replayed with no interceptor and fail behind its back), and the onHtlcResolved inspection hook.
  */
 import { describe, expect, it } from 'vitest';
-import { bytesToHex } from '../../src/protocol/bytes.js';
+import { bytesToHex } from '../../src/protocol/index.js';
 import type { ResolvedHtlc } from '../../src/sim/node.js';
 import { until, withCluster } from './fixture.js';
 import { virtualInvoice } from './virtual-invoice.js';

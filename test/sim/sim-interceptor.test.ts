@@ -4,10 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { status } from '@grpc/grpc-js';
-import { createFailurePacket } from '../../src/protocol/failure-onion.js';
-import { encodeFailureMessage } from '../../src/protocol/failure-message.js';
-import { ecdhWithPrivateKey } from '../../src/protocol/ecdh.js';
-import { peelOnion } from '../../src/protocol/sphinx-peel.js';
+import { createFailurePacket, ecdhWithPrivateKey, encodeFailureMessage, FAILURE_PACKET_LENGTH, peelOnion } from '../../src/protocol/index.js';
 import { createHash } from 'node:crypto';
 import { htlcEvents, nextEvent, until, withCluster } from './fixture.js';
 import { virtualInvoice } from './virtual-invoice.js';
@@ -126,7 +123,7 @@ describe('HtlcInterceptor on a simulated node', () => {
       },
       {
         name: 'failure message and failure code',
-        response: (r) => ({ incoming_circuit_key: r['incoming_circuit_key'], action: 'FAIL', failure_message: Buffer.alloc(292), failure_code: 'TEMPORARY_CHANNEL_FAILURE' }),
+        response: (r) => ({ incoming_circuit_key: r['incoming_circuit_key'], action: 'FAIL', failure_message: Buffer.alloc(FAILURE_PACKET_LENGTH), failure_code: 'TEMPORARY_CHANNEL_FAILURE' }),
         code: status.INVALID_ARGUMENT,
         details: 'failure message and failure code are mutually exclusive',
       },

@@ -1,11 +1,7 @@
 /** What a simulated node does with an HTLC before any interceptor sees it: LND's link checks. */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAILURE_CODE, decodeFailureMessage } from '../../src/protocol/failure-message.js';
-import { decryptFailurePacket } from '../../src/protocol/failure-onion.js';
-import { encodeHopPayload } from '../../src/protocol/hop-payload.js';
-import { buildOnion } from '../../src/protocol/sphinx-build.js';
-import { encodeTlvStream } from '../../src/protocol/tlv.js';
+import { buildOnion, decodeFailureMessage, decryptFailurePacket, encodeHopPayload, encodeTlvStream, FAILURE_CODE } from '../../src/protocol/index.js';
 import { startCluster, type SimCluster } from '../../src/sim/cluster.js';
 import type { HtlcOffer, HtlcResolution } from '../../src/sim/htlc.js';
 import { nodeKeyPair } from '../../src/sim/keys.js';

@@ -3,7 +3,7 @@
  * a minimal test interceptor that peels the final onion and settles; liquidity, MPP and fail-over.
  */
 import { describe, expect, it } from 'vitest';
-import { encodeInvoice } from '../../src/protocol/bolt11.js';
+import { encodeInvoice } from '../../src/protocol/index.js';
 import { nodeKeyPair } from '../../src/sim/keys.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { htlcEvents, nextEvent, until, withCluster } from './fixture.js';

@@ -4,10 +4,7 @@
  * for the virtual channel with the virtual node's key, checks the final payload, holds the parts of
  * a payment until they add up to total_msat and then settles them all. Regular forwards are resumed.
  */
-import { bytesToHex, equalBytes } from '../../src/protocol/bytes.js';
-import { ecdhWithPrivateKey } from '../../src/protocol/ecdh.js';
-import { decodeHopPayload } from '../../src/protocol/hop-payload.js';
-import { peelOnion } from '../../src/protocol/sphinx-peel.js';
+import { bytesToHex, decodeHopPayload, ecdhWithPrivateKey, equalBytes, peelOnion } from '../../src/protocol/index.js';
 import type { KeyPair } from '../../src/sim/keys.js';
 import type { InterceptorStream, LndTestClient, Msg } from './lnd-test-client.js';
 

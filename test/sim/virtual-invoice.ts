@@ -4,7 +4,7 @@
  * 40), min_final_cltv_expiry 40, a payment secret, and a preimage/hash made by hand.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { encodeInvoice } from '../../src/protocol/bolt11.js';
+import { encodeInvoice } from '../../src/protocol/index.js';
 import type { SimCluster } from '../../src/sim/cluster.js';
 import { nodeKeyPair, type KeyPair } from '../../src/sim/keys.js';
 

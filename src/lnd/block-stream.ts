@@ -4,7 +4,7 @@
  * height can repeat or go down. The consumer takes each epoch as the node's current height.
  */
 import type * as grpc from '@grpc/grpc-js';
-import type { Result } from '../protocol/result.js';
+import type { Result } from '../protocol/index.js';
 import type { LndConnection } from './connection.js';
 import { decodeBlockEpoch, type BlockEpoch, type ConvertError } from './convert.js';
 import { readStream, type StreamReader } from './stream-reader.js';

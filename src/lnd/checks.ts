@@ -4,7 +4,7 @@
  * rule; `runChecks` asks the node (GetVersion, then GetInfo) and applies it.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { err, ok, type Result } from '../protocol/result.js';
+import { err, ok, type Result } from '../protocol/index.js';
 import type { LndConnection } from './connection.js';
 import {
   decodeGetInfo,

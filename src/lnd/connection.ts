@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { bytesToHex } from '../protocol/bytes.js';
+import { bytesToHex } from '../protocol/index.js';
 import { lndServices } from './protos.js';
 
 /** How to reach and authenticate to one LND node. */

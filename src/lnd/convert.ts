@@ -10,8 +10,7 @@
  *   little-endian, one char per byte (protobufjs' "long hash"); decimal strings are accepted on
  *   encode, but an 8-char key is NOT (it encodes as 0), so encoders use decimal keys.
  */
-import { FAILURE_PACKET_LENGTH, INTERCEPTOR_FAILURE_CODES, type InterceptorFailureCode, type NodeCircuitKey } from '../protocol/index.js';
-import { err, ok, type Result } from '../protocol/result.js';
+import { err, FAILURE_PACKET_LENGTH, INTERCEPTOR_FAILURE_CODES, ok, type InterceptorFailureCode, type NodeCircuitKey, type Result } from '../protocol/index.js';
 
 // ---------------------------------------------------------------------------------------------
 // Domain types

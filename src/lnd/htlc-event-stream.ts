@@ -6,7 +6,7 @@
  * subscription is a SubscribedEvent: from then on, no final event is missed.
  */
 import type * as grpc from '@grpc/grpc-js';
-import type { Result } from '../protocol/result.js';
+import type { Result } from '../protocol/index.js';
 import type { LndConnection } from './connection.js';
 import { decodeHtlcEvent, type ConvertError, type HtlcEventItem } from './convert.js';
 import { readStream, type StreamReader } from './stream-reader.js';

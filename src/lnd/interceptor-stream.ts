@@ -15,9 +15,8 @@
  * - LND never acknowledges a response. A write that completed only means the bytes went to the
  *   transport; the proof that LND applied it is the final HTLC event (or LookupHtlcResolution).
  */
-import type { NodeCircuitKey } from '../protocol/index.js';
 import type * as grpc from '@grpc/grpc-js';
-import { err, ok, type Result } from '../protocol/result.js';
+import { err, ok, type NodeCircuitKey, type Result } from '../protocol/index.js';
 import { type Clock, systemClock } from '../shell/clock.js';
 import type { LndConnection } from './connection.js';
 import {

@@ -3,8 +3,7 @@
  * (rpcserver.go). NotFound means no final resolution yet; Unavailable means LND runs without
  * `--store-final-htlc-resolutions` (which the checks refuse).
  */
-import type { NodeCircuitKey } from '../protocol/index.js';
-import { err, ok, type Result } from '../protocol/result.js';
+import { err, ok, type NodeCircuitKey, type Result } from '../protocol/index.js';
 import type { LndConnection } from './connection.js';
 import {
   decodeLookupHtlcResolution,

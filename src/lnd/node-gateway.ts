@@ -18,8 +18,7 @@
  * not complete within `writeTimeoutMs` marks the interceptor stream stuck; a block stream whose
  * height stays below GetInfo's `block_height` for two probes is restarted.
  */
-import type { NodeCircuitKey } from '../protocol/index.js';
-import { err, type Result } from '../protocol/result.js';
+import { err, type NodeCircuitKey, type Result } from '../protocol/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, validateBackoff, type BackoffPolicy } from './backoff.js';
 import { openBlockStream } from './block-stream.js';

@@ -3,8 +3,8 @@
  * encryption), BOLT 1 TLV, BOLT 4 hop payloads and failure messages, BOLT 11 invoices, and lnmux's own
  * identifiers (virtual scid, set_id, stateless payment_addr).
  */
-export type { Result } from './result.js';
-export { bytesToHex, concatBytes, equalBytes, hexToBytes, utf8ToBytes } from './bytes.js';
+export { ok, err, type Result } from './result.js';
+export { bytesToHex, concatBytes, equalBytes, hexToBytes, u64ToBytes, utf8ToBytes } from './bytes.js';
 export { decodeBigSize, encodeBigSize, type BigSizeError } from './bigsize.js';
 export { decodeTlvStream, encodeTlvStream, type TlvError, type TlvRecord } from './tlv.js';
 export {
@@ -58,6 +58,3 @@ export {
   type RandomBytes,
   type StatelessInvoice,
 } from './stateless-invoice.js';
-// Helpers the simulator (src/sim) and tests use, so they import only through this index.
-export { ok, err } from './result.js';
-export { bytesToHex, concatBytes, equalBytes, hexToBytes, u64ToBytes } from './bytes.js';

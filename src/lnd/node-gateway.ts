@@ -21,7 +21,6 @@
 import { err, type NodeCircuitKey, type Result } from '../protocol/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, validateBackoff, type BackoffPolicy } from './backoff.js';
-import { openBlockStream } from './block-stream.js';
 import { runChecks, type CheckRefusal, type NodeExpectations } from './checks.js';
 import { sleep, systemClock, type Clock } from '../shell/clock.js';
 import { openLndConnection, type LndConnection, type LndConnectionConfig } from './connection.js';
@@ -36,7 +35,7 @@ import {
   type NodeInfo,
   type NodeVersion,
 } from './convert.js';
-import { openHtlcEventStream } from './htlc-event-stream.js';
+import { openBlockStream, openHtlcEventStream } from './server-streams.js';
 import { DEFAULT_WRITE_TIMEOUT_MS, openInterceptorStream, type InterceptorStream, type SendFailure } from './interceptor-stream.js';
 import { lookupHtlcResolution, type LookupFailure } from './lookup.js';
 import type { RpcFailure } from './rpc-error.js';

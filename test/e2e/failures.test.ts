@@ -9,7 +9,7 @@
  *
  * Not reachable end to end: an onion with a wrong version byte or an invalid ephemeral key. The cluster
  * node peels its own layer and writes the next onion itself (version 0, its blinded key), as LND does;
- * those two cases are covered at the registry level (test/registry/inspect.test.ts).
+ * those two cases are covered at the registry level (test/mux/inspect.test.ts).
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

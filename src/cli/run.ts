@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import pino, { type Logger } from 'pino';
 import { loadConfigFile, type MuxConfig } from '../mux/config.js';
 import { Mux } from '../mux/mux.js';
+import { keepAliveClock, sleep } from '../shell/clock.js';
 import { StoreUnavailableError } from '../store/index.js';
 
 /** Time between two attempts to open the database at start, ms. */
@@ -18,18 +19,13 @@ export function runCommand(cli: Command, configPath: () => string): void {
     .description('run the multiplexer: intercept HTLCs on every node and settle invoices')
     .action(async () => {
       // Listen first: a ctrl-c during start-up still stops cleanly.
-      let stopping = false;
-      const stopRequested = new Promise<void>((resolve) => {
-        const stop = (): void => {
-          stopping = true;
-          resolve();
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
+      const stop = new AbortController();
+      const stopRequested = new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
+      process.once('SIGINT', () => stop.abort());
+      process.once('SIGTERM', () => stop.abort());
       const config = loadConfigFile(configPath());
       const logger = pino({ level: config.logging.level, base: undefined });
-      const mux = await openWaitingForDatabase(config, logger, stopRequested, () => stopping);
+      const mux = await openWaitingForDatabase(config, logger, stop.signal);
       if (mux === undefined) {
         process.stderr.write('lnmux stopped\n');
         return;
@@ -49,8 +45,7 @@ export function runCommand(cli: Command, configPath: () => string): void {
 async function openWaitingForDatabase(
   config: MuxConfig,
   logger: Logger,
-  stopRequested: Promise<void>,
-  stopping: () => boolean,
+  stop: AbortSignal,
 ): Promise<Mux | undefined> {
   let waitingSince: number | undefined;
   for (;;) {
@@ -65,9 +60,7 @@ async function openWaitingForDatabase(
         logger.warn({ err: error.message, retryEveryMs: OPEN_RETRY_MS }, 'Database unreachable; waiting for it');
       }
     }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([stopRequested, new Promise<void>((resolve) => (timer = setTimeout(resolve, OPEN_RETRY_MS)))]);
-    clearTimeout(timer);
-    if (stopping()) return undefined;
+    await sleep(keepAliveClock, OPEN_RETRY_MS, stop);
+    if (stop.aborted) return undefined;
   }
 }

@@ -6,10 +6,11 @@
  * between, the term ends at once. While its session is lost a leader keeps its interceptors, so regular
  * forwards keep flowing whether the database is down for everyone or only for it (LND takes one
  * interceptor per node, so nobody else can decide on these nodes meanwhile). docs/architecture.md,
- * "Leadership and terms".
+ * "Leadership and terms". Its waits keep the process alive (keepAliveClock): while the database and
+ * every node are unreachable they are all lnmux is doing.
  */
 import type { Logger } from 'pino';
-import { sleep, systemClock } from '../shell/clock.js';
+import { keepAliveClock, sleep } from '../shell/clock.js';
 import type { LeadershipLostCause, LeadershipOptions, Store } from '../store/index.js';
 import type { MuxEvents } from './events.js';
 import type { Term } from './term.js';
@@ -110,7 +111,7 @@ export class LeaderLoop {
           notify('role', { role: 'active' });
         } else if (term !== undefined && outcome.holder === instanceId) {
           // Our own lost session still holds the lock until the server ends it (at most sessionTimeoutMs).
-          await sleep(systemClock, RETAKE_MS, signal);
+          await sleep(keepAliveClock, RETAKE_MS, signal);
         } else if (term !== undefined) {
           log.warn({ instance: instanceId, holder: outcome.holder }, 'Leadership lost to another instance; standing by');
           host.endTerm();
@@ -129,7 +130,7 @@ export class LeaderLoop {
           unavailableSince = Date.now();
           log.warn({ err: error, role: host.term !== undefined ? 'active' : 'standby' }, 'Leadership check failed: database unreachable; retrying');
         }
-        await sleep(systemClock, host.term !== undefined ? RETAKE_MS : STANDBY_RETRY_MS, signal);
+        await sleep(keepAliveClock, host.term !== undefined ? RETAKE_MS : STANDBY_RETRY_MS, signal);
       }
     }
     host.endTerm();

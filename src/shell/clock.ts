@@ -26,6 +26,18 @@ export const systemClock: Clock = Object.freeze({
 });
 
 /**
+ * The real clock for a wait that is all the process is doing (`lnmux run` waiting for its database at
+ * start): its timers keep the process alive, where {@link systemClock}'s would let it exit.
+ */
+export const keepAliveClock: Clock = Object.freeze({
+  now: () => Date.now(),
+  timer(ms: number, fn: () => void): () => void {
+    const handle = setTimeout(fn, ms);
+    return () => clearTimeout(handle);
+  },
+});
+
+/**
  * Resolves after `ms` on `clock`, or at once when `signal` aborts (the sleep is then cut short, not
  * rejected: the caller checks the signal).
  */

@@ -6,17 +6,17 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { migrateUp } from '../../src/store/index.js';
 import { until } from '../e2e/support/wait.js';
-import { createTestDatabase, TEST_DATABASE_URL } from '../store/helpers.js';
+import { createTestDatabase, describeOnPostgres } from '../store/helpers.js';
 import { startProxy, type Proxy } from '../store/proxy.js';
 
 const BIN = join(import.meta.dirname, '../../src/cli/bin.ts');
 const TSX = import.meta.resolve('tsx');
 const NODE_A = '020723c6f2203f1072336bd0e71bf4d11e367ab0b3010ce60c080abef0d4770db8';
 
-describe.skipIf(TEST_DATABASE_URL === undefined)('lnmux run while the database is down', () => {
+describeOnPostgres('lnmux run while the database is down', () => {
   const cleanup: (() => Promise<void>)[] = [];
   afterAll(async () => {
     for (const c of cleanup.reverse()) await c();

@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
 import type { PaymentResult } from '../../src/sim/payer.js';
 import { openStore } from '../../src/store/index.js';
@@ -22,7 +22,7 @@ import type { ChildSpec } from './fixtures/lnmux-child.js';
 import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
 import { intercepting, muxConfig, newIdentityKey, notIntercepting, startMux, stopMux } from './support/mux.js';
-import { BACKENDS, useCluster } from './support/setup.js';
+import { describeEachBackend, useCluster } from './support/setup.js';
 import { isSettled, until } from './support/wait.js';
 
 const cluster = useCluster();
@@ -84,7 +84,7 @@ function partKeys(result: Extract<PaymentResult, { status: 'succeeded' }>): stri
   return result.parts.map((p) => `${p.firstHop}:${p.chanId}:${p.htlcId}`).sort();
 }
 
-describe.each(BACKENDS)('lnmux killed in the middle of a settle (%s)', (backend) => {
+describeEachBackend('lnmux killed in the middle of a settle (%s)', (backend) => {
   const database = useSharedDatabase(backend);
   const identityKey = newIdentityKey();
   let child: LnmuxChild | undefined;

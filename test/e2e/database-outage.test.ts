@@ -6,14 +6,14 @@
  * - invariant 1: while the settle commit fails with a retryable StoreUnavailableError, every part stays
  *   held and no SETTLE goes out; once the commit succeeds the payment completes.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import type { Mux } from '../../src/mux/mux.js';
 import { bytesToHex } from '../../src/protocol/bytes.js';
 import { StoreUnavailableError } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { expectPaidAndSettled, expectSucceeded, sha256Hex } from './support/checks.js';
 import { sharedStore, startMux, stopMux } from './support/mux.js';
-import { BACKENDS, useCluster, useStore } from './support/setup.js';
+import { describeEachBackend, useCluster, useStore } from './support/setup.js';
 import { isSettled, until, within } from './support/wait.js';
 
 const cluster = useCluster();
@@ -34,7 +34,7 @@ function partsOf(paymentHash: Uint8Array): { held: number; resolved: number } {
   return { held, resolved };
 }
 
-describe.each(BACKENDS)('lnmux while its database is unreachable (%s)', (backend) => {
+describeEachBackend('lnmux while its database is unreachable (%s)', (backend) => {
   const { store } = useStore(backend);
   let mux: Mux | undefined;
 

@@ -25,7 +25,7 @@ import { virtualInvoice } from '../sim/virtual-invoice.js';
 import { describePayment, expectPaidAndSettled } from './support/checks.js';
 import { newIdentityKey, startMux, stopMux } from './support/mux.js';
 import { buildRawOnion, sendRawHtlc, type RawHtlcSpec, type RawOutcome } from './support/raw-htlc.js';
-import { BACKENDS, useCluster, useStore } from './support/setup.js';
+import { describeEachBackend, useCluster, useStore } from './support/setup.js';
 import { until } from './support/wait.js';
 
 const cluster = useCluster();
@@ -39,7 +39,7 @@ function virtualHopFee(amountMsat: bigint): bigint {
   return BigInt(FEE_BASE_MSAT) + (amountMsat * BigInt(FEE_PPM)) / 1_000_000n;
 }
 
-describe.each(BACKENDS)('payments that fail, and what the payer reads (%s)', (backend) => {
+describeEachBackend('payments that fail, and what the payer reads (%s)', (backend) => {
   const { store } = useStore(backend);
   const identityKey = newIdentityKey();
   let mux: Mux;

@@ -4,12 +4,12 @@
  * cancel is durable: a later payment fails too, also after lnmux restarts.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Mux, MuxEvents } from '../../src/mux/mux.js';
 import { bytesToHex } from '../../src/protocol/bytes.js';
 import { describePayment, expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { newIdentityKey, startMux, stopMux } from './support/mux.js';
-import { BACKENDS, useCluster, useStore } from './support/setup.js';
+import { describeEachBackend, useCluster, useStore } from './support/setup.js';
 import { isSettled, within } from './support/wait.js';
 
 const cluster = useCluster();
@@ -31,7 +31,7 @@ function next<E extends 'accepted' | 'released' | 'committed'>(mux: Mux, event: 
   });
 }
 
-describe.each(BACKENDS)('hold mode (%s)', (backend) => {
+describeEachBackend('hold mode (%s)', (backend) => {
   const { store } = useStore(backend);
   const identityKey = newIdentityKey();
   const settings = { identityKey, settlement: { mode: 'hold' as const } };

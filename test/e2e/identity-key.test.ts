@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Mux } from '../../src/mux/mux.js';
 import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
 import { deriveKeyring } from '../../src/protocol/keyring.js';
@@ -23,7 +23,7 @@ import type { ChildSpec } from './fixtures/lnmux-child.js';
 import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
 import { intercepting, muxConfig, newIdentityKey, notIntercepting, sharedStore, startMux, stopMux, testLogger } from './support/mux.js';
-import { BACKENDS, useCluster } from './support/setup.js';
+import { describeEachBackend, useCluster } from './support/setup.js';
 import { isSettled, until } from './support/wait.js';
 
 const cluster = useCluster();
@@ -68,7 +68,7 @@ function heldParts(paymentHash: Uint8Array): string[] {
     .sort();
 }
 
-describe.each(BACKENDS)('the identity key bound to its database, across a restart (%s)', (backend) => {
+describeEachBackend('the identity key bound to its database, across a restart (%s)', (backend) => {
   const database = useDatabase(backend);
   const identityKey = newIdentityKey();
   const wrongKey = newIdentityKey();

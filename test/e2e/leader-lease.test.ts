@@ -9,7 +9,7 @@
  *   meanwhile, and regular forwards keep flowing, invariant 5); once the database answers it takes the
  *   leadership back with the same epoch (nobody led meanwhile) and the held payment settles.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { Mux, type MuxEvents } from '../../src/mux/mux.js';
 import { openStore, StoreUnavailableError } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
@@ -17,14 +17,14 @@ import { useTestDatabase } from '../store/helpers.js';
 import { startProxy, type Proxy } from '../store/proxy.js';
 import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { intercepting, muxConfig, sharedStore, stopMux, testLogger } from './support/mux.js';
-import { BACKENDS, TEST_DATABASE_URL, useCluster, useStore } from './support/setup.js';
+import { describeEachBackend, describeOnPostgres, useCluster, useStore } from './support/setup.js';
 import { isSettled, until } from './support/wait.js';
 
 const cluster = useCluster();
 /** A generous bound for the waits below (not a timed assertion). */
 const LEASE_TTL_MS = 1_500;
 
-describe.each(BACKENDS)('the leadership of one instance when its database fails (%s)', (backend) => {
+describeEachBackend('the leadership of one instance when its database fails (%s)', (backend) => {
   const { store } = useStore(backend);
   let mux: Mux | undefined;
 
@@ -59,7 +59,7 @@ describe.each(BACKENDS)('the leadership of one instance when its database fails 
   });
 });
 
-describe.skipIf(TEST_DATABASE_URL === undefined)('the leadership session of one instance when its database goes away (postgres)', () => {
+describeOnPostgres('the leadership session of one instance when its database goes away (postgres)', () => {
   const database = useTestDatabase('postgres');
   let proxy: Proxy | undefined;
   let store: Store | undefined;

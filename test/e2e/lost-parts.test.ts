@@ -13,7 +13,7 @@ import { circuitKeyString } from '../../src/protocol/index.js';
 import { sha256Hex } from './support/checks.js';
 import { intercepting, startMux, stopMux } from './support/mux.js';
 import { sendRawHtlc, type RawHtlcSpec, type SentHtlc } from './support/raw-htlc.js';
-import { BACKENDS, useCluster, useStore } from './support/setup.js';
+import { describeEachBackend, useCluster, useStore } from './support/setup.js';
 import { isSettled, until, within } from './support/wait.js';
 
 const cluster = useCluster();
@@ -21,7 +21,7 @@ const cluster = useCluster();
 const AMOUNT_MSAT = 100_000_000n;
 const HALF_MSAT = AMOUNT_MSAT / 2n;
 
-describe.each(BACKENDS)('a part its node no longer holds leaves its set (%s)', (backend) => {
+describeEachBackend('a part its node no longer holds leaves its set (%s)', (backend) => {
   const { store } = useStore(backend);
 
   async function half(mux: Mux, invoice: { paymentHash: Uint8Array; paymentAddr: Uint8Array }, node: number, spec: Partial<RawHtlcSpec> = {}): Promise<SentHtlc> {

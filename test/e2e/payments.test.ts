@@ -4,17 +4,17 @@
  * a node out of inbound liquidity; every payment settles and the store agrees. On PGlite and, when
  * LNMUX_TEST_DATABASE_URL is set, on PostgreSQL.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Mux } from '../../src/mux/mux.js';
 import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { startMux, stopMux } from './support/mux.js';
-import { BACKENDS, useCluster, useStore } from './support/setup.js';
+import { describeEachBackend, useCluster, useStore } from './support/setup.js';
 import { until } from './support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
 
-describe.each(BACKENDS)('payments through the cluster (%s)', (backend) => {
+describeEachBackend('payments through the cluster (%s)', (backend) => {
   const { store } = useStore(backend);
   let mux: Mux;
 

@@ -10,7 +10,7 @@
  * PostgreSQL only: the embedded PGlite is one process's private database, so two instances can never
  * share it (and would need no lease). Skipped without LNMUX_TEST_DATABASE_URL.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Mux, type MuxEvents } from '../../src/mux/mux.js';
 import { openStore, type SettleRequestOutcome } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
@@ -20,7 +20,7 @@ import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
 import { intercepting, muxConfig, newIdentityKey, notIntercepting, sharedStore, testLogger } from './support/mux.js';
 import { untilServed } from './support/probe.js';
-import { TEST_DATABASE_URL, useCluster } from './support/setup.js';
+import { describeOnPostgres, useCluster } from './support/setup.js';
 import { isSettled, until } from './support/wait.js';
 
 /** A bound for the waits below, ms (not a timed assertion: waits end as soon as their condition holds). */
@@ -36,11 +36,8 @@ interface Instance {
   readonly leadership: MuxEvents['leadership'][0][];
 }
 
-const describeOnPostgres = TEST_DATABASE_URL
-  ? describe
-  : describe.skip;
-
-describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped without LNMUX_TEST_DATABASE_URL: PGlite cannot be shared by two instances)', () => {
+// PGlite cannot be shared by two instances.
+describeOnPostgres('two lnmux instances on one PostgreSQL database', () => {
   const cluster = useCluster();
   const database = useTestDatabase('postgres');
   const identityKey = newIdentityKey();

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { resolveStoreConfig, type StoreConfig } from '../../src/store/config.js';
 import { connectEmbedded, connectPostgres } from '../../src/store/connect.js';
 import type { Db } from '../../src/store/db.js';
@@ -22,8 +22,38 @@ export type BackendName = 'pglite' | 'postgres';
 /** The URL of the real PostgreSQL for the tests, if any. */
 export const TEST_DATABASE_URL = process.env.LNMUX_TEST_DATABASE_URL;
 
-/** pglite always; postgres too when LNMUX_TEST_DATABASE_URL is set. */
-export const BACKENDS: readonly BackendName[] = TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+/** Every backend a store test can run on: pglite always, postgres when LNMUX_TEST_DATABASE_URL is set. */
+export const BACKENDS: readonly BackendName[] = ['pglite', 'postgres'];
+
+/** Why a PostgreSQL-only block is skipped, appended to its name (so a run without the database lists it). */
+export const WITHOUT_POSTGRES = ' [skipped: PostgreSQL only, LNMUX_TEST_DATABASE_URL is not set]';
+
+/** Whether tests of `backend` cannot run here (postgres without LNMUX_TEST_DATABASE_URL). */
+export function backendMissing(backend: BackendName): boolean {
+  return backend === 'postgres' && TEST_DATABASE_URL === undefined;
+}
+
+/**
+ * A describe block per backend (`%s` in `title` is the backend's name), as describe.each would make.
+ * Without LNMUX_TEST_DATABASE_URL the postgres block is still declared, skipped, its name saying why:
+ * `vitest run` lists its tests as skipped rather than leaving them out.
+ */
+export function describeEachBackend(
+  title: string,
+  body: (backend: BackendName) => void,
+  backends: readonly BackendName[] = BACKENDS,
+): void {
+  for (const backend of backends) {
+    const skip = backendMissing(backend);
+    describe.skipIf(skip)(`${title.replace('%s', backend)}${skip ? WITHOUT_POSTGRES : ''}`, () => body(backend));
+  }
+}
+
+/** A describe block that needs PostgreSQL: skipped (listed, its name saying why) without LNMUX_TEST_DATABASE_URL. */
+export function describeOnPostgres(title: string, body: () => void): void {
+  const skip = backendMissing('postgres');
+  describe.skipIf(skip)(`${title}${skip ? WITHOUT_POSTGRES : ''}`, body);
+}
 
 const quiet = (): void => {};
 

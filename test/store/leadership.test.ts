@@ -4,16 +4,16 @@
  * new epoch; a settle commit from an ended term is refused in the commit's own transaction.
  * PostgreSQL for the sessions; PGlite for the single-instance behaviour and the fencing.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import type { Leadership, LeadershipLostCause, Store } from '../../src/store/index.js';
 import { createStore } from '../../src/store/store.js';
-import { BACKENDS, htlcSet, newInvoice, TEST_DATABASE_URL, useTestDatabase } from './helpers.js';
+import { describeEachBackend, describeOnPostgres, htlcSet, newInvoice, useTestDatabase } from './helpers.js';
 
 const NAME = 'cluster';
 /** Ends the session that holds the leadership lock (granted, classid 'lnmx'), as the server does when its client dies. */
 const HOLDER_TERMINATE = `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x6c6e6d78} AND granted`;
 
-describe.each(BACKENDS)('settle fencing on %s', (backend) => {
+describeEachBackend('settle fencing on %s', (backend) => {
   const database = useTestDatabase(backend);
   const open: Leadership[] = [];
   afterEach(async () => {
@@ -101,7 +101,7 @@ describe.each(BACKENDS)('settle fencing on %s', (backend) => {
   });
 });
 
-describe.skipIf(TEST_DATABASE_URL === undefined)('leadership sessions on postgres', () => {
+describeOnPostgres('leadership sessions on postgres', () => {
   const database = useTestDatabase('postgres');
   const open: Leadership[] = [];
   afterEach(async () => {

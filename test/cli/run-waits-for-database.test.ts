@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { migrateUp } from '../../src/store/index.js';
-import { until } from '../e2e/support/wait.js';
+import { waitUntil } from '../support/wait.js';
 import { createTestDatabase, describeOnPostgres } from '../store/helpers.js';
 import { startProxy, type Proxy } from '../store/proxy.js';
 
@@ -61,13 +61,14 @@ logging:
     });
 
     const waiting = (): number => output.split('\n').filter((line) => line.includes('Database unreachable; waiting for it')).length;
-    await until(() => waiting() > 0, 'lnmux run to say it waits for the database', 60_000);
+    await waitUntil(() => waiting() > 0, { what: 'lnmux run to say it waits for the database', timeoutMs: 60_000 });
     expect(child.exitCode).toBe(null);
     // Let it retry a few times (one a second) before the database comes back.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const triedBefore = proxy.refused;
+    await waitUntil(() => proxy.refused >= triedBefore + 3, { what: 'lnmux run to try the database three more times', timeoutMs: 30_000, observed: () => proxy.refused - triedBefore });
     proxy.mode = 'up';
     // Logs (stdout) and the banner (stderr) come through two pipes: wait for both.
-    await until(() => output.includes('lnmux running') && output.includes('Database reachable; starting'), 'lnmux run to start once the database answers', 30_000);
+    await waitUntil(() => output.includes('lnmux running') && output.includes('Database reachable; starting'), { what: 'lnmux run to start once the database answers', timeoutMs: 30_000 });
     expect(waiting()).toBe(1);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

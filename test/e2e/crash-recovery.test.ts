@@ -23,7 +23,7 @@ import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
 import { intercepting, muxConfig, newIdentityKey, notIntercepting, startMux, stopMux } from './support/mux.js';
 import { describeEachBackend, useCluster } from './support/setup.js';
-import { isSettled, until } from './support/wait.js';
+import { isSettled, waitUntil } from '../support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
@@ -98,11 +98,11 @@ describeEachBackend('lnmux killed in the middle of a settle (%s)', (backend) => 
   /** Starts a child lnmux that crashes as told, with one invoice; pays it in two parts (nodes 0 and 1). */
   async function payIntoCrashingChild(crash: ChildSpec['crash']) {
     const c = cluster();
-    await until(() => notIntercepting(c), 'no interceptor on the nodes');
+    await waitUntil(() => notIntercepting(c), { what: 'no interceptor on the nodes' });
     child = spawnLnmux({ config: muxConfig(c, { identityKey }), database: database().forChild, crash, invoices: [String(AMOUNT_MSAT)], leaseTtlMs: LEASE_TTL_MS });
     const invoice = await child.message((m) => m.event === 'invoice', 'the invoice');
     const paymentHash = hexToBytes(invoice['paymentHash'] as string);
-    await until(() => intercepting(c), 'the child lnmux to intercept on every node', 60_000);
+    await waitUntil(() => intercepting(c), { what: 'the child lnmux to intercept on every node', timeoutMs: 60_000 });
     c.setInboundLiquidity(0, 60_000_000n);
     c.setInboundLiquidity(1, 60_000_000n);
     c.setInboundLiquidity(2, 0n);
@@ -110,7 +110,7 @@ describeEachBackend('lnmux killed in the middle of a settle (%s)', (backend) => 
     const ended = await child.exited;
     expect(ended.signal).toBe('SIGKILL');
     // The nodes saw the interceptor die and keep every part held (LND --requireinterceptor).
-    await until(() => notIntercepting(c), 'the nodes to see the child die');
+    await waitUntil(() => notIntercepting(c), { what: 'the nodes to see the child die' });
     const held = heldParts(paymentHash);
     expect(held).toHaveLength(2);
     expect(await isSettled(payment)).toBe(false);

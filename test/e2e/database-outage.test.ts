@@ -14,7 +14,7 @@ import type { Store } from '../../src/store/types.js';
 import { expectPaidAndSettled, expectSucceeded, sha256Hex } from './support/checks.js';
 import { sharedStore, startMux, stopMux } from './support/mux.js';
 import { describeEachBackend, useCluster, useStore } from './support/setup.js';
-import { isSettled, until, within } from './support/wait.js';
+import { isSettled, waitUntil, within } from '../support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
@@ -57,7 +57,7 @@ describeEachBackend('lnmux while its database is unreachable (%s)', (backend) =>
     mux = await startMux(c, sharedStore(store(), { getInvoiceForHtlc: hanging }));
     const invoice = await mux.createInvoice({ amountMsat: 20_000_000n, description: 'waits for the database' });
     const virtual = c.payer.pay(invoice.paymentRequest);
-    await until(() => lookups > 0, 'lnmux to look the invoice up');
+    await waitUntil(() => lookups > 0, { what: 'lnmux to look the invoice up' });
 
     try {
       const regular = c.recipientInvoice(1, 5_000_000n);

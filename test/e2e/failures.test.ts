@@ -26,7 +26,7 @@ import { describePayment, expectPaidAndSettled } from './support/checks.js';
 import { newIdentityKey, startMux, stopMux } from './support/mux.js';
 import { buildRawOnion, sendRawHtlc, type RawHtlcSpec, type RawOutcome } from './support/raw-htlc.js';
 import { describeEachBackend, useCluster, useStore } from './support/setup.js';
-import { until } from './support/wait.js';
+import { waitUntil } from '../support/wait.js';
 
 const cluster = useCluster();
 
@@ -123,7 +123,7 @@ describeEachBackend('payments that fail, and what the payer reads (%s)', (backen
 
     it('fails an expired invoice paid after its expiry (the payer told it is still valid)', async () => {
       const invoice = await mux.createInvoice({ amountMsat: 23_000_000n, description: 'expires at once', expirySeconds: 1 });
-      await until(() => Date.now() >= invoice.expiresAt * 1000 + 50, 'the invoice to expire');
+      await waitUntil(() => Date.now() >= invoice.expiresAt * 1000 + 50, { what: 'the invoice to expire' });
       expectUnknownDetails(await cluster().payer.pay(invoice.paymentRequest, { nowSeconds: invoice.createdAt }), 23_000_000n);
       expect((await store().getInvoice(invoice.paymentHash))?.state).toBe('open');
     });

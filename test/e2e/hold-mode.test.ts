@@ -10,7 +10,7 @@ import { bytesToHex } from '../../src/protocol/bytes.js';
 import { describePayment, expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { newIdentityKey, startMux, stopMux } from './support/mux.js';
 import { describeEachBackend, useCluster, useStore } from './support/setup.js';
-import { isSettled, within } from './support/wait.js';
+import { isSettled, within } from '../support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;

@@ -24,7 +24,7 @@ import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
 import { intercepting, muxConfig, newIdentityKey, notIntercepting, sharedStore, startMux, stopMux, testLogger } from './support/mux.js';
 import { describeEachBackend, useCluster } from './support/setup.js';
-import { isSettled, until } from './support/wait.js';
+import { isSettled, waitUntil } from '../support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
@@ -83,7 +83,7 @@ describeEachBackend('the identity key bound to its database, across a restart (%
 
   it('refuses another key at open and fails nothing; the right key then settles the committed set from the store', { timeout: 120_000 }, async () => {
     const c = cluster();
-    await until(() => notIntercepting(c), 'no interceptor on the nodes');
+    await waitUntil(() => notIntercepting(c), { what: 'no interceptor on the nodes' });
     child = spawnLnmux({
       config: muxConfig(c, { identityKey }),
       database: database.forChild(),
@@ -96,7 +96,7 @@ describeEachBackend('the identity key bound to its database, across a restart (%
     const [paid, left] = child.messages.filter((m) => m.event === 'invoice');
     if (paid === undefined || left === undefined) throw new Error('the child made fewer than two invoices');
     const paymentHash = hexToBytes(paid['paymentHash'] as string);
-    await until(() => intercepting(c), 'the child lnmux to intercept on every node', 60_000);
+    await waitUntil(() => intercepting(c), { what: 'the child lnmux to intercept on every node', timeoutMs: 60_000 });
     c.setInboundLiquidity(0, 60_000_000n);
     c.setInboundLiquidity(1, 60_000_000n);
     c.setInboundLiquidity(2, 0n);
@@ -104,7 +104,7 @@ describeEachBackend('the identity key bound to its database, across a restart (%
     expect((await child.exited).signal).toBe('SIGKILL');
     const committed = child.messages.find((m) => m.event === 'committed');
     expect(committed).toMatchObject({ outcome: 'committed' });
-    await until(() => notIntercepting(c), 'the nodes to see the child die');
+    await waitUntil(() => notIntercepting(c), { what: 'the nodes to see the child die' });
     const held = heldParts(paymentHash);
     expect(held).toHaveLength(2);
 

@@ -18,7 +18,7 @@ import { startProxy, type Proxy } from '../store/proxy.js';
 import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { intercepting, muxConfig, sharedStore, stopMux, testLogger } from './support/mux.js';
 import { describeEachBackend, describeOnPostgres, useCluster, useStore } from './support/setup.js';
-import { isSettled, until } from './support/wait.js';
+import { isSettled, waitUntil } from '../support/wait.js';
 
 const cluster = useCluster();
 /** A generous bound for the waits below (not a timed assertion). */
@@ -53,7 +53,7 @@ describeEachBackend('the leadership of one instance when its database fails (%s)
       return store().listUnfinalizedHtlcs();
     };
     const { mux: active } = await start({ listUnfinalizedHtlcs: flaky });
-    await until(() => intercepting(cluster()), 'lnmux to intercept after the failed read', 6 * LEASE_TTL_MS);
+    await waitUntil(() => intercepting(cluster()), { what: 'lnmux to intercept after the failed read', timeoutMs: 6 * LEASE_TTL_MS });
     const invoice = await active.createInvoice({ amountMsat: 14_000_000n, description: 'after a failed takeover read' });
     await expectPaidAndSettled(store(), invoice.paymentHash, await cluster().payer.pay(invoice.paymentRequest));
   });
@@ -94,20 +94,20 @@ describeOnPostgres('the leadership session of one instance when its database goe
     mux.on('leadership', (e) => leadership.push(e));
     mux.on('role', (e) => roles.push(e.role));
     await mux.start();
-    await until(() => roles.includes('active') && intercepting(c), 'lnmux to become active and intercept');
+    await waitUntil(() => roles.includes('active') && intercepting(c), { what: 'lnmux to become active and intercept' });
     const invoice = await mux.createInvoice({ amountMsat: 15_000_000n, description: 'during the outage' });
 
     proxy.mode = 'down';
-    await until(() => leadership.some((e) => !e.held), 'lnmux to see its leadership session lost');
+    await waitUntil(() => leadership.some((e) => !e.held), { what: 'lnmux to see its leadership session lost' });
     expect(roles).toEqual(['active']);
     expect(intercepting(c)).toBe(true);
     expectSucceeded(await c.payer.pay(c.recipientInvoice(2, 3_000_000n).paymentRequest));
     const payment = c.payer.pay(invoice.paymentRequest);
-    await until(() => c.nodes.some((n) => n.pendingHtlcs().some((h) => h.state === 'intercept')), 'the payment to be held by a node');
+    await waitUntil(() => c.nodes.some((n) => n.pendingHtlcs().some((h) => h.state === 'intercept')), { what: 'the payment to be held by a node' });
     expect(await isSettled(payment)).toBe(false);
 
     proxy.mode = 'up';
-    await until(() => leadership.at(-1)?.held === true, 'the leadership to be taken back', 20_000);
+    await waitUntil(() => leadership.at(-1)?.held === true, { what: 'the leadership to be taken back', timeoutMs: 20_000 });
     expect(leadership.map((e) => [e.held, e.epoch, e.resumed ?? null])).toEqual([
       [true, 1n, false],
       [false, 1n, null],

@@ -9,7 +9,7 @@ import type { Mux } from '../../src/mux/mux.js';
 import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { startMux, stopMux } from './support/mux.js';
 import { describeEachBackend, useCluster, useStore } from './support/setup.js';
-import { until } from './support/wait.js';
+import { waitUntil } from '../support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
@@ -28,7 +28,7 @@ describeEachBackend('payments through the cluster (%s)', (backend) => {
     const c = cluster();
     for (let i = 0; i < c.nodes.length; i++) c.setInboundLiquidity(i, PLENTY_MSAT);
     await Promise.all(c.nodes.map((n) => n.start()));
-    await until(() => c.nodes.every((n) => n.interceptorConnected), 'lnmux to intercept on every node again');
+    await waitUntil(() => c.nodes.every((n) => n.interceptorConnected), { what: 'lnmux to intercept on every node again' });
   });
 
   it('settles a single-part payment: the payer gets the preimage, the store shows the invoice and its one HTLC settled', async () => {

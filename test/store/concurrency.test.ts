@@ -9,7 +9,7 @@ import { expect, it } from 'vitest';
 import type { Db } from '../../src/store/db.js';
 import { createStore } from '../../src/store/store.js';
 import type { Invoice, SettleRequestOutcome, Store } from '../../src/store/types.js';
-import { describeEachBackend, htlcSet, newInvoice, useTestDatabase } from './helpers.js';
+import { describeEachBackend, waitForLockWaiters, htlcSet, newInvoice, useTestDatabase } from './helpers.js';
 
 /** Holds invoice `hash`'s row lock in an open transaction on `db` until `release()` is called. */
 async function holdRowLock(db: Db, hash: Uint8Array): Promise<{ release: () => Promise<void> }> {
@@ -31,20 +31,6 @@ async function holdRowLock(db: Db, hash: Uint8Array): Promise<{ release: () => P
       await done;
     },
   };
-}
-
-/** Resolves once `count` sessions of this database wait on a lock (polls pg_stat_activity). */
-async function waitForLockWaiters(db: Db, count: number): Promise<void> {
-  for (;;) {
-    const result = await db.withSession('test waiters', (s) =>
-      s.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      ),
-    );
-    if ((result.rows[0]?.n ?? 0) >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 function expectOneWinner(outcomes: readonly SettleRequestOutcome[], winnerSet: Uint8Array | undefined): void {

@@ -16,6 +16,7 @@ import type { Db } from '../../src/store/db.js';
 import { migrateUp } from '../../src/store/migrate.js';
 import { createStore } from '../../src/store/store.js';
 import type { Store } from '../../src/store/types.js';
+import { waitUntil } from '../support/wait.js';
 
 export type BackendName = 'pglite' | 'postgres';
 
@@ -187,6 +188,21 @@ export async function pgliteTemplate(): Promise<Blob> {
     renameSync(partial, file);
   }
   return new Blob([readFileSync(file)], { type: 'application/x-gzip' });
+}
+
+/** How many sessions of `db`'s database wait on a lock now (pg_stat_activity). */
+export async function lockWaiters(db: Db): Promise<number> {
+  const result = await db.withSession('test waiters', (s) =>
+    s.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    ),
+  );
+  return result.rows[0]?.n ?? 0;
+}
+
+/** Resolves once at least `count` sessions of `db`'s database wait on a lock. */
+export async function waitForLockWaiters(db: Db, count: number): Promise<void> {
+  await waitUntil(async () => (await lockWaiters(db)) >= count, { what: `${count} sessions waiting on a lock`, intervalMs: 10 });
 }
 
 /** 32 random bytes (a payment hash, set id, payment_addr). */

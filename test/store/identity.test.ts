@@ -11,7 +11,7 @@ import { migrateDown, migrateUp } from '../../src/store/migrate.js';
 import * as open from '../../src/store/open.js';
 import { createStore } from '../../src/store/store.js';
 import { hex } from '../../src/store/codec.js';
-import { describeEachBackend, newInvoice, nodePubkey, useTestDatabase } from './helpers.js';
+import { describeEachBackend, waitForLockWaiters, newInvoice, nodePubkey, useTestDatabase } from './helpers.js';
 
 describeEachBackend('the identity binding on %s', (backend) => {
   const database = useTestDatabase(backend);
@@ -134,19 +134,6 @@ async function holdUncommittedBinding(db: Db, key: Uint8Array): Promise<{ end: (
       await done;
     },
   };
-}
-
-/** Resolves once `count` sessions of this database wait on a lock. */
-async function waitForLockWaiters(db: Db, count: number): Promise<void> {
-  for (;;) {
-    const result = await db.withSession('test waiters', (s) =>
-      s.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      ),
-    );
-    if ((result.rows[0]?.n ?? 0) >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describeEachBackend('racing binders on %s', (backend) => {

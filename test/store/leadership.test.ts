@@ -7,7 +7,8 @@
 import { afterEach, expect, it } from 'vitest';
 import type { Leadership, LeadershipLostCause, Store } from '../../src/store/index.js';
 import { createStore } from '../../src/store/store.js';
-import { describeEachBackend, describeOnPostgres, htlcSet, newInvoice, useTestDatabase } from './helpers.js';
+import { describeEachBackend, describeOnPostgres, htlcSet, lockWaiters, newInvoice, useTestDatabase } from './helpers.js';
+import { waitUntil } from '../support/wait.js';
 
 const NAME = 'cluster';
 /** Ends the session that holds the leadership lock (granted, classid 'lnmx'), as the server does when its client dies. */
@@ -139,9 +140,7 @@ describeOnPostgres('leadership sessions on postgres', () => {
     await bumpedInTx;
     const commit = s.requestSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n });
     // The commit waits on the row (FOR SHARE) until the bump commits.
-    await expect.poll(async () =>
-      (await database.db().withSession('test wait', (q) => q.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`))).rows[0]?.n,
-    ).toBe(1);
+    await waitUntil(async () => (await lockWaiters(database.db())) === 1, { what: 'the commit to wait on the row lock' });
     release();
     await bumping;
     expect(await commit).toEqual({ kind: 'fenced', currentEpoch: 2n });
@@ -181,7 +180,7 @@ describeOnPostgres('leadership sessions on postgres', () => {
     const b = leadership(s, 'b');
     let taken = await b.take({ wait: true });
     while (taken.kind !== 'taken') taken = await b.take({ wait: true });
-    await expect.poll(() => lost.length).toBe(1);
+    await waitUntil(() => lost.length === 1, { what: 'the leadership loss reported', observed: () => lost });
     expect(lost[0]!.kind).toBe('connectionLost');
     expect(a.held).toBe(false);
     const invoice = newInvoice({ amountMsat: 4_000n });

@@ -8,7 +8,7 @@ import { expect } from 'vitest';
 import { bytesToHex } from '../../../src/protocol/bytes.js';
 import type { PaymentResult } from '../../../src/sim/payer.js';
 import type { Store, StoredHtlc } from '../../../src/store/types.js';
-import { until } from './wait.js';
+import { waitUntil } from '../../support/wait.js';
 
 /** A payment result in one line, for assertion messages. */
 export function describePayment(result: PaymentResult): string {
@@ -39,7 +39,7 @@ function keyOf(node: string, chanId: bigint | undefined, htlcId: bigint | undefi
 export async function expectPaidAndSettled(store: Store, paymentHash: Uint8Array, result: PaymentResult): Promise<readonly StoredHtlc[]> {
   expectSucceeded(result);
   expect(sha256Hex(result.preimage), 'the preimage hashes to the invoice').toBe(bytesToHex(paymentHash));
-  await until(async () => (await store.getInvoice(paymentHash))?.state === 'settled', 'the store to show the invoice settled');
+  await waitUntil(async () => (await store.getInvoice(paymentHash))?.state === 'settled', { what: 'the store to show the invoice settled' });
   const htlcs = await store.listInvoiceHtlcs(paymentHash);
   expect(htlcs.map((h) => h.state)).toEqual(htlcs.map(() => 'settled'));
   const stored = htlcs.map((h) => `${keyOf(bytesToHex(h.nodePubkey), h.chanId, h.htlcId)}=${h.amountMsat}`).sort();

@@ -13,13 +13,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { circuitKeyString } from '../../src/protocol/index.js';
 import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
 import type { PaymentResult } from '../../src/sim/payer.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { pgliteTemplate, useTestDatabase, type BackendName } from '../store/helpers.js';
 import type { ChildSpec } from './fixtures/lnmux-child.js';
-import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
+import { expectPaidAndSettled, expectSucceeded, partKey } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
 import { intercepting, muxConfig, newIdentityKey, notIntercepting, startMux, stopMux } from './support/mux.js';
 import { describeEachBackend, useCluster } from './support/setup.js';
@@ -75,13 +76,13 @@ function heldParts(paymentHash: Uint8Array): string[] {
       node
         .pendingHtlcs()
         .filter((h) => h.state === 'intercept' && bytesToHex(h.paymentHash) === hash)
-        .map((h) => `${bytesToHex(node.publicKey)}:${h.key.chanId}:${h.key.htlcId}`),
+        .map((h) => circuitKeyString({ nodePubkey: node.publicKey, chanId: h.key.chanId, htlcId: h.key.htlcId })),
     )
     .sort();
 }
 
 function partKeys(result: Extract<PaymentResult, { status: 'succeeded' }>): string[] {
-  return result.parts.map((p) => `${p.firstHop}:${p.chanId}:${p.htlcId}`).sort();
+  return result.parts.map(partKey).sort();
 }
 
 describeEachBackend('lnmux killed in the middle of a settle (%s)', (backend) => {
@@ -128,7 +129,7 @@ describeEachBackend('lnmux killed in the middle of a settle (%s)', (backend) => 
       expect(before).toMatchObject({ state: 'settleRequested', setId: hexToBytes(committed!['setId'] as string) });
       const rows = await store.listInvoiceHtlcs(paymentHash);
       expect(rows.map((r) => r.state)).toEqual(['settleRequested', 'settleRequested']);
-      expect(rows.map((r) => `${bytesToHex(r.nodePubkey)}:${r.chanId}:${r.htlcId}`).sort()).toEqual(held);
+      expect(rows.map((r) => circuitKeyString(r)).sort()).toEqual(held);
 
       const mux = await startMux(cluster(), store, { identityKey }, { leaseTtlMs: LEASE_TTL_MS });
       try {

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Mux, MuxEvents } from '../../src/mux/mux.js';
 import { bytesToHex } from '../../src/protocol/bytes.js';
-import { describePayment, expectPaidAndSettled, expectSucceeded } from './support/checks.js';
+import { describePayment, expectPaidAndSettled, expectSucceeded, partKey } from './support/checks.js';
 import { newIdentityKey, startMux, stopMux } from './support/mux.js';
 import { describeEachBackend, useCluster, useStore } from './support/setup.js';
 import { isSettled, within } from '../support/wait.js';
@@ -70,7 +70,7 @@ describeEachBackend('hold mode (%s)', (backend) => {
     const result = await payment;
     expectSucceeded(result);
     expect(event.htlcs.map((h) => `${h.circuitKey}=${h.amountMsat}`).sort()).toEqual(
-      result.parts.map((p) => `${p.firstHop}:${p.chanId}:${p.htlcId}=${p.amountMsat}`).sort(),
+      result.parts.map((p) => `${partKey(p)}=${p.amountMsat}`).sort(),
     );
     await expectPaidAndSettled(store(), invoice.paymentHash, result);
     expect((await store().getInvoice(invoice.paymentHash))).toMatchObject({ setId: Uint8Array.from(Buffer.from(event.setId, 'hex')) });

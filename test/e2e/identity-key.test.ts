@@ -14,13 +14,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Mux } from '../../src/mux/mux.js';
+import { circuitKeyString } from '../../src/protocol/index.js';
 import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
 import { deriveKeyring } from '../../src/protocol/keyring.js';
 import { IdentityKeyMismatchError, openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { pgliteTemplate, useTestDatabase, type BackendName } from '../store/helpers.js';
 import type { ChildSpec } from './fixtures/lnmux-child.js';
-import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
+import { expectPaidAndSettled, expectSucceeded, partKey } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
 import { intercepting, muxConfig, newIdentityKey, notIntercepting, sharedStore, startMux, stopMux, testLogger } from './support/mux.js';
 import { describeEachBackend, useCluster } from './support/setup.js';
@@ -63,7 +64,7 @@ function heldParts(paymentHash: Uint8Array): string[] {
       node
         .pendingHtlcs()
         .filter((h) => h.state === 'intercept' && bytesToHex(h.paymentHash) === hash)
-        .map((h) => `${bytesToHex(node.publicKey)}:${h.key.chanId}:${h.key.htlcId}`),
+        .map((h) => circuitKeyString({ nodePubkey: node.publicKey, chanId: h.key.chanId, htlcId: h.key.htlcId })),
     )
     .sort();
 }
@@ -137,7 +138,7 @@ describeEachBackend('the identity key bound to its database, across a restart (%
       try {
         const result = await payment;
         expectSucceeded(result);
-        expect(result.parts.map((p) => `${p.firstHop}:${p.chanId}:${p.htlcId}`).sort()).toEqual(held);
+        expect(result.parts.map(partKey).sort()).toEqual(held);
         await expectPaidAndSettled(store, paymentHash, result);
         expect(await store.getInvoice(paymentHash)).toMatchObject({ setId: hexToBytes(committed!['setId'] as string) });
         // The invoice the dead process left open is still payable.

@@ -29,6 +29,7 @@ import { ChaosPayer, type ChaosInvoice, type PaymentRecord } from './payments.js
 import { findPostgresBin, PrivatePostgres } from './postgres.js';
 import { seededRng, type Rng } from './rng.js';
 import { TcpProxy } from './tcp-proxy.js';
+import { holdsWithin, waitUntil } from '../support/wait.js';
 
 /** restart-no-interceptor: how long after stopping the node the suite looks for committed parts on it, ms. */
 const STOP_GRACE_MS = 1_000;
@@ -44,16 +45,9 @@ const AUTO_FAIL_BLOCKS = 64;
 const AUTO_FAIL_TAIL = 12;
 const AUTO_FAIL_BLOCK_MS = 250;
 
+/** Fault timing (how long a fault lasts, when the next strikes, pacing): the point of the run, never a wait for an event (those use waitUntil / holdsWithin). */
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function until(condition: () => boolean | Promise<boolean>, limitMs: number, pollMs = 25): Promise<boolean> {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return true;
-    await sleep(pollMs);
-  }
-  return condition();
-}
 
 interface Options {
   readonly seed: string;
@@ -169,7 +163,7 @@ class Chaos {
 
   /** Waits until lnmux intercepts on every node and a payment part settled after `since`; recovery ms or undefined. */
   async serviceBack(since: number, extra: () => boolean = () => true): Promise<number | undefined> {
-    const ok = await until(() => this.intercepting() && this.payer.lastSettleAt > since && extra(), RECOVERY_LIMIT_MS);
+    const ok = await holdsWithin(() => this.intercepting() && this.payer.lastSettleAt > since && extra(), { what: 'lnmux to intercept on every node and a part to settle', timeoutMs: RECOVERY_LIMIT_MS, intervalMs: 25 });
     return ok ? Math.max(0, this.payer.lastSettleAt - since) : undefined;
   }
 
@@ -204,10 +198,10 @@ class Chaos {
         this.processes.splice(this.processes.indexOf(leader), 1);
         const delay = rng.between(500, 3000);
         void sleep(delay).then(() => this.spawnLnmux());
-        const ok = await until(() => this.processes.some((p) => p.alive && p.role === 'active' && p.roleAt > killedAt) && this.intercepting(), RECOVERY_LIMIT_MS);
+        const ok = await holdsWithin(() => this.processes.some((p) => p.alive && p.role === 'active' && p.roleAt > killedAt) && this.intercepting(), { what: 'a new leader intercepting on every node', timeoutMs: RECOVERY_LIMIT_MS, intervalMs: 25 });
         if (ok) record.recoveryMs = Date.now() - killedAt;
         // The replacement must be up as a standby before the next fault.
-        await until(() => this.processes.length >= 2 && this.processes.every((p) => p.role === 'active' || p.role === 'standby'), RECOVERY_LIMIT_MS);
+        await holdsWithin(() => this.processes.length >= 2 && this.processes.every((p) => p.role === 'active' || p.role === 'standby'), { what: 'the replacement up as a standby', timeoutMs: RECOVERY_LIMIT_MS, intervalMs: 25 });
         return;
       }
       case 'kill-standby': {
@@ -220,7 +214,7 @@ class Chaos {
         await sleep(rng.between(500, 3000));
         const respawnedAt = Date.now();
         const next = this.spawnLnmux();
-        const ok = await until(() => next.role === 'standby' || next.role === 'active', RECOVERY_LIMIT_MS);
+        const ok = await holdsWithin(() => next.role === 'standby' || next.role === 'active', { what: 'the replacement standby to take a role', timeoutMs: RECOVERY_LIMIT_MS, intervalMs: 25 });
         if (ok) record.recoveryMs = next.roleAt - respawnedAt;
         set(`${record.detail}, replacement started ${respawnedAt - killedAt} ms later`);
         return;
@@ -256,7 +250,7 @@ class Chaos {
       }
       case 'auto-fail': {
         // Strike while parts are held (sets incomplete), or after 5 s anyway.
-        await until(() => this.cluster.nodes.some((n) => n.heldHtlcs().length > 0), 5000, 5);
+        await holdsWithin(() => this.cluster.nodes.some((n) => n.heldHtlcs().length > 0), { what: 'a node to hold a part', timeoutMs: 5000, intervalMs: 5 });
         const held = this.cluster.nodes.reduce((n, node) => n + node.heldHtlcs().length, 0);
         // Up to AUTO_FAIL_TAIL blocks short of the held parts' auto-fail height at once, then one block
         // every AUTO_FAIL_BLOCK_MS: lnmux sees the height come (a real chain gives it ~10 minutes a
@@ -272,7 +266,7 @@ class Chaos {
       }
       case 'restart-no-interceptor': {
         // The node holding parts now (sets incomplete), waiting up to 5 s for one; else a node drawn.
-        await until(() => this.cluster.nodes.some((n) => n.heldHtlcs().length > 0), 5000, 5);
+        await holdsWithin(() => this.cluster.nodes.some((n) => n.heldHtlcs().length > 0), { what: 'a node to hold a part', timeoutMs: 5000, intervalMs: 5 });
         const holding = this.cluster.nodes.flatMap((n, index) => (n.heldHtlcs().length > 0 ? [index] : []));
         const i = holding.length > 0 ? rng.pick(holding) : rng.int(this.cluster.nodes.length);
         const node = this.cluster.node(i);
@@ -469,10 +463,10 @@ async function main(): Promise<number> {
       for (const p of [...c.processes]) await p.stop();
     });
     const first = c.spawnLnmux();
-    if (!(await until(() => first.role === 'active', 60_000))) throw new Error(`${first.name} did not become active; see ${dir}/${first.name}.log`);
+    if (!(await holdsWithin(() => first.role === 'active', { what: `${first.name} to become active`, timeoutMs: 60_000, intervalMs: 25 }))) throw new Error(`${first.name} did not become active; see ${dir}/${first.name}.log`);
     const second = c.spawnLnmux();
-    if (!(await until(() => second.role === 'standby', 60_000))) throw new Error(`${second.name} did not stand by; see ${dir}/${second.name}.log`);
-    if (!(await until(() => c.intercepting(), 30_000))) throw new Error('lnmux does not intercept on every node');
+    if (!(await holdsWithin(() => second.role === 'standby', { what: `${second.name} to stand by`, timeoutMs: 60_000, intervalMs: 25 }))) throw new Error(`${second.name} did not stand by; see ${dir}/${second.name}.log`);
+    if (!(await holdsWithin(() => c.intercepting(), { what: 'lnmux to intercept on every node', timeoutMs: 30_000, intervalMs: 25 }))) throw new Error('lnmux does not intercept on every node');
     c.log.info({ event: 'ready', dir, invoices: invoices.length }, 'cluster, database and lnmux ready; paying');
 
     // Payments, paced over the duration, at most `concurrency` at once.
@@ -515,7 +509,7 @@ async function main(): Promise<number> {
     const faulting = (async () => {
       if (opts.faults.length === 0) {
         // No faults (a soak): the quiet period starts once the last payment is issued, as with faults.
-        while (issued < invoices.length) await sleep(500);
+        await waitUntil(() => issued >= invoices.length, { what: 'every payment issued', timeoutMs: opts.durationS * 1000 + QUIESCE_LIMIT_MS, intervalMs: 500 });
         return;
       }
       while (issued < invoices.length) {
@@ -539,11 +533,11 @@ async function main(): Promise<number> {
     clearInterval(progress);
     if (!finished) c.log.error({ event: 'quiesce-timeout' }, 'payments still running');
     // Held HTLCs resolve, settled sets reach their final state in the database.
-    await until(async () => {
+    await holdsWithin(async () => {
       if (cluster.nodes.some((n) => n.pendingHtlcs().length > 0)) return false;
       const state = await readDatabase(db.url).catch(() => undefined);
       return state !== undefined && !state.invoices.some((i) => i.state === 'settleCommitted') && !state.htlcs.some((h) => h.state === 'settleCommitted');
-    }, 60_000, 250);
+    }, { what: 'held HTLCs resolved and settled sets final in the database', timeoutMs: 60_000, intervalMs: 250 });
 
     const state = await readDatabase(db.url);
     const hashes = new Set(invoices.map((i) => i.hash));

@@ -6,17 +6,17 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { migrateUp } from '../../src/store/index.js';
-import { until } from '../e2e/support/wait.js';
-import { createTestDatabase, TEST_DATABASE_URL } from '../store/helpers.js';
+import { waitUntil } from '../support/wait.js';
+import { createTestDatabase, describeOnPostgres } from '../store/helpers.js';
 import { startProxy, type Proxy } from '../store/proxy.js';
 
 const BIN = join(import.meta.dirname, '../../src/cli/bin.ts');
 const TSX = import.meta.resolve('tsx');
 const NODE_A = '020723c6f2203f1072336bd0e71bf4d11e367ab0b3010ce60c080abef0d4770db8';
 
-describe.skipIf(TEST_DATABASE_URL === undefined)('lnmux run while the database is down', () => {
+describeOnPostgres('lnmux run while the database is down', () => {
   const cleanup: (() => Promise<void>)[] = [];
   afterAll(async () => {
     for (const c of cleanup.reverse()) await c();
@@ -61,13 +61,14 @@ logging:
     });
 
     const waiting = (): number => output.split('\n').filter((line) => line.includes('Database unreachable; waiting for it')).length;
-    await until(() => waiting() > 0, 'lnmux run to say it waits for the database', 60_000);
+    await waitUntil(() => waiting() > 0, { what: 'lnmux run to say it waits for the database', timeoutMs: 60_000 });
     expect(child.exitCode).toBe(null);
     // Let it retry a few times (one a second) before the database comes back.
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const triedBefore = proxy.refused;
+    await waitUntil(() => proxy.refused >= triedBefore + 3, { what: 'lnmux run to try the database three more times', timeoutMs: 30_000, observed: () => proxy.refused - triedBefore });
     proxy.mode = 'up';
     // Logs (stdout) and the banner (stderr) come through two pipes: wait for both.
-    await until(() => output.includes('lnmux running') && output.includes('Database reachable; starting'), 'lnmux run to start once the database answers', 30_000);
+    await waitUntil(() => output.includes('lnmux running') && output.includes('Database reachable; starting'), { what: 'lnmux run to start once the database answers', timeoutMs: 30_000 });
     expect(waiting()).toBe(1);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

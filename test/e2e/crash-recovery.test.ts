@@ -12,18 +12,19 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { circuitKeyString } from '../../src/protocol/index.js';
 import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
 import type { PaymentResult } from '../../src/sim/payer.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { pgliteTemplate, useTestDatabase, type BackendName } from '../store/helpers.js';
 import type { ChildSpec } from './fixtures/lnmux-child.js';
-import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
+import { expectPaidAndSettled, expectSucceeded, partKey } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
 import { intercepting, muxConfig, newIdentityKey, notIntercepting, startMux, stopMux } from './support/mux.js';
-import { BACKENDS, useCluster } from './support/setup.js';
-import { isSettled, until } from './support/wait.js';
+import { describeEachBackend, useCluster } from './support/setup.js';
+import { isSettled, waitUntil } from '../support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
@@ -74,16 +75,16 @@ function heldParts(paymentHash: Uint8Array): string[] {
       node
         .pendingHtlcs()
         .filter((h) => h.state === 'intercept' && bytesToHex(h.paymentHash) === hash)
-        .map((h) => `${bytesToHex(node.publicKey)}:${h.key.chanId}:${h.key.htlcId}`),
+        .map((h) => circuitKeyString({ nodePubkey: node.publicKey, chanId: h.key.chanId, htlcId: h.key.htlcId })),
     )
     .sort();
 }
 
 function partKeys(result: Extract<PaymentResult, { status: 'succeeded' }>): string[] {
-  return result.parts.map((p) => `${p.firstHop}:${p.chanId}:${p.htlcId}`).sort();
+  return result.parts.map(partKey).sort();
 }
 
-describe.each(BACKENDS)('lnmux killed in the middle of a settle (%s)', (backend) => {
+describeEachBackend('lnmux killed in the middle of a settle (%s)', (backend) => {
   const database = useSharedDatabase(backend);
   const identityKey = newIdentityKey();
   let child: LnmuxChild | undefined;
@@ -97,11 +98,11 @@ describe.each(BACKENDS)('lnmux killed in the middle of a settle (%s)', (backend)
   /** Starts a child lnmux that crashes as told, with one invoice; pays it in two parts (nodes 0 and 1). */
   async function payIntoCrashingChild(crash: ChildSpec['crash']) {
     const c = cluster();
-    await until(() => notIntercepting(c), 'no interceptor on the nodes');
+    await waitUntil(() => notIntercepting(c), { what: 'no interceptor on the nodes' });
     child = spawnLnmux({ config: muxConfig(c, { identityKey }), database: database().forChild, crash, invoices: [String(AMOUNT_MSAT)] });
     const invoice = await child.message((m) => m.event === 'invoice', 'the invoice');
     const paymentHash = hexToBytes(invoice['paymentHash'] as string);
-    await until(() => intercepting(c), 'the child lnmux to intercept on every node', 60_000);
+    await waitUntil(() => intercepting(c), { what: 'the child lnmux to intercept on every node', timeoutMs: 60_000 });
     c.setInboundLiquidity(0, 60_000_000n);
     c.setInboundLiquidity(1, 60_000_000n);
     c.setInboundLiquidity(2, 0n);
@@ -109,7 +110,7 @@ describe.each(BACKENDS)('lnmux killed in the middle of a settle (%s)', (backend)
     const ended = await child.exited;
     expect(ended.signal).toBe('SIGKILL');
     // The nodes saw the interceptor die and keep every part held (LND --requireinterceptor).
-    await until(() => notIntercepting(c), 'the nodes to see the child die');
+    await waitUntil(() => notIntercepting(c), { what: 'the nodes to see the child die' });
     const held = heldParts(paymentHash);
     expect(held).toHaveLength(2);
     expect(await isSettled(payment)).toBe(false);
@@ -127,7 +128,7 @@ describe.each(BACKENDS)('lnmux killed in the middle of a settle (%s)', (backend)
       expect(before).toMatchObject({ state: 'settleCommitted', setId: hexToBytes(committed!['setId'] as string) });
       const rows = await store.listInvoiceHtlcs(paymentHash);
       expect(rows.map((r) => r.state)).toEqual(['settleCommitted', 'settleCommitted']);
-      expect(rows.map((r) => `${bytesToHex(r.nodePubkey)}:${r.chanId}:${r.htlcId}`).sort()).toEqual(held);
+      expect(rows.map((r) => circuitKeyString(r)).sort()).toEqual(held);
 
       const mux = await startMux(cluster(), store, { identityKey });
       try {

@@ -6,15 +6,15 @@
  * - invariant 1: while the settle commit fails with a retryable StoreUnavailableError, every part stays
  *   held and no SETTLE goes out; once the commit succeeds the payment completes.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import type { Mux } from '../../src/mux/mux.js';
 import { bytesToHex } from '../../src/protocol/bytes.js';
 import { StoreUnavailableError } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { expectPaidAndSettled, expectSucceeded, sha256Hex } from './support/checks.js';
 import { sharedStore, startMux, stopMux } from './support/mux.js';
-import { BACKENDS, useCluster, useStore } from './support/setup.js';
-import { isSettled, until, within } from './support/wait.js';
+import { describeEachBackend, useCluster, useStore } from './support/setup.js';
+import { isSettled, waitUntil, within } from '../support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
@@ -34,7 +34,7 @@ function partsOf(paymentHash: Uint8Array): { held: number; resolved: number } {
   return { held, resolved };
 }
 
-describe.each(BACKENDS)('lnmux while its database is unreachable (%s)', (backend) => {
+describeEachBackend('lnmux while its database is unreachable (%s)', (backend) => {
   const { store } = useStore(backend);
   let mux: Mux | undefined;
 
@@ -57,7 +57,7 @@ describe.each(BACKENDS)('lnmux while its database is unreachable (%s)', (backend
     mux = await startMux(c, sharedStore(store(), { getInvoiceForHtlc: hanging }));
     const invoice = await mux.createInvoice({ amountMsat: 20_000_000n, description: 'waits for the database' });
     const virtual = c.payer.pay(invoice.paymentRequest);
-    await until(() => lookups > 0, 'lnmux to look the invoice up');
+    await waitUntil(() => lookups > 0, { what: 'lnmux to look the invoice up' });
 
     try {
       const regular = c.recipientInvoice(1, 5_000_000n);

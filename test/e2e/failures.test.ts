@@ -25,8 +25,8 @@ import { virtualInvoice } from '../sim/virtual-invoice.js';
 import { describePayment, expectPaidAndSettled } from './support/checks.js';
 import { newIdentityKey, startMux, stopMux } from './support/mux.js';
 import { buildRawOnion, sendRawHtlc, type RawHtlcSpec, type RawOutcome } from './support/raw-htlc.js';
-import { BACKENDS, useCluster, useStore } from './support/setup.js';
-import { until } from './support/wait.js';
+import { describeEachBackend, useCluster, useStore } from './support/setup.js';
+import { waitUntil } from '../support/wait.js';
 
 const cluster = useCluster();
 
@@ -39,7 +39,7 @@ function virtualHopFee(amountMsat: bigint): bigint {
   return BigInt(FEE_BASE_MSAT) + (amountMsat * BigInt(FEE_PPM)) / 1_000_000n;
 }
 
-describe.each(BACKENDS)('payments that fail, and what the payer reads (%s)', (backend) => {
+describeEachBackend('payments that fail, and what the payer reads (%s)', (backend) => {
   const { store } = useStore(backend);
   const identityKey = newIdentityKey();
   let mux: Mux;
@@ -123,7 +123,7 @@ describe.each(BACKENDS)('payments that fail, and what the payer reads (%s)', (ba
 
     it('fails an expired invoice paid after its expiry (the payer told it is still valid)', async () => {
       const invoice = await mux.createInvoice({ amountMsat: 23_000_000n, description: 'expires at once', expirySeconds: 1 });
-      await until(() => Date.now() >= invoice.expiresAt * 1000 + 50, 'the invoice to expire');
+      await waitUntil(() => Date.now() >= invoice.expiresAt * 1000 + 50, { what: 'the invoice to expire' });
       expectUnknownDetails(await cluster().payer.pay(invoice.paymentRequest, { nowSeconds: invoice.createdAt }), 23_000_000n);
       expect((await store().getInvoice(invoice.paymentHash))?.state).toBe('open');
     });

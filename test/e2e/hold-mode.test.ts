@@ -4,13 +4,13 @@
  * cancel is durable: a later payment fails too, also after lnmux restarts.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Mux, MuxEvents } from '../../src/mux/mux.js';
 import { bytesToHex } from '../../src/protocol/bytes.js';
-import { describePayment, expectPaidAndSettled, expectSucceeded } from './support/checks.js';
+import { describePayment, expectPaidAndSettled, expectSucceeded, partKey } from './support/checks.js';
 import { newIdentityKey, startMux, stopMux } from './support/mux.js';
-import { BACKENDS, useCluster, useStore } from './support/setup.js';
-import { isSettled, within } from './support/wait.js';
+import { describeEachBackend, useCluster, useStore } from './support/setup.js';
+import { isSettled, within } from '../support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
@@ -31,7 +31,7 @@ function next<E extends 'accepted' | 'released' | 'committed'>(mux: Mux, event: 
   });
 }
 
-describe.each(BACKENDS)('hold mode (%s)', (backend) => {
+describeEachBackend('hold mode (%s)', (backend) => {
   const { store } = useStore(backend);
   const identityKey = newIdentityKey();
   const settings = { identityKey, settlement: { mode: 'hold' as const } };
@@ -70,7 +70,7 @@ describe.each(BACKENDS)('hold mode (%s)', (backend) => {
     const result = await payment;
     expectSucceeded(result);
     expect(event.htlcs.map((h) => `${h.circuitKey}=${h.amountMsat}`).sort()).toEqual(
-      result.parts.map((p) => `${p.chanId}:${p.htlcId}@${p.firstHop}=${p.amountMsat}`).sort(),
+      result.parts.map((p) => `${partKey(p)}=${p.amountMsat}`).sort(),
     );
     await expectPaidAndSettled(store(), invoice.paymentHash, result);
     expect((await store().getInvoice(invoice.paymentHash))).toMatchObject({ setId: Uint8Array.from(Buffer.from(event.setId, 'hex')) });

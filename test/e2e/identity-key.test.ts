@@ -12,19 +12,20 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Mux } from '../../src/mux/mux.js';
+import { circuitKeyString } from '../../src/protocol/index.js';
 import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
 import { deriveKeyring } from '../../src/protocol/keyring.js';
 import { IdentityKeyMismatchError, openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { pgliteTemplate, useTestDatabase, type BackendName } from '../store/helpers.js';
 import type { ChildSpec } from './fixtures/lnmux-child.js';
-import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
+import { expectPaidAndSettled, expectSucceeded, partKey } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
 import { intercepting, muxConfig, newIdentityKey, notIntercepting, sharedStore, startMux, stopMux, testLogger } from './support/mux.js';
-import { BACKENDS, useCluster } from './support/setup.js';
-import { isSettled, until } from './support/wait.js';
+import { describeEachBackend, useCluster } from './support/setup.js';
+import { isSettled, waitUntil } from '../support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
@@ -62,12 +63,12 @@ function heldParts(paymentHash: Uint8Array): string[] {
       node
         .pendingHtlcs()
         .filter((h) => h.state === 'intercept' && bytesToHex(h.paymentHash) === hash)
-        .map((h) => `${bytesToHex(node.publicKey)}:${h.key.chanId}:${h.key.htlcId}`),
+        .map((h) => circuitKeyString({ nodePubkey: node.publicKey, chanId: h.key.chanId, htlcId: h.key.htlcId })),
     )
     .sort();
 }
 
-describe.each(BACKENDS)('the identity key bound to its database, across a restart (%s)', (backend) => {
+describeEachBackend('the identity key bound to its database, across a restart (%s)', (backend) => {
   const database = useDatabase(backend);
   const identityKey = newIdentityKey();
   const wrongKey = newIdentityKey();
@@ -82,7 +83,7 @@ describe.each(BACKENDS)('the identity key bound to its database, across a restar
 
   it('refuses another key at open and fails nothing; the right key then settles the committed set from the store', { timeout: 120_000 }, async () => {
     const c = cluster();
-    await until(() => notIntercepting(c), 'no interceptor on the nodes');
+    await waitUntil(() => notIntercepting(c), { what: 'no interceptor on the nodes' });
     child = spawnLnmux({
       config: muxConfig(c, { identityKey }),
       database: database.forChild(),
@@ -94,7 +95,7 @@ describe.each(BACKENDS)('the identity key bound to its database, across a restar
     const [paid, left] = child.messages.filter((m) => m.event === 'invoice');
     if (paid === undefined || left === undefined) throw new Error('the child made fewer than two invoices');
     const paymentHash = hexToBytes(paid['paymentHash'] as string);
-    await until(() => intercepting(c), 'the child lnmux to intercept on every node', 60_000);
+    await waitUntil(() => intercepting(c), { what: 'the child lnmux to intercept on every node', timeoutMs: 60_000 });
     c.setInboundLiquidity(0, 60_000_000n);
     c.setInboundLiquidity(1, 60_000_000n);
     c.setInboundLiquidity(2, 0n);
@@ -102,7 +103,7 @@ describe.each(BACKENDS)('the identity key bound to its database, across a restar
     expect((await child.exited).signal).toBe('SIGKILL');
     const committed = child.messages.find((m) => m.event === 'committed');
     expect(committed).toMatchObject({ outcome: 'committed' });
-    await until(() => notIntercepting(c), 'the nodes to see the child die');
+    await waitUntil(() => notIntercepting(c), { what: 'the nodes to see the child die' });
     const held = heldParts(paymentHash);
     expect(held).toHaveLength(2);
 
@@ -135,7 +136,7 @@ describe.each(BACKENDS)('the identity key bound to its database, across a restar
       try {
         const result = await payment;
         expectSucceeded(result);
-        expect(result.parts.map((p) => `${p.firstHop}:${p.chanId}:${p.htlcId}`).sort()).toEqual(held);
+        expect(result.parts.map(partKey).sort()).toEqual(held);
         await expectPaidAndSettled(store, paymentHash, result);
         expect(await store.getInvoice(paymentHash)).toMatchObject({ setId: hexToBytes(committed!['setId'] as string) });
         // The invoice the dead process left open is still payable.

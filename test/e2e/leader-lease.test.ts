@@ -9,7 +9,7 @@
  *   meanwhile, and regular forwards keep flowing, invariant 5); once the database answers it takes the
  *   leadership back with the same epoch (nobody led meanwhile) and the held payment settles.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { Mux, type MuxEvents } from '../../src/mux/mux.js';
 import { openStore, StoreUnavailableError } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
@@ -17,14 +17,14 @@ import { useTestDatabase } from '../store/helpers.js';
 import { startProxy, type Proxy } from '../store/proxy.js';
 import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { intercepting, muxConfig, sharedStore, stopMux, testLogger } from './support/mux.js';
-import { BACKENDS, TEST_DATABASE_URL, useCluster, useStore } from './support/setup.js';
-import { isSettled, until } from './support/wait.js';
+import { describeEachBackend, describeOnPostgres, useCluster, useStore } from './support/setup.js';
+import { isSettled, waitUntil } from '../support/wait.js';
 
 const cluster = useCluster();
 /** A generous bound for the waits below (not a timed assertion). */
 const LEASE_TTL_MS = 1_500;
 
-describe.each(BACKENDS)('the leadership of one instance when its database fails (%s)', (backend) => {
+describeEachBackend('the leadership of one instance when its database fails (%s)', (backend) => {
   const { store } = useStore(backend);
   let mux: Mux | undefined;
 
@@ -53,13 +53,13 @@ describe.each(BACKENDS)('the leadership of one instance when its database fails 
       return store().listUnfinalizedHtlcs();
     };
     const { mux: active } = await start({ listUnfinalizedHtlcs: flaky });
-    await until(() => intercepting(cluster()), 'lnmux to intercept after the failed read', 6 * LEASE_TTL_MS);
+    await waitUntil(() => intercepting(cluster()), { what: 'lnmux to intercept after the failed read', timeoutMs: 6 * LEASE_TTL_MS });
     const invoice = await active.createInvoice({ amountMsat: 14_000_000n, description: 'after a failed takeover read' });
     await expectPaidAndSettled(store(), invoice.paymentHash, await cluster().payer.pay(invoice.paymentRequest));
   });
 });
 
-describe.skipIf(TEST_DATABASE_URL === undefined)('the leadership session of one instance when its database goes away (postgres)', () => {
+describeOnPostgres('the leadership session of one instance when its database goes away (postgres)', () => {
   const database = useTestDatabase('postgres');
   let proxy: Proxy | undefined;
   let store: Store | undefined;
@@ -94,20 +94,20 @@ describe.skipIf(TEST_DATABASE_URL === undefined)('the leadership session of one 
     mux.on('leadership', (e) => leadership.push(e));
     mux.on('role', (e) => roles.push(e.role));
     await mux.start();
-    await until(() => roles.includes('active') && intercepting(c), 'lnmux to become active and intercept');
+    await waitUntil(() => roles.includes('active') && intercepting(c), { what: 'lnmux to become active and intercept' });
     const invoice = await mux.createInvoice({ amountMsat: 15_000_000n, description: 'during the outage' });
 
     proxy.mode = 'down';
-    await until(() => leadership.some((e) => !e.held), 'lnmux to see its leadership session lost');
+    await waitUntil(() => leadership.some((e) => !e.held), { what: 'lnmux to see its leadership session lost' });
     expect(roles).toEqual(['active']);
     expect(intercepting(c)).toBe(true);
     expectSucceeded(await c.payer.pay(c.recipientInvoice(2, 3_000_000n).paymentRequest));
     const payment = c.payer.pay(invoice.paymentRequest);
-    await until(() => c.nodes.some((n) => n.pendingHtlcs().some((h) => h.state === 'intercept')), 'the payment to be held by a node');
+    await waitUntil(() => c.nodes.some((n) => n.pendingHtlcs().some((h) => h.state === 'intercept')), { what: 'the payment to be held by a node' });
     expect(await isSettled(payment)).toBe(false);
 
     proxy.mode = 'up';
-    await until(() => leadership.at(-1)?.held === true, 'the leadership to be taken back', 20_000);
+    await waitUntil(() => leadership.at(-1)?.held === true, { what: 'the leadership to be taken back', timeoutMs: 20_000 });
     expect(leadership.map((e) => [e.held, e.epoch, e.resumed ?? null])).toEqual([
       [true, 1n, false],
       [false, 1n, null],

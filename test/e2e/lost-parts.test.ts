@@ -13,15 +13,15 @@ import { circuitKeyString } from '../../src/protocol/index.js';
 import { sha256Hex } from './support/checks.js';
 import { intercepting, startMux, stopMux } from './support/mux.js';
 import { sendRawHtlc, type RawHtlcSpec, type SentHtlc } from './support/raw-htlc.js';
-import { BACKENDS, useCluster, useStore } from './support/setup.js';
-import { isSettled, until, within } from './support/wait.js';
+import { describeEachBackend, useCluster, useStore } from './support/setup.js';
+import { isSettled, quietFor, waitUntil, within } from '../support/wait.js';
 
 const cluster = useCluster();
 
 const AMOUNT_MSAT = 100_000_000n;
 const HALF_MSAT = AMOUNT_MSAT / 2n;
 
-describe.each(BACKENDS)('a part its node no longer holds leaves its set (%s)', (backend) => {
+describeEachBackend('a part its node no longer holds leaves its set (%s)', (backend) => {
   const { store } = useStore(backend);
 
   async function half(mux: Mux, invoice: { paymentHash: Uint8Array; paymentAddr: Uint8Array }, node: number, spec: Partial<RawHtlcSpec> = {}): Promise<SentHtlc> {
@@ -58,7 +58,7 @@ describe.each(BACKENDS)('a part its node no longer holds leaves its set (%s)', (
       });
 
       const a = await half(mux, invoice, 0);
-      await until(() => mux.heldHtlcCount === 1, 'lnmux to hold the first half at node A');
+      await waitUntil(() => mux.heldHtlcCount === 1, { what: 'lnmux to hold the first half at node A' });
 
       // A restarts without the interceptor: it replays its HTLC to the switch, which forwards it over a
       // channel that does not exist. The payer sees A fail it; lnmux is not asked.
@@ -68,7 +68,7 @@ describe.each(BACKENDS)('a part its node no longer holds leaves its set (%s)', (
 
       // lnmux learns it when A's checks refuse the node: the part leaves its set; the node state says why.
       const aKey = circuitKeyString({ nodePubkey: c.node(0).publicKey, chanId: a.chanId, htlcId: a.htlcId });
-      await until(() => lost.some((e) => e.circuitKey === aKey), 'lnmux to drop the part node A failed');
+      await waitUntil(() => lost.some((e) => e.circuitKey === aKey), { what: 'lnmux to drop the part node A failed' });
       expect(lost.find((e) => e.circuitKey === aKey)?.reason).toBe('nodeWithoutInterceptor');
       expect(nodes.some((n) => n.reason.includes('--requireinterceptor'))).toBe(true);
       expect(mux.heldHtlcCount).toBe(0);
@@ -76,8 +76,8 @@ describe.each(BACKENDS)('a part its node no longer holds leaves its set (%s)', (
       // The payer retries the lost half through B: with A's dead part counted, this would complete the
       // set and release the preimage for half the invoice. It must wait instead.
       const b = await half(mux, invoice, 1);
-      await until(() => mux.heldHtlcCount === 1, 'lnmux to hold the retried half at node B');
-      await new Promise((r) => setTimeout(r, 300));
+      await waitUntil(() => mux.heldHtlcCount === 1, { what: 'lnmux to hold the retried half at node B' });
+      await quietFor(300); // the point: the half alone does not settle meanwhile (asserted below)
       expect(await isSettled(b.outcome)).toBe(false);
       expect((await store().getInvoice(invoice.paymentHash))?.state).toBe('open');
 
@@ -98,7 +98,7 @@ describe.each(BACKENDS)('a part its node no longer holds leaves its set (%s)', (
       expect(htlcs.reduce((sum, h) => sum + h.amountMsat, 0n)).toBe(AMOUNT_MSAT);
 
       // The operator's answer to "what happened to this payment": three parts joined, A's was lost.
-      await until(async () => (await mux.htlcLog(invoice.paymentHash)).length === 4, 'the HTLC log');
+      await waitUntil(async () => (await mux.htlcLog(invoice.paymentHash)).length === 4, { what: 'the HTLC log' });
       const log = await mux.htlcLog(invoice.paymentHash);
       expect(log.filter((e) => e.event === 'accepted').length).toBe(3);
       expect(log.filter((e) => e.event !== 'accepted').map((e) => [circuitKeyString(e.key), e.event, e.reason])).toEqual([
@@ -106,7 +106,7 @@ describe.each(BACKENDS)('a part its node no longer holds leaves its set (%s)', (
       ]);
 
       await c.node(0).restart({ requireInterceptor: true });
-      await until(() => intercepting(c), 'lnmux to intercept on node A again');
+      await waitUntil(() => intercepting(c), { what: 'lnmux to intercept on node A again' });
     });
   });
 
@@ -125,14 +125,15 @@ describe.each(BACKENDS)('a part its node no longer holds leaves its set (%s)', (
       const c = cluster();
       const invoice = await mux.createInvoice({ amountMsat: AMOUNT_MSAT, description: 'held too long' });
       const a = await half(mux, invoice, 0, { cltvDelta: 20 });
-      await until(() => mux.heldHtlcCount === 1, 'lnmux to hold the part');
+      await waitUntil(() => mux.heldHtlcCount === 1, { what: 'lnmux to hold the part' });
       const autoFailHeight = c.chain.height + 43 + 20 - 19;
       let failedAt: number | undefined;
       void a.outcome.then(() => (failedAt = c.chain.height));
       while (failedAt === undefined && c.chain.height < autoFailHeight) {
         c.mine(1);
-        // Give lnmux time to see the block and answer before the next one.
-        await new Promise((r) => setTimeout(r, 150));
+        // Pacing, not a wait for an event: one block every 150 ms, as a chain does, so that lnmux (which
+        // shows no block height to wait on) sees each block and can answer before the next one.
+        await quietFor(150);
       }
       const outcome = await a.outcome;
       // Failed by the virtual node (hop 1) with its usual message, not by node A (hop 0) at auto-fail.

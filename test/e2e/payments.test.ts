@@ -4,17 +4,17 @@
  * a node out of inbound liquidity; every payment settles and the store agrees. On PGlite and, when
  * LNMUX_TEST_DATABASE_URL is set, on PostgreSQL.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Mux } from '../../src/mux/mux.js';
 import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { startMux, stopMux } from './support/mux.js';
-import { BACKENDS, useCluster, useStore } from './support/setup.js';
-import { until } from './support/wait.js';
+import { describeEachBackend, useCluster, useStore } from './support/setup.js';
+import { waitUntil } from '../support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
 
-describe.each(BACKENDS)('payments through the cluster (%s)', (backend) => {
+describeEachBackend('payments through the cluster (%s)', (backend) => {
   const { store } = useStore(backend);
   let mux: Mux;
 
@@ -28,7 +28,7 @@ describe.each(BACKENDS)('payments through the cluster (%s)', (backend) => {
     const c = cluster();
     for (let i = 0; i < c.nodes.length; i++) c.setInboundLiquidity(i, PLENTY_MSAT);
     await Promise.all(c.nodes.map((n) => n.start()));
-    await until(() => c.nodes.every((n) => n.interceptorConnected), 'lnmux to intercept on every node again');
+    await waitUntil(() => c.nodes.every((n) => n.interceptorConnected), { what: 'lnmux to intercept on every node again' });
   });
 
   it('settles a single-part payment: the payer gets the preimage, the store shows the invoice and its one HTLC settled', async () => {

@@ -10,7 +10,7 @@
  * PostgreSQL only: the embedded PGlite is one process's private database, so two instances can never
  * share it (and would need no lease). Skipped without LNMUX_TEST_DATABASE_URL.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Mux, type MuxEvents } from '../../src/mux/mux.js';
 import { openStore, type SettleCommitOutcome } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
@@ -20,8 +20,8 @@ import { expectPaidAndSettled, expectSucceeded } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
 import { intercepting, muxConfig, newIdentityKey, notIntercepting, sharedStore, testLogger } from './support/mux.js';
 import { untilServed } from './support/probe.js';
-import { TEST_DATABASE_URL, useCluster } from './support/setup.js';
-import { isSettled, until } from './support/wait.js';
+import { describeOnPostgres, useCluster } from './support/setup.js';
+import { isSettled, waitUntil } from '../support/wait.js';
 
 /** A bound for the waits below, ms (not a timed assertion: waits end as soon as their condition holds). */
 const WAIT_MS = 10_000;
@@ -36,11 +36,8 @@ interface Instance {
   readonly leadership: MuxEvents['leadership'][0][];
 }
 
-const describeOnPostgres = TEST_DATABASE_URL
-  ? describe
-  : describe.skip;
-
-describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped without LNMUX_TEST_DATABASE_URL: PGlite cannot be shared by two instances)', () => {
+// PGlite cannot be shared by two instances.
+describeOnPostgres('two lnmux instances on one PostgreSQL database', () => {
   const cluster = useCluster();
   const database = useTestDatabase('postgres');
   const identityKey = newIdentityKey();
@@ -56,7 +53,7 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
     child = undefined;
     for (const instance of running) await instance.mux.stop();
     running = [];
-    await until(() => notIntercepting(cluster()), 'no interceptor left');
+    await waitUntil(() => notIntercepting(cluster()), { what: 'no interceptor left' });
   });
   afterAll(async () => {
     await Promise.all(stores.map((s) => s.close()));
@@ -109,11 +106,11 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
   it('lets only one instance intercept; the standby keeps its node connections ready; when the active one stops the standby takes over and settles payments', { timeout: 60_000 }, async () => {
     const c = cluster();
     const first = await startInstance('first');
-    await until(() => first.roles.includes('active') && intercepting(c), 'the first instance to become active and intercept');
+    await waitUntil(() => first.roles.includes('active') && intercepting(c), { what: 'the first instance to become active and intercept' });
     const second = await startInstance('second');
     // The standby says so and connects to every node, but registers no interceptor: one per node.
-    await until(() => second.roles.includes('standby'), 'the second instance to announce standby');
-    await until(() => connectedToAll(second), 'the standby to connect to and check every node');
+    await waitUntil(() => second.roles.includes('standby'), { what: 'the second instance to announce standby' });
+    await waitUntil(() => connectedToAll(second), { what: 'the standby to connect to and check every node' });
     expect(second.roles).not.toContain('active');
     expect(second.leadership).toEqual([]);
     expect(first.mux.role).toBe('active');
@@ -124,7 +121,7 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
 
     await first.mux.stop();
     running = running.filter((i) => i !== first);
-    await until(() => second.roles.includes('active'), 'the standby to take over');
+    await waitUntil(() => second.roles.includes('active'), { what: 'the standby to take over' });
     expect(second.leadership.map((e) => [e.held, e.epoch])).toEqual([[true, first.leadership[0]!.epoch + 1n]]);
     await untilServed(c, second.mux.nodePubkey);
     const after = await second.mux.createInvoice({ amountMsat: 11_000_000n, description: 'paid through the new active one' });
@@ -142,12 +139,12 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
     });
     const invoice = await child.message((m) => m.event === 'invoice', 'the invoice');
     await child.message((m) => m.event === 'role' && m['role'] === 'active', 'the child to become active');
-    await until(() => intercepting(c), 'the child to intercept', 60_000);
+    await waitUntil(() => intercepting(c), { what: 'the child to intercept', timeoutMs: 60_000 });
     const standby = await startInstance('standby');
-    await until(() => standby.roles.includes('standby') && connectedToAll(standby), 'the standby to find the leadership taken and connect');
+    await waitUntil(() => standby.roles.includes('standby') && connectedToAll(standby), { what: 'the standby to find the leadership taken and connect' });
 
     await child.stop('SIGKILL');
-    await until(() => standby.roles.includes('active'), 'the standby to take over', WAIT_MS);
+    await waitUntil(() => standby.roles.includes('active'), { what: 'the standby to take over', timeoutMs: WAIT_MS });
     await untilServed(c, standby.mux.nodePubkey);
     const paymentHash = Uint8Array.from(Buffer.from(invoice['paymentHash'] as string, 'hex'));
     await expectPaidAndSettled(stores.at(-1)!, paymentHash, await c.payer.pay(invoice['paymentRequest'] as string));
@@ -156,21 +153,21 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
   it('keeps the nodes while cut off from the database, the standby taking the leadership at once; once reconnected it finds the leadership taken, stands down, and the new leader settles payments', { timeout: 60_000 }, async () => {
     const c = cluster();
     const first = await startInstance('cut-off', { databaseUrl: await proxiedUrl() });
-    await until(() => first.roles.includes('active') && intercepting(c), 'the first instance to become active and intercept');
+    await waitUntil(() => first.roles.includes('active') && intercepting(c), { what: 'the first instance to become active and intercept' });
     const second = await startInstance('healthy');
-    await until(() => second.roles.includes('standby') && connectedToAll(second), 'the second instance to stand by');
+    await waitUntil(() => second.roles.includes('standby') && connectedToAll(second), { what: 'the second instance to stand by' });
 
     proxy!.mode = 'down';
     // The server ends the cut-off session: the standby, waiting on the lock, has it at once.
-    await until(() => second.leadership.some((e) => e.held), 'the healthy instance to take the leadership', WAIT_MS);
-    await until(() => first.leadership.some((e) => !e.held), 'the cut-off instance to see its session lost', WAIT_MS);
+    await waitUntil(() => second.leadership.some((e) => e.held), { what: 'the healthy instance to take the leadership', timeoutMs: WAIT_MS });
+    await waitUntil(() => first.leadership.some((e) => !e.held), { what: 'the cut-off instance to see its session lost', timeoutMs: WAIT_MS });
     // The cut-off instance keeps the nodes (LND takes one interceptor): regular forwards still flow.
     expect(first.roles).toEqual(['active']);
     expectSucceeded(await c.payer.pay(c.recipientInvoice(0, 2_000_000n).paymentRequest));
 
     proxy!.mode = 'up';
-    await until(() => first.roles.includes('standby'), 'the cut-off instance to find the leadership taken and stand down', WAIT_MS);
-    await until(() => second.roles.includes('active'), 'the healthy instance to become active', WAIT_MS);
+    await waitUntil(() => first.roles.includes('standby'), { what: 'the cut-off instance to find the leadership taken and stand down', timeoutMs: WAIT_MS });
+    await waitUntil(() => second.roles.includes('active'), { what: 'the healthy instance to become active', timeoutMs: WAIT_MS });
     await untilServed(c, second.mux.nodePubkey);
     const invoice = await second.mux.createInvoice({ amountMsat: 13_000_000n, description: 'paid after the hand-over' });
     await expectPaidAndSettled(stores.at(-1)!, invoice.paymentHash, await c.payer.pay(invoice.paymentRequest));
@@ -190,22 +187,22 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
         },
       }),
     });
-    await until(() => stale.roles.includes('active') && intercepting(c), 'the first instance to become active and intercept');
+    await waitUntil(() => stale.roles.includes('active') && intercepting(c), { what: 'the first instance to become active and intercept' });
     const successor = await startInstance('successor');
-    await until(() => successor.roles.includes('standby') && connectedToAll(successor), 'the second instance to stand by');
+    await waitUntil(() => successor.roles.includes('standby') && connectedToAll(successor), { what: 'the second instance to stand by' });
 
     // The server ends the leader's session (its holder of the advisory lock).
     // Only the leadership session goes: the stale leader's pool still reaches the database.
     await database.db().withSession('test terminate', (s) =>
       s.query(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x6c6e6d78} AND granted`),
     );
-    await until(() => successor.leadership.some((e) => e.held), 'the successor to take the leadership', WAIT_MS);
+    await waitUntil(() => successor.leadership.some((e) => e.held), { what: 'the successor to take the leadership', timeoutMs: WAIT_MS });
     expect(stale.mux.role).toBe('active');
     expect(intercepting(c)).toBe(true); // the stale leader still has the nodes
 
     const invoice = await successor.mux.createInvoice({ amountMsat: 16_000_000n, description: 'decided by one instance only' });
     const payment = c.payer.pay(invoice.paymentRequest);
-    await until(() => staleOutcomes.includes('fenced'), "the stale leader's commit to be refused", WAIT_MS);
+    await waitUntil(() => staleOutcomes.includes('fenced'), { what: "the stale leader's commit to be refused", timeoutMs: WAIT_MS });
     expect(staleOutcomes.every((k) => k === 'fenced')).toBe(true);
     expect((await stores[0]!.getInvoice(invoice.paymentHash))?.state).toBe('open');
     expect(await isSettled(payment)).toBe(false);
@@ -213,7 +210,7 @@ describeOnPostgres('two lnmux instances on one PostgreSQL database (skipped with
     // The stale leader goes (its operator stops it): the successor gets the nodes and settles.
     await stale.mux.stop();
     running = running.filter((i) => i !== stale);
-    await until(() => successor.roles.includes('active'), 'the successor to become active', WAIT_MS);
+    await waitUntil(() => successor.roles.includes('active'), { what: 'the successor to become active', timeoutMs: WAIT_MS });
     await expectPaidAndSettled(stores.at(-1)!, invoice.paymentHash, await payment);
     expect(staleOutcomes.every((k) => k === 'fenced')).toBe(true);
   });

@@ -9,6 +9,7 @@ import { startCluster, type ClusterOptions, type SimCluster } from '../../src/si
 import { NodeGateway, type GatewayEvent, type NodeGatewayConfig } from '../../src/lnd/node-gateway.js';
 import { EventLog, isHtlc, isState } from './support/event-log.js';
 import { virtualInvoice, virtualOffer } from './support/sim-payments.js';
+import { waitUntil } from '../support/wait.js';
 
 const FAST = { initialMs: 5, maxMs: 50, multiplier: 2, jitter: 0.5 };
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -59,10 +60,6 @@ function answer(gateway: NodeGateway, log: EventLog, virtualScid: bigint, preima
   })();
 }
 
-const until = async (condition: () => boolean): Promise<void> => {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-};
-
 describe('gateway and simulator', () => {
   it('as a standby connects, checks and follows blocks without registering an interceptor; intercept(true) registers it on the same connection, intercept(false) frees the slot', async () => {
     const c = await cluster();
@@ -74,18 +71,18 @@ describe('gateway and simulator', () => {
     expect(gateway.intercepting).toBe(false);
 
     gateway.intercept(true);
-    await until(() => c.node(0).interceptorConnected);
+    await waitUntil(() => c.node(0).interceptorConnected, { what: 'the interceptor registered at the node', intervalMs: 5 });
     const invoice = virtualInvoice(c, 21_000n);
     answer(gateway, log, c.node(0).virtualScid, new Map([[bytesToHex(invoice.paymentHash), invoice.preimage]]));
     expect((await c.payer.pay(invoice.paymentRequest)).status).toBe('succeeded');
 
     gateway.intercept(false);
-    await until(() => !c.node(0).interceptorConnected);
+    await waitUntil(() => !c.node(0).interceptorConnected, { what: 'the interceptor gone from the node', intervalMs: 5 });
     expect(gateway.state.kind).toBe('ready');
     // The session lived on: one connection, checked once (no 'connecting' after the first).
     expect(log.events.filter((e) => e.kind === 'state' && e.state.kind === 'connecting')).toHaveLength(1);
     gateway.intercept(true);
-    await until(() => c.node(0).interceptorConnected);
+    await waitUntil(() => c.node(0).interceptorConnected, { what: 'the interceptor registered at the node', intervalMs: 5 });
   });
 
   it('settles a payment the payer makes to a virtual invoice, and the final event arrives', async () => {
@@ -93,7 +90,7 @@ describe('gateway and simulator', () => {
     const { gateway, log } = gatewayFor(c, 0);
     await log.next(isState('ready'));
     await log.next((e) => e.kind === 'finalHtlcSubscribed');
-    await until(() => c.node(0).interceptorConnected);
+    await waitUntil(() => c.node(0).interceptorConnected, { what: 'the interceptor registered at the node', intervalMs: 5 });
     const invoice = virtualInvoice(c, 42_000n);
     answer(gateway, log, c.node(0).virtualScid, new Map([[bytesToHex(invoice.paymentHash), invoice.preimage]]));
 
@@ -113,7 +110,7 @@ describe('gateway and simulator', () => {
     const c = await cluster();
     const { gateway, log } = gatewayFor(c, 0);
     await log.next(isState('ready'));
-    await until(() => c.node(0).interceptorConnected);
+    await waitUntil(() => c.node(0).interceptorConnected, { what: 'the interceptor registered at the node', intervalMs: 5 });
     answer(gateway, log, c.node(0).virtualScid, new Map());
     const invoice = c.recipientInvoice(0, 10_000n);
     const result = await c.payer.pay(invoice.paymentRequest);
@@ -126,7 +123,7 @@ describe('gateway and simulator', () => {
     const c = await cluster();
     const { gateway, log } = gatewayFor(c, 0);
     await log.next(isState('ready'));
-    await until(() => c.node(0).interceptorConnected);
+    await waitUntil(() => c.node(0).interceptorConnected, { what: 'the interceptor registered at the node', intervalMs: 5 });
     const { offer, preimage } = virtualOffer(c, 0, 20_000n);
     const added = c.node(0).addHtlc(c.payerChannelId(0), offer);
     expect(added.ok).toBe(true);

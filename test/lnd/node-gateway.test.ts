@@ -64,7 +64,7 @@ const htlcWithKey = (chanId: bigint, htlcId: bigint) => (e: GatewayEvent): e is 
 
 async function ready(fake: FakeLnd, log: EventLog): Promise<void> {
   await log.next(isState('ready'));
-  await fake.until(() => fake.interceptorConnected);
+  await fake.until(() => fake.interceptorConnected, 'the interceptor registered at the fake LND');
 }
 
 describe('checks before intercepting', () => {
@@ -132,7 +132,7 @@ describe('checks before intercepting', () => {
     good.offer({ chanId: 9n, htlcId: 0n, paymentHash });
     const offered = await working.log.next(isHtlc);
     expect(await working.gateway.send({ kind: 'settle', circuitKey: offered.htlc.circuitKey, preimage })).toEqual({ ok: true, value: undefined });
-    await good.until(() => good.finals.get(keyOf(9n, 0n))?.settled === true);
+    await good.until(() => good.finals.get(keyOf(9n, 0n))?.settled === true, 'HTLC 9:0 settled at the good node');
     // Meanwhile the other node keeps being refused and retried.
     await failing.log.next(isState('refused'));
     await failing.log.next(isState('refused'));
@@ -216,7 +216,7 @@ describe('interceptor stream', () => {
       await log.next(htlcWithKey(answer.circuitKey.chanId, answer.circuitKey.htlcId));
       expect((await gateway.send(answer)).ok).toBe(true);
     }
-    await fake.until(() => fake.resolutions.length === 3);
+    await fake.until(() => fake.resolutions.length === 3, 'three resolutions at the fake LND');
     expect(fake.resolutions[0]).toMatchObject({ key: '7:0', action: 'FAIL', failureCode: 'RESERVED' });
     expect(new Uint8Array((fake.resolutions[0] as { failureMessage: Buffer }).failureMessage)).toEqual(failureMessage);
     expect(fake.resolutions[1]).toMatchObject({ key: '7:1', action: 'FAIL', failureCode: 'INVALID_ONION_HMAC' });
@@ -235,7 +235,7 @@ describe('interceptor stream', () => {
       // A crashed LND: UNAVAILABLE, or CANCELLED when the server resets the streams as it goes down.
       expect(backoff.state).toMatchObject({ kind: 'backoff', end: { kind: 'failed' } });
     }
-    await fake.until(() => fake.interceptorConnected);
+    await fake.until(() => fake.interceptorConnected, 'the interceptor registered at the fake LND');
     fake.mineBlock();
     const block = await log.next((e) => e.kind === 'block' && e.block.height === fake.height);
     expect(block).toMatchObject({ node: PUBKEY });
@@ -259,7 +259,7 @@ describe('interceptor stream', () => {
       expect(replay.htlc.paymentHash).toEqual(new Uint8Array(payments[i]!.paymentHash));
       expect((await gateway.send({ kind: 'settle', circuitKey: replay.htlc.circuitKey, preimage: payments[i]!.preimage })).ok).toBe(true);
     }
-    await fake.until(() => fake.finals.size === 2);
+    await fake.until(() => fake.finals.size === 2, 'two HTLCs final at the fake LND');
     expect([...fake.finals.values()].every((f) => f.settled)).toBe(true);
   });
 
@@ -275,7 +275,7 @@ describe('interceptor stream', () => {
     expect(backoff.state).toMatchObject({ end: { kind: 'failed', failure: { kind: 'other', details: 'preimage does not match hash' } } });
     const replay = await log.next(htlcWithKey(12n, 0n));
     expect((await gateway.send({ kind: 'settle', circuitKey: replay.htlc.circuitKey, preimage })).ok).toBe(true);
-    await fake.until(() => fake.finals.get('12:0')?.settled === true);
+    await fake.until(() => fake.finals.get('12:0')?.settled === true, 'HTLC 12:0 settled at the fake LND');
   });
 
   it('waits while another interceptor holds the node, then takes over and gets the held HTLCs', async () => {
@@ -283,7 +283,7 @@ describe('interceptor stream', () => {
     const other = openLndConnection({ address: fake.address, tlsCert: tls.cert, macaroon: MACAROON, tlsServerName: 'localhost' });
     cleanups.push(() => other.close());
     const otherStream = openInterceptorStream(other);
-    await fake.until(() => fake.interceptorConnected);
+    await fake.until(() => fake.interceptorConnected, 'the interceptor registered at the fake LND');
     fake.offer({ chanId: 13n, htlcId: 0n, paymentHash: payment().paymentHash });
 
     const { log } = startGateway(fake);
@@ -314,7 +314,7 @@ describe('response delivery', () => {
     const connection = openLndConnection({ address: fake.address, tlsCert: tls.cert, macaroon: MACAROON, tlsServerName: 'localhost' });
     cleanups.push(() => connection.close());
     const stream = openInterceptorStream(connection);
-    await fake.until(() => fake.interceptorConnected);
+    await fake.until(() => fake.interceptorConnected, 'the interceptor registered at the fake LND');
     fake.failInterceptor('interceptable switch quit');
     const end = await stream.ended;
     expect(end).toMatchObject({ kind: 'failed', failure: { kind: 'other', details: 'interceptable switch quit' } });
@@ -342,7 +342,7 @@ describe('response delivery', () => {
     const backoff = await log.next(isStream('interceptor', 'backoff'));
     expect(backoff.state).toMatchObject({ end: { kind: 'cancelled', reason: 'stuck' } });
     await log.next(isStream('interceptor', 'open'));
-    await fake.until(() => fake.interceptorConnected);
+    await fake.until(() => fake.interceptorConnected, 'the interceptor registered at the fake LND');
   });
 });
 
@@ -367,7 +367,7 @@ describe('stuck streams and probes', () => {
     await log.next(isStream('interceptor', 'closed'));
     const refused = await log.next(isState('refused'));
     expect(refused.state.reasons).toEqual([{ kind: 'interceptorNotRequired' }]);
-    await fake.until(() => !fake.interceptorConnected);
+    await fake.until(() => !fake.interceptorConnected, 'the interceptor gone from the fake LND');
     expect(gateway.streamState('interceptor')).toEqual({ kind: 'closed' });
   });
 });
@@ -378,7 +378,7 @@ describe('stop', () => {
     const { gateway, log } = startGateway(fake);
     await ready(fake, log);
     await gateway.stop();
-    await fake.until(() => !fake.interceptorConnected);
+    await fake.until(() => !fake.interceptorConnected, 'the interceptor gone from the fake LND');
     await log.done;
     expect(log.stateKinds().at(-1)).toBe('stopped');
     for (const stream of ['interceptor', 'blocks', 'htlcEvents'] as const) {

@@ -16,6 +16,7 @@ import { SettlementEngine } from '../../src/mux/engine.js';
 import type { InterceptorResponse } from '../../src/lnd/index.js';
 import type { NodeLink, SettleCommitResult, SettleStore } from '../../src/mux/ports.js';
 import type { InvoiceView } from '../../src/registry/types.js';
+import { quietFor, waitUntil } from '../support/wait.js';
 
 const keyring = deriveKeyring(new Uint8Array(32).fill(0x42));
 const NODE = Uint8Array.from(Buffer.from('020723c6f2203f1072336bd0e71bf4d11e367ab0b3010ce60c080abef0d4770db8', 'hex'));
@@ -104,14 +105,6 @@ function fakeStore(overrides: Partial<SettleStore> = {}): SettleStore {
   };
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 describe('SettlementEngine', () => {
   it('sends no SETTLE until the store has committed the decision and the set (invariant 1)', async () => {
     const commit = deferred<SettleCommitResult>();
@@ -126,12 +119,12 @@ describe('SettlementEngine', () => {
     );
     await engine.onHtlc(NODE_HEX, htlc(1n, 4_000n));
     await engine.onHtlc(NODE_HEX, htlc(2n, 6_000n));
-    await until(() => requested.length === 1, 'the commit request');
-    await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => requested.length === 1, { what: 'the commit request', intervalMs: 5 });
+    await quietFor(20); // the point: nothing more happens meanwhile (asserted below)
     expect(link.sent).toEqual([]);
 
     commit.resolve({ kind: 'committed' });
-    await until(() => link.sent.length === 2, 'two SETTLEs');
+    await waitUntil(() => link.sent.length === 2, { what: 'two SETTLEs', intervalMs: 5 });
     expect(link.sent.map((r) => r.kind)).toEqual(['settle', 'settle']);
     expect(link.sent[0]?.kind === 'settle' && link.sent[0].preimage).toEqual(invoice.preimage);
     engine.stop();
@@ -149,9 +142,9 @@ describe('SettlementEngine', () => {
       }),
     );
     await engine.onHtlc(NODE_HEX, htlc(1n));
-    await until(() => attempts >= 3, 'three failed commits');
+    await waitUntil(() => attempts >= 3, { what: 'three failed commits', intervalMs: 5 });
     expect(link.sent).toEqual([]);
-    await until(() => link.sent.length === 1, 'the SETTLE after the commit');
+    await waitUntil(() => link.sent.length === 1, { what: 'the SETTLE after the commit', intervalMs: 5 });
     expect(attempts).toBe(4);
     engine.stop();
   });
@@ -161,7 +154,7 @@ describe('SettlementEngine', () => {
     const refusedWith: InvoiceView = { kind: 'settleCommitted', setId: setId([winner]), htlcs: [winner] };
     const { engine, link } = engineWith(fakeStore({ commitSettle: async () => ({ kind: 'refused', invoice: refusedWith }) }));
     await engine.onHtlc(NODE_HEX, htlc(1n));
-    await until(() => link.sent.length === 1, 'the answer');
+    await waitUntil(() => link.sent.length === 1, { what: 'the answer', intervalMs: 5 });
     expect(link.sent[0]?.kind).toBe('failWithMessage');
     engine.stop();
   });
@@ -186,7 +179,7 @@ describe('SettlementEngine', () => {
       'INVALID_ONION_HMAC',
     ]);
     await engine.onHtlc(NODE_HEX, htlc(3n));
-    await until(() => link.sent.length === 3, 'the good HTLC settled');
+    await waitUntil(() => link.sent.length === 3, { what: 'the good HTLC settled', intervalMs: 5 });
     expect(link.sent[2]?.kind).toBe('settle');
     engine.stop();
   });
@@ -215,7 +208,7 @@ describe('SettlementEngine', () => {
     link.failNext = 1;
     const { engine } = engineWith(fakeStore(), link);
     await engine.onHtlc(NODE_HEX, htlc(1n));
-    await new Promise((r) => setTimeout(r, 20));
+    await quietFor(20); // the point: nothing more happens meanwhile (asserted below)
     expect(link.sent).toEqual([]);
     // LND keeps the HTLC and offers it again on the next stream.
     await engine.onHtlc(NODE_HEX, htlc(1n));
@@ -227,7 +220,7 @@ describe('SettlementEngine', () => {
     const marked: string[] = [];
     const { engine, link } = engineWith(fakeStore({ markHtlcFinal: async (key, settled) => void marked.push(`${key.htlcId}:${settled}`) }));
     await engine.onHtlc(NODE_HEX, htlc(1n));
-    await until(() => link.sent.length === 1, 'the SETTLE');
+    await waitUntil(() => link.sent.length === 1, { what: 'the SETTLE', intervalMs: 5 });
     const finals: unknown[] = [];
     engine.on('htlcFinal', (e) => finals.push(e));
     expect(engine.heldHtlcCount).toBe(1);
@@ -256,10 +249,10 @@ describe('SettlementEngine', () => {
     await engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 1n }, false);
     expect(lost).toEqual([{ paymentHash: bytesToHex(invoice.paymentHash), circuitKey: `7:1@${NODE_HEX}`, reason: 'failedByNode', amountMsat: 5_000n }]);
     await engine.onHtlc(NODE_HEX, htlc(2n, 5_000n));
-    await new Promise((r) => setTimeout(r, 20));
+    await quietFor(20); // the point: nothing more happens meanwhile (asserted below)
     expect(requested).toEqual([]);
     await engine.onHtlc(NODE_HEX, htlc(3n, 5_000n));
-    await until(() => link.sent.length === 2, 'two SETTLEs');
+    await waitUntil(() => link.sent.length === 2, { what: 'two SETTLEs', intervalMs: 5 });
     expect(requested).toEqual([[2n, 3n]]);
     engine.stop();
   });
@@ -280,8 +273,8 @@ describe('SettlementEngine', () => {
     await engine.onHtlc(NODE_HEX, htlc(2n, 5_000n));
     await engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 1n }, false);
     commit.resolve({ kind: 'committed' });
-    await until(() => revoked.length === 1, 'the revoke');
-    await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => revoked.length === 1, { what: 'the revoke', intervalMs: 5 });
+    await quietFor(20); // the point: nothing more happens meanwhile (asserted below)
     expect(link.sent).toEqual([]);
     expect(engine.heldHtlcCount).toBe(1);
     engine.stop();
@@ -296,7 +289,7 @@ describe('SettlementEngine', () => {
     engine.onInterceptorDown(NODE_HEX);
     engine.onInterceptorUp(NODE_HEX);
     await engine.onHtlc(NODE_HEX, htlc(2n, 4_000n)); // offered again: live
-    await until(() => lost.length === 1, 'the replay window to close');
+    await waitUntil(() => lost.length === 1, { what: 'the replay window to close', intervalMs: 5 });
     expect(lost).toEqual(['notReplayed']);
     expect(engine.heldHtlcCount).toBe(1);
     engine.stop();
@@ -326,8 +319,8 @@ describe('SettlementEngine', () => {
       const heard: string[] = [];
       engine.on('committed', (e) => heard.push(e.paymentHash));
       await engine.onHtlc(NODE_HEX, htlc(1n));
-      await until(() => link.sent.length === 1, 'the SETTLE');
-      await new Promise((r) => setTimeout(r, 20));
+      await waitUntil(() => link.sent.length === 1, { what: 'the SETTLE', intervalMs: 5 });
+      await quietFor(20); // the point: nothing more happens meanwhile (asserted below)
       expect(heard).toEqual([bytesToHex(invoice.paymentHash)]);
       expect(unhandled).toEqual([]);
       engine.stop();
@@ -342,7 +335,7 @@ describe('SettlementEngine', () => {
     await engine.onHtlc(NODE_HEX, htlc(1n));
     link.connected = false; // the transport knows; no stream event has reached the engine yet
     commit.resolve({ kind: 'committed' });
-    await new Promise((r) => setTimeout(r, 20));
+    await quietFor(20); // the point: nothing more happens meanwhile (asserted below)
     expect(link.sent).toEqual([]);
     // The node comes back and offers its HTLC again: live, so the set is released.
     link.connected = true;

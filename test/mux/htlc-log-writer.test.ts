@@ -7,6 +7,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { HtlcLogWriter } from '../../src/mux/htlc-log-writer.js';
 import type { HtlcLogEntry } from '../../src/store/types.js';
+import { waitUntil } from '../support/wait.js';
 
 const entry = (htlcId: bigint, amountMsat = 1_000n): HtlcLogEntry => ({
   key: { nodePubkey: new Uint8Array(33).fill(2), chanId: 1n, htlcId },
@@ -15,10 +16,6 @@ const entry = (htlcId: bigint, amountMsat = 1_000n): HtlcLogEntry => ({
   amountMsat,
   at: new Date(0),
 });
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 5));
-}
 
 describe('HtlcLogWriter', () => {
   it('retries through an outage, and drops what the store refuses for good without blocking later entries', async () => {
@@ -38,7 +35,7 @@ describe('HtlcLogWriter', () => {
     writer.add(entry(1n));
     writer.add(entry(2n));
     writer.add(entry(3n));
-    await until(() => written.length === 2);
+    await waitUntil(() => written.length === 2, { what: 'two entries written', intervalMs: 5, observed: () => written });
     expect(written).toEqual([1n, 3n]);
     await writer.stop();
   });

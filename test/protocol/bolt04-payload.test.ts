@@ -31,7 +31,7 @@ const expectRefused = (hex: string, role: HopRole, violation: PayloadViolation, 
 
 describe('BOLT 4 onion-test.json hop payloads', () => {
   const vector = JSON.parse(
-    readFileSync(new URL('../vectors/bolt04/payload-and-failure/onion-test.json', import.meta.url), 'utf8'),
+    readFileSync(new URL('../vectors/bolt04/onion-test.json', import.meta.url), 'utf8'),
   ) as { generate: { hops: { payload: string }[] } };
   /** Each vector payload is prefixed with its BigSize length, as in the onion. */
   const payloads = vector.generate.hops.map(({ payload }) => {

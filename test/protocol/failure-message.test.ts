@@ -47,7 +47,7 @@ describe('BOLT 4 "Returning Errors" test vector', () => {
 });
 
 describe('BOLT 4 onion-error-test.json', () => {
-  const vector = JSON.parse(vectorText('onion-error-test.json')) as {
+  const vector = JSON.parse(readFileSync(new URL('../vectors/bolt04/onion-error-test.json', import.meta.url), 'utf8')) as {
     generate: { failure_message: string; hops: { payload?: string }[] };
   };
   const finalPayload = vector.generate.hops.at(-1)?.payload ?? '';

@@ -16,7 +16,8 @@ import type { Network } from './network.js';
 import { describeRequest, Interceptor, type InterceptRequest } from './lib/interceptor.js';
 import { describeGrpcError, LndRpc } from './lib/lnd-rpc.js';
 import { describeFailure, payInvoice, sendToRoute, settlesWithin, type HtlcAttempt, type Payment } from './lib/payments.js';
-import { sleep, waitFor } from './lib/util.js';
+import { waitFor } from '../support/wait.js';
+import { sleep } from './lib/util.js';
 import {
   finalHopFailure, incorrectOrUnknownPaymentDetails, newVirtualNode, newVirtualPayment, virtualRoute, virtualScid,
   type VirtualNode, type VirtualPayment,
@@ -247,7 +248,7 @@ function resumeAll(interceptor: Interceptor): { seen: InterceptRequest[] } {
 async function checkOwnInvoiceWithInterceptor(ctx: Context): Promise<void> {
   const interceptor = new Interceptor(ctx.network.nodes.A.rpc, 'resume-all');
   const resumer = resumeAll(interceptor);
-  await sleep(500);
+  await sleep(500); // LND acknowledges no interceptor registration: nothing to wait on but time
   const invoice = await addInvoiceOnA(ctx, 10_000, 'own invoice, resume-all interceptor');
   const payment = payInvoice(ctx.network.nodes.B.rpc, invoice.payment_request, { timeoutSeconds: 30 });
   const final = await payment.within(60_000);
@@ -304,7 +305,7 @@ async function checkVirtualHtlcLifecycle(ctx: Context): Promise<void> {
 
   // 2. First interceptor connected, then a payment: the HTLC is offered.
   const first = new Interceptor(ctx.network.nodes.A.rpc, 'first');
-  await sleep(500);
+  await sleep(500); // LND acknowledges no interceptor registration: nothing to wait on but time
   if (!resolvedEarly) {
     // Held after all: answer it so it does not linger into the next steps.
     const held = await first.next(15_000);
@@ -332,7 +333,7 @@ async function checkVirtualHtlcLifecycle(ctx: Context): Promise<void> {
 
   // 4. The first disconnects without answering; a new one connects: the re-offer.
   await first.close();
-  await sleep(500);
+  await sleep(500); // LND tells no client when it has dropped an interceptor: nothing to wait on but time
   const third = new Interceptor(ctx.network.nodes.A.rpc, 'third');
   const reoffer = await third.next(15_000);
   ctx.obs['virtual.reofferAfterReconnect.identicalToFirstOffer'] = sameOffer(offer, reoffer);
@@ -356,7 +357,7 @@ async function checkVirtualHtlcLifecycle(ctx: Context): Promise<void> {
     const end = await current.endedWithin(5_000);
     ctx.obs[`virtual.invalidResponse.${name}`] = end ?? 'no error: stream stayed open 5 s';
     if (end) {
-      await sleep(300);
+      await sleep(300); // LND tells no client when it has dropped an interceptor: nothing to wait on but time
       current = new Interceptor(ctx.network.nodes.A.rpc, `after-${name}`);
       const again = await current.next(15_000).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
       ctx.obs[`virtual.invalidResponse.${name}.reofferedOnReconnect`] = typeof again === 'string' ? again : sameOffer(offer, again);
@@ -418,7 +419,7 @@ async function checkSettle(ctx: Context): Promise<void> {
   const result = await attempt;
   ctx.obs['settle.atB'] = { status: result.status, preimageMatches: result.preimage.equals(payment.preimage), failure: describeFailure(result.failure) };
   expectThat(result.status === 'SUCCEEDED', 'SETTLE with the preimage completes B\'s payment');
-  ctx.obs['lookupHtlcResolution.afterSettle'] = await waitFor('final resolution on A', async () => await lookup().catch(() => undefined), { timeoutMs: 30_000 })
+  ctx.obs['lookupHtlcResolution.afterSettle'] = await waitFor(async () => await lookup().catch(() => undefined), { what: 'final resolution on A', timeoutMs: 30_000, intervalMs: 250, retryErrors: true })
     .catch((error: unknown) => describeGrpcError(error));
   ctx.obs['lookupHtlcResolution.unknownHtlc'] = await ctx.network.nodes.A.rpc.call('lightning', 'LookupHtlcResolution', { chan_id: key.chan_id, htlc_index: '999999' }).catch(describeGrpcError);
   ctx.obs['lookupHtlcResolution.onBWithoutFlag'] = await ctx.network.nodes.B.rpc.call('lightning', 'LookupHtlcResolution', { chan_id: key.chan_id, htlc_index: key.htlc_id }).catch(describeGrpcError);

@@ -13,7 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { Btcd, COINBASE_MATURITY, SEGWIT_ACTIVATION_HEIGHT } from './lib/btcd.js';
 import { LndNode } from './lib/lnd-node.js';
 import { removeOnExit } from './lib/processes.js';
-import { freePorts, since, waitFor } from './lib/util.js';
+import { waitFor } from '../support/wait.js';
+import { freePorts, since } from './lib/util.js';
 
 /** Capacity of each of B's channels, in sat. An invoice above about 490,000 sat needs both (MPP). */
 export const CHANNEL_CAPACITY_SAT = 500_000n;
@@ -74,11 +75,11 @@ export class Network {
 
   /** Waits until B's channel to `peer` is active on both ends (peers reconnect on their own). */
   async waitChannelActive(peer: 'A' | 'C', timeoutMs = 120_000): Promise<void> {
-    await waitFor(`B<->${peer} channel active`, async () => {
+    await waitFor(async () => {
       const fromB = await this.channelFromB(peer);
       const { channels } = await this.nodes[peer].rpc.call<{ channels: Channel[] }>('lightning', 'ListChannels');
       return fromB.active && channels.some((c) => c.active) ? true : undefined;
-    }, { timeoutMs, intervalMs: 500 });
+    }, { what: `B<->${peer} channel active`, timeoutMs, intervalMs: 500, retryErrors: true });
   }
 
   /** Stops every process and removes the temp dir. */
@@ -133,10 +134,10 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
   const { address } = await nodes.B.rpc.call<{ address: string }>('lightning', 'NewAddress', { type: 'WITNESS_PUBKEY_HASH' });
   await btcd.restartMiningTo(address);
   const height = await network.mine(SEGWIT_ACTIVATION_HEIGHT + COINBASE_MATURITY + 8);
-  await waitFor('B confirmed balance', async () => {
+  await waitFor(async () => {
     const balance = await nodes.B.rpc.call<{ confirmed_balance: string }>('lightning', 'WalletBalance');
     return BigInt(balance.confirmed_balance) > 10n * CHANNEL_CAPACITY_SAT ? balance.confirmed_balance : undefined;
-  });
+  }, { what: 'B confirmed balance', timeoutMs: 60_000, intervalMs: 250, retryErrors: true });
   log(`mined to height ${height}, B funded (${since(started)} ms)`);
 
   // Channels B->A and B->C; six confirmations so they are announced and enter every node's graph.
@@ -146,30 +147,30 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
     });
   }
   for (const peer of ['A', 'C'] as const) {
-    await waitFor(`B connected to ${peer}`, async () => {
+    await waitFor(async () => {
       const { peers } = await nodes.B.rpc.call<{ peers: { pub_key: string }[] }>('lightning', 'ListPeers');
       return peers.some((p) => p.pub_key === nodes[peer].pubkey) ? true : undefined;
-    });
+    }, { what: `B connected to ${peer}`, timeoutMs: 60_000, intervalMs: 250, retryErrors: true });
     await nodes.B.rpc.call('lightning', 'OpenChannelSync', {
       node_pubkey: Buffer.from(nodes[peer].pubkey, 'hex'),
       local_funding_amount: CHANNEL_CAPACITY_SAT.toString(),
       sat_per_vbyte: '2',
     });
   }
-  await waitFor('both funding transactions in the mempool', async () => {
+  await waitFor(async () => {
     const mempool = JSON.parse(await btcd.ctl('getrawmempool')) as string[];
     return mempool.length >= 2 ? true : undefined;
-  });
+  }, { what: 'both funding transactions in the mempool', timeoutMs: 60_000, intervalMs: 250, retryErrors: true });
   await network.mine(6);
   await network.waitChannelActive('A');
   await network.waitChannelActive('C');
-  await waitFor('every node sees both channels in its graph', async () => {
+  await waitFor(async () => {
     const counts = await Promise.all(Object.values(nodes).map(async (n) => {
       const graph = await n.rpc.call<{ edges: unknown[] }>('lightning', 'DescribeGraph', { include_unannounced: true });
       return graph.edges.length;
     }));
     return counts.every((c) => c >= 2) ? true : undefined;
-  }, { timeoutMs: 120_000, intervalMs: 1_000 });
+  }, { what: 'every node sees both channels in its graph', timeoutMs: 120_000, intervalMs: 1_000, retryErrors: true });
   log(`channels B->A and B->C active and in every graph (${since(started)} ms)`);
   return network;
 }

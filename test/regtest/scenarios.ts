@@ -23,7 +23,8 @@ import { addInvoice, LnmuxDaemon, migrate, type LnmuxInvoice } from './lib/lnmux
 import { describeFailure, payInvoice, sendToRoute, settlesWithin, type Payment } from './lib/payments.js';
 import type { LndNode } from './lib/lnd-node.js';
 import { TcpProxy } from './lib/tcp-proxy.js';
-import { waitFor } from './lib/util.js';
+import { waitFor } from '../support/wait.js';
+import { sleep } from './lib/util.js';
 import { virtualRoute } from './lib/virtual-hop.js';
 import { multiplexerYaml } from './multiplexer-config.js';
 
@@ -207,7 +208,7 @@ async function payAlongHint(ctx: Ctx, invoice: LnmuxInvoice, amountMsat: bigint,
 
 async function expiredInvoice(ctx: Ctx): Promise<void> {
   const invoice = await addInvoice(ctx.configPath, 5_000n, 'regtest expired', 1);
-  await new Promise((resolve) => setTimeout(resolve, 3_000));
+  await sleep(3_000); // the point: the invoice's 1 s expiry elapses (lnmux reads the clock, there is no event)
   const attempt = await payAlongHint(ctx, invoice, 5_000_000n);
   ctx.obs['expiredInvoice.atB'] = { status: attempt.status, failure: describeFailure(attempt.failure) };
   expectThat(attempt.status === 'FAILED' && attempt.failure?.code === 'INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS' && attempt.failure.failure_source_index === 2,
@@ -235,7 +236,7 @@ async function heldPartNearAutoFail(ctx: Ctx): Promise<void> {
   let resolvedAt: number | undefined;
   const attempt = payAlongHint(ctx, invoice, 5_000_000n, 10_000_000n);
   const logged = async (event: string) => (await htlcLog(ctx.databaseUrl, invoice.paymentHash)).find((e) => e.event === event);
-  await waitFor('lnmux to hold the half at A', () => logged('accepted'));
+  await waitFor(() => logged('accepted'), { what: 'lnmux to hold the half at A', timeoutMs: 60_000, intervalMs: 250, retryErrors: true });
   let height = startHeight;
   while (resolvedAt === undefined && height < startHeight + 70) {
     height = await ctx.network.mine(1);
@@ -243,7 +244,7 @@ async function heldPartNearAutoFail(ctx: Ctx): Promise<void> {
     if (await settlesWithin(attempt, 1_500)) resolvedAt = height;
   }
   const result = await attempt;
-  const failed = await waitFor('the failure in lnmux\'s HTLC log', () => logged('failed'));
+  const failed = await waitFor(() => logged('failed'), { what: 'the failure in lnmux\'s HTLC log', timeoutMs: 60_000, intervalMs: 250, retryErrors: true });
   ctx.obs['heldPartNearAutoFail'] = {
     blocksMined: (resolvedAt ?? height) - startHeight,
     status: result.status,
@@ -299,10 +300,10 @@ async function restartBetweenCommitAndSettle(ctx: Ctx): Promise<void> {
     proxy.freezeUpstream();
     const toA = await ctx.network.channelFromB('A');
     const payment = payInvoice(ctx.network.nodes.B.rpc, invoice.paymentRequest, { timeoutSeconds: 60, maxParts: 1, outgoingChanIds: [toA.chan_id] });
-    ctx.obs['restart.stateBeforeKill'] = await waitFor('the settle decision committed', async () => {
+    ctx.obs['restart.stateBeforeKill'] = await waitFor(async () => {
       const state = await invoiceState(ctx.databaseUrl, invoice.paymentHash);
       return state === 'settleCommitted' || state === 'settled' ? state : undefined;
-    }, { timeoutMs: 60_000, intervalMs: 100 });
+    }, { what: 'the settle decision committed', timeoutMs: 60_000, intervalMs: 100, retryErrors: true });
     await daemon.kill();
     proxy.dropAll();
     proxy.thaw();
@@ -312,10 +313,10 @@ async function restartBetweenCommitAndSettle(ctx: Ctx): Promise<void> {
     const final = await payment.done;
     ctx.obs['restart.afterRestart'] = summary(final);
     expectThat(final.status === 'SUCCEEDED', `the committed set settles after lnmux restarts (${JSON.stringify(summary(final))})`);
-    ctx.obs['restart.finalState'] = await waitFor('the invoice settled in the database', async () => {
+    ctx.obs['restart.finalState'] = await waitFor(async () => {
       const state = await invoiceState(ctx.databaseUrl, invoice.paymentHash);
       return state === 'settled' ? state : undefined;
-    }, { timeoutMs: 30_000 }).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+    }, { what: 'the invoice settled in the database', timeoutMs: 30_000, intervalMs: 250, retryErrors: true }).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
   } finally {
     await daemon.stop();
     await proxy.close();

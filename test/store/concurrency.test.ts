@@ -5,11 +5,11 @@
  * interleave between transactions, never inside one, so there the same races are run through one store
  * and show that the queueing gives the same single winner.
  */
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Db } from '../../src/store/db.js';
 import { createStore } from '../../src/store/store.js';
 import type { Invoice, SettleCommitOutcome, Store } from '../../src/store/types.js';
-import { BACKENDS, htlcSet, newInvoice, useTestDatabase } from './helpers.js';
+import { describeEachBackend, waitForLockWaiters, htlcSet, newInvoice, useTestDatabase } from './helpers.js';
 
 /** Holds invoice `hash`'s row lock in an open transaction on `db` until `release()` is called. */
 async function holdRowLock(db: Db, hash: Uint8Array): Promise<{ release: () => Promise<void> }> {
@@ -33,20 +33,6 @@ async function holdRowLock(db: Db, hash: Uint8Array): Promise<{ release: () => P
   };
 }
 
-/** Resolves once `count` sessions of this database wait on a lock (polls pg_stat_activity). */
-async function waitForLockWaiters(db: Db, count: number): Promise<void> {
-  for (;;) {
-    const result = await db.withSession('test waiters', (s) =>
-      s.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      ),
-    );
-    if ((result.rows[0]?.n ?? 0) >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
 function expectOneWinner(outcomes: readonly SettleCommitOutcome[], winnerSet: Uint8Array | undefined): void {
   expect(outcomes.map((o) => o.kind).sort()).toEqual(['alreadySettledWithOtherSet', 'committed']);
   expect(outcomes.find((o) => o.kind === 'alreadySettledWithOtherSet')).toEqual({
@@ -59,7 +45,7 @@ async function openInvoice(store: Store): Promise<Invoice> {
   return (await store.recordInvoice(newInvoice())).invoice;
 }
 
-describe.each(BACKENDS.filter((b) => b === 'postgres'))('races between connections on %s', (backend) => {
+describeEachBackend('races between connections on %s', (backend) => {
   const database = useTestDatabase(backend);
 
   it('lets exactly one of two connections racing different sets for one invoice commit', async () => {
@@ -159,9 +145,9 @@ describe.each(BACKENDS.filter((b) => b === 'postgres'))('races between connectio
       await holder.release();
     }
   });
-});
+}, ['postgres']);
 
-describe.each(BACKENDS.filter((b) => b === 'pglite'))('races through the single session of %s', (backend) => {
+describeEachBackend('races through the single session of %s', (backend) => {
   const database = useTestDatabase(backend);
 
   it('lets exactly one of two callers racing different sets for one invoice commit', async () => {
@@ -207,4 +193,4 @@ describe.each(BACKENDS.filter((b) => b === 'pglite'))('races through the single 
     ]);
     expect([settled.kind === 'committed', cancelled.kind === 'cancelled'].filter(Boolean)).toHaveLength(1);
   });
-});
+}, ['pglite']);

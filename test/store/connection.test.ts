@@ -8,7 +8,7 @@ import { StoreClosedError, StoreUnavailableError } from '../../src/store/errors.
 import { openStore } from '../../src/store/open.js';
 import { createStore } from '../../src/store/store.js';
 import type { Store } from '../../src/store/types.js';
-import { TEST_DATABASE_URL, createTestDatabase, htlcSet, newInvoice, pgliteTemplate, useTestDatabase } from './helpers.js';
+import { TEST_DATABASE_URL, createTestDatabase, describeOnPostgres, htlcSet, newInvoice, pgliteTemplate, useTestDatabase } from './helpers.js';
 import { closedPort, startProxy, startSilentServer, type Proxy } from './proxy.js';
 
 const quiet = (): void => {};
@@ -89,7 +89,7 @@ describe('the embedded database', () => {
   });
 });
 
-describe.runIf(TEST_DATABASE_URL !== undefined)('a PostgreSQL connection that breaks', () => {
+describeOnPostgres('a PostgreSQL connection that breaks', () => {
   const database = useTestDatabase('postgres');
   let proxy: Proxy;
   let store: Store;
@@ -173,7 +173,7 @@ describe.runIf(TEST_DATABASE_URL !== undefined)('a PostgreSQL connection that br
   });
 });
 
-describe.runIf(TEST_DATABASE_URL !== undefined)('a PostgreSQL store', () => {
+describeOnPostgres('a PostgreSQL store', () => {
   it('closes after its queued writes commit, then refuses new work', async () => {
     const { url, drop } = await createTestDatabase();
     try {

@@ -9,21 +9,52 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
 import { resolveStoreConfig, type StoreConfig } from '../../src/store/config.js';
 import { connectEmbedded, connectPostgres } from '../../src/store/connect.js';
 import type { Db } from '../../src/store/db.js';
 import { migrateUp } from '../../src/store/migrate.js';
 import { createStore } from '../../src/store/store.js';
 import type { Store } from '../../src/store/types.js';
+import { waitUntil } from '../support/wait.js';
 
 export type BackendName = 'pglite' | 'postgres';
 
 /** The URL of the real PostgreSQL for the tests, if any. */
 export const TEST_DATABASE_URL = process.env.LNMUX_TEST_DATABASE_URL;
 
-/** pglite always; postgres too when LNMUX_TEST_DATABASE_URL is set. */
-export const BACKENDS: readonly BackendName[] = TEST_DATABASE_URL ? ['pglite', 'postgres'] : ['pglite'];
+/** Every backend a store test can run on: pglite always, postgres when LNMUX_TEST_DATABASE_URL is set. */
+export const BACKENDS: readonly BackendName[] = ['pglite', 'postgres'];
+
+/** Why a PostgreSQL-only block is skipped, appended to its name (so a run without the database lists it). */
+export const WITHOUT_POSTGRES = ' [skipped: PostgreSQL only, LNMUX_TEST_DATABASE_URL is not set]';
+
+/** Whether tests of `backend` cannot run here (postgres without LNMUX_TEST_DATABASE_URL). */
+export function backendMissing(backend: BackendName): boolean {
+  return backend === 'postgres' && TEST_DATABASE_URL === undefined;
+}
+
+/**
+ * A describe block per backend (`%s` in `title` is the backend's name), as describe.each would make.
+ * Without LNMUX_TEST_DATABASE_URL the postgres block is still declared, skipped, its name saying why:
+ * `vitest run` lists its tests as skipped rather than leaving them out.
+ */
+export function describeEachBackend(
+  title: string,
+  body: (backend: BackendName) => void,
+  backends: readonly BackendName[] = BACKENDS,
+): void {
+  for (const backend of backends) {
+    const skip = backendMissing(backend);
+    describe.skipIf(skip)(`${title.replace('%s', backend)}${skip ? WITHOUT_POSTGRES : ''}`, () => body(backend));
+  }
+}
+
+/** A describe block that needs PostgreSQL: skipped (listed, its name saying why) without LNMUX_TEST_DATABASE_URL. */
+export function describeOnPostgres(title: string, body: () => void): void {
+  const skip = backendMissing('postgres');
+  describe.skipIf(skip)(`${title}${skip ? WITHOUT_POSTGRES : ''}`, body);
+}
 
 const quiet = (): void => {};
 
@@ -157,6 +188,21 @@ export async function pgliteTemplate(): Promise<Blob> {
     renameSync(partial, file);
   }
   return new Blob([readFileSync(file)], { type: 'application/x-gzip' });
+}
+
+/** How many sessions of `db`'s database wait on a lock now (pg_stat_activity). */
+export async function lockWaiters(db: Db): Promise<number> {
+  const result = await db.withSession('test waiters', (s) =>
+    s.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    ),
+  );
+  return result.rows[0]?.n ?? 0;
+}
+
+/** Resolves once at least `count` sessions of `db`'s database wait on a lock. */
+export async function waitForLockWaiters(db: Db, count: number): Promise<void> {
+  await waitUntil(async () => (await lockWaiters(db)) >= count, { what: `${count} sessions waiting on a lock`, intervalMs: 10 });
 }
 
 /** 32 random bytes (a payment hash, set id, payment_addr). */

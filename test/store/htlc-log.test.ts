@@ -2,15 +2,15 @@
  * The HTLC log (migration 0004): entries per HTLC and event, kept once; listed per payment hash in time
  * order; the invoice lookup of an arriving HTLC returns its logged arrival.
  */
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { CircuitKey } from '../../src/protocol/index.js';
 import type { HtlcLogEntry } from '../../src/store/types.js';
-import { BACKENDS, newInvoice, useTestDatabase } from './helpers.js';
+import { describeEachBackend, newInvoice, useTestDatabase } from './helpers.js';
 
 const NODE = Uint8Array.from({ length: 33 }, (_, i) => (i === 0 ? 2 : i));
 const key = (htlcId: bigint): CircuitKey => ({ nodePubkey: NODE, chanId: 1n << 63n, htlcId });
 
-describe.each(BACKENDS)('HTLC log (%s)', (backend) => {
+describeEachBackend('HTLC log (%s)', (backend) => {
   const database = useTestDatabase(backend);
 
   it('records accepted, failed and lost entries once each, and lists them by payment hash in time order', async () => {

@@ -3,7 +3,7 @@
  * identity key that first runs it, and refuses any other key afterwards. On PGlite, and on PostgreSQL
  * (with real races: a third connection holds an uncommitted binding while two binders wait on it).
  */
-import { describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Db } from '../../src/store/db.js';
 import { IdentityKeyMismatchError, StoreError } from '../../src/store/errors.js';
 import { requireNodeIdentity } from '../../src/store/identity.js';
@@ -11,9 +11,9 @@ import { migrateDown, migrateUp } from '../../src/store/migrate.js';
 import * as open from '../../src/store/open.js';
 import { createStore } from '../../src/store/store.js';
 import { hex } from '../../src/store/codec.js';
-import { BACKENDS, newInvoice, nodePubkey, useTestDatabase } from './helpers.js';
+import { describeEachBackend, waitForLockWaiters, newInvoice, nodePubkey, useTestDatabase } from './helpers.js';
 
-describe.each(BACKENDS)('the identity binding on %s', (backend) => {
+describeEachBackend('the identity binding on %s', (backend) => {
   const database = useTestDatabase(backend);
 
   it('records the first key, once: binding it again matches and changes nothing', async () => {
@@ -136,20 +136,7 @@ async function holdUncommittedBinding(db: Db, key: Uint8Array): Promise<{ end: (
   };
 }
 
-/** Resolves once `count` sessions of this database wait on a lock. */
-async function waitForLockWaiters(db: Db, count: number): Promise<void> {
-  for (;;) {
-    const result = await db.withSession('test waiters', (s) =>
-      s.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
-      ),
-    );
-    if ((result.rows[0]?.n ?? 0) >= count) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
-
-describe.each(BACKENDS.filter((b) => b === 'postgres'))('racing binders on %s', (backend) => {
+describeEachBackend('racing binders on %s', (backend) => {
   const database = useTestDatabase(backend);
 
   for (const commit of [true, false]) {
@@ -195,4 +182,4 @@ describe.each(BACKENDS.filter((b) => b === 'postgres'))('racing binders on %s', 
       await store.close();
     }
   });
-});
+}, ['postgres']);

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Invoice, Store } from '../../src/store/types.js';
-import { BACKENDS, bytes32, htlcSet, newInvoice, useTestDatabase } from './helpers.js';
+import { describeEachBackend, bytes32, htlcSet, newInvoice, useTestDatabase } from './helpers.js';
 
-describe.each(BACKENDS)('invoices on %s', (backend) => {
+describeEachBackend('invoices on %s', (backend) => {
   const database = useTestDatabase(backend);
 
   async function recorded(store: Store, overrides: Parameters<typeof newInvoice>[0] = {}): Promise<Invoice> {

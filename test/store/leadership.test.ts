@@ -4,16 +4,17 @@
  * new epoch; a settle commit from an ended term is refused in the commit's own transaction.
  * PostgreSQL for the sessions; PGlite for the single-instance behaviour and the fencing.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import type { Leadership, LeadershipLostCause, Store } from '../../src/store/index.js';
 import { createStore } from '../../src/store/store.js';
-import { BACKENDS, htlcSet, newInvoice, TEST_DATABASE_URL, useTestDatabase } from './helpers.js';
+import { describeEachBackend, describeOnPostgres, htlcSet, lockWaiters, newInvoice, useTestDatabase } from './helpers.js';
+import { waitUntil } from '../support/wait.js';
 
 const NAME = 'cluster';
 /** Ends the session that holds the leadership lock (granted, classid 'lnmx'), as the server does when its client dies. */
 const HOLDER_TERMINATE = `SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = ${0x6c6e6d78} AND granted`;
 
-describe.each(BACKENDS)('settle fencing on %s', (backend) => {
+describeEachBackend('settle fencing on %s', (backend) => {
   const database = useTestDatabase(backend);
   const open: Leadership[] = [];
   afterEach(async () => {
@@ -101,7 +102,7 @@ describe.each(BACKENDS)('settle fencing on %s', (backend) => {
   });
 });
 
-describe.skipIf(TEST_DATABASE_URL === undefined)('leadership sessions on postgres', () => {
+describeOnPostgres('leadership sessions on postgres', () => {
   const database = useTestDatabase('postgres');
   const open: Leadership[] = [];
   afterEach(async () => {
@@ -139,9 +140,7 @@ describe.skipIf(TEST_DATABASE_URL === undefined)('leadership sessions on postgre
     await bumpedInTx;
     const commit = s.commitSettle(invoice.hash, setId, htlcs, { leadership: NAME, epoch: 1n });
     // The commit waits on the row (FOR SHARE) until the bump commits.
-    await expect.poll(async () =>
-      (await database.db().withSession('test wait', (q) => q.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`))).rows[0]?.n,
-    ).toBe(1);
+    await waitUntil(async () => (await lockWaiters(database.db())) === 1, { what: 'the commit to wait on the row lock' });
     release();
     await bumping;
     expect(await commit).toEqual({ kind: 'fenced', currentEpoch: 2n });
@@ -181,7 +180,7 @@ describe.skipIf(TEST_DATABASE_URL === undefined)('leadership sessions on postgre
     const b = leadership(s, 'b');
     let taken = await b.take({ wait: true });
     while (taken.kind !== 'taken') taken = await b.take({ wait: true });
-    await expect.poll(() => lost.length).toBe(1);
+    await waitUntil(() => lost.length === 1, { what: 'the leadership loss reported', observed: () => lost });
     expect(lost[0]!.kind).toBe('connectionLost');
     expect(a.held).toBe(false);
     const invoice = newInvoice({ amountMsat: 4_000n });

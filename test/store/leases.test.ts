@@ -2,10 +2,10 @@
  * The leader lease. Expiry is driven by the database clock, so the tests expire a lease by moving its
  * expiry into the past in SQL rather than by sleeping (no timed assertions).
  */
-import { describe, expect, it } from 'vitest';
-import { BACKENDS, useTestDatabase } from './helpers.js';
+import { expect, it } from 'vitest';
+import { describeEachBackend, useTestDatabase } from './helpers.js';
 
-describe.each(BACKENDS)('leases on %s', (backend) => {
+describeEachBackend('leases on %s', (backend) => {
   const database = useTestDatabase(backend);
 
   async function expire(name: string): Promise<void> {

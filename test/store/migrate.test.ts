@@ -17,7 +17,7 @@ import {
   type MigrationStatus,
 } from '../../src/store/migrate.js';
 import * as open from '../../src/store/open.js';
-import { BACKENDS, useTestDatabase } from './helpers.js';
+import { describeEachBackend, useTestDatabase } from './helpers.js';
 
 const LATEST = packagedMigrations().length;
 
@@ -114,7 +114,7 @@ describe('requireCurrent', () => {
   });
 });
 
-describe.each(BACKENDS)('migrations on %s', (backend) => {
+describeEachBackend('migrations on %s', (backend) => {
   const database = useTestDatabase(backend);
 
   it('reports an empty database as uninitialized, init creates only the bookkeeping', async () => {
@@ -261,7 +261,7 @@ describe.each(BACKENDS)('migrations on %s', (backend) => {
   });
 });
 
-describe.each(BACKENDS.filter((b) => b === 'postgres'))('concurrent migrators on %s', (backend) => {
+describeEachBackend('concurrent migrators on %s', (backend) => {
   const database = useTestDatabase(backend);
 
   it('refuses a second migrator while the first holds the migration lock, changing nothing', async () => {
@@ -316,4 +316,4 @@ describe.each(BACKENDS.filter((b) => b === 'postgres'))('concurrent migrators on
     expect(await open.migrateDown(config)).toMatchObject({ databaseVersion: LATEST - 1 });
     expect(await open.migrateDown(config, 0)).toMatchObject({ databaseVersion: 0 });
   });
-});
+}, ['postgres']);

@@ -16,12 +16,15 @@ export interface Proxy {
   mode: ProxyMode;
   /** How many COMMITs were cut (each cut resets the mode to 'up'). */
   readonly cuts: number;
+  /** How many connections were refused (closed at once) while 'down'. */
+  readonly refused: number;
   close(): Promise<void>;
 }
 
 export async function startProxy(upstreamHost: string, upstreamPort: number): Promise<Proxy> {
   const sockets = new Set<Socket>();
   let cuts = 0;
+  let refused = 0;
   const state = { mode: 'up' as ProxyMode };
   const cutAll = (): void => {
     for (const s of sockets) s.destroy();
@@ -29,6 +32,7 @@ export async function startProxy(upstreamHost: string, upstreamPort: number): Pr
   };
   const server = createServer((client) => {
     if (state.mode === 'down') {
+      refused++;
       client.destroy();
       return;
     }
@@ -75,6 +79,9 @@ export async function startProxy(upstreamHost: string, upstreamPort: number): Pr
     },
     get cuts() {
       return cuts;
+    },
+    get refused() {
+      return refused;
     },
     close: async () => {
       cutAll();

@@ -3,10 +3,10 @@
  * before the release, DESIGN.md invariant 7); never once an HTLC of the set is final, never for another
  * set, and never from a stale leader (fenced like a commit).
  */
-import { describe, expect, it } from 'vitest';
-import { BACKENDS, htlcSet, newInvoice, useTestDatabase } from './helpers.js';
+import { expect, it } from 'vitest';
+import { describeEachBackend, htlcSet, newInvoice, useTestDatabase } from './helpers.js';
 
-describe.each(BACKENDS)('revokeSettle (%s)', (backend) => {
+describeEachBackend('revokeSettle (%s)', (backend) => {
   const database = useTestDatabase(backend);
 
   async function committed() {

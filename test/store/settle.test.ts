@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Invoice, Store } from '../../src/store/types.js';
-import { BACKENDS, bytes32, htlcSet, newInvoice, nodePubkey, useTestDatabase } from './helpers.js';
+import { describeEachBackend, bytes32, htlcSet, newInvoice, nodePubkey, useTestDatabase } from './helpers.js';
 
-describe.each(BACKENDS)('settle decisions on %s', (backend) => {
+describeEachBackend('settle decisions on %s', (backend) => {
   const database = useTestDatabase(backend);
 
   async function openInvoice(store: Store, amountMsat = 10_000n): Promise<Invoice> {

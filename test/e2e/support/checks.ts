@@ -5,10 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
-import { bytesToHex } from '../../../src/protocol/bytes.js';
+import { bytesToHex, hexToBytes } from '../../../src/protocol/bytes.js';
+import { circuitKeyString } from '../../../src/protocol/index.js';
 import type { PaymentResult } from '../../../src/sim/payer.js';
 import type { Store, StoredHtlc } from '../../../src/store/types.js';
-import { until } from './wait.js';
+import { waitUntil } from '../../support/wait.js';
 
 /** A payment result in one line, for assertion messages. */
 export function describePayment(result: PaymentResult): string {
@@ -27,9 +28,15 @@ export function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** The circuit key of a stored HTLC or a payer's part, as one string. */
+/** The circuit key of a stored HTLC or a payer's part, in lnmux's one string form (circuitKeyString). */
 function keyOf(node: string, chanId: bigint | undefined, htlcId: bigint | undefined): string {
-  return `${node}:${chanId}:${htlcId}`;
+  if (chanId === undefined || htlcId === undefined) return `${node}: no circuit key (chanId ${chanId}, htlcId ${htlcId})`;
+  return circuitKeyString({ nodePubkey: hexToBytes(node), chanId, htlcId });
+}
+
+/** A payer's part's circuit key at its first hop, as lnmux writes it (chan_id:htlc_id@node). */
+export function partKey(part: { readonly firstHop: string; readonly chanId?: bigint; readonly htlcId?: bigint }): string {
+  return keyOf(part.firstHop, part.chanId, part.htlcId);
 }
 
 /**
@@ -39,7 +46,7 @@ function keyOf(node: string, chanId: bigint | undefined, htlcId: bigint | undefi
 export async function expectPaidAndSettled(store: Store, paymentHash: Uint8Array, result: PaymentResult): Promise<readonly StoredHtlc[]> {
   expectSucceeded(result);
   expect(sha256Hex(result.preimage), 'the preimage hashes to the invoice').toBe(bytesToHex(paymentHash));
-  await until(async () => (await store.getInvoice(paymentHash))?.state === 'settled', 'the store to show the invoice settled');
+  await waitUntil(async () => (await store.getInvoice(paymentHash))?.state === 'settled', { what: 'the store to show the invoice settled' });
   const htlcs = await store.listInvoiceHtlcs(paymentHash);
   expect(htlcs.map((h) => h.state)).toEqual(htlcs.map(() => 'settled'));
   const stored = htlcs.map((h) => `${keyOf(bytesToHex(h.nodePubkey), h.chanId, h.htlcId)}=${h.amountMsat}`).sort();

@@ -11,7 +11,7 @@ import type { MuxConfigInput } from '../../../src/mux/config.js';
 import { bytesToHex } from '../../../src/protocol/bytes.js';
 import type { SimCluster } from '../../../src/sim/cluster.js';
 import type { Store } from '../../../src/store/types.js';
-import { until } from './wait.js';
+import { waitUntil } from '../../support/wait.js';
 
 /** Overrides of the config sections the tests vary. */
 export interface MuxSettings {
@@ -95,12 +95,12 @@ export async function startMux(
     store: sharedStore(store),
   });
   await mux.start();
-  await until(() => intercepting(cluster), 'lnmux to intercept on every node');
+  await waitUntil(() => intercepting(cluster), { what: 'lnmux to intercept on every node' });
   return mux;
 }
 
 /** Stops `mux` and waits until the nodes have seen its interceptor streams end (the slot is free again). */
 export async function stopMux(cluster: SimCluster, mux: Mux): Promise<void> {
   await mux.stop();
-  await until(() => notIntercepting(cluster), 'the nodes to see lnmux go');
+  await waitUntil(() => notIntercepting(cluster), { what: 'the nodes to see lnmux go' });
 }

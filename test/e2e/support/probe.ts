@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { hexToBytes } from '../../../src/protocol/bytes.js';
 import type { SimCluster } from '../../../src/sim/cluster.js';
 import { sendRawHtlc } from './raw-htlc.js';
-import { until } from './wait.js';
+import { waitUntil } from '../../support/wait.js';
 
 /** Sends one probe through node `index`; true if an lnmux (with this virtual node key) answered it. */
 export async function probe(cluster: SimCluster, index: number, virtualPubkeyHex: string): Promise<boolean> {
@@ -26,12 +26,8 @@ export async function probe(cluster: SimCluster, index: number, virtualPubkeyHex
 /** Waits until an lnmux answers probes on every online node of the cluster. */
 export async function untilServed(cluster: SimCluster, virtualPubkeyHex: string, timeoutMs = 20_000): Promise<void> {
   const pending = new Set(cluster.nodes.map((n, i) => (n.online ? i : -1)).filter((i) => i >= 0));
-  await until(
-    async () => {
+  await waitUntil(async () => {
       for (const i of [...pending]) if (await probe(cluster, i, virtualPubkeyHex)) pending.delete(i);
       return pending.size === 0;
-    },
-    'lnmux to answer on every node',
-    timeoutMs,
-  );
+    }, { what: 'lnmux to answer on every node', timeoutMs: timeoutMs });
 }

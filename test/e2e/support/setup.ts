@@ -9,7 +9,7 @@ import { startCluster, type ClusterOptions, type SimCluster } from '../../../src
 import type { Store } from '../../../src/store/types.js';
 import { useTestDatabase, type BackendName, type TestDatabase } from '../../store/helpers.js';
 
-export { BACKENDS, TEST_DATABASE_URL, type BackendName } from '../../store/helpers.js';
+export { describeEachBackend, describeOnPostgres, TEST_DATABASE_URL, type BackendName } from '../../store/helpers.js';
 
 /** Starts one cluster for the calling file (beforeAll) and stops it at the end (afterAll). */
 export function useCluster(options: ClusterOptions = {}): () => SimCluster {

@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { lndServices } from '../../../src/lnd/protos.js';
 import type { TlsFiles } from './tls.js';
+import { within } from '../../support/wait.js';
 
 export interface FakeHtlc {
   readonly chanId: bigint;
@@ -170,10 +171,21 @@ export class FakeLnd {
     await this.listen();
   }
 
-  /** Resolves when `test` holds (checked now and after every change). */
-  until(test: () => boolean): Promise<void> {
+  /**
+   * Resolves when `test` holds (checked now and after every change, so no state is missed between two
+   * polls); rejects naming `what` after `timeoutMs`, like the polling waits of test/support/wait.ts.
+   */
+  until(test: () => boolean, what = 'a state of the fake LND', timeoutMs?: number): Promise<void> {
     if (test()) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push({ test, resolve }));
+    const waiter = { test, resolve: (): void => {} };
+    const reached = new Promise<void>((resolve) => {
+      waiter.resolve = resolve;
+      this.#waiters.push(waiter);
+    });
+    return within(reached, what, timeoutMs).finally(() => {
+      const at = this.#waiters.indexOf(waiter);
+      if (at >= 0) this.#waiters.splice(at, 1);
+    });
   }
 
   /** An HTLC arrives for forwarding. Behaves like LND's switch with or without an interceptor. */

@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startProcess, stopProcess, type Child } from './processes.js';
-import { waitFor } from './util.js';
+import { waitFor } from '../../support/wait.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -69,10 +69,10 @@ export class Btcd {
     if (miningAddress !== undefined) args.push(`--miningaddr=${miningAddress}`);
     this.child = startProcess('btcd', join(binDir, 'btcd'), args, join(dir, 'btcd.out.log'));
     const child = this.child;
-    await waitFor('btcd RPC', async () => {
+    await waitFor(async () => {
       if (child.hasExited()) throw new Error(`btcd exited at start; see ${child.logPath}`);
       return await this.blockCount();
-    }, { timeoutMs: 60_000 });
+    }, { what: 'btcd RPC', timeoutMs: 60_000, intervalMs: 250, retryErrors: true });
   }
 
   /** Stops btcd (SIGTERM) and waits for its exit. */

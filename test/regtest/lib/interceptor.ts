@@ -76,7 +76,7 @@ export class Interceptor {
   async offersWithin(ms: number): Promise<boolean> {
     if (this.queue.length > 0) return true;
     const before = this.received.length;
-    await new Promise((resolve) => setTimeout(resolve, ms));
+    await new Promise((resolve) => setTimeout(resolve, ms)); // the point: whether anything arrives within the window
     return this.received.length > before;
   }
 

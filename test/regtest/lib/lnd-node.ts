@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Btcd } from './btcd.js';
 import { LndRpc, type LndEndpoint } from './lnd-rpc.js';
 import { killProcess, startProcess, stopProcess, type Child } from './processes.js';
-import { waitFor } from './util.js';
+import { waitFor } from '../../support/wait.js';
 
 /** What a node needs to start. */
 export interface LndNodeConfig {
@@ -150,15 +150,15 @@ export class LndNode {
     this.logStart = existsSync(this.logPath) ? statSync(this.logPath).size : 0;
     const child = startProcess(`lnd ${this.name}`, join(this.config.binDir, 'lnd'), this.args, this.logPath);
     this.child = child;
-    await waitFor(`${this.name} admin.macaroon`, async () => {
+    await waitFor(async () => {
       if (child.hasExited()) throw new Error(`${this.name}: lnd exited at start; see ${child.logPath}`);
       return existsSync(this.endpoint.macaroonPath) ? true : undefined;
-    }, { timeoutMs: 90_000 });
+    }, { what: `${this.name} admin.macaroon`, timeoutMs: 90_000, intervalMs: 250, retryErrors: true });
     this.client = new LndRpc(this.endpoint);
-    this.info = await waitFor(`${this.name} GetInfo`, async () => {
+    this.info = await waitFor(async () => {
       if (child.hasExited()) throw new Error(`${this.name}: lnd exited at start; see ${child.logPath}`);
       return await this.rpc.call<GetInfo>('lightning', 'GetInfo', {}, 5_000);
-    }, { timeoutMs: 90_000, intervalMs: 500 });
+    }, { what: `${this.name} GetInfo`, timeoutMs: 90_000, intervalMs: 500, retryErrors: true });
     return this.info;
   }
 
@@ -186,9 +186,9 @@ export class LndNode {
 
   /** Waits until the node has processed block `height` and says it is synced to chain. */
   async waitSynced(height: number, timeoutMs = 120_000): Promise<void> {
-    await waitFor(`${this.name} synced to height ${height}`, async () => {
+    await waitFor(async () => {
       const info = await this.getInfo();
       return info.synced_to_chain && info.block_height >= height ? true : undefined;
-    }, { timeoutMs, intervalMs: 500 });
+    }, { what: `${this.name} synced to height ${height}`, timeoutMs, intervalMs: 500, retryErrors: true });
   }
 }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { LndNode } from './lnd-node.js';
 import { killProcess, startProcess, stopProcess, type Child } from './processes.js';
-import { waitFor } from './util.js';
+import { waitFor } from '../../support/wait.js';
 
 const execFileAsync = promisify(execFile);
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -91,10 +91,10 @@ export class LnmuxDaemon {
     const child = this.child;
     if (child === undefined) throw new Error('lnmux is not running');
     for (const node of clusterNodes) {
-      await waitFor(`lnmux attached to ${node.name}`, async () => {
+      await waitFor(async () => {
         if (child.hasExited()) throw new Error(`lnmux exited; see ${this.logPath}`);
         return node.interceptorAttachedPerLog() ? true : undefined;
-      }, { timeoutMs, intervalMs: 250 });
+      }, { what: `lnmux attached to ${node.name}`, timeoutMs, intervalMs: 250, retryErrors: true });
     }
   }
 

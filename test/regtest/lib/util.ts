@@ -1,4 +1,4 @@
-/** Small helpers of the regtest harness: free ports, polling, sleeping. */
+/** Small helpers of the regtest harness: free ports, sleeping, timing (polling: test/support/wait.ts). */
 import { createServer } from 'node:net';
 
 /** Sleeps `ms` milliseconds. */
@@ -25,33 +25,6 @@ export async function freePorts(count: number): Promise<number[]> {
   });
   await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   return ports;
-}
-
-/**
- * Polls `probe` every `intervalMs` until it returns a value other than undefined, and returns it.
- * Throws after `timeoutMs` with `what` and the last error `probe` threw, if any.
- */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  { timeoutMs = 60_000, intervalMs = 250 }: { timeoutMs?: number; intervalMs?: number } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  while (true) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-      lastError = undefined;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      const cause = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`, { cause: lastError });
-    }
-    await sleep(intervalMs);
-  }
 }
 
 /** Milliseconds since `start` (a `performance.now()` value), rounded. */

@@ -43,7 +43,7 @@
  * PostgreSQL: LNMUX_BENCH_DATABASE_URL, else LNMUX_TEST_DATABASE_URL, else
  * postgres://postgres@127.0.0.1:5432/postgres; a database lnmux_e2e_<pid>_<n> is created and dropped.
  *
- * Run: `npm run bench -- e2e`. Figures go to docs/benchmarks.md, `## End to end (issue 5)`.
+ * Run: `npm run bench -- e2e`. Figures go to docs/benchmarks.md, `## End to end`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * Fail-over time (issue 10 section 3, DESIGN.md invariant 6): how long after the leader's kill -9 a
+ * Fail-over time (docs/architecture.md, invariant 6): how long after the leader's kill -9 a
  * standby intercepts on every node and the first payment settles.
  *
  * Processes: a simulated 3-node LND cluster with `--requireinterceptor` (bench/lib/failover-cluster.ts),

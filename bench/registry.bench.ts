@@ -7,7 +7,7 @@
  * Before/after: set BENCH_REGISTRY_BEFORE to the path of another registry.ts (e.g. a `git archive` of an
  * older commit's src/ with node_modules linked); both are measured in this run, rounds alternating.
  *
- * Run: `npm run bench -- registry`. Figures go to docs/benchmarks.md, `## End to end (issue 5)`.
+ * Run: `npm run bench -- registry`. Figures go to docs/benchmarks.md, `## End to end`.
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';

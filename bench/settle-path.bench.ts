@@ -13,7 +13,7 @@
  * The end-to-end benchmark (e2e.bench.ts) measures the same work through gRPC; the difference is the
  * gateway and its transport.
  *
- * Run: `npm run bench -- settle-path`. Figures go to docs/benchmarks.md, `## End to end (issue 5)`.
+ * Run: `npm run bench -- settle-path`. Figures go to docs/benchmarks.md, `## End to end`.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';

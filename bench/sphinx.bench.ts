@@ -1,7 +1,7 @@
 /**
  * Peeling one onion as the final hop (BOLT 4), per second on one core, next to the raw secp256k1 ECDH
  * that the peel cannot avoid (tiny-secp256k1 `pointMultiply`, no hash), measured in the same run.
- * Target (issue 2): the peel within 1.5x of the raw ECDH. `npm run bench -- sphinx`.
+ * Target: the peel within 1.5x of the raw ECDH. `npm run bench -- sphinx`.
  *
  * The rounds of the operations are interleaved (raw, ecdh, peel, raw, ecdh, peel, ...) so that a busy
  * neighbour on the shared cores weighs on every row alike; each row is the median of its rounds.

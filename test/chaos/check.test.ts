@@ -1,7 +1,7 @@
 /**
  * The chaos checker (check.ts) on hand-made records: a clean run passes, and each violation it
  * exists for is reported, including the partial settle lnmux made before a part failed by LND on its
- * own left its set (DESIGN.md invariant 7).
+ * own left its set (docs/architecture.md, invariant 7).
  */
 import { describe, expect, it } from 'vitest';
 import { checkRun, type CheckInput, type DbHtlc, type NodeHtlc } from './check.js';

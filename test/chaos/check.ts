@@ -1,6 +1,6 @@
 /**
  * The chaos suite's checker: pure, over what the nodes, the database and the payer recorded once the
- * run is quiet. Each check is one line of issue 10's list; a violation names the invoice and the HTLCs.
+ * run is quiet. Each check is one safety property of docs/reliability.md; a violation names the invoice and the HTLCs.
  *
  *  mixed-set              a committed set with parts settled and parts failed at the nodes
  *  settled-outside-set    an HTLC settled at a node that is not in a set the database records as settled

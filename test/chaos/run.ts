@@ -1,5 +1,5 @@
 /**
- * `npm run chaos`: the project's own proof (issue 10, section 5). A simulated 3-node LND cluster (in
+ * `npm run chaos`: the project's own proof of the safety invariants under faults (docs/reliability.md). A simulated 3-node LND cluster (in
  * this process), two lnmux processes (a leader and a standby) reaching the nodes and a private
  * PostgreSQL through loopback proxies, a payer making single and multi-part payments, and faults
  * injected one after another at moments drawn from a seed: kill -9 of the leader and of the standby,
@@ -274,7 +274,7 @@ class Chaos {
         // Stopped first: no decision reaches it any more. A part whose set is committed already would
         // be lost by any implementation (its SETTLE is on the way): then the node comes back with the
         // flag and the fault is skipped. Sets committed from here on with a part on this node, which
-        // is down, are lnmux's responsibility (DESIGN.md invariant 7).
+        // is down, are lnmux's responsibility (docs/architecture.md, invariant 7).
         await node.stop();
         // A commit already in flight lands, and lnmux sees the node gone (its parts unconfirmed: no set
         // with one is released any more), before the database is asked: a SETTLE released in that window

@@ -1,5 +1,5 @@
 /**
- * End to end, acceptance 2 of issue 5 (DESIGN.md invariants 1-3 across a crash): lnmux runs as a real
+ * End to end (docs/architecture.md, invariants 1-3 across a crash): lnmux runs as a real
  * child process and is SIGKILLed in the middle of a multi-part settle, then a new lnmux starts on the
  * same database while the simulated nodes (--requireinterceptor) keep the parts held and offer them
  * again with the same circuit keys.

@@ -1,5 +1,5 @@
 /**
- * End to end, DESIGN.md invariants 5 and 1 when the database misbehaves, with a store wrapper between
+ * End to end, docs/architecture.md, invariants 5 and 1 when the database misbehaves, with a store wrapper between
  * lnmux and the real store:
  * - invariant 5: a regular forward (not for the virtual channel) is RESUMEd and reaches its recipient
  *   while lnmux's database calls hang;

@@ -1,5 +1,5 @@
 /**
- * End to end, acceptance 3, 4 and 6 of issue 5: every way a payment to lnmux fails, as the payer reads
+ * End to end: every way a payment to lnmux fails, as the payer reads
  * it back (the failure onion decrypted with the route's shared secrets, the BOLT 4 message decoded):
  * unknown invoices (never recorded, or a payment_addr lnmux did not make), expired, cancelled,
  * wrong-amount and already-settled ones all give the same incorrect_or_unknown_payment_details;

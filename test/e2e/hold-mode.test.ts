@@ -1,5 +1,5 @@
 /**
- * End to end, acceptance 5 of issue 5: hold mode. lnmux tells the application that a complete set is
+ * End to end: hold mode. lnmux tells the application that a complete set is
  * accepted (amount, parts) and waits; settle(setId) settles it, cancelInvoice fails its parts, and the
  * cancel is durable: a later payment fails too, also after lnmux restarts.
  */

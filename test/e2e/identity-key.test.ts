@@ -1,5 +1,5 @@
 /**
- * End to end, issue 10 section 2 (DESIGN.md invariant 8: the identity key is bound to its database).
+ * End to end (docs/architecture.md, invariant 8: the identity key is bound to its database).
  * An lnmux (a real child process) commits a multi-part set as settled and is SIGKILLed before any SETTLE;
  * the simulated nodes (--requireinterceptor) keep the parts held. Then, on the same database:
  * - an lnmux with another identity key is refused at open, naming both public keys, and touches nothing:

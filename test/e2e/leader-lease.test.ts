@@ -1,5 +1,5 @@
 /**
- * End to end, DESIGN.md invariant 6 seen from one instance: lnmux intercepts only while it holds the
+ * End to end, docs/architecture.md, invariant 6 seen from one instance: lnmux intercepts only while it holds the
  * leadership, and behaves when the database fails around it.
  * - A takeover whose first database read fails (a store wrapper) is retried: the instance ends up
  *   intercepting.

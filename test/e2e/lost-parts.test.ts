@@ -1,5 +1,5 @@
 /**
- * End to end, DESIGN.md invariant 7 (issue 10 section 1): a set counts only live parts. A part that its
+ * End to end, docs/architecture.md, invariant 7: a set counts only live parts. A part that its
  * node stops holding behind lnmux's back must leave its set, or a retry of that amount through another
  * node "completes" the set with a dead part and the payer gets the preimage for half the invoice.
  *

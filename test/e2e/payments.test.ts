@@ -1,5 +1,5 @@
 /**
- * End to end, acceptance 1 of issue 5: lnmux in front of a simulated 3-node cluster (real gRPC, TLS,
+ * End to end: lnmux in front of a simulated 3-node cluster (real gRPC, TLS,
  * macaroons, onions) receives payments through one node, split across two, with a node down and with
  * a node out of inbound liquidity; every payment settles and the store agrees. On PGlite and, when
  * LNMUX_TEST_DATABASE_URL is set, on PostgreSQL.

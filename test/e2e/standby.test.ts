@@ -1,5 +1,5 @@
 /**
- * End to end, DESIGN.md invariant 6: one active lnmux per cluster. Two instances on the same
+ * End to end, docs/architecture.md, invariant 6: one active lnmux per cluster. Two instances on the same
  * PostgreSQL database: the leadership (a session advisory lock, src/store/leadership.ts) lets one
  * intercept (a simulated node, as LND, takes a single interceptor) while the other stands by with its
  * node connections ready; when the active one stops (lock released) or dies (its session ends with its

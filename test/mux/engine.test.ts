@@ -1,5 +1,5 @@
 /**
- * The settlement engine against fake ports: the safety invariants of DESIGN.md that live in the shell
+ * The settlement engine against fake ports: the safety invariants (docs/architecture.md) that live in the shell
  * (commit before settle, hold and retry on a database outage, RESUME first, bad input contained).
  */
 import pino from 'pino';

@@ -1,5 +1,5 @@
 /**
- * What real LND does, observed on the regtest network before lnmux exists (issue 6, step 3). Each check
+ * What real LND does, observed on the regtest network without lnmux. Each check
  * records what it saw in `Observations` (written to JSON and summarised in docs/regtest.md, "LND
  * behaviour observed"); a few are assertions the run fails on:
  *  - B pays A's own invoice with a RESUME-everything interceptor connected on A;

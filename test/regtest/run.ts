@@ -18,7 +18,6 @@ import { fileURLToPath } from 'node:url';
 import { runLndChecks } from './checks.js';
 import { startNetwork, type Network } from './network.js';
 import { binDirOrBuild, MissingGoError } from './lib/binaries.js';
-import { lnmuxAvailable } from './lib/lnmux-process.js';
 import { cleanUpAll, wasInterrupted } from './lib/processes.js';
 import { since } from './lib/util.js';
 import { createScratchDatabase, runLnmuxScenarios } from './scenarios.js';
@@ -66,21 +65,17 @@ async function main(): Promise<number> {
     writeFileSync(outPath, `${JSON.stringify({ lndVersion, observations }, null, 2)}\n`);
     log(skipChecks ? 'LND checks skipped (LNMUX_REGTEST_SKIP_CHECKS=1)' : `LND checks passed; observations in ${outPath}`);
 
-    if (!lnmuxAvailable()) {
-      process.stdout.write('regtest: lnmux scenarios SKIPPED: the multiplexer (issue 5) is not built yet (no src/mux/).\n');
-    } else {
-      t = performance.now();
-      const database = await createScratchDatabase().catch((error: unknown) => {
-        throw new Error(`regtest: the lnmux scenarios need PostgreSQL (LNMUX_REGTEST_DATABASE_URL): ${error instanceof Error ? error.message : String(error)}`);
-      });
-      try {
-        const scenarioObservations = await runLnmuxScenarios(network, database.url, log);
-        writeFileSync(outPath, `${JSON.stringify({ lndVersion, observations, scenarios: scenarioObservations }, null, 2)}\n`);
-      } finally {
-        await database.drop();
-      }
-      timings['lnmuxScenariosMs'] = since(t);
+    t = performance.now();
+    const database = await createScratchDatabase().catch((error: unknown) => {
+      throw new Error(`regtest: the lnmux scenarios need PostgreSQL (LNMUX_REGTEST_DATABASE_URL): ${error instanceof Error ? error.message : String(error)}`);
+    });
+    try {
+      const scenarioObservations = await runLnmuxScenarios(network, database.url, log);
+      writeFileSync(outPath, `${JSON.stringify({ lndVersion, observations, scenarios: scenarioObservations }, null, 2)}\n`);
+    } finally {
+      await database.drop();
     }
+    timings['lnmuxScenariosMs'] = since(t);
     timings['totalMs'] = since(started);
     process.stdout.write(`regtest: PASSED ${JSON.stringify(timings)}\n`);
     return 0;

@@ -1,5 +1,5 @@
 /**
- * Payments through lnmux on the real regtest network (issue 6, step 4): lnmux attached to A and C, B pays.
+ * Payments through lnmux on the real regtest network : lnmux attached to A and C, B pays.
  *
  *  1. single part via A (B restricted to its channel to A);
  *  2. via C with A stopped;
@@ -7,7 +7,7 @@
  *  4. an expired invoice and 5. a wrong amount: B sees incorrect_or_unknown_payment_details from the
  *     final hop (LND's own payer refuses both, so B sends along an explicit route built from the invoice);
  *  6. half of an MPP payment held at A while blocks are mined one by one: lnmux fails it itself, as the
- *     final node, before A's auto-fail height (DESIGN.md invariant 7: a part is never left to LND);
+ *     final node, before A's auto-fail height (docs/architecture.md, invariant 7: a part is never left to LND);
  *  7. lnmux killed between the commit and the SETTLE, restarted: the HTLC is re-offered and settled.
  *
  * The CLI details live in lib/lnmux-process.ts and multiplexer-config.ts. Each scenario records what it

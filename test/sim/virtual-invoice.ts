@@ -1,5 +1,5 @@
 /**
- * A hand-made invoice of a virtual node (the lnmux shape of DESIGN.md): signed with the virtual
+ * A hand-made invoice of a virtual node (the lnmux shape, docs/protocol.md): signed with the virtual
  * node's key, one route hint per cluster node over that node's virtual channel (fee 0, CLTV delta
  * 40), min_final_cltv_expiry 40, a payment secret, and a preimage/hash made by hand.
  */

@@ -1,5 +1,5 @@
 /**
- * The identity binding (DESIGN.md, invariant 8): a database is bound once to the public key of the
+ * The identity binding (docs/architecture.md, invariant 8): a database is bound once to the public key of the
  * identity key that first runs it, and refuses any other key afterwards. On PGlite, and on PostgreSQL
  * (with real races: a third connection holds an uncommitted binding while two binders wait on it).
  */

@@ -1,5 +1,5 @@
 /**
- * Leadership (leadership.ts) and the fencing of settle commits (settle.ts), DESIGN.md invariant 6: one
+ * Leadership (leadership.ts) and the fencing of settle commits (settle.ts), docs/architecture.md, invariant 6: one
  * session holds the leadership; it passes on the moment that session ends (no TTL); each new term has a
  * new epoch; a settle commit from an ended term is refused in the commit's own transaction.
  * PostgreSQL for the sessions; PGlite for the single-instance behaviour and the fencing.

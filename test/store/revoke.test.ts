@@ -1,6 +1,6 @@
 /**
  * revokeSettle: a committed decision that no SETTLE left for is taken back (a part of its set was lost
- * before the release, DESIGN.md invariant 7); never once an HTLC of the set is final, never for another
+ * before the release, docs/architecture.md, invariant 7); never once an HTLC of the set is final, never for another
  * set, and never from a stale leader (fenced like a commit).
  */
 import { expect, it } from 'vitest';

@@ -27,7 +27,7 @@ export function newIdentityKey(): string {
 
 /**
  * The identity key of an lnmux whose settings name none: one per test file (each file has its own
- * databases), because a database is bound to the first key that runs it (DESIGN.md, invariant 8).
+ * databases), because a database is bound to the first key that runs it (docs/architecture.md, invariant 8).
  */
 const FILE_IDENTITY_KEY = newIdentityKey();
 

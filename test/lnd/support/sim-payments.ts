@@ -17,7 +17,7 @@ export interface VirtualPayment {
   readonly paymentHash: Uint8Array;
 }
 
-/** Hop hint policy of DESIGN.md: fee 0, CLTV delta 40; min_final_cltv_expiry 40. */
+/** Hop hint policy of lnmux's invoices (docs/protocol.md): fee 0, CLTV delta 40; min_final_cltv_expiry 40. */
 const HINT_CLTV_DELTA = 40;
 const FINAL_CLTV_DELTA = 40;
 

@@ -1,10 +1,9 @@
 /**
  * lnmux as a child process of the regtest harness: `lnmux -c <multiplexer.yml> <command>`.
  *
- * The commands and their output are those of src/cli/ (issue 5).
+ * The commands and their output are those of src/cli/.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -22,11 +21,6 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
  */
 export function lnmuxCommand(): { command: string; args: string[] } {
   return { command: process.execPath, args: ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'bin.ts')] };
-}
-
-/** Whether the multiplexer's CLI is there (it arrived with issue 5). */
-export function lnmuxAvailable(): boolean {
-  return existsSync(join(repoRoot, 'src', 'cli', 'bin.ts')) && existsSync(join(repoRoot, 'src', 'mux'));
 }
 
 /** Runs a one-shot CLI command (migrate, addinvoice) and returns its stdout. Throws with stderr on failure. */

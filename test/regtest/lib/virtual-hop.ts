@@ -3,14 +3,21 @@
  * explicit route B -> A -> V, where V is a key of ours and the A -> V hop is a channel that does not exist
  * (the virtual scid). A offers that HTLC to its interceptor exactly as it will offer lnmux's.
  *
- * `finalHopFailure` encrypts a BOLT 4 failure as V would, so the checks can see how real LND (B) reads a
- * `failure_message` sent through the interceptor. This is test code off the hot path: lnmux has its own
- * implementation in src/protocol/ (issue 2); this one only serves the harness.
+ * `finalHopFailure` encrypts a BOLT 4 failure as V would, with lnmux's own protocol code, so the checks
+ * can see how real LND (B) reads a `failure_message` sent through the interceptor.
  */
-import { createCipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
-import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import {
+  createFailurePacket,
+  ecdhWithPrivateKey,
+  encodeFailureMessage,
+  FAILURE_CODE,
+  hexToBytes,
+  ONION_PACKET_LENGTH,
+  virtualChannelId,
+} from '../../../src/protocol/index.js';
 
 /** A virtual node: its private key and compressed pubkey. */
 export interface VirtualNode {
@@ -24,14 +31,9 @@ export function newVirtualNode(): VirtualNode {
   return { privateKey, pubkey: secp256k1.getPublicKey(privateKey, true) };
 }
 
-/**
- * The virtual channel id of a cluster node (DESIGN.md): the last 8 bytes of its 33-byte compressed pubkey
- * as a big-endian u64, with the top bit set.
- */
+/** The virtual channel id of a cluster node (docs/protocol.md), from its pubkey in hex. */
 export function virtualScid(clusterNodePubkeyHex: string): bigint {
-  const key = Buffer.from(clusterNodePubkeyHex, 'hex');
-  if (key.length !== 33) throw new RangeError('clusterNodePubkeyHex: expected 33 bytes');
-  return key.readBigUInt64BE(25) | (1n << 63n);
+  return virtualChannelId(hexToBytes(clusterNodePubkeyHex));
 }
 
 /** A payment to the virtual node: a preimage of ours, its hash, and an MPP payment_addr. */
@@ -93,37 +95,21 @@ export function virtualRoute(input: VirtualRouteInput): object {
 }
 
 /** BOLT 4 failure code incorrect_or_unknown_payment_details (PERM | 15). */
-export const INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS = 0x400f;
+export const INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS = FAILURE_CODE.incorrectOrUnknownPaymentDetails;
 
 /**
  * The 292-byte `failure_message` V returns for `failureMessage` (code and data, BOLT 4 "Returning
- * Errors"): HMAC under the `um` key, then the whole packet XORed with the ChaCha20 `ammag` stream. The
- * shared secret is SHA256 of the compressed ECDH point of the onion's ephemeral key (bytes 1..33 of
- * `onionBlob`) and V's private key.
+ * Errors"), encrypted with the shared secret of the onion's ephemeral key (bytes 1..33 of `onionBlob`)
+ * and V's private key.
  */
 export function finalHopFailure(onionBlob: Uint8Array, virtual: VirtualNode, failureMessage: Uint8Array): Buffer {
-  if (onionBlob.length !== 1366) throw new RangeError(`onionBlob: expected 1366 bytes, got ${onionBlob.length}`);
-  if (failureMessage.length > 256) throw new RangeError('failureMessage: at most 256 bytes');
-  const ephemeral = onionBlob.subarray(1, 34);
-  const sharedSecret = sha256(secp256k1.getSharedSecret(virtual.privateKey, ephemeral, true));
-  const um = hmac(sha256, Buffer.from('um'), sharedSecret);
-  const ammag = hmac(sha256, Buffer.from('ammag'), sharedSecret);
-  const body = Buffer.alloc(2 + 256 + 2);
-  body.writeUInt16BE(failureMessage.length, 0);
-  Buffer.from(failureMessage).copy(body, 2);
-  // The message is padded to 256 bytes: pad_len, then zero padding.
-  const padLength = 256 - failureMessage.length;
-  body.writeUInt16BE(padLength, 2 + failureMessage.length);
-  const packet = Buffer.concat([Buffer.from(hmac(sha256, um, body)), body]);
-  const cipher = createCipheriv('chacha20', ammag, Buffer.alloc(16)); // 4-byte LE counter 0, 12-byte zero nonce
-  return Buffer.concat([cipher.update(packet), cipher.final()]);
+  if (onionBlob.length !== ONION_PACKET_LENGTH) throw new RangeError(`onionBlob: expected ${ONION_PACKET_LENGTH} bytes, got ${onionBlob.length}`);
+  const sharedSecret = ecdhWithPrivateKey(virtual.privateKey)(onionBlob.subarray(1, 34));
+  if (sharedSecret === undefined) throw new RangeError('onionBlob: the ephemeral key is not a point on the curve');
+  return Buffer.from(createFailurePacket(sharedSecret, failureMessage));
 }
 
 /** incorrect_or_unknown_payment_details with its data: htlc_msat (u64) and height (u32). */
 export function incorrectOrUnknownPaymentDetails(htlcMsat: bigint, height: number): Buffer {
-  const message = Buffer.alloc(2 + 8 + 4);
-  message.writeUInt16BE(INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS, 0);
-  message.writeBigUInt64BE(htlcMsat, 2);
-  message.writeUInt32BE(height, 10);
-  return message;
+  return Buffer.from(encodeFailureMessage({ kind: 'incorrectOrUnknownPaymentDetails', htlcMsat, height }));
 }

@@ -13,6 +13,7 @@
  *  pending-db             an invoice or HTLC still `settleCommitted` in the database
  *  pending-payment        a payment the payer has not finished
  */
+import { circuitKeyString, hexToBytes } from '../../src/protocol/index.js';
 
 /** An HTLC as its node resolved it. Keys: node pubkey hex, chan id and htlc id as u64. */
 export interface NodeHtlc {
@@ -68,7 +69,9 @@ export interface Violation {
   readonly detail: string;
 }
 
-const keyOf = (h: { node: string; chanId: bigint; htlcId: bigint }): string => `${h.node}:${h.chanId}:${h.htlcId}`;
+/** An HTLC's circuit key in lnmux's one string form (chan_id:htlc_id@node_pubkey); `node` is the pubkey in hex. */
+const keyOf = (h: { node: string; chanId: bigint; htlcId: bigint }): string =>
+  circuitKeyString({ nodePubkey: hexToBytes(h.node), chanId: h.chanId, htlcId: h.htlcId });
 const SETTLED_STATES = new Set(['settled', 'settleCommitted']);
 
 /** Every violation of the run, in a stable order. */

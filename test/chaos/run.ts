@@ -21,7 +21,7 @@ import pg from 'pg';
 import pino from 'pino';
 import { Mux } from '../../src/mux/mux.js';
 import type { MuxConfigInput } from '../../src/mux/config.js';
-import { bytesToHex } from '../../src/protocol/bytes.js';
+import { bytesToHex, circuitKeyString, hexToBytes } from '../../src/protocol/index.js';
 import { startCluster, type SimCluster } from '../../src/sim/cluster.js';
 import { checkRun, type NodeHtlc, type Violation } from './check.js';
 import { LnmuxProcess } from './lnmux-process.js';
@@ -174,8 +174,11 @@ class Chaos {
     await client.connect();
     try {
       const rows = await client.query<{ chan_id: string; htlc_id: string }>('SELECT chan_id, htlc_id FROM lnmux.htlcs WHERE node_pubkey = $1', [Buffer.from(pubkey, 'hex')]);
-      const stored = new Set(rows.rows.map((r) => `${BigInt.asUintN(64, BigInt(r.chan_id))}:${BigInt.asUintN(64, BigInt(r.htlc_id))}`));
-      return keys.filter((k) => stored.has(`${k.chanId}:${k.htlcId}`)).length;
+      const nodePubkey = hexToBytes(pubkey);
+      const stored = new Set(
+        rows.rows.map((r) => circuitKeyString({ nodePubkey, chanId: BigInt.asUintN(64, BigInt(r.chan_id)), htlcId: BigInt.asUintN(64, BigInt(r.htlc_id)) })),
+      );
+      return keys.filter((k) => stored.has(circuitKeyString({ nodePubkey, ...k }))).length;
     } finally {
       await client.end();
     }

@@ -14,13 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { circuitKeyString } from '../../src/protocol/index.js';
-import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
+import { hexToBytes } from '../../src/protocol/bytes.js';
 import type { PaymentResult } from '../../src/sim/payer.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { pgliteTemplate, useTestDatabase, type BackendName } from '../store/helpers.js';
 import type { ChildSpec } from './fixtures/lnmux-child.js';
-import { expectPaidAndSettled, expectSucceeded, partKey } from './support/checks.js';
+import { expectPaidAndSettled, expectSucceeded, heldParts, partKey } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
 import { intercepting, muxConfig, newIdentityKey, notIntercepting, startMux, stopMux } from './support/mux.js';
 import { describeEachBackend, useCluster } from './support/setup.js';
@@ -67,19 +67,6 @@ function useSharedDatabase(backend: BackendName): () => SharedDatabase {
   };
 }
 
-/** The HTLCs of `paymentHash` that the cluster's nodes still hold for the interceptor, as circuit key strings. */
-function heldParts(paymentHash: Uint8Array): string[] {
-  const hash = bytesToHex(paymentHash);
-  return cluster()
-    .nodes.flatMap((node) =>
-      node
-        .pendingHtlcs()
-        .filter((h) => h.state === 'intercept' && bytesToHex(h.paymentHash) === hash)
-        .map((h) => circuitKeyString({ nodePubkey: node.publicKey, chanId: h.key.chanId, htlcId: h.key.htlcId })),
-    )
-    .sort();
-}
-
 function partKeys(result: Extract<PaymentResult, { status: 'succeeded' }>): string[] {
   return result.parts.map(partKey).sort();
 }
@@ -111,7 +98,7 @@ describeEachBackend('lnmux killed in the middle of a settle (%s)', (backend) => 
     expect(ended.signal).toBe('SIGKILL');
     // The nodes saw the interceptor die and keep every part held (LND --requireinterceptor).
     await waitUntil(() => notIntercepting(c), { what: 'the nodes to see the child die' });
-    const held = heldParts(paymentHash);
+    const held = heldParts(cluster(), paymentHash);
     expect(held).toHaveLength(2);
     expect(await isSettled(payment)).toBe(false);
     return { child, paymentHash, payment, held };

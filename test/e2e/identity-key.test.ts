@@ -14,14 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Mux } from '../../src/mux/mux.js';
-import { circuitKeyString } from '../../src/protocol/index.js';
 import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
 import { deriveKeyring } from '../../src/protocol/keyring.js';
 import { IdentityKeyMismatchError, openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
 import { pgliteTemplate, useTestDatabase, type BackendName } from '../store/helpers.js';
 import type { ChildSpec } from './fixtures/lnmux-child.js';
-import { expectPaidAndSettled, expectSucceeded, partKey } from './support/checks.js';
+import { expectPaidAndSettled, expectSucceeded, heldParts, partKey } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
 import { intercepting, muxConfig, newIdentityKey, notIntercepting, sharedStore, startMux, stopMux, testLogger } from './support/mux.js';
 import { describeEachBackend, useCluster } from './support/setup.js';
@@ -53,19 +52,6 @@ function useDatabase(backend: BackendName): { forChild: () => ChildSpec['databas
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   return { forChild: () => ({ dataDir }), open: () => openStore({ dataDir, onWarning: () => {} }) };
-}
-
-/** The HTLCs of `paymentHash` that the cluster's nodes hold for the interceptor, as circuit key strings. */
-function heldParts(paymentHash: Uint8Array): string[] {
-  const hash = bytesToHex(paymentHash);
-  return cluster()
-    .nodes.flatMap((node) =>
-      node
-        .pendingHtlcs()
-        .filter((h) => h.state === 'intercept' && bytesToHex(h.paymentHash) === hash)
-        .map((h) => circuitKeyString({ nodePubkey: node.publicKey, chanId: h.key.chanId, htlcId: h.key.htlcId })),
-    )
-    .sort();
 }
 
 describeEachBackend('the identity key bound to its database, across a restart (%s)', (backend) => {
@@ -104,7 +90,7 @@ describeEachBackend('the identity key bound to its database, across a restart (%
     const committed = child.messages.find((m) => m.event === 'committed');
     expect(committed).toMatchObject({ outcome: 'committed' });
     await waitUntil(() => notIntercepting(c), { what: 'the nodes to see the child die' });
-    const held = heldParts(paymentHash);
+    const held = heldParts(cluster(), paymentHash);
     expect(held).toHaveLength(2);
 
     const store = await database.open();
@@ -125,7 +111,7 @@ describeEachBackend('the identity key bound to its database, across a restart (%
       expect(message).not.toContain(wrongKey);
       // Nothing failed: the parts are still held, nobody intercepts, the store is unchanged.
       expect(notIntercepting(c)).toBe(true);
-      expect(heldParts(paymentHash)).toEqual(held);
+      expect(heldParts(cluster(), paymentHash)).toEqual(held);
       expect(await isSettled(payment)).toBe(false);
       expect(await store.getInvoice(paymentHash)).toMatchObject({ state: 'settleCommitted', setId: hexToBytes(committed!['setId'] as string) });
       expect((await store.listInvoiceHtlcs(paymentHash)).map((h) => h.state)).toEqual(['settleCommitted', 'settleCommitted']);

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { expect } from 'vitest';
 import { bytesToHex, hexToBytes } from '../../../src/protocol/bytes.js';
 import { circuitKeyString } from '../../../src/protocol/index.js';
+import type { SimCluster } from '../../../src/sim/index.js';
 import type { PaymentResult } from '../../../src/sim/payer.js';
 import type { Store, StoredHtlc } from '../../../src/store/types.js';
 import { waitUntil } from '../../support/wait.js';
@@ -53,4 +54,17 @@ export async function expectPaidAndSettled(store: Store, paymentHash: Uint8Array
   const paid = result.parts.map((p) => `${keyOf(p.firstHop, p.chanId, p.htlcId)}=${p.amountMsat}`).sort();
   expect(stored).toEqual(paid);
   return htlcs;
+}
+
+/** The HTLCs of `paymentHash` that the cluster's nodes hold for the interceptor, as circuit key strings, sorted. */
+export function heldParts(cluster: SimCluster, paymentHash: Uint8Array): string[] {
+  const hash = bytesToHex(paymentHash);
+  return cluster.nodes
+    .flatMap((node) =>
+      node
+        .pendingHtlcs()
+        .filter((h) => h.state === 'intercept' && bytesToHex(h.paymentHash) === hash)
+        .map((h) => circuitKeyString({ nodePubkey: node.publicKey, chanId: h.key.chanId, htlcId: h.key.htlcId })),
+    )
+    .sort();
 }

@@ -155,6 +155,7 @@ export class LnmuxdService {
     this.#mux.on('committed', this.#onCommitted);
     this.#mux.on('settled', this.#onSettled);
     this.#mux.on('htlcFinal', this.#onHtlcFinal);
+    this.#mux.on('role', this.#onRole);
     this.#poll = setInterval(() => this.#recheckAll(), options.finalStatusPollMs ?? 2000);
     this.#poll.unref();
   }
@@ -184,6 +185,7 @@ export class LnmuxdService {
     this.#mux.off('committed', this.#onCommitted);
     this.#mux.off('settled', this.#onSettled);
     this.#mux.off('htlcFinal', this.#onHtlcFinal);
+    this.#mux.off('role', this.#onRole);
   }
 
   #unary(name: string, body: (request: Message, call: grpc.ServerUnaryCall<Message, Message>) => Promise<Message> | Message): grpc.handleUnaryCall<Message, Message> {
@@ -269,6 +271,11 @@ export class LnmuxdService {
   readonly #onCommitted = ({ paymentHash }: MuxEvents['committed'][0]): void => {
     this.#accepted.delete(paymentHash);
     this.#recheck(paymentHash);
+  };
+
+  /** A term that ends takes its held sets with it (term.ts): none is held here any more. */
+  readonly #onRole = ({ role }: MuxEvents['role'][0]): void => {
+    if (role === 'standby') this.#accepted.clear();
   };
 
   readonly #onSettled = ({ paymentHash }: MuxEvents['settled'][0]): void => this.#recheck(paymentHash);

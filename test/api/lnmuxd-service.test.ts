@@ -343,6 +343,12 @@ describe('lnmuxd lnmux.Service, hold mode', () => {
     expect(past).toEqual({ invoice: [], first_sequence_number: '0', last_sequence_number: '0' });
   });
 
+  it('forgets the held sets when the instance goes back to standby (they went with its term)', async () => {
+    const { hash, setId } = await acceptedInvoice();
+    mux.emit('role', { role: 'standby' });
+    expect((await statusOf(client, 'SettleInvoice', { hash, set_id: setId })).details).toBe('set_id: the invoice has no accepted set');
+  });
+
   it('a standby holds no sets: SettleInvoice is UNAVAILABLE there', async () => {
     const added = await call(client, 'AddInvoice', { amt_msat: 1000, expiry_secs: 600 });
     mux.role = 'standby';

@@ -1,9 +1,11 @@
 /**
  * `lnmux run`: intercepts on every node until SIGINT / SIGTERM. A database that cannot be reached at
  * start is waited for (said once, retried every second): a cluster restarting lnmux and PostgreSQL
- * together comes up in any order.
+ * together comes up in any order. With an `api` section, it also serves the gRPC API (docs/api.md),
+ * started before the Mux so that no `accepted` set escapes its streams.
  */
 import type { Command } from 'commander';
+import { startApiServer, type ApiServer } from '../api/index.js';
 import pino, { type Logger } from 'pino';
 import { loadConfigFile, type MuxConfig } from '../mux/config.js';
 import { Mux } from '../mux/mux.js';
@@ -30,9 +32,18 @@ export function runCommand(cli: Command, configPath: () => string): void {
         process.stderr.write('lnmux stopped\n');
         return;
       }
-      await mux.start();
+      let api: ApiServer | undefined;
+      try {
+        if (config.api !== undefined) api = await startApiServer({ api: config.api, config, mux, log: logger });
+        await mux.start();
+      } catch (error) {
+        await api?.stop();
+        await mux.stop();
+        throw error;
+      }
       process.stderr.write('lnmux running; press ctrl-c to exit\n');
       await stopRequested;
+      await api?.stop();
       await mux.stop();
       process.stderr.write('lnmux stopped\n');
     });

@@ -3,6 +3,7 @@
  * file (multiplexer.yml) and the library's typed config object go through the same schema.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -99,6 +100,51 @@ const lndSchema = z
   })
   .strict();
 
+/**
+ * The host of an `api.listen` address, if it is a loopback one: an IPv4 address in 127.0.0.0/8, `::1`, or
+ * the name `localhost` (which src/api/server.ts resolves again at start and refuses unless every address
+ * it gives is loopback).
+ */
+export function isLoopbackHost(host: string): boolean {
+  const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+  if (bare.toLowerCase() === 'localhost') return true;
+  if (isIP(bare) === 4) return bare.startsWith('127.');
+  if (isIP(bare) === 6) return /^(0{0,4}:){2,7}0{0,3}1$/.test(bare) || bare === '::1';
+  return false;
+}
+
+/** Splits `host:port` (IPv6 hosts in brackets: `[::1]:19090`) into its host (brackets kept) and port. */
+export function splitHostPort(address: string): { readonly host: string; readonly port: number } | undefined {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(address);
+  if (match === null) return undefined;
+  const port = Number(match[2]);
+  return port <= 65535 ? { host: match[1]!, port } : undefined;
+}
+
+const apiSchema = z
+  .object({
+    /**
+     * host:port the daemon's gRPC API listens on (`[::1]:port` for IPv6; port 0: any free port, logged at
+     * start). Today it serves lnmuxd's `lnmux.Service` in plaintext without authentication, as lnmuxd did,
+     * so only a loopback address is accepted (127.0.0.0/8, [::1], localhost): docs/api.md says why and what
+     * changes when TLS and macaroons arrive.
+     */
+    listen: z.string().superRefine((value, ctx) => {
+      const parts = splitHostPort(value);
+      if (parts === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'expected host:port with a port from 0 to 65535 ([::1]:port for IPv6)' });
+      } else if (!isLoopbackHost(parts.host)) {
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'the API serves plaintext without authentication for now, so it may listen only on a loopback address ' +
+            '(127.0.0.1, [::1] or localhost; docs/api.md)',
+        });
+      }
+    }),
+  })
+  .strict();
+
 const configSchema = z
   .object({
     network: z.enum(['mainnet', 'testnet', 'signet', 'regtest', 'simnet']),
@@ -111,6 +157,8 @@ const configSchema = z
     invoice: invoiceSchema.default(invoiceSchema.parse({})),
     settlement: settlementSchema.default(settlementSchema.parse({})),
     lnd: lndSchema.default(lndSchema.parse({})),
+    /** The daemon's gRPC API (`lnmux run`); absent: no API is served. The library ignores it. */
+    api: apiSchema.optional(),
     logging: z
       .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
       .strict()
@@ -128,6 +176,9 @@ const configSchema = z
       seen.add(pk);
     });
   });
+
+/** The `api` section of a configuration. */
+export type ApiConfig = z.output<typeof apiSchema>;
 
 /** The configuration as written (defaults filled in). */
 export type MuxConfigInput = z.input<typeof configSchema>;

@@ -20,6 +20,12 @@ export interface CreatedInvoice {
   readonly paymentRequest: string;
   readonly paymentHash: Uint8Array;
   readonly paymentAddr: Uint8Array;
+  /**
+   * The 32-byte preimage of `paymentHash`, derived from `paymentAddr` with the identity key
+   * (protocol/stateless-invoice.ts). A secret until the invoice is paid: whoever holds it can prove
+   * payment. Given for backends that hand it on (lnmuxd's AddInvoice returns it, docs/api.md); never log it.
+   */
+  readonly preimage: Uint8Array;
   readonly amountMsat: bigint;
   readonly description?: string;
   readonly descriptionHash?: Uint8Array;
@@ -126,6 +132,7 @@ export function makeInvoice(
     paymentRequest,
     paymentHash: stateless.paymentHash,
     paymentAddr: stateless.paymentAddr,
+    preimage: stateless.preimage,
     amountMsat,
     ...(description !== undefined ? { description } : {}),
     ...(descriptionHash !== undefined ? { descriptionHash } : {}),

@@ -13,7 +13,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
-import { bytesToHex, deriveKeyring, hexToBytes, type Keyring } from '../protocol/index.js';
+import { bytesToHex, deriveKeyring, hexToBytes, openPaymentAddr, type Keyring } from '../protocol/index.js';
 import {
   openStore,
   requireNodeIdentity,
@@ -216,6 +216,17 @@ export class Mux extends EventEmitter<MuxEvents> {
   /** The invoice with this payment hash (32 bytes or 64 hex), or undefined. */
   getInvoice(paymentHash: Uint8Array | string): Promise<Invoice | undefined> {
     return this.#store.getInvoice(hashBytes(paymentHash));
+  }
+
+  /**
+   * The preimage of a stored invoice (32 bytes), derived again from its payment_addr with the identity
+   * key: lnmux's invoices are stateless (protocol/stateless-invoice.ts), the store keeps no preimage.
+   * Undefined if the payment_addr does not derive the invoice's hash (not made by this key). A secret
+   * until the invoice is paid: never log it.
+   */
+  invoicePreimage(invoice: { readonly hash: Uint8Array; readonly paymentAddr: Uint8Array }): Uint8Array | undefined {
+    const opened = openPaymentAddr(this.#keyring, invoice.paymentAddr, invoice.hash);
+    return opened.ok ? opened.value.preimage : undefined;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -98,10 +98,47 @@ describe('config', () => {
   });
 });
 
+describe('config: api', () => {
+  const base = { network: 'regtest', identityKey: SECRET, nodes: [node] };
+
+  it('is optional, and takes a loopback host:port (IPv4 127/8, [::1], localhost; port 0 for any)', () => {
+    expect(parseConfig(base).api).toBeUndefined();
+    for (const listen of ['127.0.0.1:19090', '127.1.2.3:0', '[::1]:19090', 'localhost:19090', '[0:0:0:0:0:0:0:1]:1']) {
+      expect(parseConfig({ ...base, api: { listen } }).api).toEqual({ listen });
+    }
+  });
+
+  it('refuses, naming api.listen, an address that is not loopback: the API is plaintext without authentication for now', () => {
+    for (const listen of ['0.0.0.0:19090', '10.0.0.5:19090', '[::]:19090', 'lnmux.example.com:19090']) {
+      const error = configError({ ...base, api: { listen } });
+      expect(error.issues.map((i) => i.field)).toEqual(['api.listen']);
+      expect(error.message).toContain('only on a loopback address');
+      expect(error.message).toContain(listen);
+    }
+  });
+
+  it('refuses, naming the field, a malformed address and unknown fields', () => {
+    for (const listen of ['19090', '127.0.0.1', '127.0.0.1:65536', '::1:19090', '']) {
+      const error = configError({ ...base, api: { listen } });
+      expect(error.issues.map((i) => i.field)).toEqual(['api.listen']);
+      expect(error.message).toContain('expected host:port');
+    }
+    expect(configError({ ...base, api: { listen: '127.0.0.1:1', tls: false } }).issues.map((i) => i.field)).toEqual(['api']);
+    expect(configError({ ...base, api: {} }).issues.map((i) => i.field)).toEqual(['api.listen']);
+  });
+});
+
 describe('multiplexer.yml.example', () => {
   it('is a valid configuration', () => {
     const config = loadConfigFile(join(import.meta.dirname, '../../multiplexer.yml.example'));
     expect(config.nodes).toHaveLength(2);
     expect(config.database.dsn).toBe('postgres://postgres@127.0.0.1:5432/lnmux');
+  });
+
+  it('shows a valid api section (commented out)', () => {
+    const text = readFileSync(join(import.meta.dirname, '../../multiplexer.yml.example'), 'utf8');
+    const dir = mkdtempSync(join(tmpdir(), 'lnmux-config-'));
+    writeFileSync(join(dir, 'with-api.yml'), text.replace('# api:\n#   listen:', 'api:\n  listen:'));
+    expect(loadConfigFile(join(dir, 'with-api.yml')).api).toEqual({ listen: '127.0.0.1:19090' });
   });
 });

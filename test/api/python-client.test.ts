@@ -20,7 +20,7 @@ import { migrateUp } from '../../src/store/index.js';
 import { expectSucceeded, sha256Hex } from '../e2e/support/checks.js';
 import { intercepting } from '../e2e/support/mux.js';
 import { TEST_DATABASE_URL, useCluster } from '../e2e/support/setup.js';
-import { until, within } from '../e2e/support/wait.js';
+import { waitUntil, within } from '../support/wait.js';
 import { createTestDatabase } from '../store/helpers.js';
 
 const BIN = join(import.meta.dirname, '../../src/cli/bin.ts');
@@ -112,10 +112,10 @@ describe('lnmuxd compatibility: a client in another language', () => {
       });
       const daemon = linesOf(lnmux);
       let address: string | undefined;
-      await until(() => {
+      await waitUntil(() => {
         address ??= daemon.lines.find((l) => typeof l['address'] === 'string' && String(l['msg']).startsWith('API listening'))?.['address'] as string | undefined;
         return address !== undefined && intercepting(c);
-      }, `lnmux run to serve the API and intercept; its output:\n${daemon.output()}`, 60_000).catch((error: Error) => {
+      }, { what: 'lnmux run to serve the API and intercept', timeoutMs: 60_000 }).catch((error: Error) => {
         throw new Error(`${error.message}\n${daemon.output()}`);
       });
       // The start warns that the API is plaintext without authentication.

@@ -23,6 +23,8 @@ import { emitSafely } from './safe-emit.js';
 export interface EngineOptions {
   readonly registry: RegistryConfig;
   readonly policy: HopPolicy;
+  /** The invoices' min_final_cltv_expiry_delta (config `invoice.minFinalCltvExpiryDelta`), blocks. */
+  readonly minFinalCltvExpiryDelta: number;
   readonly ecdh: Ecdh;
   readonly keyring: Keyring;
   readonly store: SettleStore;
@@ -138,6 +140,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
         ecdh: this.#options.ecdh,
         keyring: this.#options.keyring,
         height: this.#registry.height,
+        minFinalCltvExpiryDelta: this.#options.minFinalCltvExpiryDelta,
       });
     } catch (error) {
       // A bug, not an input: fail this HTLC as unreadable rather than take the process down.

@@ -56,6 +56,7 @@ function engineWith(store: SettleStore, link = new RecordingLink()) {
   const engine = new SettlementEngine({
     registry: { mode: 'auto', mppTimeoutMs: 120_000, holdTimeoutMs: 60_000, expiryMarginBlocks: 10, autoFailMarginBlocks: 3 },
     policy: { feeBaseMsat: 0n, feeProportionalMillionths: 0n, cltvExpiryDelta: 40 },
+    minFinalCltvExpiryDelta: 40,
     ecdh: ecdhWithPrivateKey(keyring.identityPrivateKey()),
     keyring,
     store,

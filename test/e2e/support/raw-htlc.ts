@@ -36,6 +36,11 @@ export interface RawHtlcSpec {
   readonly feeMsat?: bigint;
   /** CLTV delta given to the cluster node for the virtual hop, blocks (default 40, the hint's). */
   readonly cltvDelta?: number;
+  /**
+   * The HTLC's expiry at the virtual node, in blocks above the current height (default 43: the
+   * invoice's `c` of 40 plus LND's block padding of 3).
+   */
+  readonly finalCltvDelta?: number;
   /** The final payload's amt_to_forward when it must differ from amountMsat. */
   readonly finalAmountMsat?: bigint;
   /** The final payload's outgoing_cltv_value when it must differ from the HTLC's. */
@@ -73,7 +78,7 @@ function sessionKey(): Uint8Array {
 /** Builds the onion of `spec`; `sharedSecrets[0]` is the cluster node's, `[1]` the virtual node's. */
 export function buildRawOnion(cluster: SimCluster, spec: RawHtlcSpec): { onion: Uint8Array; sharedSecrets: Uint8Array[]; expiry: number; amountMsat: bigint } {
   const node = cluster.node(spec.node);
-  const outgoingExpiry = cluster.chain.height + FINAL_CLTV_MARGIN;
+  const outgoingExpiry = cluster.chain.height + (spec.finalCltvDelta ?? FINAL_CLTV_MARGIN);
   const nodePayload = encodeHopPayload({
     amtToForwardMsat: spec.amountMsat,
     outgoingCltvValue: outgoingExpiry,

@@ -9,6 +9,7 @@
  */
 import {
   decodeHopPayload,
+  decodeLegacyHopData,
   openPaymentAddr,
   peelOnion,
   type CircuitKey,
@@ -16,6 +17,7 @@ import {
   type FailureMessage,
   type InterceptorFailureCode,
   type Keyring,
+  type PaymentData,
 } from '../protocol/index.js';
 import type { ArrivedHtlc } from '../registry/types.js';
 
@@ -82,6 +84,8 @@ export type RejectReason =
   /** The HTLC expires before the payload's outgoing_cltv_value (final_incorrect_cltv_expiry). */
   | 'cltvBelowPayload'
   | 'missingPaymentData'
+  /** A legacy (pre-TLV) final payload: no payment_data can be in it (LND: incorrect_or_unknown_payment_details). */
+  | 'legacyPayload'
   | 'paymentAddrInvalid'
   /** The MPP record's total_msat is below the invoice amount. */
   | 'totalBelowInvoice';
@@ -144,7 +148,7 @@ export function inspectHtlc(offered: OfferedHtlc, ctx: InspectContext): Inspecti
       }
     }
   }
-  const { sharedSecret, payload, next } = peeled.value;
+  const { sharedSecret, format, payload, next } = peeled.value;
   const failMessage = (reason: RejectReason, message: FailureMessage): Inspection =>
     rejected({ kind: 'failMessage', reason, message, sharedSecret });
   const unknownDetails = (reason: RejectReason): Inspection =>
@@ -154,18 +158,25 @@ export function inspectHtlc(offered: OfferedHtlc, ctx: InspectContext): Inspecti
       height: ctx.height,
     });
 
-  const decoded = decodeHopPayload(payload, next.kind === 'final' ? 'final' : 'intermediate');
-  if (!decoded.ok) {
-    return failMessage('invalidOnionPayload', {
-      kind: 'invalidOnionPayload',
-      type: decoded.error.type,
-      offset: decoded.error.offset,
-    });
+  let hop: { readonly amtToForwardMsat: bigint; readonly outgoingCltvValue: number; readonly paymentData?: PaymentData };
+  if (format === 'legacy') {
+    // The retired fixed-size hop_data: LND still reads it and checks its amount and expiry, then finds
+    // no payment_data and answers incorrect_or_unknown_payment_details (docs/sphinx.md, "Final-hop rules").
+    hop = decodeLegacyHopData(payload);
+  } else {
+    const decoded = decodeHopPayload(payload, next.kind === 'final' ? 'final' : 'intermediate');
+    if (!decoded.ok) {
+      return failMessage('invalidOnionPayload', {
+        kind: 'invalidOnionPayload',
+        type: decoded.error.type,
+        offset: decoded.error.offset,
+      });
+    }
+    hop = decoded.value;
   }
   // The virtual node has no channels: an onion that asks it to forward names a peer it does not have.
   if (next.kind !== 'final') return failMessage('notFinalHop', { kind: 'unknownNextPeer' });
 
-  const hop = decoded.value;
   // BOLT 4 fails only an HTLC that carries less than its payload asks: a payer may add noise to the
   // amount and the expiry of the last hop (docs/sphinx.md, "Final-hop rules").
   if (offered.outgoingAmountMsat < hop.amtToForwardMsat) {
@@ -177,7 +188,7 @@ export function inspectHtlc(offered: OfferedHtlc, ctx: InspectContext): Inspecti
   if (offered.outgoingExpiry < hop.outgoingCltvValue) {
     return failMessage('cltvBelowPayload', { kind: 'finalIncorrectCltvExpiry', cltvExpiry: offered.outgoingExpiry });
   }
-  if (hop.paymentData === undefined) return unknownDetails('missingPaymentData');
+  if (hop.paymentData === undefined) return unknownDetails(format === 'legacy' ? 'legacyPayload' : 'missingPaymentData');
 
   const opened = openPaymentAddr(ctx.keyring, hop.paymentData.paymentAddr, offered.paymentHash);
   if (!opened.ok) return unknownDetails('paymentAddrInvalid');

@@ -279,6 +279,13 @@ describe.each(BACKENDS)('payments that fail, and what the payer reads (%s)', (ba
       await expectNextPaymentSettles();
     });
 
+    it('fails an HTLC whose final payload is in the legacy (pre-TLV) format with incorrect_or_unknown_payment_details, as LND does', async () => {
+      const invoice = await mux.createInvoice({ amountMsat: 44_000_000n, description: 'legacy payload' });
+      expectRawUnknownDetails(await sendRawHtlc(cluster(), rawSpec(invoice, { legacyFinal: true })).outcome, 44_000_000n);
+      expect((await store().getInvoice(invoice.paymentHash))?.state).toBe('open');
+      await expectNextPaymentSettles();
+    });
+
     it('fails an HTLC whose final payload lacks the MPP record with incorrect_or_unknown_payment_details, then settles the next payment', async () => {
       const invoice = await mux.createInvoice({ amountMsat: 43_000_000n, description: 'no payment data' });
       const { paymentData: _omitted, ...spec } = rawSpec(invoice);

@@ -3,7 +3,7 @@ import { ecdhWithPrivateKey } from '../../src/protocol/ecdh.js';
 import { decodeFailureMessage } from '../../src/protocol/failure-message.js';
 import { createFailurePacket, decryptFailurePacket } from '../../src/protocol/failure-onion.js';
 import { encodeFailureMessage } from '../../src/protocol/failure-message.js';
-import { encodeHopPayload, type HopPayload } from '../../src/protocol/hop-payload.js';
+import { encodeHopPayload, encodeLegacyHopData, type HopPayload } from '../../src/protocol/hop-payload.js';
 import { deriveKeyring } from '../../src/protocol/keyring.js';
 import { buildOnion } from '../../src/protocol/sphinx-build.js';
 import { createStatelessInvoice } from '../../src/protocol/stateless-invoice.js';
@@ -41,6 +41,12 @@ function finalPayload(overrides: Partial<HopPayload> = {}): HopPayload {
 function onionFor(payload: Uint8Array | HopPayload, hash = invoice.paymentHash) {
   const bytes = payload instanceof Uint8Array ? payload : encodeHopPayload(payload);
   return buildOnion([{ publicKey: keyring.nodePubkey, payload: bytes }], sessionKey, hash);
+}
+
+/** The same, with the legacy (pre-TLV) hop_data a payer may still send. */
+function legacyOnionFor(amtToForwardMsat = 4_000n, outgoingCltvValue = HEIGHT + 40) {
+  const hopData = encodeLegacyHopData({ shortChannelId: 0n, amtToForwardMsat, outgoingCltvValue });
+  return buildOnion([{ publicKey: keyring.nodePubkey, payload: hopData, format: 'legacy' }], sessionKey, invoice.paymentHash);
 }
 
 function offered(overrides: Partial<OfferedHtlc> = {}, payload: Uint8Array | HopPayload = finalPayload()): OfferedHtlc {
@@ -171,6 +177,17 @@ describe('inspectHtlc', () => {
         height: HEIGHT,
       });
     }
+  });
+
+  it('answers a legacy (pre-TLV) final payload as LND does: its amount and expiry checked, then incorrect_or_unknown_payment_details', () => {
+    const legacy = rejection(offered({ onionBlob: legacyOnionFor().onion }));
+    if (legacy.kind !== 'failMessage') throw new Error('expected an encrypted failure');
+    expect(legacy.reason).toBe('legacyPayload');
+    expect(senderReads(legacy.sharedSecret, legacy.message)).toEqual({ kind: 'incorrectOrUnknownPaymentDetails', htlcMsat: 4_000n, height: HEIGHT });
+    const short = rejection(offered({ onionBlob: legacyOnionFor(4_001n).onion }));
+    expect(short.kind === 'failMessage' && short.message).toEqual({ kind: 'finalIncorrectHtlcAmount', incomingHtlcAmtMsat: 4_000n });
+    const early = rejection(offered({ onionBlob: legacyOnionFor(4_000n, HEIGHT + 41).onion }));
+    expect(early.kind === 'failMessage' && early.message).toEqual({ kind: 'finalIncorrectCltvExpiry', cltvExpiry: HEIGHT + 40 });
   });
 
   it('fails an onion that asks the virtual node to forward further (it has no channels)', () => {

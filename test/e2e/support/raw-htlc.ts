@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { isPrivate } from 'tiny-secp256k1';
 import { decodeFailureMessage, type FailureMessage } from '../../../src/protocol/failure-message.js';
 import { decryptFailurePacket } from '../../../src/protocol/failure-onion.js';
-import { encodeHopPayload, type PaymentData } from '../../../src/protocol/hop-payload.js';
+import { encodeHopPayload, encodeLegacyHopData, type PaymentData } from '../../../src/protocol/hop-payload.js';
 import { buildOnion } from '../../../src/protocol/sphinx-build.js';
 import { generateKey, hmacSha256 } from '../../../src/protocol/sphinx-keys.js';
 import type { SimCluster } from '../../../src/sim/cluster.js';
@@ -47,6 +47,8 @@ export interface RawHtlcSpec {
   readonly finalCltv?: number;
   /** Raw bytes of the final payload instead of an encoded one (a malformed payload). */
   readonly finalPayloadBytes?: Uint8Array;
+  /** The final hop in the legacy (pre-TLV) hop_data format: amt_to_forward and outgoing_cltv_value only. */
+  readonly legacyFinal?: boolean;
   /** Replaces the onion for the virtual node with garbage (the cluster node's own layer stays valid). */
   readonly garbleNextOnion?: boolean;
 }
@@ -87,6 +89,9 @@ export function buildRawOnion(cluster: SimCluster, spec: RawHtlcSpec): { onion: 
   });
   const finalPayload =
     spec.finalPayloadBytes ??
+    (spec.legacyFinal === true
+      ? encodeLegacyHopData({ shortChannelId: 0n, amtToForwardMsat: spec.finalAmountMsat ?? spec.amountMsat, outgoingCltvValue: spec.finalCltv ?? outgoingExpiry })
+      : undefined) ??
     encodeHopPayload({
       amtToForwardMsat: spec.finalAmountMsat ?? spec.amountMsat,
       outgoingCltvValue: spec.finalCltv ?? outgoingExpiry,
@@ -96,7 +101,7 @@ export function buildRawOnion(cluster: SimCluster, spec: RawHtlcSpec): { onion: 
   const built = buildOnion(
     [
       { publicKey: node.publicKey, payload: nodePayload },
-      { publicKey: spec.virtualPubkey, payload: finalPayload },
+      { publicKey: spec.virtualPubkey, payload: finalPayload, ...(spec.legacyFinal === true ? { format: 'legacy' as const } : {}) },
     ],
     sessionKey(),
     spec.paymentHash,

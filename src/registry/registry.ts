@@ -95,6 +95,12 @@ interface Deadline {
   readonly kind: 'mpp' | 'hold';
 }
 
+/**
+ * The most blocks a final HTLC may expire above the height: LND v0.21.2 refuses more
+ * (invoices.MaxFinalCltvDelta, htlcswitch/hop.ValidateFinalHtlc) with incorrect_or_unknown_payment_details.
+ */
+const MAX_FINAL_CLTV_DELTA = 65_535;
+
 /** The queue is compacted (stale deadlines dropped) when it reaches this size, or twice its size after the last compaction. */
 const MIN_COMPACTION_SIZE = 1024;
 
@@ -288,6 +294,10 @@ export class Registry {
     // (LND: expiry < height + c fails, equal passes; docs/sphinx.md, "Final-hop rules").
     if (htlc.expiry < this.#height + htlc.minFinalCltvExpiryDelta) {
       out.push(this.#fail(htlc, 'finalCltvTooSoon'));
+      return;
+    }
+    if (htlc.expiry - this.#height > MAX_FINAL_CLTV_DELTA) {
+      out.push(this.#fail(htlc, 'finalCltvTooFar'));
       return;
     }
     if (htlc.expiry <= this.#height + this.#config.expiryMarginBlocks) {

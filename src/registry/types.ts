@@ -104,6 +104,8 @@ export type FailOutcome =
   | 'totalMismatch'
   /** On arrival, the HTLC's expiry is below the current height plus the invoice's min_final_cltv_expiry_delta. */
   | 'finalCltvTooSoon'
+  /** On arrival, the HTLC's expiry is more than 65,535 blocks above the current height (LND's bound). */
+  | 'finalCltvTooFar'
   /** The part waited longer than the MPP timeout for the rest of its set (BOLT 4 mpp_timeout). */
   | 'mppTimeout'
   /** Hold mode: the accepted set was not settled or cancelled in time. */

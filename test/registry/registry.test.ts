@@ -126,6 +126,8 @@ describe('Registry, auto mode', () => {
     expect(outcomes(below)).toEqual(['finalCltvTooSoon']);
     expect(below[0]?.kind === 'fail' && below[0].message).toEqual({ kind: 'incorrectOrUnknownPaymentDetails', htlcMsat: 5_000n, height: HEIGHT });
     expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 5_000n, { expiry: HEIGHT + 40 }), invoice: open }, T0))).toEqual(['hold']);
+    // LND's upper bound: at most 65,535 blocks above the height.
+    expect(outcomes(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 4n), 5_000n, { expiry: HEIGHT + 65_536 }), invoice: open }, T0))).toEqual(['finalCltvTooFar']);
     // Another invoice c: the rule follows the part's own.
     expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 3n), 5_000n, { expiry: HEIGHT + 30, minFinalCltvExpiryDelta: 30 }), invoice: open }, T0))).toEqual([
       'hold',

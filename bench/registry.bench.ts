@@ -35,6 +35,7 @@ function arrived(amountMsat: bigint, totalMsat: bigint): ArrivedHtlc {
     totalMsat,
     invoiceAmountMsat: totalMsat,
     invoiceExpiresAt: 4_000_000_000,
+    minFinalCltvExpiryDelta: 40,
     sharedSecret: randomBytes(32),
   };
 }

@@ -131,6 +131,7 @@ async function engineRound(store: Store, parts: number, databaseCpu: () => Promi
   const engine = new SettlementEngine({
     registry: { mode: 'auto', mppTimeoutMs: 120_000, holdTimeoutMs: 600_000, expiryMarginBlocks: 10, autoFailMarginBlocks: 3 },
     policy: { feeBaseMsat: 0n, feeProportionalMillionths: 0n, cltvExpiryDelta: 40 },
+    minFinalCltvExpiryDelta: 40,
     ecdh: ecdhWithPrivateKey(keyring.identityPrivateKey()),
     keyring,
     store: settleStoreOf(store),
@@ -223,7 +224,7 @@ async function main(): Promise<void> {
   const ecdhKey = keyring.identityPrivateKey();
   const ephemeral = nodeKeyPair('ephemeral', 'bench').publicKey;
   const ecdh = measureSync('raw secp256k1 ECDH (tiny-secp256k1 pointMultiply) (baseline)', () => pointMultiply(ephemeral, ecdhKey, true), 200, 9);
-  const context = { virtualChannelId: nodes[0]!.virtualChannelId, policy: { feeBaseMsat: 0n, feeProportionalMillionths: 0n, cltvExpiryDelta: 40 }, ecdh: ecdhWithPrivateKey(ecdhKey), keyring, height: HEIGHT };
+  const context = { virtualChannelId: nodes[0]!.virtualChannelId, policy: { feeBaseMsat: 0n, feeProportionalMillionths: 0n, cltvExpiryDelta: 40 }, ecdh: ecdhWithPrivateKey(ecdhKey), keyring, height: HEIGHT, minFinalCltvExpiryDelta: 40 };
   const offered: OfferedHtlc = { ...sample!.htlc, key: { nodePubkey: nodes[0]!.pubkey, chanId: 1n, htlcId: 1n } };
   const inspect = measureSync('inspectHtlc, one HTLC (peel + payload + payment_addr check)', () => {
     if (inspectHtlc(offered, context).kind !== 'arrived') throw new Error('not accepted');

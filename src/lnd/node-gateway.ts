@@ -227,7 +227,11 @@ export class NodeGateway {
     return this.#streamStates.get(stream) ?? { kind: 'closed' };
   }
 
-  /** The height of the last block epoch received, or undefined before the first. */
+  /**
+   * The node's height: GetInfo's at the checks that made the node ready, then each block epoch received;
+   * undefined before the node was first ready. Known before the interceptor stream opens, so that no
+   * HTLC of this node is answered before lnmux knows a height (docs/sphinx.md, "Final-hop rules").
+   */
   get blockHeight(): number | undefined {
     return this.#blockHeight;
   }
@@ -355,6 +359,7 @@ export class NodeGateway {
       if (outcome.kind === 'rpcFailed') return { kind: 'retry', cause: outcome, stable: false };
       const readyAt = this.#clock.now();
       this.#connection = connection;
+      this.#blockHeight = outcome.info.blockHeight;
       this.#setState({ kind: 'ready', info: outcome.info, version: outcome.version });
       const end = await this.#session(connection, signal);
       if (end.kind === 'stopped') return end;

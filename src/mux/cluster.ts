@@ -62,11 +62,12 @@ export class Cluster {
 
   /**
    * Makes `engine` the one that hears the nodes: each node becomes a link of it, its known height is
-   * fed in, and the interceptors open. Final events missed while standing by are looked up.
+   * fed in, and the interceptors open. Final events missed while standing by are looked up. A node not
+   * ready yet tells its height (GetInfo's) in its `ready` state event, which comes before any HTLC of it.
    */
   attach(engine: SettlementEngine): void {
     for (const gateway of this.#gateways) {
-      if (gateway.blockHeight !== undefined) engine.onBlock(gateway.blockHeight);
+      if (gateway.blockHeight !== undefined) engine.onBlock(gateway.blockHeight, gateway.pubkey);
       const node = this.#nodes.find((n) => n.pubkeyHex === gateway.pubkey)!;
       engine.attachNode(
         {
@@ -138,7 +139,7 @@ export class Cluster {
         }
         return;
       case 'block':
-        engine?.onBlock(event.block.height);
+        engine?.onBlock(event.block.height, event.node);
         return;
       case 'finalHtlc':
         if (engine !== undefined) void engine.onHtlcFinal(event.node, event.event.circuitKey, event.event.settled);
@@ -148,6 +149,8 @@ export class Cluster {
         return;
       case 'state': {
         const s = event.state;
+        // GetInfo's height, before the interceptor opens: no HTLC is inspected without a height.
+        if (s.kind === 'ready') engine?.onBlock(s.info.blockHeight, event.node);
         if (s.kind !== 'ready') engine?.onInterceptorDown(event.node);
         if (s.kind === 'refused' && s.reasons.some((r) => r.kind === 'interceptorNotRequired')) engine?.onNodeHtlcsLost(event.node);
         logNodeState(this.#log, event, gateway.intercepting);

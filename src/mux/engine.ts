@@ -23,6 +23,8 @@ import { emitSafely } from './safe-emit.js';
 export interface EngineOptions {
   readonly registry: RegistryConfig;
   readonly policy: HopPolicy;
+  /** The invoices' min_final_cltv_expiry_delta (config `invoice.minFinalCltvExpiryDelta`), blocks. */
+  readonly minFinalCltvExpiryDelta: number;
   readonly ecdh: Ecdh;
   readonly keyring: Keyring;
   readonly store: SettleStore;
@@ -70,6 +72,13 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   readonly #onChain = new Set<string>();
   /** What happened to each HTLC lnmux did not settle, written in batches (the store's HTLC log). */
   readonly #htlcLog: HtlcLogWriter;
+  /** The node whose report set the best height (the registry's), for the logs; undefined if none said. */
+  #heightNode: string | undefined;
+  /** Each node's last reported height: nodes may disagree, the best one counts. */
+  readonly #nodeHeights = new Map<string, number>();
+  /** Resolves once a height is known (or the engine stops): HTLCs for the virtual node wait for it. */
+  readonly #heightKnown: Promise<void>;
+  #resolveHeightKnown!: () => void;
 
   constructor(options: EngineOptions) {
     super();
@@ -78,6 +87,9 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger;
     this.#htlcLog = new HtlcLogWriter({ write: (entries) => options.store.logHtlcs(entries), logger: options.logger, clock: this.#clock });
+    this.#heightKnown = new Promise((resolve) => {
+      this.#resolveHeightKnown = resolve;
+    });
   }
 
   get height(): number {
@@ -105,6 +117,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     this.#replayTimers.clear();
     for (const waiters of this.#settleWaiters.values()) for (const w of waiters) w.reject(new Error('lnmux stopped'));
     this.#settleWaiters.clear();
+    this.#resolveHeightKnown();
     void this.#htlcLog.stop();
   }
 
@@ -113,9 +126,26 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     return this.#htlcLog.stop();
   }
 
-  /** A block from any node: the registry keeps the best height. */
-  onBlock(height: number): void {
+  /**
+   * A node's height (GetInfo's when it became ready, then each block): the registry keeps the best of
+   * all nodes, and the engine remembers which node said it, for the logs.
+   */
+  onBlock(height: number, node?: string): void {
+    if (node !== undefined) this.#nodeHeights.set(node, height);
+    const before = this.#registry.height;
     this.#step({ kind: 'blockConnected', height });
+    if (this.#registry.height > before) this.#heightNode = node;
+    if (this.#registry.height > 0) this.#resolveHeightKnown();
+  }
+
+  /** The height the checks use, the node it came from, and every node's own when they disagree (logs). */
+  #heightFields(): { height: number; heightNode?: string; nodeHeights?: Record<string, number> } {
+    const height = this.#registry.height;
+    const fields: { height: number; heightNode?: string; nodeHeights?: Record<string, number> } = { height };
+    if (this.#heightNode !== undefined) fields.heightNode = this.#heightNode;
+    const heights = [...this.#nodeHeights.values()];
+    if (heights.some((h) => h !== height)) fields.nodeHeights = Object.fromEntries(this.#nodeHeights);
+    return fields;
   }
 
   /**
@@ -130,6 +160,13 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     // LND's on-chain flow offers the HTLC with its settlement deadline, the incoming expiry, as its
     // auto-fail height (off chain it is 19 blocks earlier): only SETTLE is accepted for it then.
     if (htlc.autoFailHeight === htlc.incomingExpiry) this.#onChain.add(circuitKeyString(key));
+    if (this.#registry.height === 0 && htlc.outgoingRequestedChanId === node.virtualChannelId) {
+      // No node told its height yet (cluster.ts feeds GetInfo's before any interceptor opens, so this
+      // is a guard): a failure carries the current height, never 0. Foreign HTLCs do not wait.
+      this.#log.warn({ circuitKey: circuitKeyString(key) }, 'Htlc held until a node tells the chain height');
+      await this.#heightKnown;
+      if (this.#stopped) return; // LND offers it again to the next interceptor
+    }
     let inspection;
     try {
       inspection = inspectHtlc(offered, {
@@ -138,6 +175,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
         ecdh: this.#options.ecdh,
         keyring: this.#options.keyring,
         height: this.#registry.height,
+        minFinalCltvExpiryDelta: this.#options.minFinalCltvExpiryDelta,
       });
     } catch (error) {
       // A bug, not an input: fail this HTLC as unreadable rather than take the process down.
@@ -158,7 +196,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     );
     if (inspection.kind === 'rejected') {
       const r = inspection.rejection;
-      this.#log.info({ hash, circuitKey: circuitKeyString(key), reason: r.reason }, 'Htlc rejected');
+      this.#log.info({ hash, circuitKey: circuitKeyString(key), reason: r.reason, ...this.#heightFields() }, 'Htlc rejected');
       this.#logHtlc(key, htlc.paymentHash, htlc.outgoingAmountMsat, 'failed', r.reason);
       if (r.kind === 'failCode') {
         await this.#send(node.link, { kind: 'failWithCode', circuitKey: htlc.circuitKey, code: r.code });
@@ -317,7 +355,10 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
           );
           return;
         }
-        this.#log.info({ hash: bytesToHex(d.paymentHash), circuitKey: circuitKeyString(d.key), outcome: d.outcome }, 'Sending fail resolution');
+        this.#log.info(
+          { hash: bytesToHex(d.paymentHash), circuitKey: circuitKeyString(d.key), outcome: d.outcome, ...this.#heightFields() },
+          'Sending fail resolution',
+        );
         this.#logHtlc(d.key, d.paymentHash, d.amountMsat, 'failed', d.outcome);
         const failureMessage = createFailurePacket(d.sharedSecret, encodeFailureMessage(d.message));
         this.#reply(d.key, (circuitKey) => ({ kind: 'failWithMessage', circuitKey, failureMessage }));

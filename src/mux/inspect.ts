@@ -9,6 +9,7 @@
  */
 import {
   decodeHopPayload,
+  decodeLegacyHopData,
   openPaymentAddr,
   peelOnion,
   type CircuitKey,
@@ -16,6 +17,7 @@ import {
   type FailureMessage,
   type InterceptorFailureCode,
   type Keyring,
+  type PaymentData,
 } from '../protocol/index.js';
 import type { ArrivedHtlc } from '../registry/types.js';
 
@@ -58,8 +60,14 @@ export interface InspectContext {
   /** ECDH with the identity key (the onion is addressed to the virtual node). */
   readonly ecdh: Ecdh;
   readonly keyring: Keyring;
-  /** Current chain height, blocks (goes into incorrect_or_unknown_payment_details). */
+  /** Current chain height, blocks (goes into incorrect_or_unknown_payment_details; never 0: engine.ts). */
   readonly height: number;
+  /**
+   * The min_final_cltv_expiry_delta (BOLT 11 `c`) of the invoices, blocks: the payment_addr does not
+   * carry it, every lnmux invoice is made with the configured `invoice.minFinalCltvExpiryDelta`
+   * (docs/sphinx.md, "Final-hop rules"). The registry checks it, on arrival of a new part.
+   */
+  readonly minFinalCltvExpiryDelta: number;
 }
 
 /** Why an HTLC was rejected before reaching its set. */
@@ -71,11 +79,16 @@ export type RejectReason =
   | 'invalidOnionHmac'
   | 'invalidOnionPayload'
   | 'notFinalHop'
-  | 'amountMismatch'
-  | 'cltvMismatch'
+  /** The HTLC carries less than the payload's amt_to_forward (final_incorrect_htlc_amount). */
+  | 'amountBelowPayload'
+  /** The HTLC expires before the payload's outgoing_cltv_value (final_incorrect_cltv_expiry). */
+  | 'cltvBelowPayload'
   | 'missingPaymentData'
+  /** A legacy (pre-TLV) final payload: no payment_data can be in it (LND: incorrect_or_unknown_payment_details). */
+  | 'legacyPayload'
   | 'paymentAddrInvalid'
-  | 'totalMismatch';
+  /** The MPP record's total_msat is below the invoice amount. */
+  | 'totalBelowInvoice';
 
 /** What the cluster node must send back for a rejected HTLC. */
 export type Rejection =
@@ -135,7 +148,7 @@ export function inspectHtlc(offered: OfferedHtlc, ctx: InspectContext): Inspecti
       }
     }
   }
-  const { sharedSecret, payload, next } = peeled.value;
+  const { sharedSecret, format, payload, next } = peeled.value;
   const failMessage = (reason: RejectReason, message: FailureMessage): Inspection =>
     rejected({ kind: 'failMessage', reason, message, sharedSecret });
   const unknownDetails = (reason: RejectReason): Inspection =>
@@ -145,33 +158,44 @@ export function inspectHtlc(offered: OfferedHtlc, ctx: InspectContext): Inspecti
       height: ctx.height,
     });
 
-  const decoded = decodeHopPayload(payload, next.kind === 'final' ? 'final' : 'intermediate');
-  if (!decoded.ok) {
-    return failMessage('invalidOnionPayload', {
-      kind: 'invalidOnionPayload',
-      type: decoded.error.type,
-      offset: decoded.error.offset,
-    });
+  let hop: { readonly amtToForwardMsat: bigint; readonly outgoingCltvValue: number; readonly paymentData?: PaymentData };
+  if (format === 'legacy') {
+    // The retired fixed-size hop_data: LND still reads it and checks its amount and expiry, then finds
+    // no payment_data and answers incorrect_or_unknown_payment_details (docs/sphinx.md, "Final-hop rules").
+    hop = decodeLegacyHopData(payload);
+  } else {
+    const decoded = decodeHopPayload(payload, next.kind === 'final' ? 'final' : 'intermediate');
+    if (!decoded.ok) {
+      return failMessage('invalidOnionPayload', {
+        kind: 'invalidOnionPayload',
+        type: decoded.error.type,
+        offset: decoded.error.offset,
+      });
+    }
+    hop = decoded.value;
   }
   // The virtual node has no channels: an onion that asks it to forward names a peer it does not have.
   if (next.kind !== 'final') return failMessage('notFinalHop', { kind: 'unknownNextPeer' });
 
-  const hop = decoded.value;
-  if (hop.amtToForwardMsat !== offered.outgoingAmountMsat) {
-    return failMessage('amountMismatch', {
+  // BOLT 4 fails only an HTLC that carries less than its payload asks: a payer may add noise to the
+  // amount and the expiry of the last hop (docs/sphinx.md, "Final-hop rules").
+  if (offered.outgoingAmountMsat < hop.amtToForwardMsat) {
+    return failMessage('amountBelowPayload', {
       kind: 'finalIncorrectHtlcAmount',
       incomingHtlcAmtMsat: offered.outgoingAmountMsat,
     });
   }
-  if (hop.outgoingCltvValue !== offered.outgoingExpiry) {
-    return failMessage('cltvMismatch', { kind: 'finalIncorrectCltvExpiry', cltvExpiry: offered.outgoingExpiry });
+  if (offered.outgoingExpiry < hop.outgoingCltvValue) {
+    return failMessage('cltvBelowPayload', { kind: 'finalIncorrectCltvExpiry', cltvExpiry: offered.outgoingExpiry });
   }
-  if (hop.paymentData === undefined) return unknownDetails('missingPaymentData');
+  if (hop.paymentData === undefined) return unknownDetails(format === 'legacy' ? 'legacyPayload' : 'missingPaymentData');
 
   const opened = openPaymentAddr(ctx.keyring, hop.paymentData.paymentAddr, offered.paymentHash);
   if (!opened.ok) return unknownDetails('paymentAddrInvalid');
   const terms = opened.value;
-  if (hop.paymentData.totalMsat !== terms.amountMsat) return unknownDetails('totalMismatch');
+  // A total_msat above the invoice amount is the payer's choice (LND accepts it, with no upper bound);
+  // below it, the set could complete short of the invoice (docs/sphinx.md, "Final-hop rules").
+  if (hop.paymentData.totalMsat < terms.amountMsat) return unknownDetails('totalBelowInvoice');
 
   return {
     kind: 'arrived',
@@ -185,6 +209,7 @@ export function inspectHtlc(offered: OfferedHtlc, ctx: InspectContext): Inspecti
       totalMsat: hop.paymentData.totalMsat,
       invoiceAmountMsat: terms.amountMsat,
       invoiceExpiresAt: terms.expiresAt,
+      minFinalCltvExpiryDelta: ctx.minFinalCltvExpiryDelta,
       sharedSecret,
     },
   };

@@ -46,6 +46,7 @@ export async function beginTerm(context: TermContext, epoch: bigint, isCurrent: 
   const engine = new SettlementEngine({
     registry: registryConfigOf(context.config),
     policy: hopPolicyOf(context.config),
+    minFinalCltvExpiryDelta: context.config.invoice.minFinalCltvExpiryDelta,
     ecdh: ecdhWithPrivateKey(context.keyring.identityPrivateKey()),
     keyring: context.keyring,
     store: settleStoreOf(context.store, fence),

@@ -210,3 +210,40 @@ export function encodeHopPayload(payload: HopPayload): Uint8Array {
   }
   return encodeTlvStream([...records, ...otherRecords]);
 }
+
+/** The legacy (pre-TLV) `hop_data` a payer may still send (BOLT 4 retired it; LND reads it). */
+export interface LegacyHopData {
+  /** The outgoing channel; 0 for the final hop. */
+  readonly shortChannelId: bigint;
+  /** `amt_to_forward`, msat. */
+  readonly amtToForwardMsat: bigint;
+  /** `outgoing_cltv_value`, a block height. */
+  readonly outgoingCltvValue: number;
+}
+
+const LEGACY_LENGTH = 33;
+
+/**
+ * Reads the 33-byte legacy `hop_data` (realm 0, short_channel_id, amt_to_forward u64,
+ * outgoing_cltv_value u32, 12 bytes of padding), as lightning-onion's HopData.Decode does: the
+ * padding is not checked. Throws RangeError for another length or realm (peelOnion gives neither).
+ */
+export function decodeLegacyHopData(bytes: Uint8Array): LegacyHopData {
+  if (bytes.length !== LEGACY_LENGTH || bytes[0] !== 0) throw new RangeError('legacy hop_data: expected 33 bytes starting with realm 0');
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return {
+    shortChannelId: view.getBigUint64(1),
+    amtToForwardMsat: view.getBigUint64(9),
+    outgoingCltvValue: view.getUint32(17),
+  };
+}
+
+/** Writes a legacy `hop_data` (33 bytes, zero padding), for tests of payers that still send it. */
+export function encodeLegacyHopData(data: LegacyHopData): Uint8Array {
+  const bytes = new Uint8Array(LEGACY_LENGTH);
+  const view = new DataView(bytes.buffer);
+  view.setBigUint64(1, BigInt.asUintN(64, data.shortChannelId));
+  view.setBigUint64(9, BigInt.asUintN(64, data.amtToForwardMsat));
+  view.setUint32(17, data.outgoingCltvValue >>> 0);
+  return bytes;
+}

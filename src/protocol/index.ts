@@ -9,7 +9,10 @@ export { decodeBigSize, encodeBigSize, type BigSizeError } from './bigsize.js';
 export { decodeTlvStream, encodeTlvStream, type TlvError, type TlvRecord } from './tlv.js';
 export {
   decodeHopPayload,
+  decodeLegacyHopData,
   encodeHopPayload,
+  encodeLegacyHopData,
+  type LegacyHopData,
   HOP_PAYLOAD_TYPE,
   type HopPayload,
   type HopRole,

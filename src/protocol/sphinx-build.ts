@@ -20,12 +20,17 @@ import { generateFiller } from './sphinx-filler.js';
 import { blindingFactor, generateKey, hmacSha256 } from './sphinx-keys.js';
 import { chacha20Stream, chacha20Xor } from './sphinx-stream.js';
 
-/** One hop of a route: its node id and its raw TLV payload (without the length prefix). */
+/** One hop of a route: its node id and its raw payload. */
 export interface OnionHop {
   /** The hop's node id, a 33-byte compressed secp256k1 public key. */
   readonly publicKey: Uint8Array;
-  /** The hop's TLV payload (encodeHopPayload), without the BigSize length prefix. */
+  /**
+   * The hop's TLV payload (encodeHopPayload), without the BigSize length prefix; or, with `format`
+   * 'legacy', the 33-byte legacy `hop_data` (encodeLegacyHopData), written without a prefix.
+   */
   readonly payload: Uint8Array;
+  /** 'tlv' (default) or 'legacy' (the retired format LND still reads; for tests of it). */
+  readonly format?: 'tlv' | 'legacy';
 }
 
 /** A built onion and the shared secret with each hop (to decrypt failures: decryptFailurePacket). */
@@ -57,7 +62,7 @@ export function buildOnion(
   if (hops.length === 0) throw new RangeError('hops: expected at least one hop');
   if (!isPrivate(sessionKey)) throw new RangeError('sessionKey: expected a 32-byte secp256k1 scalar in [1, n)');
   const frames = hops.map((hop) => {
-    const prefix = encodeBigSize(BigInt(hop.payload.length));
+    const prefix = hop.format === 'legacy' ? new Uint8Array(0) : encodeBigSize(BigInt(hop.payload.length));
     return { prefix, shift: prefix.length + hop.payload.length + HMAC_LENGTH };
   });
   const total = frames.reduce((sum, frame) => sum + frame.shift, 0);

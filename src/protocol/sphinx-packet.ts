@@ -20,7 +20,14 @@ export const HOP_PAYLOADS_OFFSET = 34;
 export const HMAC_OFFSET = HOP_PAYLOADS_OFFSET + HOP_PAYLOADS_LENGTH;
 
 /**
- * The smallest valid `payload_length`: no TLV payload is shorter than 2 bytes, and the lengths 0
- * (the retired legacy format) and 1 are reserved (BOLT 4 "Packet Structure", "Onion Decryption").
+ * The smallest valid TLV `payload_length`: no TLV payload is shorter than 2 bytes. A first byte of 0
+ * marks the legacy format instead (below), and 1 is reserved (BOLT 4 "Packet Structure", "Onion Decryption").
  */
 export const MIN_HOP_PAYLOAD_LENGTH = 2;
+
+/**
+ * The legacy (pre-TLV) `hop_data`: realm 0 (1 byte), short_channel_id (8), amt_to_forward (u64),
+ * outgoing_cltv_value (u32) and 12 bytes of padding; the next HMAC follows. BOLT 4 retired it; LND's
+ * reader (lightning-onion, DecodeHopPayload) still reads it when the first byte is 0.
+ */
+export const LEGACY_HOP_DATA_LENGTH = 33;

@@ -12,6 +12,7 @@ import {
   HMAC_OFFSET,
   HOP_PAYLOADS_LENGTH,
   HOP_PAYLOADS_OFFSET,
+  LEGACY_HOP_DATA_LENGTH,
   MIN_HOP_PAYLOAD_LENGTH,
   ONION_PACKET_LENGTH,
   ONION_VERSION,
@@ -24,7 +25,7 @@ import { chacha20Stepper } from './sphinx-stream.js';
 export type HopPayloadFramingError =
   /** The BigSize `payload_length` is not minimally encoded. */
   | 'notCanonicalLength'
-  /** `payload_length` is 0 or 1: 0 was the legacy format, no TLV payload is that short. */
+  /** `payload_length` is 1: no TLV payload is that short (0 is the legacy format). */
   | 'lengthBelowMinimum'
   /** `payload_length` bytes plus the 32-byte next HMAC run past the 1300-byte `hop_payloads`. */
   | 'lengthPastEnd';
@@ -49,7 +50,12 @@ export type OnionError =
 export interface PeeledOnion {
   /** The 32-byte shared secret with the sender: keys the failure returned to it (failure-onion.ts). */
   readonly sharedSecret: Uint8Array;
-  /** The raw TLV `payload` of this hop, without its length prefix (decode with decodeHopPayload). */
+  /**
+   * `tlv`: `payload` is the TLV stream, without its length prefix (decode with decodeHopPayload).
+   * `legacy`: the first byte was 0, the retired fixed-size format that LND still reads; `payload` is the
+   * 33-byte `hop_data`, realm byte included (decode with decodeLegacyHopData).
+   */
+  readonly format: 'tlv' | 'legacy';
   readonly payload: Uint8Array;
   /** `final` when the next HMAC is all zero; otherwise the 1366-byte onion for the next hop. */
   readonly next: { readonly kind: 'final' } | { readonly kind: 'forward'; readonly onion: Uint8Array };
@@ -83,19 +89,26 @@ export function peelOnion(
   const decrypt = chacha20Stepper(generateKey('rho', sharedSecret));
   const unwrapped = decrypt(hopPayloads);
 
-  const length = decodeBigSize(unwrapped, 0);
-  // A BigSize cannot be truncated inside 1300 bytes: only non-minimal encodings fail here.
-  if (!length.ok) return err({ kind: 'invalidOnionPayload', reason: 'notCanonicalLength', sharedSecret });
-  if (length.value.value < BigInt(MIN_HOP_PAYLOAD_LENGTH)) {
-    return err({ kind: 'invalidOnionPayload', reason: 'lengthBelowMinimum', sharedSecret });
+  // A first byte of 0 is the legacy realm, not a TLV length: read as LND reads it (docs/sphinx.md).
+  const format = unwrapped[0] === 0 ? 'legacy' : 'tlv';
+  let payloadStart = 0;
+  let payloadEnd = LEGACY_HOP_DATA_LENGTH;
+  if (format === 'tlv') {
+    const length = decodeBigSize(unwrapped, 0);
+    // A BigSize cannot be truncated inside 1300 bytes: only non-minimal encodings fail here.
+    if (!length.ok) return err({ kind: 'invalidOnionPayload', reason: 'notCanonicalLength', sharedSecret });
+    if (length.value.value < BigInt(MIN_HOP_PAYLOAD_LENGTH)) {
+      return err({ kind: 'invalidOnionPayload', reason: 'lengthBelowMinimum', sharedSecret });
+    }
+    if (length.value.value > BigInt(HOP_PAYLOADS_LENGTH - HMAC_LENGTH - length.value.length)) {
+      return err({ kind: 'invalidOnionPayload', reason: 'lengthPastEnd', sharedSecret });
+    }
+    payloadStart = length.value.length;
+    payloadEnd = length.value.length + Number(length.value.value);
   }
-  if (length.value.value > BigInt(HOP_PAYLOADS_LENGTH - HMAC_LENGTH - length.value.length)) {
-    return err({ kind: 'invalidOnionPayload', reason: 'lengthPastEnd', sharedSecret });
-  }
-  const payloadEnd = length.value.length + Number(length.value.value);
-  const payload = unwrapped.slice(length.value.length, payloadEnd);
+  const payload = unwrapped.slice(payloadStart, payloadEnd);
   const nextHmac = unwrapped.subarray(payloadEnd, payloadEnd + HMAC_LENGTH);
-  if (nextHmac.every((byte) => byte === 0)) return ok({ sharedSecret, payload, next: { kind: 'final' } });
+  if (nextHmac.every((byte) => byte === 0)) return ok({ sharedSecret, format, payload, next: { kind: 'final' } });
 
   const nextKey = blindPublicKey(publicKey, blindingFactor(publicKey, sharedSecret));
   if (nextKey === undefined) return err({ kind: 'invalidOnionKey' });
@@ -106,5 +119,5 @@ export function peelOnion(
   next.set(unwrapped.subarray(consumed), HOP_PAYLOADS_OFFSET);
   next.set(decrypt(new Uint8Array(consumed)), HOP_PAYLOADS_OFFSET + HOP_PAYLOADS_LENGTH - consumed);
   next.set(nextHmac, HMAC_OFFSET);
-  return ok({ sharedSecret, payload, next: { kind: 'forward', onion: next } });
+  return ok({ sharedSecret, format, payload, next: { kind: 'forward', onion: next } });
 }

@@ -8,8 +8,10 @@
  *   HTLC the store already lists in the committed set (replay);
  * - once settled, always settled: committed-set HTLCs offered again are settled again, checked before
  *   any rule that could fail them (invoice expiry, block height, timeouts);
- * - never a partial settle: a set is committed only when it pays exactly the invoice amount, and once
- *   its commit is requested no timer fails any part of it (the commit's outcome may be unknown);
+ * - never a partial settle: a set is committed only when its parts add up to at least its total_msat,
+ *   which is at least the invoice amount (BOLT 4 "Basic Multi-Part Payments" as LND applies it: parts
+ *   may pay more, docs/sphinx.md), and once its commit is requested no timer fails any part of it (the
+ *   commit's outcome may be unknown);
  * - a set counts only live parts (invariant 7): a part leaves its set when its node reports it failed,
  *   when its node comes back without offering it again, or when its node runs without the interceptor;
  *   a part whose node is disconnected is unconfirmed, and no set is committed, nor its SETTLEs
@@ -69,6 +71,11 @@ type Phase =
 interface PaymentSet {
   readonly paymentHash: Uint8Array;
   readonly invoiceAmountMsat: bigint;
+  /**
+   * The MPP total_msat every part of the set carries (its first part's; at least the invoice amount,
+   * see inspect.ts): the set is complete once its parts add up to at least this.
+   */
+  readonly totalMsat: bigint;
   readonly parts: Map<string, HeldPart>;
   sumMsat: bigint;
   /** When the current round of collecting began (its first part arrived), unix ms: the MPP timeout counts from here. */
@@ -87,6 +94,12 @@ interface Deadline {
   readonly hashHex: string;
   readonly kind: 'mpp' | 'hold';
 }
+
+/**
+ * The most blocks a final HTLC may expire above the height: LND v0.21.2 refuses more
+ * (invoices.MaxFinalCltvDelta, htlcswitch/hop.ValidateFinalHtlc) with incorrect_or_unknown_payment_details.
+ */
+const MAX_FINAL_CLTV_DELTA = 65_535;
 
 /** The queue is compacted (stale deadlines dropped) when it reaches this size, or twice its size after the last compaction. */
 const MIN_COMPACTION_SIZE = 1024;
@@ -267,6 +280,26 @@ export class Registry {
       out.push(this.#fail(htlc, 'invoiceExpired'));
       return;
     }
+    if (set !== undefined && htlc.totalMsat !== set.totalMsat) {
+      // Every part of a set names the same total (LND: ResultHtlcSetTotalMismatch).
+      out.push(this.#fail(htlc, 'totalMismatch'));
+      return;
+    }
+    if (set !== undefined && this.#isComplete(set)) {
+      // The set holds its total already and waits only for a part's node to come back: more is not needed.
+      out.push(this.#fail(htlc, 'overpayment'));
+      return;
+    }
+    // BOLT 4 / BOLT 11: the final expiry must leave at least the invoice's min_final_cltv_expiry_delta
+    // (LND: expiry < height + c fails, equal passes; docs/sphinx.md, "Final-hop rules").
+    if (htlc.expiry < this.#height + htlc.minFinalCltvExpiryDelta) {
+      out.push(this.#fail(htlc, 'finalCltvTooSoon'));
+      return;
+    }
+    if (htlc.expiry - this.#height > MAX_FINAL_CLTV_DELTA) {
+      out.push(this.#fail(htlc, 'finalCltvTooFar'));
+      return;
+    }
     if (htlc.expiry <= this.#height + this.#config.expiryMarginBlocks) {
       out.push(this.#fail(htlc, 'expiryTooSoon'));
       return;
@@ -276,11 +309,6 @@ export class Registry {
       return;
     }
     const target = set ?? this.#newSet(hashHex, htlc, nowMs);
-    if (target.sumMsat + htlc.amountMsat > target.invoiceAmountMsat) {
-      out.push(this.#fail(htlc, 'overpayment'));
-      if (target.parts.size === 0) this.#forget(hashHex, target);
-      return;
-    }
     if (invoice.kind === 'open' && invoice.acceptedAtMs !== undefined && invoice.acceptedAtMs < target.firstArrivedAtMs) {
       // A part offered again after a restart: the nodes kept holding it, so its set's timeout kept running.
       target.firstArrivedAtMs = invoice.acceptedAtMs;
@@ -321,6 +349,7 @@ export class Registry {
     const set: PaymentSet = {
       paymentHash: htlc.paymentHash,
       invoiceAmountMsat: htlc.invoiceAmountMsat,
+      totalMsat: htlc.totalMsat,
       parts: new Map(),
       sumMsat: 0n,
       firstArrivedAtMs: nowMs,
@@ -352,6 +381,16 @@ export class Registry {
     return htlc.autoFailHeight <= this.#height + this.#config.autoFailMarginBlocks;
   }
 
+  /**
+   * The parts add up to the set's total_msat (more is allowed: payers add noise to each part's amount,
+   * LND settles a set once its parts reach total_msat). The invoice amount is checked again here, not
+   * only by inspect.ts, because settling for less than it is the one loss this state machine must
+   * never allow.
+   */
+  #isComplete(set: PaymentSet): boolean {
+    return set.sumMsat >= (set.totalMsat > set.invoiceAmountMsat ? set.totalMsat : set.invoiceAmountMsat);
+  }
+
   #allConfirmed(set: PaymentSet): boolean {
     for (const part of set.parts.values()) if (!part.confirmed) return false;
     return true;
@@ -365,7 +404,7 @@ export class Registry {
   #proceed(hashHex: string, set: PaymentSet, nowMs: number, out: Decision[]): void {
     if (!this.#allConfirmed(set)) return;
     const phase = set.phase;
-    if (phase.kind === 'accepting' && set.sumMsat === set.invoiceAmountMsat) this.#onComplete(hashHex, set, nowMs, out);
+    if (phase.kind === 'accepting' && this.#isComplete(set)) this.#onComplete(hashHex, set, nowMs, out);
     else if (phase.kind === 'accepted' && phase.applicationSettled) this.#commit(set, phase.setId, out);
     else if (phase.kind === 'committed' && !phase.released) {
       for (const member of phase.members) if (!set.parts.has(member)) return; // a restored set waits for every member

@@ -17,10 +17,16 @@ export interface ArrivedHtlc {
   readonly expiry: number;
   /** The height at which its node fails it on its own (LND's auto_fail_height), blocks. */
   readonly autoFailHeight: number;
-  /** total_msat of the payment's MPP record, msat. */
+  /** total_msat of the payment's MPP record, msat (at least invoiceAmountMsat: inspect.ts). */
   readonly totalMsat: bigint;
   /** The invoice amount carried in the payment_addr, msat. */
   readonly invoiceAmountMsat: bigint;
+  /**
+   * The invoice's min_final_cltv_expiry_delta (BOLT 11 `c`), blocks: a new part must expire at least
+   * this many blocks above the current height. Every lnmux invoice carries the configured
+   * `invoice.minFinalCltvExpiryDelta` (docs/sphinx.md, "Final-hop rules").
+   */
+  readonly minFinalCltvExpiryDelta: number;
   /** When the invoice expires, carried in the payment_addr, unix seconds. */
   readonly invoiceExpiresAt: number;
   /** The final hop's shared secret, to encrypt a failure back to the sender. */
@@ -92,8 +98,14 @@ export type FailOutcome =
   | 'invoiceAlreadySettled'
   /** The set is complete and decided; an extra HTLC cannot join it. */
   | 'setClosed'
-  /** This HTLC would take the set above the invoice amount. */
+  /** The set holds its total_msat already (it waits for a part's node to come back): this HTLC is not needed. */
   | 'overpayment'
+  /** This HTLC's MPP total_msat differs from the one the set's other parts carry. */
+  | 'totalMismatch'
+  /** On arrival, the HTLC's expiry is below the current height plus the invoice's min_final_cltv_expiry_delta. */
+  | 'finalCltvTooSoon'
+  /** On arrival, the HTLC's expiry is more than 65,535 blocks above the current height (LND's bound). */
+  | 'finalCltvTooFar'
   /** The part waited longer than the MPP timeout for the rest of its set (BOLT 4 mpp_timeout). */
   | 'mppTimeout'
   /** Hold mode: the accepted set was not settled or cancelled in time. */

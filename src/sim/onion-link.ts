@@ -24,6 +24,10 @@ export function readOnion(offer: HtlcOffer, ecdh: Ecdh, height: number): OnionDe
   const peeled = peelOnion(offer.onion, offer.paymentHash, ecdh);
   if (!peeled.ok) return { kind: 'malformed', resolution: malformedResolution(offer.onion, peeled.error) };
   const { sharedSecret, next } = peeled.value;
+  // The simulator does not read the legacy hop_data that LND still reads: answered as before.
+  if (peeled.value.format === 'legacy') {
+    return { kind: 'malformed', resolution: malformedResolution(offer.onion, { kind: 'invalidOnionPayload', reason: 'lengthBelowMinimum', sharedSecret }) };
+  }
   const payload = decodeHopPayload(peeled.value.payload, next.kind === 'final' ? 'final' : 'intermediate');
   if (!payload.ok) {
     // LND reports the offending type and always offset 0 (htlcswitch/hop/payload.go).

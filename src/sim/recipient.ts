@@ -145,6 +145,11 @@ export class SimRecipient implements HtlcReceiver {
       deliver(malformedResolution(offer.onion, peeled.error));
       return;
     }
+    // The simulator does not read the legacy hop_data that LND still reads: answered as before.
+    if (peeled.value.format === 'legacy') {
+      deliver(malformedResolution(offer.onion, { kind: 'invalidOnionPayload', reason: 'lengthBelowMinimum', sharedSecret: peeled.value.sharedSecret }));
+      return;
+    }
     const secret = peeled.value.sharedSecret;
     const fail = (message: FailureMessage): void => deliver({ kind: 'fail', reason: createFailurePacket(secret, encodeFailureMessage(message)) });
     if (peeled.value.next.kind !== 'final') {

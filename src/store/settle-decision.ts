@@ -1,6 +1,6 @@
 /**
  * The settle decision, pure: given the locked invoice rows and a batch of settle requests (in arrival
- * order), what each request gets. A request on an open invoice whose amounts add up commits its set; the
+ * order), what each request gets. A request on an open invoice whose amounts add up to at least the invoice amount commits its set; the
  * same set again (later in the batch, or already stored) is accepted again; any other set is refused.
  * The batch runner (settle.ts) applies the writes and fills in the database's times.
  */
@@ -101,7 +101,9 @@ export function decideSettles(
       }
       case 'open': {
         const setMsat = setAmountMsat(request.htlcs);
-        if (setMsat !== invoice.amountMsat) {
+        // Short of the invoice amount is refused (the preimage for less is a loss). More is the
+        // payer's noise, accepted as LND accepts it (docs/sphinx.md, "Final-hop rules").
+        if (setMsat < invoice.amountMsat) {
           return { kind: 'amountMismatch', invoiceMsat: invoice.amountMsat, setMsat };
         }
         written.set(key, { setId: request.setId, writeIndex: index });

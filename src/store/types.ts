@@ -146,7 +146,7 @@ export type SettleCommitOutcome =
   | { readonly kind: 'alreadySettledWithOtherSet'; readonly setId: Uint8Array }
   | { readonly kind: 'cancelled' }
   | { readonly kind: 'unknown' }
-  /** The set's amounts do not add up to the invoice amount (never a partial or excess settle). */
+  /** The set's amounts add up to less than the invoice amount (never a partial settle; more is accepted, as LND does). */
   | { readonly kind: 'amountMismatch'; readonly invoiceMsat: bigint; readonly setMsat: bigint }
   /** An HTLC of the set is already recorded in another invoice's set: an upstream bug, nothing written. */
   | { readonly kind: 'htlcInOtherSet'; readonly key: CircuitKey }

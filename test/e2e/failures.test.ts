@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeInvoice } from '../../src/mux/invoice-factory.js';
 import type { Mux } from '../../src/mux/mux.js';
+import { decodeInvoice } from '../../src/protocol/bolt11.js';
 import { hexToBytes } from '../../src/protocol/bytes.js';
 import { ecdhWithPrivateKey } from '../../src/protocol/ecdh.js';
 import { deriveKeyring } from '../../src/protocol/keyring.js';
@@ -89,6 +90,14 @@ describeEachBackend('payments that fail, and what the payer reads (%s)', (backen
     };
   }
 
+  /** A hand-made HTLC that lnmux settled: the payer holds the invoice's preimage and the store shows the invoice settled. */
+  async function expectRawSettled(outcome: RawOutcome, paymentHash: Uint8Array): Promise<void> {
+    expect(outcome.kind, JSON.stringify(outcome, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).toBe('settled');
+    if (outcome.kind !== 'settled') return;
+    expect(createHash('sha256').update(outcome.preimage).digest()).toEqual(Buffer.from(paymentHash));
+    await until(async () => (await store().getInvoice(paymentHash))?.state === 'settled', 'the store to show the invoice settled');
+  }
+
   async function expectNextPaymentSettles(): Promise<void> {
     const invoice = await mux.createInvoice({ amountMsat: 12_345_000n, description: 'after a bad HTLC' });
     await expectPaidAndSettled(store(), invoice.paymentHash, await cluster().payer.pay(invoice.paymentRequest));
@@ -135,18 +144,32 @@ describeEachBackend('payments that fail, and what the payer reads (%s)', (backen
       expect((await store().getInvoice(invoice.paymentHash))?.state).toBe('cancelled');
     });
 
-    it('fails an HTLC whose MPP total_msat differs from the invoice amount', async () => {
+    it('fails an HTLC whose MPP total_msat is below the invoice amount', async () => {
       const invoice = await mux.createInvoice({ amountMsat: 25_000_000n, description: 'wrong total' });
       const spec = rawSpec(invoice, { amountMsat: 24_000_000n, paymentData: { paymentAddr: invoice.paymentAddr, totalMsat: 24_000_000n } });
       expectRawUnknownDetails(await sendRawHtlc(cluster(), spec).outcome, 24_000_000n);
       expect((await store().getInvoice(invoice.paymentHash))?.state).toBe('open');
     });
 
-    it('fails an HTLC that pays more than the invoice amount', async () => {
+    it('settles an HTLC that pays more than the invoice amount (amt_to_forward above it, total_msat the invoice amount), as LND does', async () => {
       const invoice = await mux.createInvoice({ amountMsat: 26_000_000n, description: 'overpaid' });
       const outcome = await sendRawHtlc(cluster(), rawSpec(invoice, { amountMsat: 26_000_001n })).outcome;
-      expectRawUnknownDetails(outcome, 26_000_001n);
+      await expectRawSettled(outcome, invoice.paymentHash);
+      expect((await store().listInvoiceHtlcs(invoice.paymentHash)).map((h) => h.amountMsat)).toEqual([26_000_001n]);
+    });
+
+    it('settles a two-part payment whose total_msat is above the invoice amount once its parts reach total_msat, not before', async () => {
+      const invoice = await mux.createInvoice({ amountMsat: 35_000_000n, description: 'total above the amount' });
+      const paymentData = { paymentAddr: invoice.paymentAddr, totalMsat: 40_000_000n };
+      // 35,000,000 msat reach the invoice amount but not the payer's total: the set waits.
+      const first = sendRawHtlc(cluster(), rawSpec(invoice, { node: 0, amountMsat: 35_000_000n, paymentData }));
+      const pending = new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), 300));
+      expect(await Promise.race([first.outcome, pending])).toBe('pending');
       expect((await store().getInvoice(invoice.paymentHash))?.state).toBe('open');
+      const second = sendRawHtlc(cluster(), rawSpec(invoice, { node: 1, amountMsat: 5_000_000n, paymentData }));
+      await expectRawSettled(await first.outcome, invoice.paymentHash);
+      await expectRawSettled(await second.outcome, invoice.paymentHash);
+      expect((await store().listInvoiceHtlcs(invoice.paymentHash)).map((h) => h.amountMsat).sort()).toEqual([35_000_000n, 5_000_000n].sort());
     });
 
     it('fails a second payment of an invoice already settled, and keeps the first set as the only one', async () => {
@@ -159,19 +182,45 @@ describeEachBackend('payments that fail, and what the payer reads (%s)', (backen
   });
 
   describe('HTLC-level refusals', () => {
-    it('fails an HTLC whose amount differs from the payload amt_to_forward with final_incorrect_htlc_amount', async () => {
+    it('fails an HTLC whose amount is below the payload amt_to_forward with final_incorrect_htlc_amount', async () => {
       const invoice = await mux.createInvoice({ amountMsat: 30_000_000n, description: 'amount mismatch' });
       const outcome = await sendRawHtlc(cluster(), rawSpec(invoice, { finalAmountMsat: 30_000_001n })).outcome;
       expect(outcome).toMatchObject({ kind: 'failed', hopIndex: 1, failure: { kind: 'finalIncorrectHtlcAmount', incomingHtlcAmtMsat: 30_000_000n } });
     });
 
-    it('fails an HTLC whose expiry differs from the payload outgoing_cltv_value with final_incorrect_cltv_expiry', async () => {
+    it('fails an HTLC whose expiry is below the payload outgoing_cltv_value with final_incorrect_cltv_expiry', async () => {
       const invoice = await mux.createInvoice({ amountMsat: 31_000_000n, description: 'cltv mismatch' });
       const c = cluster();
       const built = buildRawOnion(c, rawSpec(invoice));
       const outgoingExpiry = built.expiry - 40;
       const outcome = await sendRawHtlc(c, rawSpec(invoice, { finalCltv: outgoingExpiry + 1 })).outcome;
       expect(outcome).toMatchObject({ kind: 'failed', hopIndex: 1, failure: { kind: 'finalIncorrectCltvExpiry', cltvExpiry: outgoingExpiry } });
+    });
+
+    it('settles an HTLC whose amount is above its payload amt_to_forward (the payer adds noise)', async () => {
+      const invoice = await mux.createInvoice({ amountMsat: 30_500_000n, description: 'amount above amt_to_forward' });
+      const outcome = await sendRawHtlc(cluster(), rawSpec(invoice, { amountMsat: 30_500_007n, finalAmountMsat: 30_500_000n, paymentData: { paymentAddr: invoice.paymentAddr, totalMsat: 30_500_000n } })).outcome;
+      await expectRawSettled(outcome, invoice.paymentHash);
+    });
+
+    it('settles an HTLC whose expiry is above its payload outgoing_cltv_value (the payer adds noise)', async () => {
+      const invoice = await mux.createInvoice({ amountMsat: 31_500_000n, description: 'expiry above outgoing_cltv_value' });
+      const c = cluster();
+      const outgoingExpiry = buildRawOnion(c, rawSpec(invoice)).expiry - 40;
+      const outcome = await sendRawHtlc(c, rawSpec(invoice, { finalCltv: outgoingExpiry - 2 })).outcome;
+      await expectRawSettled(outcome, invoice.paymentHash);
+    });
+
+    it("fails an HTLC whose expiry is below the height plus the invoice's min_final_cltv_expiry_delta with incorrect_or_unknown_payment_details; at the height plus c it settles", async () => {
+      const invoice = await mux.createInvoice({ amountMsat: 31_700_000n, description: 'final cltv too soon' });
+      const minFinal = decodeInvoice(invoice.paymentRequest);
+      if (!minFinal.ok) throw new Error('lnmux made an invoice it cannot decode');
+      const cDelta = minFinal.value.minFinalCltvExpiryDelta!;
+      expect(cDelta).toBe(40);
+      // The payload asks exactly what the HTLC carries: only the invoice's c can refuse it.
+      expectRawUnknownDetails(await sendRawHtlc(cluster(), rawSpec(invoice, { finalCltvDelta: cDelta - 1 })).outcome, 31_700_000n);
+      expect((await store().getInvoice(invoice.paymentHash))?.state).toBe('open');
+      await expectRawSettled(await sendRawHtlc(cluster(), rawSpec(invoice, { finalCltvDelta: cDelta })).outcome, invoice.paymentHash);
     });
 
     it('fails an HTLC that pays the virtual hop less than its fee with temporary_channel_failure from the cluster node', async () => {
@@ -227,6 +276,13 @@ describeEachBackend('payments that fail, and what the payer reads (%s)', (backen
       const payload = Uint8Array.from([0x04, 0x01, 0x10, 0x02, 0x01, 0x05]);
       const outcome = await sendRawHtlc(cluster(), rawSpec(invoice, { finalPayloadBytes: payload })).outcome;
       expect(outcome).toMatchObject({ kind: 'failed', hopIndex: 1, failure: { kind: 'invalidOnionPayload' } });
+      await expectNextPaymentSettles();
+    });
+
+    it('fails an HTLC whose final payload is in the legacy (pre-TLV) format with incorrect_or_unknown_payment_details, as LND does', async () => {
+      const invoice = await mux.createInvoice({ amountMsat: 44_000_000n, description: 'legacy payload' });
+      expectRawUnknownDetails(await sendRawHtlc(cluster(), rawSpec(invoice, { legacyFinal: true })).outcome, 44_000_000n);
+      expect((await store().getInvoice(invoice.paymentHash))?.state).toBe('open');
       await expectNextPaymentSettles();
     });
 

@@ -80,6 +80,18 @@ describe('checks before intercepting', () => {
     expect(log.stateKinds().slice(0, 3)).toEqual(['connecting', 'checking', 'ready']);
   });
 
+  it("knows the node's height from GetInfo when it becomes ready, before any block epoch or interceptor stream", async () => {
+    const fake = await startFake();
+    fake.height = 812_345;
+    const { gateway, log } = startGateway(fake);
+    let atReady: number | undefined;
+    gateway.onState((state) => {
+      if (state.kind === 'ready') atReady = gateway.blockHeight;
+    });
+    await log.next(isState('ready'));
+    expect(atReady).toBe(812_345);
+  });
+
   const refusals: Array<[string, Partial<FakeLndOptions>, Partial<NodeGatewayConfig>, object]> = [
     ['a node with another pubkey, naming both', { pubkey: OTHER }, {}, { kind: 'pubkeyMismatch', configured: PUBKEY, reported: OTHER }],
     ['a node on another network', { network: 'testnet' }, {}, { kind: 'networkMismatch', configured: 'regtest', reported: 'testnet' }],

@@ -6,6 +6,8 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { bytesToHex } from '../../src/protocol/bytes.js';
 import { ecdhWithPrivateKey } from '../../src/protocol/ecdh.js';
+import { decodeFailureMessage } from '../../src/protocol/failure-message.js';
+import { decryptFailurePacket } from '../../src/protocol/failure-onion.js';
 import { encodeHopPayload } from '../../src/protocol/hop-payload.js';
 import { deriveKeyring } from '../../src/protocol/keyring.js';
 import { setId, type CircuitKey } from '../../src/protocol/index.js';
@@ -53,20 +55,45 @@ class RecordingLink implements NodeLink {
   }
 }
 
-function engineWith(store: SettleStore, link = new RecordingLink()) {
+function engineWith(store: SettleStore, link = new RecordingLink(), options: { height?: number | undefined; logger?: pino.Logger } = { height: HEIGHT }) {
   const engine = new SettlementEngine({
     registry: { mode: 'auto', mppTimeoutMs: 120_000, holdTimeoutMs: 60_000, expiryMarginBlocks: 10, autoFailMarginBlocks: 3 },
     policy: { feeBaseMsat: 0n, feeProportionalMillionths: 0n, cltvExpiryDelta: 40 },
+    minFinalCltvExpiryDelta: 40,
     ecdh: ecdhWithPrivateKey(keyring.identityPrivateKey()),
     keyring,
     store,
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
     storeRetryMs: 5,
     replayWindowMs: 50,
   });
   engine.attachNode(link, SCID);
-  engine.onBlock(HEIGHT);
+  if (options.height !== undefined) engine.onBlock(options.height);
   return { engine, link };
+}
+
+/**
+ * An HTLC whose final payload names a payment_addr lnmux did not make, and what its payer reads from
+ * a FAIL (the failure decrypted with the onion's shared secret).
+ */
+function unknownInvoiceHtlc(htlcId: bigint) {
+  const foreign = createStatelessInvoice(deriveKeyring(new Uint8Array(32).fill(9)), { amountMsat: 10_000n, expiresAt: 4_000_000_000 });
+  const payload = encodeHopPayload({
+    amtToForwardMsat: 10_000n,
+    outgoingCltvValue: HEIGHT + 40,
+    paymentData: { paymentAddr: foreign.paymentAddr, totalMsat: 10_000n },
+    otherRecords: [],
+  });
+  const built = buildOnion([{ publicKey: keyring.nodePubkey, payload }], new Uint8Array(32).fill(Number(htlcId) + 1), invoice.paymentHash);
+  const payerReads = (response: InterceptorResponse | undefined) => {
+    if (response?.kind !== 'failWithMessage') throw new Error(`expected a FAIL with a message, got ${response?.kind}`);
+    const decrypted = decryptFailurePacket(built.sharedSecrets, response.failureMessage);
+    if (!decrypted.ok) throw new Error('the payer cannot read the failure');
+    const decoded = decodeFailureMessage(decrypted.value.failureMessage);
+    if (!decoded.ok) throw new Error('the payer cannot decode the failure');
+    return decoded.value;
+  };
+  return { htlc: { ...htlc(htlcId), onionBlob: built.onion }, payerReads };
 }
 
 function htlc(
@@ -342,6 +369,38 @@ describe('SettlementEngine', () => {
     engine.onInterceptorUp(NODE_HEX);
     await engine.onHtlc(NODE_HEX, htlc(1n));
     expect(link.sent.map((r) => r.kind)).toEqual(['settle']);
+    engine.stop();
+  });
+
+  it('holds an HTLC for the virtual node until a node tells the height, then fails it with that height, never 0; a forward goes on at once', async () => {
+    const { engine, link } = engineWith(fakeStore(), new RecordingLink(), { height: undefined });
+    const unknown = unknownInvoiceHtlc(1n);
+    const answered = engine.onHtlc(NODE_HEX, unknown.htlc);
+    await engine.onHtlc(NODE_HEX, htlc(2n, 10_000n, { outgoingRequestedChanId: 12345n }));
+    expect(link.sent.map((r) => r.kind)).toEqual(['resume']);
+    engine.onBlock(HEIGHT + 5, NODE_HEX);
+    await answered;
+    expect(link.sent.map((r) => r.kind)).toEqual(['resume', 'failWithMessage']);
+    expect(unknown.payerReads(link.sent[1])).toEqual({ kind: 'incorrectOrUnknownPaymentDetails', htlcMsat: 10_000n, height: HEIGHT + 5 });
+    engine.stop();
+  });
+
+  it('answers with the best height of the cluster when nodes disagree, and logs the node whose height it was', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const { engine, link } = engineWith(fakeStore(), new RecordingLink(), { height: undefined, logger });
+    const behind = `03${'11'.repeat(32)}`;
+    engine.onBlock(HEIGHT + 2, NODE_HEX);
+    engine.onBlock(HEIGHT, behind);
+    const unknown = unknownInvoiceHtlc(1n);
+    await engine.onHtlc(NODE_HEX, unknown.htlc);
+    expect(unknown.payerReads(link.sent[0])).toEqual({ kind: 'incorrectOrUnknownPaymentDetails', htlcMsat: 10_000n, height: HEIGHT + 2 });
+    expect(lines.find((l) => l['msg'] === 'Htlc rejected')).toMatchObject({
+      reason: 'paymentAddrInvalid',
+      height: HEIGHT + 2,
+      heightNode: NODE_HEX,
+      nodeHeights: { [NODE_HEX]: HEIGHT + 2, [behind]: HEIGHT },
+    });
     engine.stop();
   });
 });

@@ -3,7 +3,7 @@ import { ecdhWithPrivateKey } from '../../src/protocol/ecdh.js';
 import { decodeFailureMessage } from '../../src/protocol/failure-message.js';
 import { createFailurePacket, decryptFailurePacket } from '../../src/protocol/failure-onion.js';
 import { encodeFailureMessage } from '../../src/protocol/failure-message.js';
-import { encodeHopPayload, type HopPayload } from '../../src/protocol/hop-payload.js';
+import { encodeHopPayload, encodeLegacyHopData, type HopPayload } from '../../src/protocol/hop-payload.js';
 import { deriveKeyring } from '../../src/protocol/keyring.js';
 import { buildOnion } from '../../src/protocol/sphinx-build.js';
 import { createStatelessInvoice } from '../../src/protocol/stateless-invoice.js';
@@ -24,6 +24,7 @@ const ctx: InspectContext = {
   ecdh: ecdhWithPrivateKey(keyring.identityPrivateKey()),
   keyring,
   height: HEIGHT,
+  minFinalCltvExpiryDelta: 40,
 };
 
 function finalPayload(overrides: Partial<HopPayload> = {}): HopPayload {
@@ -40,6 +41,12 @@ function finalPayload(overrides: Partial<HopPayload> = {}): HopPayload {
 function onionFor(payload: Uint8Array | HopPayload, hash = invoice.paymentHash) {
   const bytes = payload instanceof Uint8Array ? payload : encodeHopPayload(payload);
   return buildOnion([{ publicKey: keyring.nodePubkey, payload: bytes }], sessionKey, hash);
+}
+
+/** The same, with the legacy (pre-TLV) hop_data a payer may still send. */
+function legacyOnionFor(amtToForwardMsat = 4_000n, outgoingCltvValue = HEIGHT + 40) {
+  const hopData = encodeLegacyHopData({ shortChannelId: 0n, amtToForwardMsat, outgoingCltvValue });
+  return buildOnion([{ publicKey: keyring.nodePubkey, payload: hopData, format: 'legacy' }], sessionKey, invoice.paymentHash);
 }
 
 function offered(overrides: Partial<OfferedHtlc> = {}, payload: Uint8Array | HopPayload = finalPayload()): OfferedHtlc {
@@ -127,19 +134,38 @@ describe('inspectHtlc', () => {
     expect(senderReads(r.sharedSecret, r.message)).toMatchObject({ kind: 'invalidOnionPayload', type: 2n, offset: 0 });
   });
 
-  it('fails when the HTLC does not carry what the payload says: final_incorrect_htlc_amount / cltv_expiry', () => {
+  it('fails when the HTLC carries less than the payload says: final_incorrect_htlc_amount / cltv_expiry, readable by the sender', () => {
     const amount = rejection(offered({ outgoingAmountMsat: 3_999n, incomingAmountMsat: 5_000n }));
-    expect(amount.kind === 'failMessage' && amount.message).toEqual({ kind: 'finalIncorrectHtlcAmount', incomingHtlcAmtMsat: 3_999n });
+    if (amount.kind !== 'failMessage') throw new Error('expected an encrypted failure');
+    expect(amount.reason).toBe('amountBelowPayload');
+    expect(senderReads(amount.sharedSecret, amount.message)).toEqual({ kind: 'finalIncorrectHtlcAmount', incomingHtlcAmtMsat: 3_999n });
     const cltv = rejection(offered({ outgoingExpiry: HEIGHT + 39, incomingExpiry: HEIGHT + 79 }));
-    expect(cltv.kind === 'failMessage' && cltv.message).toEqual({ kind: 'finalIncorrectCltvExpiry', cltvExpiry: HEIGHT + 39 });
+    if (cltv.kind !== 'failMessage') throw new Error('expected an encrypted failure');
+    expect(cltv.reason).toBe('cltvBelowPayload');
+    expect(senderReads(cltv.sharedSecret, cltv.message)).toEqual({ kind: 'finalIncorrectCltvExpiry', cltvExpiry: HEIGHT + 39 });
   });
 
-  it('gives the same incorrect_or_unknown_payment_details for no MPP record, a foreign payment_addr and a wrong total', () => {
+  it('accepts an HTLC that carries more than the payload asks, in amount and in expiry (the payer adds noise)', () => {
+    const result = inspectHtlc(offered({ outgoingAmountMsat: 4_001n, incomingAmountMsat: 5_002n, outgoingExpiry: HEIGHT + 41, incomingExpiry: HEIGHT + 81 }), ctx);
+    if (result.kind !== 'arrived') throw new Error(`expected arrived, got ${result.kind}`);
+    // The set counts what the HTLC carries, not what the payload asked.
+    expect(result.htlc).toMatchObject({ amountMsat: 4_001n, expiry: HEIGHT + 41 });
+  });
+
+  it('accepts a total_msat above the invoice amount, as LND does (no upper bound), and carries the invoice c', () => {
+    for (const totalMsat of [10_001n, 20_000n, 20_001n]) {
+      const result = inspectHtlc(offered({}, finalPayload({ paymentData: { paymentAddr: invoice.paymentAddr, totalMsat } })), ctx);
+      if (result.kind !== 'arrived') throw new Error(`expected arrived for ${totalMsat}, got ${result.kind}`);
+      expect(result.htlc).toMatchObject({ totalMsat, invoiceAmountMsat: 10_000n, minFinalCltvExpiryDelta: 40 });
+    }
+  });
+
+  it('gives the same incorrect_or_unknown_payment_details for no MPP record, a foreign payment_addr and a total below the invoice amount', () => {
     const other = createStatelessInvoice(deriveKeyring(new Uint8Array(32).fill(9)), { amountMsat: 10_000n, expiresAt: 2_000_000_000 });
     const cases: [string, HopPayload][] = [
       ['missingPaymentData', finalPayload({ paymentData: undefined })],
       ['paymentAddrInvalid', finalPayload({ paymentData: { paymentAddr: other.paymentAddr, totalMsat: 10_000n } })],
-      ['totalMismatch', finalPayload({ paymentData: { paymentAddr: invoice.paymentAddr, totalMsat: 9_000n } })],
+      ['totalBelowInvoice', finalPayload({ paymentData: { paymentAddr: invoice.paymentAddr, totalMsat: 9_999n } })],
     ];
     for (const [reason, payload] of cases) {
       const r = rejection(offered({}, payload));
@@ -151,6 +177,17 @@ describe('inspectHtlc', () => {
         height: HEIGHT,
       });
     }
+  });
+
+  it('answers a legacy (pre-TLV) final payload as LND does: its amount and expiry checked, then incorrect_or_unknown_payment_details', () => {
+    const legacy = rejection(offered({ onionBlob: legacyOnionFor().onion }));
+    if (legacy.kind !== 'failMessage') throw new Error('expected an encrypted failure');
+    expect(legacy.reason).toBe('legacyPayload');
+    expect(senderReads(legacy.sharedSecret, legacy.message)).toEqual({ kind: 'incorrectOrUnknownPaymentDetails', htlcMsat: 4_000n, height: HEIGHT });
+    const short = rejection(offered({ onionBlob: legacyOnionFor(4_001n).onion }));
+    expect(short.kind === 'failMessage' && short.message).toEqual({ kind: 'finalIncorrectHtlcAmount', incomingHtlcAmtMsat: 4_000n });
+    const early = rejection(offered({ onionBlob: legacyOnionFor(4_000n, HEIGHT + 41).onion }));
+    expect(early.kind === 'failMessage' && early.message).toEqual({ kind: 'finalIncorrectCltvExpiry', cltvExpiry: HEIGHT + 40 });
   });
 
   it('fails an onion that asks the virtual node to forward further (it has no channels)', () => {

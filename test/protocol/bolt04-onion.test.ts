@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
 import { ecdhWithPrivateKey } from '../../src/protocol/ecdh.js';
+import { decodeLegacyHopData, encodeLegacyHopData } from '../../src/protocol/hop-payload.js';
 import { buildOnion } from '../../src/protocol/sphinx-build.js';
 import { generateKey, hmacSha256 } from '../../src/protocol/sphinx-keys.js';
 import {
@@ -169,15 +170,38 @@ describe('peelOnion errors', () => {
     }
   });
 
-  it('gives invalidOnionPayload lengthBelowMinimum for a payload length of 0 or 1', () => {
-    for (const payload of [new Uint8Array(0), new Uint8Array(1)]) {
-      const single = buildOnion([{ publicKey: route[1]!.publicKey, payload }], sessionKey, paymentHash);
-      // The HMAC was good: the error carries the shared secret so the failure can go back encrypted.
-      expect(peelOnion(single.onion, paymentHash, ecdh)).toEqual({
-        ok: false,
-        error: { kind: 'invalidOnionPayload', reason: 'lengthBelowMinimum', sharedSecret: single.sharedSecrets[0] },
-      });
-    }
+  it('gives invalidOnionPayload lengthBelowMinimum for a payload length of 1, and reads a first byte of 0 as the legacy format, as LND does', () => {
+    const single = buildOnion([{ publicKey: route[1]!.publicKey, payload: new Uint8Array(1) }], sessionKey, paymentHash);
+    // The HMAC was good: the error carries the shared secret so the failure can go back encrypted.
+    expect(peelOnion(single.onion, paymentHash, ecdh)).toEqual({
+      ok: false,
+      error: { kind: 'invalidOnionPayload', reason: 'lengthBelowMinimum', sharedSecret: single.sharedSecrets[0] },
+    });
+    // Length 0 is the legacy realm byte: 33 bytes of hop_data, then the next HMAC (lightning-onion's DecodeHopPayload).
+    const empty = buildOnion([{ publicKey: route[1]!.publicKey, payload: new Uint8Array(0) }], sessionKey, paymentHash);
+    const peeled = peelOnion(empty.onion, paymentHash, ecdh);
+    expect(peeled.ok && peeled.value.format).toBe('legacy');
+    expect(peeled.ok && peeled.value.payload.length).toBe(33);
+  });
+
+  it('round-trips a legacy final hop_data behind a TLV hop', () => {
+    const legacy = { shortChannelId: 0n, amtToForwardMsat: 4_000_000n, outgoingCltvValue: 800_040 };
+    const twoHops = buildOnion(
+      [
+        { publicKey: route[0]!.publicKey, payload: route[0]!.payload },
+        { publicKey: route[1]!.publicKey, payload: encodeLegacyHopData(legacy), format: 'legacy' },
+      ],
+      sessionKey,
+      paymentHash,
+    );
+    const first = peelOnion(twoHops.onion, paymentHash, ecdhWithPrivateKey(nodeKey));
+    if (!first.ok || first.value.next.kind !== 'forward') throw new Error('the first hop cannot peel its layer');
+    expect(first.value.format).toBe('tlv');
+    const last = peelOnion(first.value.next.onion, paymentHash, ecdh);
+    if (!last.ok) throw new Error('the last hop cannot peel its layer');
+    expect(last.value.format).toBe('legacy');
+    expect(last.value.next.kind).toBe('final');
+    expect(decodeLegacyHopData(last.value.payload)).toEqual(legacy);
   });
 
   it('gives invalidOnionPayload lengthPastEnd when the payload and next HMAC run past 1300 bytes', () => {

@@ -29,6 +29,7 @@ function htlc(k: CircuitKey, amountMsat: bigint, overrides: Partial<ArrivedHtlc>
     totalMsat: 10_000n,
     invoiceAmountMsat: 10_000n,
     invoiceExpiresAt: EXPIRES_AT,
+    minFinalCltvExpiryDelta: 40,
     sharedSecret: new Uint8Array(32).fill(1),
     ...overrides,
   };
@@ -77,18 +78,58 @@ describe('Registry, auto mode', () => {
     expect(settled.filter((d) => d.kind === 'settle').map((d) => d.kind === 'settle' && d.key)).toEqual([a, b]);
   });
 
-  it('fails a part that would take the set above the invoice amount and keeps the others', () => {
+  it('completes a set with a part that takes it above its total_msat (LND settles once the parts reach it) and commits every part', () => {
     const r = registry();
     r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 6_000n), invoice: open }, T0);
     const over = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 5_000n), invoice: open }, T0);
-    expect(outcomes(over)).toEqual(['overpayment']);
-    const d = over[0];
-    expect(d?.kind === 'fail' && d.message).toEqual({
-      kind: 'incorrectOrUnknownPaymentDetails',
-      htlcMsat: 5_000n,
-      height: HEIGHT,
-    });
-    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 3n), 4_000n), invoice: open }, T0))).toEqual([
+    expect(kinds(over)).toEqual(['hold', 'commitSettle']);
+    const commit = over[1];
+    expect(commit?.kind === 'commitSettle' && commit.htlcs.map((h) => h.amountMsat)).toEqual([6_000n, 5_000n]);
+    // Complete: a further part cannot join.
+    expect(outcomes(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 3n), 4_000n), invoice: open }, T0))).toEqual(['setClosed']);
+  });
+
+  it("waits for the payer's total_msat when it is above the invoice amount, and never completes short of the invoice amount", () => {
+    const r = registry();
+    const total = { totalMsat: 15_000n };
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 10_000n, total), invoice: open }, T0))).toEqual(['hold']);
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 5_000n, total), invoice: open }, T0))).toEqual(['hold', 'commitSettle']);
+    // A total_msat below the invoice amount never reaches the registry (inspect.ts); were one to, the
+    // set still waits for the invoice amount.
+    const short = registry();
+    const low = { totalMsat: 5_000n };
+    expect(kinds(short.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 5_000n, low), invoice: open }, T0))).toEqual(['hold']);
+    expect(kinds(short.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 5_000n, low), invoice: open }, T0))).toEqual(['hold', 'commitSettle']);
+  });
+
+  it('fails a part whose total_msat differs from the set\'s with incorrect_or_unknown_payment_details, and keeps the others', () => {
+    const r = registry();
+    r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 6_000n), invoice: open }, T0);
+    const other = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 4_000n, { totalMsat: 12_000n }), invoice: open }, T0);
+    expect(outcomes(other)).toEqual(['totalMismatch']);
+    expect(other[0]?.kind === 'fail' && other[0].message).toEqual({ kind: 'incorrectOrUnknownPaymentDetails', htlcMsat: 4_000n, height: HEIGHT });
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 3n), 4_000n), invoice: open }, T0))).toEqual(['hold', 'commitSettle']);
+  });
+
+  it('fails a part that arrives while its set holds its total and waits for a reconnecting node (overpayment)', () => {
+    const r = registry();
+    r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_B, 1n), 6_000n), invoice: open }, T0);
+    r.step({ kind: 'nodeDisconnected', node: Buffer.from(NODE_B).toString('hex') }, T0);
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 4_000n), invoice: open }, T0))).toEqual(['hold']);
+    const extra = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 1_000n), invoice: open }, T0);
+    expect(outcomes(extra)).toEqual(['overpayment']);
+  });
+
+  it("fails a new part whose expiry is below the height plus the invoice's min_final_cltv_expiry_delta; the height plus c itself passes", () => {
+    const r = registry();
+    const below = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 5_000n, { expiry: HEIGHT + 39 }), invoice: open }, T0);
+    expect(outcomes(below)).toEqual(['finalCltvTooSoon']);
+    expect(below[0]?.kind === 'fail' && below[0].message).toEqual({ kind: 'incorrectOrUnknownPaymentDetails', htlcMsat: 5_000n, height: HEIGHT });
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 5_000n, { expiry: HEIGHT + 40 }), invoice: open }, T0))).toEqual(['hold']);
+    // LND's upper bound: at most 65,535 blocks above the height.
+    expect(outcomes(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 4n), 5_000n, { expiry: HEIGHT + 65_536 }), invoice: open }, T0))).toEqual(['finalCltvTooFar']);
+    // Another invoice c: the rule follows the part's own.
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 3n), 5_000n, { expiry: HEIGHT + 30, minFinalCltvExpiryDelta: 30 }), invoice: open }, T0))).toEqual([
       'hold',
       'commitSettle',
     ]);
@@ -211,10 +252,12 @@ describe('Registry, auto mode', () => {
 
   it('fails a new part whose expiry is within the safety margin, and held parts when blocks reach it', () => {
     const r = registry();
-    expect(outcomes(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 1_000n, { expiry: HEIGHT + 10 }), invoice: open }, T0))).toEqual([
+    // c = 10: the invoice's own rule passes, lnmux's safety margin (expiryMarginBlocks) does not.
+    expect(outcomes(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 1_000n, { expiry: HEIGHT + 10, minFinalCltvExpiryDelta: 10 }), invoice: open }, T0))).toEqual([
       'expiryTooSoon',
     ]);
-    r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 1_000n, { expiry: HEIGHT + 20 }), invoice: open }, T0);
+    // An invoice with c = 20, so that a part expiring at HEIGHT + 20 is accepted and then held.
+    r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 2n), 1_000n, { expiry: HEIGHT + 20, minFinalCltvExpiryDelta: 20 }), invoice: open }, T0);
     r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 3n), 1_000n, { expiry: HEIGHT + 40 }), invoice: open }, T0);
     expect(r.step({ kind: 'blockConnected', height: HEIGHT + 9 }, T0)).toEqual([]);
     const ds = r.step({ kind: 'blockConnected', height: HEIGHT + 10 }, T0);

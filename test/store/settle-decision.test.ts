@@ -48,14 +48,12 @@ describe('decideSettles', () => {
     }
   });
 
-  it('refuses a set short of or above the invoice amount', () => {
+  it("refuses a set short of the invoice amount, and writes one above it (the payer's overpayment, as LND accepts it)", () => {
     const h = bytes32();
     expect(decideSettles(invoices([[h, open(10n)]]), [request(h, 9n)])).toEqual([
       { kind: 'amountMismatch', invoiceMsat: 10n, setMsat: 9n },
     ]);
-    expect(decideSettles(invoices([[h, open(10n)]]), [request(h, 11n, 2)])).toEqual([
-      { kind: 'amountMismatch', invoiceMsat: 10n, setMsat: 11n },
-    ]);
+    expect(decideSettles(invoices([[h, open(10n)]]), [request(h, 11n, 2)])).toEqual([{ kind: 'write' }]);
   });
 
   it('decides requests of one batch in order: the first set wins, its repeat follows it, others are refused', () => {

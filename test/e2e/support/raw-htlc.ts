@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { isPrivate } from 'tiny-secp256k1';
 import { decodeFailureMessage, type FailureMessage } from '../../../src/protocol/failure-message.js';
 import { decryptFailurePacket } from '../../../src/protocol/failure-onion.js';
-import { encodeHopPayload, type PaymentData } from '../../../src/protocol/hop-payload.js';
+import { encodeHopPayload, encodeLegacyHopData, type PaymentData } from '../../../src/protocol/hop-payload.js';
 import { buildOnion } from '../../../src/protocol/sphinx-build.js';
 import { generateKey, hmacSha256 } from '../../../src/protocol/sphinx-keys.js';
 import type { SimCluster } from '../../../src/sim/cluster.js';
@@ -36,12 +36,19 @@ export interface RawHtlcSpec {
   readonly feeMsat?: bigint;
   /** CLTV delta given to the cluster node for the virtual hop, blocks (default 40, the hint's). */
   readonly cltvDelta?: number;
+  /**
+   * The HTLC's expiry at the virtual node, in blocks above the current height (default 43: the
+   * invoice's `c` of 40 plus LND's block padding of 3).
+   */
+  readonly finalCltvDelta?: number;
   /** The final payload's amt_to_forward when it must differ from amountMsat. */
   readonly finalAmountMsat?: bigint;
   /** The final payload's outgoing_cltv_value when it must differ from the HTLC's. */
   readonly finalCltv?: number;
   /** Raw bytes of the final payload instead of an encoded one (a malformed payload). */
   readonly finalPayloadBytes?: Uint8Array;
+  /** The final hop in the legacy (pre-TLV) hop_data format: amt_to_forward and outgoing_cltv_value only. */
+  readonly legacyFinal?: boolean;
   /** Replaces the onion for the virtual node with garbage (the cluster node's own layer stays valid). */
   readonly garbleNextOnion?: boolean;
 }
@@ -73,7 +80,7 @@ function sessionKey(): Uint8Array {
 /** Builds the onion of `spec`; `sharedSecrets[0]` is the cluster node's, `[1]` the virtual node's. */
 export function buildRawOnion(cluster: SimCluster, spec: RawHtlcSpec): { onion: Uint8Array; sharedSecrets: Uint8Array[]; expiry: number; amountMsat: bigint } {
   const node = cluster.node(spec.node);
-  const outgoingExpiry = cluster.chain.height + FINAL_CLTV_MARGIN;
+  const outgoingExpiry = cluster.chain.height + (spec.finalCltvDelta ?? FINAL_CLTV_MARGIN);
   const nodePayload = encodeHopPayload({
     amtToForwardMsat: spec.amountMsat,
     outgoingCltvValue: outgoingExpiry,
@@ -82,6 +89,9 @@ export function buildRawOnion(cluster: SimCluster, spec: RawHtlcSpec): { onion: 
   });
   const finalPayload =
     spec.finalPayloadBytes ??
+    (spec.legacyFinal === true
+      ? encodeLegacyHopData({ shortChannelId: 0n, amtToForwardMsat: spec.finalAmountMsat ?? spec.amountMsat, outgoingCltvValue: spec.finalCltv ?? outgoingExpiry })
+      : undefined) ??
     encodeHopPayload({
       amtToForwardMsat: spec.finalAmountMsat ?? spec.amountMsat,
       outgoingCltvValue: spec.finalCltv ?? outgoingExpiry,
@@ -91,7 +101,7 @@ export function buildRawOnion(cluster: SimCluster, spec: RawHtlcSpec): { onion: 
   const built = buildOnion(
     [
       { publicKey: node.publicKey, payload: nodePayload },
-      { publicKey: spec.virtualPubkey, payload: finalPayload },
+      { publicKey: spec.virtualPubkey, payload: finalPayload, ...(spec.legacyFinal === true ? { format: 'legacy' as const } : {}) },
     ],
     sessionKey(),
     spec.paymentHash,

@@ -10,6 +10,7 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/wait.js';
 import { LnmuxdService, startApiServer, lnmuxdService, type ApiMux, type ApiServer } from '../../src/api/index.js';
 import { ConfigError, parseConfig } from '../../src/mux/config.js';
 import { UnknownSetError } from '../../src/mux/engine.js';
@@ -315,9 +316,9 @@ describe('lnmuxd lnmux.Service, hold mode', () => {
     const seen: string[] = [];
     stream.on('data', (m) => seen.push(`${m.hash.toString('hex')}/${m.set_id.toString('hex')}`));
     stream.on('error', () => {});
-    await until(() => seen.includes(`${held.hash.toString('hex')}/${held.setId.toString('hex')}`));
+    await waitUntil(() => seen.includes(`${held.hash.toString('hex')}/${held.setId.toString('hex')}`), { what: 'the held set on the stream' });
     const next = await acceptedInvoice();
-    await until(() => seen.includes(`${next.hash.toString('hex')}/${next.setId.toString('hex')}`));
+    await waitUntil(() => seen.includes(`${next.hash.toString('hex')}/${next.setId.toString('hex')}`), { what: 'the next set on the stream' });
     stream.cancel();
   });
 
@@ -404,11 +405,3 @@ describe('the API server', () => {
     await expect(start('0.0.0.0:0')).rejects.toThrow(/^api\.listen: /);
   });
 });
-
-async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

@@ -95,7 +95,7 @@ describeEachBackend('payments that fail, and what the payer reads (%s)', (backen
     expect(outcome.kind, JSON.stringify(outcome, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))).toBe('settled');
     if (outcome.kind !== 'settled') return;
     expect(createHash('sha256').update(outcome.preimage).digest()).toEqual(Buffer.from(paymentHash));
-    await until(async () => (await store().getInvoice(paymentHash))?.state === 'settled', 'the store to show the invoice settled');
+    await waitUntil(async () => (await store().getInvoice(paymentHash))?.state === 'settled', { what: 'the store to show the invoice settled' });
   }
 
   async function expectNextPaymentSettles(): Promise<void> {

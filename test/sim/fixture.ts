@@ -18,11 +18,6 @@ export async function withCluster<T>(options: ClusterOptions, body: (fixture: Cl
   }
 }
 
-/** Resolves once `condition()` holds, checking after each turn of the event loop (the test timeout bounds it). */
-export async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
-
 /** Subscribes to HTLC events and waits for the subscribed event, so that nothing later is missed. */
 export async function htlcEvents(client: LndTestClient): Promise<ServerStream> {
   const stream = client.serverStream(client.router, 'SubscribeHtlcEvents', {});

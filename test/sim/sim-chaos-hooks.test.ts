@@ -3,9 +3,10 @@
  * are replayed with no interceptor and fail behind its back), and the onHtlcResolved inspection hook.
  */
 import { describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/wait.js';
 import { bytesToHex } from '../../src/protocol/index.js';
 import type { ResolvedHtlc } from '../../src/sim/node.js';
-import { until, withCluster } from './fixture.js';
+import { withCluster } from './fixture.js';
 import { virtualInvoice } from './virtual-invoice.js';
 
 describe('simulated node: chaos hooks', () => {
@@ -16,7 +17,7 @@ describe('simulated node: chaos hooks', () => {
       node.onHtlcResolved((r) => resolved.push(r));
       const invoice = virtualInvoice(cluster, 10_000n);
       const interceptor = clients[0]!.interceptor();
-      await until(() => node.interceptorConnected);
+      await waitUntil(() => node.interceptorConnected, { what: 'node.interceptorConnected', intervalMs: 5 });
       const payment = cluster.payer.pay(invoice.paymentRequest, { maxAttempts: 1 });
       await interceptor.requests.next();
 
@@ -38,7 +39,7 @@ describe('simulated node: chaos hooks', () => {
       const stop = cluster.node(0).onHtlcResolved((r) => resolved.push(r));
       const invoice = virtualInvoice(cluster, 20_000n);
       const interceptor = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
       const payment = cluster.payer.pay(invoice.paymentRequest);
       interceptor.settle(await interceptor.requests.next(), invoice.preimage);
       expect((await payment).status).toBe('succeeded');

@@ -3,10 +3,11 @@
  * applies SETTLE / FAIL / RESUME, and LND's --requireinterceptor behaviour (replays, auto-fail).
  */
 import { describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/wait.js';
 import { status } from '@grpc/grpc-js';
 import { createFailurePacket, ecdhWithPrivateKey, encodeFailureMessage, FAILURE_PACKET_LENGTH, peelOnion } from '../../src/protocol/index.js';
 import { createHash } from 'node:crypto';
-import { htlcEvents, nextEvent, until, withCluster } from './fixture.js';
+import { htlcEvents, nextEvent, withCluster } from './fixture.js';
 import { virtualInvoice } from './virtual-invoice.js';
 
 const sha256 = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
@@ -17,7 +18,7 @@ describe('HtlcInterceptor on a simulated node', () => {
       const invoice = virtualInvoice(cluster, 50_000n, { nodes: [0] });
       const events = await htlcEvents(clients[0]!);
       const interceptor = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
       const height = cluster.chain.height;
       const payment = cluster.payer.pay(invoice.paymentRequest);
 
@@ -57,7 +58,7 @@ describe('HtlcInterceptor on a simulated node', () => {
       const invoice = virtualInvoice(cluster, 20_000n);
       const events = await htlcEvents(clients[0]!);
       const interceptor = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
       const payment = cluster.payer.pay(invoice.paymentRequest);
       const request = await interceptor.requests.next();
       const peeled = peelOnion(request['onion_blob'], request['payment_hash'], ecdhWithPrivateKey(invoice.virtualKey.privateKey));
@@ -81,7 +82,7 @@ describe('HtlcInterceptor on a simulated node', () => {
   it('fails with failure_code: the node creates temporary_channel_failure or the onion failure itself', async () => {
     await withCluster({ nodes: 1 }, async ({ cluster, clients }) => {
       const interceptor = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
 
       const first = virtualInvoice(cluster, 10_000n);
       const firstPayment = cluster.payer.pay(first.paymentRequest);
@@ -150,7 +151,7 @@ describe('HtlcInterceptor on a simulated node', () => {
     await withCluster({ nodes: 1 }, async ({ cluster, clients }) => {
       const invoice = virtualInvoice(cluster, 10_000n);
       let interceptor = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
       const payment = cluster.payer.pay(invoice.paymentRequest);
       let request = await interceptor.requests.next();
       const key = request['incoming_circuit_key'];
@@ -158,7 +159,7 @@ describe('HtlcInterceptor on a simulated node', () => {
         interceptor.send(c.response(request));
         expect({ case: c.name, end: await interceptor.ended }).toEqual({ case: c.name, end: { code: c.code, details: c.details } });
         expect(cluster.node(0).heldHtlcs()).toHaveLength(1);
-        await until(() => !cluster.node(0).interceptorConnected);
+        await waitUntil(() => !cluster.node(0).interceptorConnected, { what: '!cluster.node(0).interceptorConnected', intervalMs: 5 });
         interceptor = clients[0]!.interceptor();
         request = await interceptor.requests.next();
         expect(request['incoming_circuit_key']).toEqual(key);
@@ -174,7 +175,7 @@ describe('HtlcInterceptor on a simulated node', () => {
       const invoice = virtualInvoice(cluster, 10_000n);
       const events = await htlcEvents(clients[0]!);
       const interceptor = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
       const payment = cluster.payer.pay(invoice.paymentRequest);
       interceptor.resume(await interceptor.requests.next());
       expect(await payment).toMatchObject({ status: 'failed', hopIndex: 0, failure: { kind: 'unknownNextPeer' } });
@@ -189,7 +190,7 @@ describe('HtlcInterceptor on a simulated node', () => {
       const invoice = cluster.recipientInvoice(1, 123_456n);
       const events = await htlcEvents(clients[1]!);
       const interceptor = clients[1]!.interceptor();
-      await until(() => cluster.node(1).interceptorConnected);
+      await waitUntil(() => cluster.node(1).interceptorConnected, { what: 'cluster.node(1).interceptorConnected', intervalMs: 5 });
       const payment = cluster.payer.pay(invoice.paymentRequest);
       const request = await interceptor.requests.next();
       expect(request['outgoing_requested_chan_id']).toBe(cluster.recipientChannelId(1).toString());
@@ -230,11 +231,11 @@ describe('--requireinterceptor', () => {
     await withCluster({ nodes: 1 }, async ({ cluster, clients }) => {
       const invoice = virtualInvoice(cluster, 10_000n);
       const first = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
       const payment = cluster.payer.pay(invoice.paymentRequest);
       const offered = await first.requests.next();
       first.cancel();
-      await until(() => !cluster.node(0).interceptorConnected);
+      await waitUntil(() => !cluster.node(0).interceptorConnected, { what: '!cluster.node(0).interceptorConnected', intervalMs: 5 });
       expect(cluster.node(0).heldHtlcs()).toEqual([{ chanId: cluster.payerChannelId(0), htlcId: 0n }]);
 
       const second = clients[0]!.interceptor();
@@ -253,7 +254,7 @@ describe('--requireinterceptor', () => {
       const before = node.info;
       const invoice = virtualInvoice(cluster, 10_000n);
       const first = clients[0]!.interceptor();
-      await until(() => node.interceptorConnected);
+      await waitUntil(() => node.interceptorConnected, { what: 'node.interceptorConnected', intervalMs: 5 });
       const payment = cluster.payer.pay(invoice.paymentRequest);
       const offered = await first.requests.next();
 
@@ -280,7 +281,7 @@ describe('--requireinterceptor', () => {
     await withCluster({ nodes: 1 }, async ({ cluster, clients }) => {
       const invoice = virtualInvoice(cluster, 10_000n);
       const interceptor = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
       const payment = cluster.payer.pay(invoice.paymentRequest);
       const request = await interceptor.requests.next();
       const autoFail = request['auto_fail_height'] as number;
@@ -302,7 +303,7 @@ describe('an HTLC whose incoming channel is closed on chain (LND >= 0.20.3 on-ch
       const invoice = virtualInvoice(cluster, 10_000n);
       const events = await htlcEvents(clients[0]!);
       const first = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
       const payment = cluster.payer.pay(invoice.paymentRequest);
       const offered = await first.requests.next();
 
@@ -313,13 +314,13 @@ describe('an HTLC whose incoming channel is closed on chain (LND >= 0.20.3 on-ch
       first.failWithCode(onChain, 'TEMPORARY_CHANNEL_FAILURE');
       expect(await first.ended).toEqual({ code: status.UNKNOWN, details: 'cannot fail held htlc in the on-chain flow' });
 
-      await until(() => !cluster.node(0).interceptorConnected);
+      await waitUntil(() => !cluster.node(0).interceptorConnected, { what: '!cluster.node(0).interceptorConnected', intervalMs: 5 });
       const second = clients[0]!.interceptor();
       const again = await second.requests.next();
       second.resume(again);
       expect(await second.ended).toEqual({ code: status.UNKNOWN, details: 'cannot resume held htlc in the on-chain flow' });
 
-      await until(() => !cluster.node(0).interceptorConnected);
+      await waitUntil(() => !cluster.node(0).interceptorConnected, { what: '!cluster.node(0).interceptorConnected', intervalMs: 5 });
       const third = clients[0]!.interceptor();
       third.settle(await third.requests.next(), invoice.preimage);
       expect((await payment).status).toBe('succeeded');
@@ -336,7 +337,7 @@ describe('an HTLC whose incoming channel is closed on chain (LND >= 0.20.3 on-ch
       const invoice = virtualInvoice(cluster, 10_000n);
       const events = await htlcEvents(clients[0]!);
       const interceptor = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
       const payment = cluster.payer.pay(invoice.paymentRequest);
       const offered = await interceptor.requests.next();
       cluster.node(0).forceCloseChannel(cluster.payerChannelId(0));
@@ -361,7 +362,7 @@ describe('RESUME_MODIFIED', () => {
     await withCluster({ nodes: 1 }, async ({ cluster, clients }) => {
       const invoice = cluster.recipientInvoice(0, 100_000n);
       const interceptor = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
       const payment = cluster.payer.pay(invoice.paymentRequest);
       const request = await interceptor.requests.next();
       // Raising the outgoing amount eats the fee: the node now fails it with fee_insufficient.
@@ -375,7 +376,7 @@ describe('RESUME_MODIFIED', () => {
     await withCluster({ nodes: 1 }, async ({ cluster, clients }) => {
       const invoice = cluster.recipientInvoice(0, 1_000n);
       const interceptor = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
       void cluster.payer.pay(invoice.paymentRequest);
       const request = await interceptor.requests.next();
       interceptor.send({ incoming_circuit_key: request['incoming_circuit_key'], action: 'RESUME_MODIFIED', out_wire_custom_records: { '5': Buffer.from('x') } });
@@ -383,7 +384,7 @@ describe('RESUME_MODIFIED', () => {
         code: status.INVALID_ARGUMENT,
         details: 'failed to validate custom records: custom records entry with TLV type below min: 65536',
       });
-      await until(() => !cluster.node(0).interceptorConnected);
+      await waitUntil(() => !cluster.node(0).interceptorConnected, { what: '!cluster.node(0).interceptorConnected', intervalMs: 5 });
       const next = clients[0]!.interceptor();
       next.resume(await next.requests.next());
       next.cancel();

@@ -3,10 +3,11 @@
  * a minimal test interceptor that peels the final onion and settles; liquidity, MPP and fail-over.
  */
 import { describe, expect, it } from 'vitest';
+import { waitUntil } from '../support/wait.js';
 import { encodeInvoice } from '../../src/protocol/index.js';
 import { nodeKeyPair } from '../../src/sim/keys.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { htlcEvents, nextEvent, until, withCluster } from './fixture.js';
+import { htlcEvents, nextEvent, withCluster } from './fixture.js';
 import { VirtualInterceptor } from './virtual-interceptor.js';
 import { virtualInvoice } from './virtual-invoice.js';
 
@@ -18,7 +19,7 @@ describe('paying a virtual node through the simulated cluster', () => {
       interceptor.expect(invoice.paymentHash, { preimage: invoice.preimage, paymentSecret: invoice.paymentSecret, amountMsat: invoice.amountMsat });
       const events = await Promise.all(clients.map((c) => htlcEvents(c)));
       clients.forEach((client, i) => interceptor.attach(client, i));
-      await until(() => cluster.nodes.every((n) => n.interceptorConnected));
+      await waitUntil(() => cluster.nodes.every((n) => n.interceptorConnected), { what: 'cluster.nodes.every((n) => n.interceptorConnected)', intervalMs: 5 });
 
       const result = await cluster.payer.pay(invoice.paymentRequest);
       expect(result.status).toBe('succeeded');
@@ -41,7 +42,7 @@ describe('paying a virtual node through the simulated cluster', () => {
       const interceptor = new VirtualInterceptor(invoice.virtualKey, cluster.nodes.map((n) => n.virtualScid));
       interceptor.expect(invoice.paymentHash, { preimage: invoice.preimage, paymentSecret: invoice.paymentSecret, amountMsat: invoice.amountMsat });
       clients.forEach((client, i) => interceptor.attach(client, i));
-      await until(() => cluster.nodes.every((n) => n.interceptorConnected));
+      await waitUntil(() => cluster.nodes.every((n) => n.interceptorConnected), { what: 'cluster.nodes.every((n) => n.interceptorConnected)', intervalMs: 5 });
 
       const result = await cluster.payer.pay(invoice.paymentRequest);
       expect(result.status).toBe('succeeded');
@@ -59,7 +60,7 @@ describe('paying a virtual node through the simulated cluster', () => {
       const interceptor = new VirtualInterceptor(invoice.virtualKey, cluster.nodes.map((n) => n.virtualScid));
       interceptor.expect(invoice.paymentHash, { preimage: invoice.preimage, paymentSecret: invoice.paymentSecret, amountMsat: invoice.amountMsat });
       clients.forEach((client, i) => interceptor.attach(client, i));
-      await until(() => cluster.nodes.every((n) => n.interceptorConnected));
+      await waitUntil(() => cluster.nodes.every((n) => n.interceptorConnected), { what: 'cluster.nodes.every((n) => n.interceptorConnected)', intervalMs: 5 });
 
       const result = await cluster.payer.pay(invoice.paymentRequest);
       expect(result.status).toBe('succeeded');
@@ -79,7 +80,7 @@ describe('paying a virtual node through the simulated cluster', () => {
       const interceptor = new VirtualInterceptor(invoice.virtualKey, cluster.nodes.map((n) => n.virtualScid));
       interceptor.expect(invoice.paymentHash, { preimage: invoice.preimage, paymentSecret: invoice.paymentSecret, amountMsat: invoice.amountMsat });
       interceptor.attach(clients[1]!, 1);
-      await until(() => cluster.node(1).interceptorConnected);
+      await waitUntil(() => cluster.node(1).interceptorConnected, { what: 'cluster.node(1).interceptorConnected', intervalMs: 5 });
 
       const result = await cluster.payer.pay(invoice.paymentRequest);
       expect(result.status).toBe('succeeded');
@@ -111,7 +112,7 @@ describe('paying a virtual node through the simulated cluster', () => {
         virtual.privateKey,
       );
       const interceptor = clients[0]!.interceptor();
-      await until(() => cluster.node(0).interceptorConnected);
+      await waitUntil(() => cluster.node(0).interceptorConnected, { what: 'cluster.node(0).interceptorConnected', intervalMs: 5 });
       expect(await cluster.payer.pay(paymentRequest)).toMatchObject({ status: 'failed', hopIndex: 0, failure: { kind: 'expiryTooSoon' } });
       expect(interceptor.requests.size).toBe(0);
       interceptor.cancel();

@@ -42,7 +42,11 @@ export function runCommand(cli: Command, configPath: () => string): void {
         throw error;
       }
       process.stderr.write('lnmux running; press ctrl-c to exit\n');
+      // The daemon runs until it is told to stop, even while nothing else holds the event loop (every
+      // node down, the embedded database: no socket open, only unref'd backoff timers).
+      const keepAlive = setInterval(() => {}, 60_000);
       await stopRequested;
+      clearInterval(keepAlive);
       await api?.stop();
       await mux.stop();
       process.stderr.write('lnmux stopped\n');

@@ -6,8 +6,8 @@
  * between, the term ends at once. While its session is lost a leader keeps its interceptors, so regular
  * forwards keep flowing whether the database is down for everyone or only for it (LND takes one
  * interceptor per node, so nobody else can decide on these nodes meanwhile). docs/architecture.md,
- * "Leadership and terms". Its waits keep the process alive (keepAliveClock): while the database and
- * every node are unreachable they are all lnmux is doing.
+ * "Leadership and terms". Its retry sleeps keep the process alive (keepAliveClock), as they did when
+ * they were plain timers.
  */
 import type { Logger } from 'pino';
 import { keepAliveClock, sleep } from '../shell/clock.js';
@@ -109,6 +109,9 @@ export class LeaderLoop {
           log.info({ instance: instanceId, epoch: String(outcome.epoch) }, 'Leadership taken; intercepting');
           notify('leadership', { held: true, epoch: outcome.epoch, resumed: false });
           notify('role', { role: 'active' });
+          // The session may have been lost while the term was being made (its onLost found no term to
+          // tell): hold the commits at once; the loop takes the leadership back or ends the term.
+          if (!leadership.held) this.#lost({ kind: 'connectionLost', detail: 'the session ended while the term began' });
         } else if (term !== undefined && outcome.holder === instanceId) {
           // Our own lost session still holds the lock until the server ends it (at most sessionTimeoutMs).
           await sleep(keepAliveClock, RETAKE_MS, signal);

@@ -282,7 +282,13 @@ export class Mux extends EventEmitter<MuxEvents> {
   async #beginTerm(epoch: bigint): Promise<void> {
     const term = await beginTerm(this.#termContext, epoch, (t) => this.#term === t);
     this.#term = term;
-    this.#cluster.attach(term.engine);
+    try {
+      this.#cluster.attach(term.engine);
+    } catch (error) {
+      // Never a current term that is not attached: the loop lets the leadership go (leader-loop.ts).
+      this.#endTerm();
+      throw error;
+    }
   }
 
   /** Ends the current term, if any (see term.ts). */

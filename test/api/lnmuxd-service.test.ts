@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitUntil } from '../support/wait.js';
+import { quietFor, waitUntil } from '../support/wait.js';
 import { LnmuxdService, startApiServer, lnmuxdService, type ApiMux, type ApiServer } from '../../src/api/index.js';
 import { ConfigError, parseConfig } from '../../src/mux/config.js';
 import { UnknownSetError } from '../../src/mux/engine.js';
@@ -252,7 +252,9 @@ describe('lnmuxd lnmux.Service, hold mode', () => {
   it('a cancel while the settle is under way is FAILED_PRECONDITION too', async () => {
     const { hash, setId } = await acceptedInvoice();
     const settling = statusOf(client, 'SettleInvoice', { hash, set_id: setId });
-    await new Promise((resolve) => setTimeout(resolve, 5));
+    // Not a synchronisation: it lets the settle reach the server first most of the time; if it has
+    // finished already the cancel is FAILED_PRECONDITION all the same.
+    await quietFor(5);
     expect((await statusOf(client, 'CancelInvoice', { hash, set_id: setId })).code).toBe('FAILED_PRECONDITION');
     expect((await settling).code).toBe('OK');
   });
@@ -297,7 +299,9 @@ describe('lnmuxd lnmux.Service, hold mode', () => {
     const a = await acceptedInvoice();
     await call(client, 'SettleInvoice', { hash: a.hash, set_id: a.setId });
     const waiting = call(client, 'WaitForInvoiceFinalStatus', { hash: a.hash });
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    // Lets the call wait before the invoice turns final (the path under test); were it late, it would
+    // answer at once with the same status.
+    await quietFor(30);
     mux.finalize(a.hash, true);
     expect(await waiting).toEqual({ invoice_status: 'SETTLED' });
     expect(await call(client, 'WaitForInvoiceFinalStatus', { hash: a.hash })).toEqual({ invoice_status: 'SETTLED' });
@@ -305,7 +309,7 @@ describe('lnmuxd lnmux.Service, hold mode', () => {
     const b = await acceptedInvoice();
     await call(client, 'SettleInvoice', { hash: b.hash, set_id: b.setId });
     const failing = call(client, 'WaitForInvoiceFinalStatus', { hash: b.hash });
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await quietFor(30); // as above
     mux.finalize(b.hash, false);
     expect(await failing).toEqual({ invoice_status: 'FAILED' });
   });

@@ -2,7 +2,7 @@
  * The multiplexer's configuration: one zod schema, parsed once, errors that name the field. The YAML
  * file (multiplexer.yml) and the library's typed config object go through the same schema.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -145,12 +145,20 @@ const apiSchema = z
   })
   .strict();
 
+/** The config fields the identity key may come from: exactly one is given. */
+const IDENTITY_KEY_SOURCES = ['identityKey', 'identityKeyEnv', 'identityKeyFile'] as const;
+
 const configSchema = z
   .object({
     network: z.enum(['mainnet', 'testnet', 'signet', 'regtest', 'simnet']),
     /** The virtual node's 32-byte identity private key, hex. Or name an environment variable instead. */
     identityKey: hex(32, 'a 32-byte private key').optional(),
     identityKeyEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name').optional(),
+    /**
+     * A file holding the key as 64 hex characters (a trailing newline is fine), readable by its owner only
+     * (mode 0600, as ssh asks of its keys); `lnmux init` writes one. Relative to the config file's folder.
+     */
+    identityKeyFile: z.string().min(1).optional(),
     nodes: z.array(nodeSchema).min(1, 'expected at least one node'),
     database: databaseSchema.default(databaseSchema.parse({})),
     routing: routingSchema.default(routingSchema.parse({})),
@@ -166,8 +174,16 @@ const configSchema = z
   })
   .strict()
   .superRefine((config, ctx) => {
-    if ((config.identityKey === undefined) === (config.identityKeyEnv === undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['identityKey'], message: 'give exactly one of identityKey or identityKeyEnv' });
+    const sources = IDENTITY_KEY_SOURCES.filter((field) => config[field] !== undefined);
+    if (sources.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['identityKey'],
+        message:
+          sources.length === 0
+            ? 'give the identity key: identityKeyFile (run `lnmux init` to write one), identityKeyEnv or identityKey'
+            : `give exactly one of identityKey, identityKeyEnv or identityKeyFile, not ${sources.join(' and ')}`,
+      });
     }
     const seen = new Set<string>();
     config.nodes.forEach((node, i) => {
@@ -228,20 +244,60 @@ export function loadConfigFile(path: string): MuxConfig {
   const at = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
   return {
     ...config,
+    ...(config.identityKeyFile !== undefined ? { identityKeyFile: at(config.identityKeyFile) } : {}),
     nodes: config.nodes.map((n) => ({ ...n, tlsCertPath: at(n.tlsCertPath), macaroonPath: at(n.macaroonPath) })),
     database: { ...config.database, dataDir: at(config.database.dataDir) },
   };
 }
 
-/** The identity key's bytes, from the config or the environment variable it names. Throws ConfigError. */
+/**
+ * The identity key's bytes, from the config, the environment variable it names or the key file it names.
+ * Throws ConfigError naming the field and what to do; never with the key in it.
+ */
 export function identityKeyBytes(config: MuxConfig, env: NodeJS.ProcessEnv = process.env): Uint8Array {
-  const hexKey = config.identityKey ?? (config.identityKeyEnv === undefined ? undefined : env[config.identityKeyEnv]);
-  if (hexKey === undefined || !/^[0-9a-fA-F]{64}$/.test(hexKey)) {
-    const where = config.identityKey !== undefined ? 'identityKey' : `environment variable ${config.identityKeyEnv}`;
+  let hexKey: string | undefined;
+  let where: string;
+  if (config.identityKey !== undefined) {
+    hexKey = config.identityKey;
+    where = 'identityKey';
+  } else if (config.identityKeyEnv !== undefined) {
+    hexKey = env[config.identityKeyEnv];
+    where = `identityKeyEnv: environment variable ${config.identityKeyEnv}`;
+    if (hexKey === undefined) throw new ConfigError(`${where} is not set: set it to the identity key (64 hex characters)`);
+  } else if (config.identityKeyFile !== undefined) {
+    hexKey = readKeyFile(config.identityKeyFile).replace(/\r?\n$/, '');
+    where = `identityKeyFile: ${config.identityKeyFile}`;
+  } else {
+    throw new ConfigError('identityKey: give identityKeyFile, identityKeyEnv or identityKey');
+  }
+  if (!/^[0-9a-fA-F]{64}$/.test(hexKey)) {
     // Never echo the value: it is a secret.
-    throw new ConfigError(`identityKey: ${where} must hold a 32-byte private key as 64 hex characters`);
+    throw new ConfigError(`${where} must hold a 32-byte private key as 64 hex characters`);
   }
   return Uint8Array.from(Buffer.from(hexKey, 'hex'));
+}
+
+/** A key file's text, refused (as ssh refuses a private key) when group or others may read or write it. */
+function readKeyFile(path: string): string {
+  let mode: number;
+  try {
+    mode = statSync(path).mode;
+  } catch (cause) {
+    throw new ConfigError(`identityKeyFile: cannot read ${path}: ${(cause as Error).message} (run \`lnmux init\` to write a key file)`);
+  }
+  // Windows has no such permission bits: there the file's ACL is the operator's to set.
+  if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
+    const octal = (mode & 0o777).toString(8).padStart(4, '0');
+    throw new ConfigError(
+      `identityKeyFile: ${path} has mode ${octal}: group or others may access the identity key; ` +
+        `make it readable by its owner only: chmod 600 ${path}`,
+    );
+  }
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`identityKeyFile: cannot read ${path}: ${(cause as Error).message}`);
+  }
 }
 
 /** In YAML, `key:` with nothing after it (or only comments) is null: read it as "not given". */

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -95,6 +95,68 @@ describe('config', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lnmux-config-'));
     writeFileSync(join(dir, 'bad.yml'), 'nodes: [unclosed\n');
     expect(() => loadConfigFile(join(dir, 'bad.yml'))).toThrow(/is not valid YAML/);
+  });
+});
+
+describe('config: identityKeyFile', () => {
+  const dir = () => mkdtempSync(join(tmpdir(), 'lnmux-key-'));
+  const keyFile = (text: string, mode = 0o600) => {
+    const file = join(dir(), 'identity.key');
+    writeFileSync(file, text, { mode });
+    chmodSync(file, mode); // past the umask
+    return file;
+  };
+  const bytesOf = (file: string) => identityKeyBytes(parseConfig({ network: 'regtest', identityKeyFile: file, nodes: [node] }));
+  const errorOf = (f: () => unknown): ConfigError => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof ConfigError) return e;
+      throw e;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('reads 64 hex characters from an owner-only file, a trailing newline or not', () => {
+    expect(bytesOf(keyFile(`${SECRET}\n`))).toEqual(new Uint8Array(32).fill(0x11));
+    expect(bytesOf(keyFile(SECRET, 0o400))).toEqual(new Uint8Array(32).fill(0x11));
+  });
+
+  it('is one of three sources: exactly one of identityKey, identityKeyEnv, identityKeyFile', () => {
+    for (const extra of [{ identityKey: SECRET }, { identityKeyEnv: 'K' }]) {
+      const error = configError({ network: 'regtest', identityKeyFile: 'identity.key', ...extra, nodes: [node] });
+      expect(error.issues.map((i) => i.field)).toEqual(['identityKey']);
+      expect(error.message).toContain('identityKeyFile');
+      expect(error.message).not.toContain(SECRET);
+    }
+    expect(configError({ network: 'regtest', nodes: [node] }).message).toContain('lnmux init');
+  });
+
+  it.skipIf(process.platform === 'win32')('refuses, as ssh does, a key file that group or others may read, naming path, mode and the fix', () => {
+    for (const mode of [0o640, 0o604, 0o660, 0o644]) {
+      const file = keyFile(`${SECRET}\n`, mode);
+      const error = errorOf(() => bytesOf(file));
+      expect(error.message).toContain(`identityKeyFile: ${file} has mode 0${mode.toString(8)}`);
+      expect(error.message).toContain(`chmod 600 ${file}`);
+      expect(error.message).not.toContain(SECRET);
+    }
+  });
+
+  it('says which file is missing or malformed, never echoing its content', () => {
+    expect(errorOf(() => bytesOf('/nonexistent/identity.key')).message).toMatch(/identityKeyFile: cannot read \/nonexistent\/identity.key.*lnmux init/);
+    const bad = `${SECRET.slice(0, 62)}zz\n`;
+    const error = errorOf(() => bytesOf(keyFile(bad)));
+    expect(error.message).toMatch(/identityKeyFile: .* must hold a 32-byte private key as 64 hex characters/);
+    expect(error.message).not.toContain(SECRET.slice(0, 20));
+  });
+
+  it('is resolved against the config file\'s folder', () => {
+    const d = dir();
+    writeFileSync(join(d, 'multiplexer.yml'), `network: regtest\nidentityKeyFile: identity.key\nnodes:\n  - pubkey: "${node.pubkey}"\n    address: 127.0.0.1:10009\n    tlsCertPath: a\n    macaroonPath: b\n`);
+    writeFileSync(join(d, 'identity.key'), `${SECRET}\n`, { mode: 0o600 });
+    const config = loadConfigFile(join(d, 'multiplexer.yml'));
+    expect(config.identityKeyFile).toBe(join(d, 'identity.key'));
+    expect(identityKeyBytes(config)).toEqual(new Uint8Array(32).fill(0x11));
   });
 });
 

@@ -8,6 +8,7 @@ import { ConfigError } from '../mux/config.js';
 import { UsageError } from './flags.js';
 import { addInvoiceCommand } from './addinvoice.js';
 import { demoCommand } from './demo.js';
+import { initCommand } from './init.js';
 import { migrateCommand } from './migrate.js';
 import { runCommand } from './run.js';
 import { simCommand } from './sim.js';
@@ -27,6 +28,7 @@ export function program(): Command {
     .exitOverride();
   const configPath = () => cli.opts<{ config: string }>().config;
 
+  initCommand(cli, configPath);
   migrateCommand(cli, configPath);
   runCommand(cli, configPath);
   addInvoiceCommand(cli, configPath);

@@ -195,6 +195,14 @@ describe('multiplexer.yml.example', () => {
     const config = loadConfigFile(join(import.meta.dirname, '../../multiplexer.yml.example'));
     expect(config.nodes).toHaveLength(2);
     expect(config.database.dsn).toBe('postgres://postgres@127.0.0.1:5432/lnmux');
+    expect(config.identityKeyFile).toBe(join(import.meta.dirname, '../../identity.key'));
+  });
+
+  it('carries no usable identity key: it names a key file `lnmux init` writes', () => {
+    const text = readFileSync(join(import.meta.dirname, '../../multiplexer.yml.example'), 'utf8');
+    // No run of exactly 64 hex characters (the node pubkeys are 66).
+    expect(text).not.toMatch(/(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])/);
+    expect(text).toContain('lnmux init');
   });
 
   it('shows a valid api section (commented out)', () => {

@@ -11,6 +11,7 @@ import { DEFAULT_BACKOFF } from '../lnd/index.js';
 import { DEFAULT_EXPIRY_SECONDS } from '../protocol/index.js';
 import { STORE_DEFAULTS } from '../store/index.js';
 import { MAX_EXPIRY_SECONDS } from './invoice-factory.js';
+import { isWellKnownIdentityKey } from './well-known-keys.js';
 
 const hex = (bytes: number, what: string) =>
   z
@@ -252,7 +253,8 @@ export function loadConfigFile(path: string): MuxConfig {
 
 /**
  * The identity key's bytes, from the config, the environment variable it names or the key file it names.
- * Throws ConfigError naming the field and what to do; never with the key in it.
+ * Throws ConfigError naming the field and what to do, never with the key in it; also for a well-known key
+ * (src/mux/well-known-keys.ts) on mainnet (Mux.open warns about one elsewhere).
  */
 export function identityKeyBytes(config: MuxConfig, env: NodeJS.ProcessEnv = process.env): Uint8Array {
   let hexKey: string | undefined;
@@ -274,7 +276,14 @@ export function identityKeyBytes(config: MuxConfig, env: NodeJS.ProcessEnv = pro
     // Never echo the value: it is a secret.
     throw new ConfigError(`${where} must hold a 32-byte private key as 64 hex characters`);
   }
-  return Uint8Array.from(Buffer.from(hexKey, 'hex'));
+  const key = Uint8Array.from(Buffer.from(hexKey, 'hex'));
+  if (config.network === 'mainnet' && isWellKnownIdentityKey(key)) {
+    throw new ConfigError(
+      `${where} holds a well-known identity key (printed in lnmux's docs or tests, or a trivial one): on mainnet ` +
+        'anyone could impersonate the virtual node and take its payments. Use a fresh key: `lnmux init` writes one',
+    );
+  }
+  return key;
 }
 
 /** A key file's text, refused (as ssh refuses a private key) when group or others may read or write it. */

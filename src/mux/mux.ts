@@ -26,6 +26,7 @@ import {
 } from '../store/index.js';
 import { Cluster } from './cluster.js';
 import { clusterNodesOf, invoiceContextOf, type ClusterNode } from './config-map.js';
+import { isWellKnownIdentityKey } from './well-known-keys.js';
 import { identityKeyBytes, parseConfig, storeConfigOf, type MuxConfig, type MuxConfigInput } from './config.js';
 import { UnknownSetError } from './engine.js';
 import type { MuxEvents } from './events.js';
@@ -114,8 +115,16 @@ export class Mux extends EventEmitter<MuxEvents> {
    */
   static async open(input: MuxConfigInput | MuxConfig, options: MuxOptions = {}): Promise<Mux> {
     const config = parseConfig(input);
-    const keyring = deriveKeyring(identityKeyBytes(config));
+    const identityKey = identityKeyBytes(config);
+    const keyring = deriveKeyring(identityKey);
     const log = options.logger ?? pino({ level: config.logging.level, base: undefined });
+    if (isWellKnownIdentityKey(identityKey)) {
+      log.warn(
+        { node: bytesToHex(keyring.nodePubkey), network: config.network },
+        'The identity key is a well-known one (printed in lnmux\'s docs or tests, or trivial): anyone can impersonate ' +
+          'this virtual node. Fine for tests; never on mainnet (refused there). `lnmux init` writes a fresh key',
+      );
+    }
     const store =
       options.store ??
       (await openStore({

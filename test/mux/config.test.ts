@@ -1,8 +1,13 @@
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { secp256k1 } from '@noble/curves/secp256k1.js';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, identityKeyBytes, loadConfigFile, parseConfig } from '../../src/mux/config.js';
+import { Mux } from '../../src/mux/mux.js';
+import { isWellKnownIdentityKey } from '../../src/mux/well-known-keys.js';
+import type { Store } from '../../src/store/index.js';
 
 const node = {
   pubkey: `02${'ab'.repeat(32)}`,
@@ -157,6 +162,77 @@ describe('config: identityKeyFile', () => {
     const config = loadConfigFile(join(d, 'multiplexer.yml'));
     expect(config.identityKeyFile).toBe(join(d, 'identity.key'));
     expect(identityKeyBytes(config)).toEqual(new Uint8Array(32).fill(0x11));
+  });
+});
+
+describe('config: well-known identity keys', () => {
+  const ROOT = join(import.meta.dirname, '../..');
+  const KEY_ONE = `${'0'.repeat(63)}1`;
+  const errorOf = (f: () => unknown): ConfigError => {
+    try {
+      f();
+    } catch (e) {
+      if (e instanceof ConfigError) return e;
+      throw e;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  /** Every file under `path` (or `path` itself), as text. */
+  function texts(path: string): { path: string; text: string }[] {
+    if (statSync(path).isFile()) return [{ path, text: readFileSync(path, 'utf8') }];
+    return readdirSync(path).flatMap((name) => texts(join(path, name)));
+  }
+
+  it('lists every identity key printed in the docs, README, example config and tests, so the list cannot go stale', () => {
+    // An identity / private key followed (on its line) by exactly 64 hex characters, or `'xy'.repeat(32)`.
+    const literal = /(identity|private)[ _-]?key[^\n]*?(?<![0-9a-fA-F])([0-9a-fA-F]{64})(?![0-9a-fA-F])/gi;
+    const repeated = /(identity|private)[ _-]?key[^\n]*?'([0-9a-fA-F]{2})'\.repeat\(32\)/gi;
+    const found: string[] = [];
+    for (const { path, text } of ['docs', 'README.md', 'multiplexer.yml.example', 'test'].flatMap((p) => texts(join(ROOT, p)))) {
+      for (const match of text.matchAll(literal)) found.push(`${path}: ${match[2]!}`);
+      for (const match of text.matchAll(repeated)) found.push(`${path}: ${match[2]!.repeat(32)}`);
+    }
+    expect(found.length).toBeGreaterThan(3); // the grep finds the tests' keys: it still works
+    const unlisted = found.filter((f) => !isWellKnownIdentityKey(Buffer.from(f.slice(-64), 'hex')));
+    expect(unlisted, 'add these keys to src/mux/well-known-keys.ts').toEqual([]);
+  });
+
+  it('knows private keys 1 and 2, repeated bytes and the BOLT 11 vectors\' key, not a fresh key', () => {
+    for (const hex of [KEY_ONE, `${'0'.repeat(63)}2`, '42'.repeat(32), 'e126f68f7eafcc8b74f54d269fe206be715000f94dac067d1c04a8ca3b2db734']) {
+      expect(isWellKnownIdentityKey(Buffer.from(hex, 'hex')), hex).toBe(true);
+    }
+    expect(isWellKnownIdentityKey(Buffer.from(`${'0'.repeat(63)}3`.replace(/^0/, '7'), 'hex'))).toBe(false);
+  });
+
+  it('refuses one on mainnet, naming the field it came from and never the key', () => {
+    const inline = errorOf(() => identityKeyBytes(parseConfig({ network: 'mainnet', identityKey: KEY_ONE, nodes: [node] })));
+    expect(inline.message).toMatch(/^identityKey holds a well-known identity key.*lnmux init/);
+    const fromEnv = errorOf(() =>
+      identityKeyBytes(parseConfig({ network: 'mainnet', identityKeyEnv: 'LNMUX_KEY', nodes: [node] }), { LNMUX_KEY: SECRET }),
+    );
+    expect(fromEnv.message).toContain('identityKeyEnv: environment variable LNMUX_KEY holds a well-known identity key');
+    const file = join(mkdtempSync(join(tmpdir(), 'lnmux-key-')), 'identity.key');
+    writeFileSync(file, `${KEY_ONE}\n`, { mode: 0o600 });
+    const fromFile = errorOf(() => identityKeyBytes(parseConfig({ network: 'mainnet', identityKeyFile: file, nodes: [node] })));
+    expect(fromFile.message).toContain(`identityKeyFile: ${file} holds a well-known identity key`);
+    for (const e of [inline, fromEnv, fromFile]) expect(e.message).not.toMatch(new RegExp(`${KEY_ONE}|${SECRET}`));
+    // Elsewhere it is accepted (Mux.open warns).
+    expect(identityKeyBytes(parseConfig({ network: 'testnet', identityKey: KEY_ONE, nodes: [node] }))).toHaveLength(32);
+  });
+
+  it('is warned about at Mux.open off mainnet', async () => {
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
+    // The store fails at once: the warning comes before the store is used.
+    const store = {} as Store;
+    await expect(Mux.open({ network: 'regtest', identityKey: SECRET, nodes: [node] }, { logger, store })).rejects.toThrow();
+    expect(warnings.join('')).toContain('well-known');
+    expect(warnings.join('')).not.toContain(SECRET);
+    warnings.length = 0;
+    const fresh = Buffer.from(secp256k1.utils.randomSecretKey()).toString('hex');
+    await expect(Mux.open({ network: 'regtest', identityKey: fresh, nodes: [node] }, { logger, store })).rejects.toThrow();
+    expect(warnings.join('')).not.toContain('well-known');
   });
 });
 

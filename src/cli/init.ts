@@ -74,6 +74,7 @@ database:
   # PostgreSQL connection string. Left out: the embedded database (PGlite) in dataDir, convenient for
   # trying lnmux, NOT for real money (it does not fsync).
   # dsn: postgres://lnmux@127.0.0.1:5432/lnmux
+  # dsnEnv: LNMUX_DATABASE_DSN   # or: the environment variable holding it (keeps the password out of this file)
   dataDir: lnmux-data
 `;
 }

@@ -40,6 +40,11 @@ const databaseSchema = z
   .object({
     /** PostgreSQL connection string. Absent: the embedded PGlite database in dataDir (not for production). */
     dsn: z.string().min(1).optional(),
+    /**
+     * The name of an environment variable holding the connection string, instead of dsn (which then keeps
+     * the database password out of the config file).
+     */
+    dsnEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name').optional(),
     /** Embedded database directory, when no dsn is given. */
     dataDir: z.string().min(1).default('lnmux-data'),
     poolSize: z.number().int().min(1).max(200).default(STORE_DEFAULTS.poolSize),
@@ -184,6 +189,13 @@ const configSchema = z
           sources.length === 0
             ? 'give the identity key: identityKeyFile (run `lnmux init` to write one), identityKeyEnv or identityKey'
             : `give exactly one of identityKey, identityKeyEnv or identityKeyFile, not ${sources.join(' and ')}`,
+      });
+    }
+    if (config.database.dsn !== undefined && config.database.dsnEnv !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['database', 'dsnEnv'],
+        message: 'give database.dsn or database.dsnEnv (an environment variable holding the connection string), not both',
       });
     }
     const seen = new Set<string>();
@@ -333,16 +345,33 @@ function describe(issue: z.core.$ZodIssue): string {
   // Echo only a scalar, and never anything under identityKey: an object here can hold the whole config.
   const input = 'input' in issue ? issue.input : undefined;
   const scalar = typeof input === 'string' || typeof input === 'number' || typeof input === 'boolean';
-  const shown = scalar && !issue.path.includes('identityKey') && !issue.message.includes('received');
+  // Nor a connection string: it can hold the database password.
+  const secret = issue.path.includes('identityKey') || issue.path.includes('dsn');
+  const shown = scalar && !secret && !issue.message.includes('received');
   const got = shown ? `, got ${JSON.stringify(input)}` : '';
   return issue.message + got;
 }
 
-/** The store settings of a configuration (src/store's StoreConfig). */
-export function storeConfigOf(config: MuxConfig, migrate = false) {
+/**
+ * The store settings of a configuration (src/store's StoreConfig), the connection string read from the
+ * environment variable `database.dsnEnv` names, if it names one. Throws ConfigError naming a variable
+ * that is not set; never with the connection string (and its password) in it.
+ */
+export function storeConfigOf(config: MuxConfig, migrate = false, env: NodeJS.ProcessEnv = process.env) {
   const db = config.database;
+  let dsn = db.dsn;
+  if (db.dsnEnv !== undefined) {
+    dsn = env[db.dsnEnv];
+    if (dsn === undefined || dsn.trim() === '') {
+      throw new ConfigError(
+        `database.dsnEnv: environment variable ${db.dsnEnv} is ${dsn === undefined ? 'not set' : 'empty'}: ` +
+          `set it to the PostgreSQL connection string (postgres://user:password@host:5432/lnmux), ` +
+          'or remove database.dsnEnv to use the embedded database',
+      );
+    }
+  }
   return {
-    ...(db.dsn !== undefined ? { databaseUrl: db.dsn } : { dataDir: db.dataDir }),
+    ...(dsn !== undefined ? { databaseUrl: dsn } : { dataDir: db.dataDir }),
     poolSize: db.poolSize,
     connectTimeoutMs: db.connectTimeoutSeconds * 1000,
     statementTimeoutMs: db.statementTimeoutSeconds * 1000,

@@ -190,6 +190,16 @@ describe('lnmux command line', () => {
     expect(missing.stderr).toContain('cannot read config file /nonexistent/multiplexer.yml');
   }, 60_000);
 
+  it('refuses, with exit status 2, a database.dsnEnv whose variable is not set, naming it', async () => {
+    const dir = configDir(GOOD.replace('  dataDir: data\n', '  dsnEnv: LNMUX_TEST_UNSET_DSN\n'));
+    delete process.env.LNMUX_TEST_UNSET_DSN;
+    for (const args of [['migrate', 'version'], ['run']]) {
+      const refused = await lnmux(['-c', 'multiplexer.yml', ...args], dir);
+      expect(refused.code, refused.stderr).toBe(2);
+      expect(refused.stderr).toContain('database.dsnEnv: environment variable LNMUX_TEST_UNSET_DSN is not set');
+    }
+  }, 60_000);
+
   it('is an executable: exit status, stdout and stderr of real processes, a relative config file taken from the working directory', async () => {
     const dir = configDir(GOOD.replace('network: regtest', 'network: regtestnet'));
     const [badConfig, unknown, missing] = await Promise.all([

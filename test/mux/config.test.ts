@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { secp256k1 } from '@noble/curves/secp256k1.js';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, identityKeyBytes, loadConfigFile, parseConfig } from '../../src/mux/config.js';
+import { ConfigError, identityKeyBytes, loadConfigFile, parseConfig, storeConfigOf } from '../../src/mux/config.js';
 import { Mux } from '../../src/mux/mux.js';
 import { isWellKnownIdentityKey } from '../../src/mux/well-known-keys.js';
 import type { Store } from '../../src/store/index.js';
@@ -233,6 +233,41 @@ describe('config: well-known identity keys', () => {
     const fresh = Buffer.from(secp256k1.utils.randomSecretKey()).toString('hex');
     await expect(Mux.open({ network: 'regtest', identityKey: fresh, nodes: [node] }, { logger, store })).rejects.toThrow();
     expect(warnings.join('')).not.toContain('well-known');
+  });
+});
+
+describe('config: database.dsnEnv', () => {
+  const base = { network: 'regtest', identityKey: SECRET, nodes: [node] };
+  const DSN = 'postgres://lnmux:s3cret-pw@db.example:5432/lnmux';
+
+  it('reads the connection string from the environment variable it names', () => {
+    const config = parseConfig({ ...base, database: { dsnEnv: 'LNMUX_DSN' } });
+    expect(storeConfigOf(config, false, { LNMUX_DSN: DSN })).toMatchObject({ databaseUrl: DSN });
+    expect(storeConfigOf(config, false, { LNMUX_DSN: DSN })).not.toHaveProperty('dataDir');
+    expect(storeConfigOf(parseConfig({ ...base, database: { dsn: DSN } }), false, {})).toMatchObject({ databaseUrl: DSN });
+  });
+
+  it('refuses dsn and dsnEnv together, naming database.dsnEnv, and a malformed name, never echoing the dsn', () => {
+    const both = configError({ ...base, database: { dsn: DSN, dsnEnv: 'LNMUX_DSN' } });
+    expect(both.issues.map((i) => i.field)).toEqual(['database.dsnEnv']);
+    expect(both.message).toContain('not both');
+    expect(both.message).not.toContain('s3cret-pw');
+    expect(configError({ ...base, database: { dsnEnv: 'lnmux dsn' } }).issues.map((i) => i.field)).toEqual(['database.dsnEnv']);
+    expect(configError({ ...base, database: { dsn: 42 } }).message).not.toContain('42');
+  });
+
+  it('names the variable that is not set (or empty) and says what to put in it', () => {
+    const config = parseConfig({ ...base, database: { dsnEnv: 'LNMUX_DSN' } });
+    for (const [env, state] of [[{}, 'not set'], [{ LNMUX_DSN: ' ' }, 'empty']] as const) {
+      let error: unknown;
+      try {
+        storeConfigOf(config, false, env);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toMatch(new RegExp(`^database.dsnEnv: environment variable LNMUX_DSN is ${state}: set it to the PostgreSQL connection string`));
+    }
   });
 });
 

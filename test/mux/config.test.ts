@@ -27,6 +27,17 @@ function configError(input: unknown): ConfigError {
   throw new Error('expected a ConfigError');
 }
 
+/** The ConfigError `f` throws; fails the test if it throws nothing or something else. */
+function errorOf(f: () => unknown): ConfigError {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
 describe('config', () => {
   it('fills the documented defaults', () => {
     const config = parseConfig({ network: 'regtest', identityKey: SECRET, nodes: [node] });
@@ -112,15 +123,6 @@ describe('config: identityKeyFile', () => {
     return file;
   };
   const bytesOf = (file: string) => identityKeyBytes(parseConfig({ network: 'regtest', identityKeyFile: file, nodes: [node] }));
-  const errorOf = (f: () => unknown): ConfigError => {
-    try {
-      f();
-    } catch (e) {
-      if (e instanceof ConfigError) return e;
-      throw e;
-    }
-    throw new Error('expected a ConfigError');
-  };
 
   it('reads 64 hex characters from an owner-only file, a trailing newline or not', () => {
     expect(bytesOf(keyFile(`${SECRET}\n`))).toEqual(new Uint8Array(32).fill(0x11));
@@ -168,15 +170,6 @@ describe('config: identityKeyFile', () => {
 describe('config: well-known identity keys', () => {
   const ROOT = join(import.meta.dirname, '../..');
   const KEY_ONE = `${'0'.repeat(63)}1`;
-  const errorOf = (f: () => unknown): ConfigError => {
-    try {
-      f();
-    } catch (e) {
-      if (e instanceof ConfigError) return e;
-      throw e;
-    }
-    throw new Error('expected a ConfigError');
-  };
 
   /** Every file under `path` (or `path` itself), as text. */
   function texts(path: string): { path: string; text: string }[] {

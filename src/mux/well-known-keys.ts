@@ -10,6 +10,8 @@ const WELL_KNOWN_KEYS: ReadonlySet<string> = new Set([
   '0000000000000000000000000000000000000000000000000000000000000002',
   // The BOLT 11 test vectors' private key (test/protocol/bolt11-vectors.ts).
   'e126f68f7eafcc8b74f54d269fe206be715000f94dac067d1c04a8ca3b2db734',
+  // The Go lnmux fixture's identity key (test/vectors/go-lnmux/invoices.json).
+  'cbccbcb0f6d76a9fb736ecc0ec0c83cf90f753b7f6f1a541071b48c717bea9a4',
 ]);
 
 /**

@@ -61,3 +61,4 @@ export {
   type RandomBytes,
   type StatelessInvoice,
 } from './stateless-invoice.js';
+export { openGoLnmuxPaymentAddr, type GoLnmuxTerms, type OpenGoLnmuxPaymentAddrError } from './go-lnmux-payment-addr.js';

@@ -124,7 +124,8 @@ async function selfSignedTls(api: ApiConfig, log: Logger, host: string): Promise
     throw new ConfigError(`api.dataDir: ${certPath} is not a PEM certificate (${(error as Error).message}): move it and ${keyPath} away to have new ones made`);
   }
   // A certificate made before a name was configured would fail the clients that dial that name, later.
-  const missingNames = api.tlsExtraDomains.filter((name) => x509.checkHost(name, { wildcards: false }) === undefined);
+  const sanNames = new Set((x509.subjectAltName ?? '').split(', ').filter((san) => san.startsWith('DNS:')).map((san) => san.slice(4).toLowerCase()));
+  const missingNames = api.tlsExtraDomains.filter((name) => !sanNames.has(name.toLowerCase()));
   const missingIps = api.tlsExtraIps.filter((ip) => x509.checkIP(ip) === undefined);
   if (missingNames.length > 0 || missingIps.length > 0) {
     const field = missingNames.length > 0 ? 'tlsExtraDomains' : 'tlsExtraIps';

@@ -257,12 +257,14 @@ describe('the API credentials: the operator\'s own, and refusals naming the fiel
 
   it('refuses a certificate made before an extra name was configured, naming api.tlsExtraIps / tlsExtraDomains', async () => {
     const dataDir = join(dir, 'names');
-    const server = await start({ dataDir, tlsExtraIps: ['10.9.8.7'], tlsExtraDomains: ['lnmux.internal'] });
-    await server.stop();
+    const names = { tlsExtraIps: ['10.9.8.7', 'fd00::7'], tlsExtraDomains: ['lnmux.internal', '*.lnmux.internal'] };
+    await (await start({ dataDir, ...names })).stop();
+    await (await start({ dataDir, ...names })).stop(); // the same names: the certificate is reused
     const { X509Certificate } = await import('node:crypto');
     const cert = new X509Certificate(readFileSync(join(dataDir, 'tls.cert')));
     expect(cert.subjectAltName).toContain('IP Address:10.9.8.7');
     expect(cert.subjectAltName).toContain('DNS:lnmux.internal');
+    expect(cert.subjectAltName).toContain('DNS:*.lnmux.internal');
     expect(cert.subjectAltName).toContain('DNS:localhost');
     await expect(start({ dataDir, tlsExtraIps: ['10.9.8.6'] })).rejects.toThrow(ConfigError);
     await expect(start({ dataDir, tlsExtraIps: ['10.9.8.6'] })).rejects.toThrow(/^api\.tlsExtraIps: 10\.9\.8\.6 not in the certificate/);

@@ -4,16 +4,22 @@
  * today (lnmuxd-service.ts); our own versioned service, health checking and reflection join it here,
  * behind the same credentials (docs/api.md).
  *
- * Plaintext without authentication is what lnmuxd's clients speak; until TLS and macaroons exist it is
- * the only mode, so the server refuses any address that is not loopback (the config schema does too; here
- * a host name is resolved again and every address it gives must be loopback) and warns at every start.
+ * Secure by default: TLS (a self-signed certificate made at first start, or the operator's own) and a
+ * macaroon on every call, checked by one interceptor against src/api/permissions.ts (src/api/auth.ts);
+ * the files are in `api.dataDir` (src/api/credentials.ts). lnmuxd's clients spoke plaintext without
+ * credentials: `api.insecurePlaintext` serves them so, on a loopback address only (the config schema
+ * refuses any other; here a host name is resolved again and every address it gives must be loopback),
+ * with a warning at every start.
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ConfigError, isLoopbackHost, splitHostPort, type ApiConfig, type MuxConfig } from '../mux/config.js';
+import { macaroonInterceptor } from './auth.js';
+import { prepareApiCredentials, type ApiCredentials } from './credentials.js';
 import { LnmuxdService, type ApiMux } from './lnmuxd-service.js';
+import { METHOD_PERMISSIONS } from './permissions.js';
 import { lnmuxdService } from './protos.js';
 
 export interface ApiServerOptions {
@@ -31,6 +37,8 @@ export interface ApiServer {
   /** The bound address, host:port (the port chosen when the config asked for port 0). */
   readonly address: string;
   readonly port: number;
+  /** The certificate and macaroon files clients use; undefined with api.insecurePlaintext. */
+  readonly credentials: ApiCredentials | undefined;
   /** Ends the streams and waits, stops accepting calls, and closes the server. Idempotent. */
   stop(): Promise<void>;
 }
@@ -39,16 +47,23 @@ export interface ApiServer {
 const SHUTDOWN_GRACE_MS = 2_000;
 
 /**
- * Starts the API on `options.api.listen`. Throws ConfigError naming `api.listen` for an address that is
- * not loopback or cannot be bound.
+ * Starts the API on `options.api.listen`: over TLS with macaroons, or with api.insecurePlaintext in
+ * plaintext without them. Throws ConfigError naming the api field at fault: an address that cannot be
+ * bound, insecurePlaintext on an address that is not loopback, a credential file (credentials.ts).
  */
 export async function startApiServer(options: ApiServerOptions): Promise<ApiServer> {
   const { api, config, mux, log } = options;
   const parts = splitHostPort(api.listen);
-  if (parts === undefined || !isLoopbackHost(parts.host)) {
-    throw new ConfigError(`api.listen: ${api.listen} is not a loopback host:port; the API serves plaintext without authentication (docs/api.md)`);
+  if (parts === undefined) throw new ConfigError(`api.listen: ${api.listen} is not host:port`);
+  let credentials: ApiCredentials | undefined;
+  if (api.insecurePlaintext) {
+    if (!isLoopbackHost(parts.host)) {
+      throw new ConfigError(`api.insecurePlaintext: allowed only on a loopback api.listen, not ${api.listen}: the API would serve plaintext without authentication (docs/api.md)`);
+    }
+    await requireLoopbackResolution(parts.host);
+  } else {
+    credentials = await prepareApiCredentials(api, log);
   }
-  await requireLoopbackResolution(parts.host);
 
   const lnmuxd = new LnmuxdService({
     mux,
@@ -61,12 +76,19 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     ...(options.subscriberQueueSize !== undefined ? { subscriberQueueSize: options.subscriberQueueSize } : {}),
     ...(options.finalStatusPollMs !== undefined ? { finalStatusPollMs: options.finalStatusPollMs } : {}),
   });
-  const server = new grpc.Server();
-  server.addService(lnmuxdService().service, lnmuxd.handlers());
+  const service = lnmuxdService().service;
+  const unguarded = Object.values(service).map((m) => m.path).filter((path) => METHOD_PERMISSIONS[path] === undefined);
+  if (unguarded.length > 0) throw new Error(`no permission defined for ${unguarded.join(', ')} (src/api/permissions.ts)`);
+  const server = new grpc.Server(credentials !== undefined ? { interceptors: [macaroonInterceptor(credentials.rootKey)] } : {});
+  server.addService(service, lnmuxd.handlers());
+  const serverCredentials =
+    credentials !== undefined
+      ? grpc.ServerCredentials.createSsl(null, [{ cert_chain: credentials.tls.cert, private_key: credentials.tls.key }], false)
+      : grpc.ServerCredentials.createInsecure();
   let port: number;
   try {
     port = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(api.listen, grpc.ServerCredentials.createInsecure(), (error, bound) => (error ? reject(error) : resolve(bound)));
+      server.bindAsync(api.listen, serverCredentials, (error, bound) => (error ? reject(error) : resolve(bound)));
     });
   } catch (error) {
     lnmuxd.close();
@@ -74,15 +96,23 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
     throw new ConfigError(`api.listen: cannot listen on ${api.listen}: ${(error as Error).message}`);
   }
   const address = `${parts.host}:${port}`;
-  log.warn(
-    { address, services: ['lnmux.Service'] },
-    'API listening in plaintext WITHOUT authentication (lnmuxd compatibility): any local process can create, settle and cancel invoices; loopback only (docs/api.md)',
-  );
+  if (credentials === undefined) {
+    log.warn(
+      { address, services: ['lnmux.Service'] },
+      'API listening in plaintext WITHOUT authentication (api.insecurePlaintext, lnmuxd compatibility): any local process can create, settle and cancel invoices; loopback only (docs/api.md)',
+    );
+  } else {
+    log.info(
+      { address, services: ['lnmux.Service'], tlsCertPath: credentials.tls.certPath, macaroons: credentials.macaroonPaths },
+      'API listening over TLS; every call needs a macaroon (docs/api.md)',
+    );
+  }
 
   let stopped: Promise<void> | undefined;
   return {
     address,
     port,
+    credentials,
     stop() {
       stopped ??= (async () => {
         // The streams and waits first: a graceful shutdown waits for every call to end.
@@ -117,7 +147,7 @@ async function requireLoopbackResolution(host: string): Promise<void> {
   const outside = addresses.filter((a) => !isLoopbackHost(a.address));
   if (addresses.length === 0 || outside.length > 0) {
     throw new ConfigError(
-      `api.listen: ${bare} resolves to ${outside.map((a) => a.address).join(', ') || 'nothing'}, not only loopback addresses; the API serves plaintext without authentication (docs/api.md)`,
+      `api.listen: ${bare} resolves to ${outside.map((a) => a.address).join(', ') || 'nothing'}, not only loopback addresses; api.insecurePlaintext serves plaintext without authentication (docs/api.md)`,
     );
   }
 }

@@ -76,5 +76,11 @@ database:
   # dsn: postgres://lnmux@127.0.0.1:5432/lnmux
   # dsnEnv: LNMUX_DATABASE_DSN   # or: the environment variable holding it (keeps the password out of this file)
   dataDir: lnmux-data
+
+# The gRPC API for backends in any language (docs/api.md): uncomment to serve it. Over TLS with
+# macaroons: the first \`run\` makes tls.cert and admin.macaroon, invoice.macaroon, readonly.macaroon
+# (mode 0600) in lnmux-api/ next to this file; clients pin tls.cert and send a macaroon.
+# api:
+#   listen: 127.0.0.1:19090
 `;
 }

@@ -2,6 +2,7 @@
  * `lnmux run`: intercepts on every node until SIGINT / SIGTERM. A database that cannot be reached at
  * start is waited for (said once, retried every second): a cluster restarting lnmux and PostgreSQL
  * together comes up in any order. With an `api` section, it also serves the gRPC API (docs/api.md),
+ * over TLS with macaroons made in api.dataDir at first start (or plaintext with api.insecurePlaintext),
  * started before the Mux so that no `accepted` set escapes its streams.
  */
 import type { Command } from 'commander';

@@ -108,8 +108,8 @@ const lndSchema = z
 
 /**
  * The host of an `api.listen` address, if it is a loopback one: an IPv4 address in 127.0.0.0/8, `::1`, or
- * the name `localhost` (which src/api/server.ts resolves again at start and refuses unless every address
- * it gives is loopback).
+ * the name `localhost` (which src/api/server.ts resolves again at start, with api.insecurePlaintext, and
+ * refuses unless every address it gives is loopback).
  */
 export function isLoopbackHost(host: string): boolean {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
@@ -130,26 +130,63 @@ export function splitHostPort(address: string): { readonly host: string; readonl
 const apiSchema = z
   .object({
     /**
-     * host:port the daemon's gRPC API listens on (`[::1]:port` for IPv6; port 0: any free port, logged at
-     * start). Today it serves lnmuxd's `lnmux.Service` in plaintext without authentication, as lnmuxd did,
-     * so only a loopback address is accepted (127.0.0.0/8, [::1], localhost): docs/api.md says why and what
-     * changes when TLS and macaroons arrive.
+     * host:port the daemon's gRPC API listens on (`[::1]:port` for IPv6, `0.0.0.0:port` for every IPv4
+     * interface; port 0: any free port, logged at start). Over TLS with macaroons, any address; with
+     * insecurePlaintext, loopback only.
      */
-    listen: z.string().superRefine((value, ctx) => {
-      const parts = splitHostPort(value);
-      if (parts === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'expected host:port with a port from 0 to 65535 ([::1]:port for IPv6)' });
-      } else if (!isLoopbackHost(parts.host)) {
-        ctx.addIssue({
-          code: 'custom',
-          message:
-            'the API serves plaintext without authentication for now, so it may listen only on a loopback address ' +
-            '(127.0.0.1, [::1] or localhost; docs/api.md)',
-        });
-      }
-    }),
+    listen: z
+      .string()
+      .refine((value) => splitHostPort(value) !== undefined, 'expected host:port with a port from 0 to 65535 ([::1]:port for IPv6)'),
+    /**
+     * Where the API keeps its credentials: tls.cert and tls.key (made at first start unless
+     * tlsCertPath/tlsKeyPath name the operator's own), macaroon-root.key and admin.macaroon,
+     * invoice.macaroon, readonly.macaroon (made at first start). Relative to the config file's folder;
+     * created with mode 0700, every secret in it 0600.
+     */
+    dataDir: z.string().min(1).default('lnmux-api'),
+    /** The operator's own certificate (PEM), instead of the self-signed one made in dataDir. With tlsKeyPath. */
+    tlsCertPath: z.string().min(1).optional(),
+    /** The private key (PEM) of tlsCertPath. */
+    tlsKeyPath: z.string().min(1).optional(),
+    /** Extra DNS names in the self-signed certificate, besides localhost and the host name (a client checks the one it dials). */
+    tlsExtraDomains: z.array(z.string().regex(/^[A-Za-z0-9*]([A-Za-z0-9.*-]*[A-Za-z0-9])?$/, 'expected a DNS name')).default([]),
+    /** Extra IP addresses in the self-signed certificate, besides 127.0.0.1 and ::1. */
+    tlsExtraIps: z.array(z.string().refine((ip) => isIP(ip) !== 0, 'expected an IPv4 or IPv6 address (no brackets)')).default([]),
+    /**
+     * lnmuxd compatibility: serve plaintext WITHOUT TLS and WITHOUT macaroons, as lnmuxd did, for clients
+     * that cannot send either. Any local process can then create, settle and cancel invoices, so it is
+     * allowed only on a loopback `listen`, and warned about at every start. Default false.
+     */
+    insecurePlaintext: z.boolean().default(false),
   })
-  .strict();
+  .strict()
+  .superRefine((api, ctx) => {
+    const parts = splitHostPort(api.listen);
+    if (api.insecurePlaintext && parts !== undefined && !isLoopbackHost(parts.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['insecurePlaintext'],
+        message:
+          `plaintext without authentication is allowed only on a loopback api.listen (127.0.0.1, [::1] or localhost), not ${api.listen}: ` +
+          'remove insecurePlaintext (TLS and macaroons, docs/api.md) or listen on loopback',
+      });
+    }
+    if ((api.tlsCertPath === undefined) !== (api.tlsKeyPath === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [api.tlsCertPath === undefined ? 'tlsCertPath' : 'tlsKeyPath'],
+        message: 'give both tlsCertPath and tlsKeyPath (the operator\'s own certificate and its key), or neither (a self-signed one in dataDir)',
+      });
+    }
+    if (api.insecurePlaintext) {
+      for (const field of ['tlsCertPath', 'tlsKeyPath', 'tlsExtraDomains', 'tlsExtraIps'] as const) {
+        const value = api[field];
+        if (value !== undefined && (!Array.isArray(value) || value.length > 0)) {
+          ctx.addIssue({ code: 'custom', path: [field], message: 'insecurePlaintext serves no TLS: give one or the other' });
+        }
+      }
+    }
+  });
 
 /** The config fields the identity key may come from: exactly one is given. */
 const IDENTITY_KEY_SOURCES = ['identityKey', 'identityKeyEnv', 'identityKeyFile'] as const;
@@ -260,6 +297,17 @@ export function loadConfigFile(path: string): MuxConfig {
     ...(config.identityKeyFile !== undefined ? { identityKeyFile: at(config.identityKeyFile) } : {}),
     nodes: config.nodes.map((n) => ({ ...n, tlsCertPath: at(n.tlsCertPath), macaroonPath: at(n.macaroonPath) })),
     database: { ...config.database, dataDir: at(config.database.dataDir) },
+    ...(config.api !== undefined ? { api: apiPathsAt(config.api, at) } : {}),
+  };
+}
+
+/** The api section with its paths resolved by `at`. */
+function apiPathsAt(api: ApiConfig, at: (path: string) => string): ApiConfig {
+  return {
+    ...api,
+    dataDir: at(api.dataDir),
+    ...(api.tlsCertPath !== undefined ? { tlsCertPath: at(api.tlsCertPath) } : {}),
+    ...(api.tlsKeyPath !== undefined ? { tlsKeyPath: at(api.tlsKeyPath) } : {}),
   };
 }
 

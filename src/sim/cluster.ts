@@ -145,7 +145,7 @@ export class SimCluster {
 /**
  * Starts a cluster: a chain, `nodes` LND nodes serving gRPC on 127.0.0.1 (each with its own TLS
  * certificate, macaroon and identity key), a payer with a channel to each node and a recipient
- * behind each node. Throws if a node cannot start (port taken, openssl missing).
+ * behind each node. Throws if a node cannot start (port taken).
  */
 export async function startCluster(options: ClusterOptions = {}): Promise<SimCluster> {
   const count = options.nodes ?? 3;

@@ -11,127 +11,12 @@ import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quietFor, waitUntil } from '../support/wait.js';
-import { LnmuxdService, startApiServer, lnmuxdService, type ApiMux, type ApiServer } from '../../src/api/index.js';
+import { LnmuxdService, startApiServer, lnmuxdService, type ApiServer } from '../../src/api/index.js';
 import { ConfigError, parseConfig } from '../../src/mux/config.js';
-import { UnknownSetError } from '../../src/mux/engine.js';
-import type { MuxEvents } from '../../src/mux/events.js';
-import { makeInvoice, type CreatedInvoice, type InvoiceRequest } from '../../src/mux/invoice-factory.js';
-import { bytesToHex, deriveKeyring, openPaymentAddr } from '../../src/protocol/index.js';
-import type { CancelOutcome, Invoice, InvoicePage, ListInvoicesQuery } from '../../src/store/index.js';
+import { bytesToHex } from '../../src/protocol/index.js';
+import { NODE, StandInMux } from './stand-in-mux.js';
 
-const NODE = `02${'ab'.repeat(32)}`;
 const silent = pino({ level: 'silent' });
-
-/** The Mux's public API and events, in memory. */
-class StandInMux extends EventEmitter<MuxEvents> implements ApiMux {
-  readonly #keyring = deriveKeyring(randomBytes(32));
-  readonly invoices = new Map<string, Invoice>();
-  role: 'active' | 'standby' = 'active';
-  settleCalls = 0;
-  #sequence = 0n;
-  /** Hold mode's sets: hash hex by accepted set id hex. */
-  readonly #held = new Map<string, string>();
-
-  get nodePubkey(): string {
-    return bytesToHex(this.#keyring.nodePubkey);
-  }
-
-  async createInvoice(request: InvoiceRequest): Promise<CreatedInvoice> {
-    const created = makeInvoice(
-      request,
-      {
-        keyring: this.#keyring,
-        network: 'regtest',
-        nodes: [{ pubkey: Buffer.from(NODE, 'hex'), virtualChannelId: 1n }],
-        feeBaseMsat: 0,
-        feeProportionalMillionths: 0,
-        cltvExpiryDelta: 40,
-        minFinalCltvExpiryDelta: 40,
-        defaultExpirySeconds: 3600,
-      },
-      Date.now() / 1000,
-    );
-    this.invoices.set(bytesToHex(created.paymentHash), {
-      hash: created.paymentHash,
-      amountMsat: created.amountMsat,
-      paymentAddr: created.paymentAddr,
-      description: created.descriptionHash !== undefined ? { kind: 'hash', hash: created.descriptionHash } : { kind: 'text', text: created.description ?? '' },
-      paymentRequest: created.paymentRequest,
-      createdAt: new Date(created.createdAt * 1000),
-      expiresAt: new Date(created.expiresAt * 1000),
-      state: 'open',
-      sequence: ++this.#sequence,
-    });
-    return created;
-  }
-
-  async getInvoice(hash: Uint8Array | string): Promise<Invoice | undefined> {
-    return this.invoices.get(typeof hash === 'string' ? hash : bytesToHex(hash));
-  }
-
-  async listInvoices(query: ListInvoicesQuery): Promise<InvoicePage> {
-    const all = [...this.invoices.values()]
-      .filter((i) => (query.states ?? []).length === 0 || query.states!.includes(i.state))
-      .filter((i) => query.cursor === undefined || i.sequence > query.cursor)
-      .sort((a, b) => Number(a.sequence - b.sequence));
-    const invoices = all.slice(0, query.limit);
-    return { invoices, nextCursor: all.length > query.limit ? invoices.at(-1)!.sequence : null };
-  }
-
-  async cancelInvoice(hash: Uint8Array | string): Promise<CancelOutcome> {
-    const hashHex = typeof hash === 'string' ? hash : bytesToHex(hash);
-    const invoice = this.invoices.get(hashHex);
-    if (invoice === undefined) return { kind: 'unknown' };
-    if (invoice.state === 'open') {
-      const cancelledAt = new Date();
-      this.invoices.set(hashHex, { ...invoice, state: 'cancelled', cancelledAt });
-      for (const [setId, h] of this.#held) {
-        if (h !== hashHex) continue;
-        this.#held.delete(setId);
-        this.emit('released', { paymentHash: hashHex, setId, reason: 'invoiceCancelled' });
-      }
-      return { kind: 'cancelled', cancelledAt };
-    }
-    if (invoice.state === 'cancelled') return { kind: 'alreadyCancelled', cancelledAt: invoice.cancelledAt };
-    return { kind: invoice.state, setId: invoice.setId };
-  }
-
-  async settle(setId: Uint8Array | string): Promise<void> {
-    this.settleCalls++;
-    const setIdHex = typeof setId === 'string' ? setId : bytesToHex(setId);
-    const hashHex = this.#held.get(setIdHex);
-    if (hashHex === undefined) throw new UnknownSetError(`no accepted set ${setIdHex}`);
-    await new Promise((resolve) => setTimeout(resolve, 20)); // the commit's round trip
-    this.#held.delete(setIdHex);
-    const invoice = this.invoices.get(hashHex)!;
-    this.invoices.set(hashHex, { ...invoice, state: 'settleCommitted', setId: Buffer.from(setIdHex, 'hex'), settleCommittedAt: new Date() });
-    this.emit('committed', { paymentHash: hashHex, setId: setIdHex, amountMsat: invoice.amountMsat });
-  }
-
-  invoicePreimage(invoice: { readonly hash: Uint8Array; readonly paymentAddr: Uint8Array }): Uint8Array | undefined {
-    const opened = openPaymentAddr(this.#keyring, invoice.paymentAddr, invoice.hash);
-    return opened.ok ? opened.value.preimage : undefined;
-  }
-
-  /** A complete set of the invoice is held (hold mode): returns its set id hex. */
-  accept(hash: Uint8Array): string {
-    const setId = bytesToHex(randomBytes(32));
-    const invoice = this.invoices.get(bytesToHex(hash))!;
-    this.#held.set(setId, bytesToHex(hash));
-    this.emit('accepted', { paymentHash: bytesToHex(hash), setId, amountMsat: invoice.amountMsat, htlcs: [] });
-    return setId;
-  }
-
-  /** Every part of the committed set is settled at its node. */
-  finalize(hash: Uint8Array, settled: boolean): void {
-    const hashHex = bytesToHex(hash);
-    const invoice = this.invoices.get(hashHex)!;
-    if (invoice.state !== 'settleCommitted') throw new Error('not committed');
-    this.invoices.set(hashHex, { ...invoice, state: settled ? 'settled' : 'failed', finalizedAt: new Date() });
-    if (settled) this.emit('settled', { paymentHash: hashHex });
-    else this.emit('htlcFinal', { circuitKey: `1:1@${NODE}`, settled: false });
-  }
-}
 
 type Client = grpc.Client & Record<string, (request: object, callback: (error: grpc.ServiceError | null, response: Record<string, unknown>) => void) => grpc.ClientUnaryCall>;
 
@@ -158,7 +43,8 @@ function config(mode: 'auto' | 'hold') {
     identityKey: '11'.repeat(32),
     nodes: [{ pubkey: NODE, address: '127.0.0.1:1', tlsCertPath: 'x', macaroonPath: 'y' }],
     settlement: { mode },
-    api: { listen: '127.0.0.1:0' },
+    // The service's semantics, over lnmuxd's plaintext; TLS and macaroons: test/api/auth.test.ts.
+    api: { listen: '127.0.0.1:0', insecurePlaintext: true },
   });
 }
 
@@ -402,10 +288,10 @@ describe('lnmuxd lnmux.Service, a subscriber that does not keep up', () => {
 });
 
 describe('the API server', () => {
-  it('refuses, naming api.listen, an address that is not loopback, even given past the config schema', async () => {
+  it('refuses insecurePlaintext, naming it, on an address that is not loopback, even given past the config schema', async () => {
     const c = config('hold');
-    const start = (listen: string) => startApiServer({ api: { listen }, config: c, mux: new StandInMux(), log: silent });
+    const start = (listen: string) => startApiServer({ api: { ...c.api!, listen }, config: c, mux: new StandInMux(), log: silent });
     await expect(start('0.0.0.0:0')).rejects.toThrow(ConfigError);
-    await expect(start('0.0.0.0:0')).rejects.toThrow(/^api\.listen: /);
+    await expect(start('0.0.0.0:0')).rejects.toThrow(/^api\.insecurePlaintext: /);
   });
 });

@@ -2,7 +2,11 @@
 
 Run by test/api/python-client.test.ts against `lnmux run` in hold mode over the simulator:
 
-    python3 lnmuxd_client.py <lnmux.proto> <host:port>
+    python3 lnmuxd_client.py <lnmux.proto> <host:port> [<tls.cert> <admin.macaroon>]
+
+With a certificate and a macaroon it connects as LND's Python clients do: TLS trusting that certificate
+(ssl_channel_credentials), the macaroon's hex in the `macaroon` metadata of every call
+(metadata_call_credentials); without them, in plaintext without credentials (api.insecurePlaintext).
 
 It generates its stubs with grpc_tools.protoc into a temporary folder, then: GetInfo; AddInvoice; prints
 the payment request as a JSON line ({"event": "invoice", ...}) and waits for a line "paying" on stdin
@@ -39,8 +43,27 @@ def generate_stubs(proto_path, out_dir):
     sys.path.insert(0, out_dir)
 
 
+def open_channel(grpc, address, cert_path, macaroon_path):
+    if cert_path is None:
+        return grpc.insecure_channel(address)
+    with open(cert_path, "rb") as f:
+        cert = f.read()
+    with open(macaroon_path, "rb") as f:
+        macaroon = f.read().hex()
+
+    def add_macaroon(context, callback):
+        callback([("macaroon", macaroon)], None)
+
+    credentials = grpc.composite_channel_credentials(
+        grpc.ssl_channel_credentials(root_certificates=cert),
+        grpc.metadata_call_credentials(add_macaroon),
+    )
+    return grpc.secure_channel(address, credentials)
+
+
 def main():
     proto_path, address = sys.argv[1], sys.argv[2]
+    cert_path, macaroon_path = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else (None, None)
     import grpc
 
     with tempfile.TemporaryDirectory() as out_dir:
@@ -48,7 +71,7 @@ def main():
         import lnmux_pb2 as pb
         import lnmux_pb2_grpc as pb_grpc
 
-        channel = grpc.insecure_channel(address)
+        channel = open_channel(grpc, address, cert_path, macaroon_path)
         grpc.channel_ready_future(channel).result(timeout=10)
         stub = pb_grpc.ServiceStub(channel)
 

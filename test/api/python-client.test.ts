@@ -1,7 +1,10 @@
 /**
  * A backend in another language, unchanged: a Python client generated from lnmuxd's .proto as vendored
  * (proto/lnmux/lnmux.proto, by grpc_tools.protoc at run time) drives `lnmux run` (a real child process,
- * hold mode, the API on a loopback port) over the simulated cluster. test/api/lnmuxd_client.py creates an
+ * hold mode, the API on a loopback port) over the simulated cluster: over TLS with admin.macaroon, as
+ * the daemon serves by default (the client trusts the tls.cert `lnmux run` made and sends the macaroon's
+ * hex in the `macaroon` metadata, as LND's Python clients do), and in plaintext without credentials, as
+ * lnmuxd's clients speak (api.insecurePlaintext). test/api/lnmuxd_client.py creates an
  * invoice, this test pays it through the simulator's payer, and the client receives the set on
  * SubscribeInvoiceAccepted, settles it and sees SETTLED from WaitForInvoiceFinalStatus (docs/api.md).
  *
@@ -10,7 +13,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -36,6 +39,10 @@ function findPython(): string | undefined {
 const PYTHON = findPython();
 const NAME =
   "a Python client generated from lnmuxd's .proto, unchanged, creates an invoice, receives it accepted, settles it and sees SETTLED";
+const MODES = [
+  { mode: 'tls', title: 'over TLS with admin.macaroon (the default)' },
+  { mode: 'plaintext', title: 'in plaintext without credentials (api.insecurePlaintext)' },
+] as const;
 
 type Line = { readonly event: string } & Record<string, unknown>;
 
@@ -74,12 +81,12 @@ describe('lnmuxd compatibility: a client in another language', () => {
     for (const c of cleanup.reverse()) await c();
   });
 
-  it.skipIf(PYTHON === undefined)(
+  it.skipIf(PYTHON === undefined).each(MODES)(
     PYTHON === undefined
-      ? `${NAME} (SKIPPED: no python3 imports grpc and grpc_tools; apt-get install python3-grpcio python3-grpc-tools)`
-      : NAME,
+      ? `${NAME}, $title (SKIPPED: no python3 imports grpc and grpc_tools; apt-get install python3-grpcio python3-grpc-tools)`
+      : `${NAME}, $title`,
     { timeout: 120_000 },
-    async () => {
+    async ({ mode }) => {
       const c = cluster();
       const dir = mkdtempSync(join(tmpdir(), 'lnmux-python-'));
       cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -101,7 +108,8 @@ describe('lnmuxd compatibility: a client in another language', () => {
       writeFileSync(
         join(dir, 'multiplexer.yml'),
         `network: regtest\nidentityKey: "${bytesToHex(randomBytes(32))}"\nnodes:\n${nodes}\ndatabase:\n${database}\n` +
-          `settlement:\n  mode: hold\napi:\n  listen: 127.0.0.1:0\nlogging:\n  level: info\n`,
+          `settlement:\n  mode: hold\napi:\n  listen: 127.0.0.1:0\n${mode === 'plaintext' ? '  insecurePlaintext: true\n' : ''}` +
+          'logging:\n  level: info\n',
       );
 
       const lnmux = spawn(process.execPath, ['--import', TSX, BIN, '-c', 'multiplexer.yml', 'run'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -118,13 +126,22 @@ describe('lnmuxd compatibility: a client in another language', () => {
       }, { what: 'lnmux run to serve the API and intercept', timeoutMs: 60_000 }).catch((error: Error) => {
         throw new Error(`${error.message}\n${daemon.output()}`);
       });
-      // The start warns that the API is plaintext without authentication.
       const listening = daemon.lines.find((l) => String(l['msg']).startsWith('API listening'))!;
-      expect(listening['level']).toBe(40);
-      expect(String(listening['msg'])).toContain('WITHOUT authentication');
+      const credentials: string[] = [];
+      if (mode === 'plaintext') {
+        // The start warns that the API is plaintext without authentication.
+        expect(listening['level']).toBe(40);
+        expect(String(listening['msg'])).toContain('WITHOUT authentication');
+      } else {
+        // The default: the certificate and macaroons made at first start in api.dataDir, next to the config.
+        expect(listening['level']).toBe(30);
+        expect(listening['tlsCertPath']).toBe(join(dir, 'lnmux-api', 'tls.cert'));
+        credentials.push(join(dir, 'lnmux-api', 'tls.cert'), join(dir, 'lnmux-api', 'admin.macaroon'));
+        for (const path of credentials) expect(existsSync(path)).toBe(true);
+      }
 
       let payment: ReturnType<typeof c.payer.pay> | undefined;
-      const python = spawn(PYTHON!, [CLIENT, LNMUXD_PROTO_FILE, address!], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const python = spawn(PYTHON!, [CLIENT, LNMUXD_PROTO_FILE, address!, ...credentials], { stdio: ['pipe', 'pipe', 'pipe'] });
       const pythonExited = new Promise<number | null>((resolve) => python.on('exit', (code) => resolve(code)));
       cleanup.push(async () => {
         if (python.exitCode === null) python.kill('SIGKILL');

@@ -266,30 +266,48 @@ describe('config: database.dsnEnv', () => {
 
 describe('config: api', () => {
   const base = { network: 'regtest', identityKey: SECRET, nodes: [node] };
+  const defaults = { dataDir: 'lnmux-api', tlsExtraDomains: [], tlsExtraIps: [], insecurePlaintext: false };
 
-  it('is optional, and takes a loopback host:port (IPv4 127/8, [::1], localhost; port 0 for any)', () => {
+  it('is optional; over TLS with macaroons (the default) it listens on any host:port (port 0 for any)', () => {
     expect(parseConfig(base).api).toBeUndefined();
-    for (const listen of ['127.0.0.1:19090', '127.1.2.3:0', '[::1]:19090', 'localhost:19090', '[0:0:0:0:0:0:0:1]:1']) {
-      expect(parseConfig({ ...base, api: { listen } }).api).toEqual({ listen });
+    for (const listen of ['127.0.0.1:19090', '[::1]:19090', 'localhost:0', '0.0.0.0:19090', '[::]:19090', 'lnmux.example.com:19090']) {
+      expect(parseConfig({ ...base, api: { listen } }).api).toEqual({ listen, ...defaults });
     }
   });
 
-  it('refuses, naming api.listen, an address that is not loopback: the API is plaintext without authentication for now', () => {
+  it('takes the TLS fields: the operator\'s own certificate and key, or extra names and addresses for the self-signed one', () => {
+    const api = { listen: '0.0.0.0:1', dataDir: '/var/lib/lnmux', tlsExtraDomains: ['lnmux.internal'], tlsExtraIps: ['10.0.0.5', 'fd00::5'] };
+    expect(parseConfig({ ...base, api }).api).toEqual({ ...defaults, ...api });
+    const own = { listen: '0.0.0.0:1', tlsCertPath: 'my.crt', tlsKeyPath: 'my.key' };
+    expect(parseConfig({ ...base, api: own }).api).toEqual({ ...defaults, ...own });
+  });
+
+  it('insecurePlaintext: only on a loopback listen (IPv4 127/8, [::1], localhost), refused elsewhere naming the field', () => {
+    for (const listen of ['127.0.0.1:19090', '127.1.2.3:0', '[::1]:19090', 'localhost:19090', '[0:0:0:0:0:0:0:1]:1']) {
+      expect(parseConfig({ ...base, api: { listen, insecurePlaintext: true } }).api).toEqual({ ...defaults, listen, insecurePlaintext: true });
+    }
     for (const listen of ['0.0.0.0:19090', '10.0.0.5:19090', '[::]:19090', 'lnmux.example.com:19090']) {
-      const error = configError({ ...base, api: { listen } });
-      expect(error.issues.map((i) => i.field)).toEqual(['api.listen']);
-      expect(error.message).toContain('only on a loopback address');
+      const error = configError({ ...base, api: { listen, insecurePlaintext: true } });
+      expect(error.issues.map((i) => i.field)).toEqual(['api.insecurePlaintext']);
+      expect(error.message).toContain('only on a loopback api.listen');
       expect(error.message).toContain(listen);
     }
   });
 
-  it('refuses, naming the field, a malformed address and unknown fields', () => {
+  it('refuses, naming the field, a malformed address, half a certificate, TLS fields with insecurePlaintext, bad names and unknown fields', () => {
     for (const listen of ['19090', '127.0.0.1', '127.0.0.1:65536', '::1:19090', '']) {
       const error = configError({ ...base, api: { listen } });
       expect(error.issues.map((i) => i.field)).toEqual(['api.listen']);
       expect(error.message).toContain('expected host:port');
     }
-    expect(configError({ ...base, api: { listen: '127.0.0.1:1', tls: false } }).issues.map((i) => i.field)).toEqual(['api']);
+    const fields = (api: object) => configError({ ...base, api: { listen: '127.0.0.1:1', ...api } }).issues.map((i) => i.field);
+    expect(fields({ tlsCertPath: 'a.crt' })).toEqual(['api.tlsKeyPath']);
+    expect(fields({ tlsKeyPath: 'a.key' })).toEqual(['api.tlsCertPath']);
+    expect(fields({ insecurePlaintext: true, tlsExtraIps: ['10.0.0.1'] })).toEqual(['api.tlsExtraIps']);
+    expect(fields({ tlsExtraIps: ['[::1]'] })).toEqual(['api.tlsExtraIps[0]']);
+    expect(fields({ tlsExtraDomains: ['bad name'] })).toEqual(['api.tlsExtraDomains[0]']);
+    expect(fields({ insecurePlaintext: 'yes' })).toEqual(['api.insecurePlaintext']);
+    expect(fields({ tls: false })).toEqual(['api']);
     expect(configError({ ...base, api: {} }).issues.map((i) => i.field)).toEqual(['api.listen']);
   });
 });
@@ -313,6 +331,12 @@ describe('multiplexer.yml.example', () => {
     const text = readFileSync(join(import.meta.dirname, '../../multiplexer.yml.example'), 'utf8');
     const dir = mkdtempSync(join(tmpdir(), 'lnmux-config-'));
     writeFileSync(join(dir, 'with-api.yml'), text.replace('# api:\n#   listen:', 'api:\n  listen:'));
-    expect(loadConfigFile(join(dir, 'with-api.yml')).api).toEqual({ listen: '127.0.0.1:19090' });
+    expect(loadConfigFile(join(dir, 'with-api.yml')).api).toEqual({
+      listen: '127.0.0.1:19090',
+      dataDir: join(dir, 'lnmux-api'),
+      tlsExtraDomains: [],
+      tlsExtraIps: [],
+      insecurePlaintext: false,
+    });
   });
 });

@@ -6,7 +6,7 @@
  */
 export { Mux, type MuxEvents, type MuxOptions } from './mux/mux.js';
 export { ConfigError, loadConfigFile, parseConfig, type MuxConfig, type MuxConfigInput } from './mux/config.js';
-export { UnknownSetError } from './mux/engine.js';
+export { PreimageError, UnknownSetError } from './mux/engine.js';
 export { InvoiceRequestError, type CreatedInvoice, type InvoiceRequest } from './mux/invoice-factory.js';
 export {
   IdentityKeyMismatchError,

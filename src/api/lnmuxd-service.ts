@@ -57,8 +57,11 @@ const STATUS_OF: Partial<Record<InvoiceState, 'SETTLE_REQUESTED' | 'SETTLED' | '
   failed: 'FAILED',
 };
 
-/** The request fields of AddInvoice, by the Mux's InvoiceRequest field they become. */
-const ADD_INVOICE_FIELD: Record<keyof InvoiceRequest, string> = {
+/**
+ * The request fields of AddInvoice, by the Mux's InvoiceRequest field they become (lnmuxd's AddInvoice
+ * has none for amountless, hold or metadata invoices).
+ */
+const ADD_INVOICE_FIELD: Partial<Record<keyof InvoiceRequest, string>> = {
   amountMsat: 'amt_msat',
   description: 'description',
   descriptionHash: 'description_hash',
@@ -232,13 +235,14 @@ export class LnmuxdService {
       });
     } catch (error) {
       if (error instanceof InvoiceRequestError) {
-        throw invalidArgument(ADD_INVOICE_FIELD[error.field], error.message.replace(`${error.field}: `, ''));
+        throw invalidArgument(ADD_INVOICE_FIELD[error.field] ?? error.field, error.message.replace(`${error.field}: `, ''));
       }
       throw error;
     }
     return {
       payment_request: created.paymentRequest,
-      preimage: Buffer.from(created.preimage),
+      // A stateless invoice (lnmuxd's kind): its preimage is derived, always there.
+      preimage: Buffer.from(created.preimage!),
       hash: Buffer.from(created.paymentHash),
     };
   }
@@ -456,7 +460,8 @@ export class LnmuxdService {
     return {
       hash: Buffer.from(invoice.hash),
       preimage: Buffer.from(preimage),
-      amount_msat: String(invoice.amountMsat),
+      // An amountless invoice has none: 0, as LND writes it (docs/api.md).
+      amount_msat: String(invoice.amountMsat ?? 0n),
       status: STATUS_OF[invoice.state] ?? 'UNKNOWN',
       settle_requested_at: 'settleCommittedAt' in invoice ? String(unixSeconds(invoice.settleCommittedAt)) : '0',
       finalized_at: 'finalizedAt' in invoice ? String(unixSeconds(invoice.finalizedAt)) : '0',

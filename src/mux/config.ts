@@ -69,6 +69,11 @@ const invoiceSchema = z
     minFinalCltvExpiryDelta: z.number().int().min(1).max(2016).default(40),
     /** Expiry of invoices created without one, seconds. */
     defaultExpirySeconds: z.number().int().min(1).max(MAX_EXPIRY_SECONDS).default(DEFAULT_EXPIRY_SECONDS),
+    /**
+     * Also accept payments of invoices the Go lnmux made with this identity key (its payment_addr
+     * scheme, docs/protocol.md), for a team that switched from it: off by default.
+     */
+    acceptGoLnmuxInvoices: z.boolean().default(false),
   })
   .strict();
 

@@ -11,10 +11,10 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { bytesToHex, circuitKeyString, createFailurePacket, encodeFailureMessage, type CircuitKey, type Ecdh, type Keyring, type NodeCircuitKey } from '../protocol/index.js';
-import { inspectHtlc, type HopPolicy, type OfferedHtlc } from './inspect.js';
+import { acceptStoredTerms, inspectHtlc, type HopPolicy, type OfferedHtlc, type Rejection } from './inspect.js';
 import { Registry } from '../registry/registry.js';
 import type { Decision, InvoiceView, RegistryConfig, RegistryEvent } from '../registry/types.js';
-import type { NodeLink, SettleStore } from './ports.js';
+import type { NodeLink, SettleStore, StoreInvoiceView } from './ports.js';
 import { HtlcLogWriter } from './htlc-log-writer.js';
 import { sleep, systemClock, type Clock } from '../shell/clock.js';
 import type { PaymentEvents } from './events.js';
@@ -25,6 +25,8 @@ export interface EngineOptions {
   readonly policy: HopPolicy;
   /** The invoices' min_final_cltv_expiry_delta (config `invoice.minFinalCltvExpiryDelta`), blocks. */
   readonly minFinalCltvExpiryDelta: number;
+  /** Accept the Go lnmux's invoices too (config `invoice.acceptGoLnmuxInvoices`); default false. */
+  readonly acceptGoLnmuxInvoices?: boolean;
   readonly ecdh: Ecdh;
   readonly keyring: Keyring;
   readonly store: SettleStore;
@@ -46,6 +48,14 @@ const DEFAULT_REPLAY_WINDOW_MS = 3_000;
 /** Thrown by settle() when no accepted set has this id. */
 export class UnknownSetError extends Error {
   override readonly name = 'UnknownSetError';
+}
+
+/**
+ * Thrown by settle() for a hold invoice's set without its preimage, or with one whose SHA256 is not the
+ * invoice's payment hash. The set stays accepted: settle again with the right one, or cancel.
+ */
+export class PreimageError extends Error {
+  override readonly name = 'PreimageError';
 }
 
 export class SettlementEngine extends EventEmitter<PaymentEvents> {
@@ -176,6 +186,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
         keyring: this.#options.keyring,
         height: this.#registry.height,
         minFinalCltvExpiryDelta: this.#options.minFinalCltvExpiryDelta,
+        acceptGoLnmuxInvoices: this.#options.acceptGoLnmuxInvoices === true,
       });
     } catch (error) {
       // A bug, not an input: fail this HTLC as unreadable rather than take the process down.
@@ -195,24 +206,49 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
       'Htlc received',
     );
     if (inspection.kind === 'rejected') {
-      const r = inspection.rejection;
-      this.#log.info({ hash, circuitKey: circuitKeyString(key), reason: r.reason, ...this.#heightFields() }, 'Htlc rejected');
-      this.#logHtlc(key, htlc.paymentHash, htlc.outgoingAmountMsat, 'failed', r.reason);
-      if (r.kind === 'failCode') {
-        await this.#send(node.link, { kind: 'failWithCode', circuitKey: htlc.circuitKey, code: r.code });
-      } else {
-        const failureMessage = createFailurePacket(r.sharedSecret, encodeFailureMessage(r.message));
-        await this.#send(node.link, { kind: 'failWithMessage', circuitKey: htlc.circuitKey, failureMessage });
-      }
+      await this.#reject(node.link, key, htlc.paymentHash, htlc.outgoingAmountMsat, inspection.rejection);
       return;
     }
     // A part the registry holds already (offered again after a reconnect) needs no lookup: its set
     // decides, and the registry learns at once that its node still holds it.
-    const invoice = this.#registry.holdsPart(key)
-      ? ({ kind: 'open' } as const)
-      : await this.#retryStore('invoice lookup', () => this.#options.store.invoiceStatus(htlc.paymentHash, key));
+    let invoice: StoreInvoiceView | undefined =
+      inspection.kind === 'arrived' && this.#registry.holdsPart(key)
+        ? { kind: 'open' }
+        : await this.#retryStore('invoice lookup', () => this.#options.store.invoiceStatus(htlc.paymentHash, key));
     if (invoice === undefined) return; // stopped while the database was down: LND re-offers on reconnect
-    this.#step({ kind: 'htlcArrived', htlc: inspection.htlc, invoice });
+    const go = inspection.kind === 'arrived' ? inspection.goLnmux : undefined;
+    if (go !== undefined && invoice.kind === 'unknown' && go.expiresAt * 1000 > this.#clock.now()) {
+      // A Go lnmux invoice's first HTLC: record it, so that it settles, lists and cancels as ours do.
+      const invoiceOfGo = { paymentHash: htlc.paymentHash, ...go };
+      const recorded = await this.#retryStore('record Go lnmux invoice', async () => {
+        await this.#options.store.recordGoLnmuxInvoice(invoiceOfGo);
+        return true;
+      });
+      if (recorded === undefined) return; // stopped while the database was down
+      this.#log.info({ hash, amountMsat: String(go.amountMsat) }, 'Go lnmux invoice recorded at its first htlc');
+      invoice = await this.#retryStore('invoice lookup', () => this.#options.store.invoiceStatus(htlc.paymentHash, key));
+      if (invoice === undefined) return;
+    }
+    const arrived = inspection.kind === 'arrived' ? inspection : acceptStoredTerms(inspection.unproven, invoice.stored);
+    if (arrived.kind === 'rejected') {
+      await this.#reject(node.link, key, htlc.paymentHash, htlc.outgoingAmountMsat, arrived.rejection);
+      return;
+    }
+    if (arrived.kind !== 'arrived') throw new Error(`unexpected inspection ${arrived.kind}`);
+    this.#step({ kind: 'htlcArrived', htlc: arrived.htlc, invoice });
+  }
+
+  /** Answers an HTLC that failed a per-HTLC check: a failure code, or a failure message for the payer. */
+  async #reject(link: NodeLink, key: CircuitKey, paymentHash: Uint8Array, amountMsat: bigint, r: Rejection): Promise<void> {
+    this.#log.info({ hash: bytesToHex(paymentHash), circuitKey: circuitKeyString(key), reason: r.reason, ...this.#heightFields() }, 'Htlc rejected');
+    this.#logHtlc(key, paymentHash, amountMsat, 'failed', r.reason);
+    const circuitKey = { chanId: key.chanId, htlcId: key.htlcId };
+    if (r.kind === 'failCode') {
+      await this.#send(link, { kind: 'failWithCode', circuitKey, code: r.code });
+    } else {
+      const failureMessage = createFailurePacket(r.sharedSecret, encodeFailureMessage(r.message));
+      await this.#send(link, { kind: 'failWithMessage', circuitKey, failureMessage });
+    }
   }
 
   /** An HTLC of a committed set whose final state is not recorded yet (loaded from the store at start). */
@@ -280,14 +316,17 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     this.#step({ kind: 'nodeHtlcsLost', node: nodePubkeyHex });
   }
 
-  /** Hold mode: settles the accepted set; resolves once its decision is committed. Throws UnknownSetError. */
-  settle(setId: Uint8Array): Promise<void> {
+  /**
+   * Settles an accepted set (hold mode, or a hold invoice's with its `preimage`); resolves once its
+   * decision is committed. Rejects with UnknownSetError or PreimageError.
+   */
+  settle(setId: Uint8Array, preimage?: Uint8Array): Promise<void> {
     const id = bytesToHex(setId);
     return new Promise((resolve, reject) => {
       const waiters = this.#settleWaiters.get(id) ?? [];
       waiters.push({ resolve, reject });
       this.#settleWaiters.set(id, waiters);
-      this.#step({ kind: 'applicationSettle', setId });
+      this.#step({ kind: 'applicationSettle', setId, ...(preimage !== undefined ? { preimage } : {}) });
     });
   }
 
@@ -334,7 +373,8 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
             circuitKey: circuitKeyString(d.key),
             amountMsat: String(d.amountMsat),
             expiry: d.expiry,
-            mppTotalMsat: String(d.invoiceAmountMsat),
+            // The seed's field: what the set must reach (the payer's total for an amountless invoice).
+            mppTotalMsat: String(d.invoiceAmountMsat ?? d.totalMsat),
             heldMsat: String(d.heldMsat),
           },
           'Htlc accepted',
@@ -374,6 +414,8 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
           setId: bytesToHex(d.setId),
           amountMsat: d.amountMsat,
           htlcs: d.htlcs.map((h) => ({ circuitKey: circuitKeyString(h.key), amountMsat: h.amountMsat })),
+          needsPreimage: d.needsPreimage,
+          ...(d.paymentMetadata !== undefined ? { paymentMetadata: bytesToHex(d.paymentMetadata) } : {}),
         });
         return;
       case 'setReleased':
@@ -399,7 +441,12 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
         const hash = bytesToHex(d.paymentHash);
         const setId = bytesToHex(d.setId);
         this.#log.info({ hash, setId, amountMsat: String(d.amountMsat) }, 'Settle released: preimage sent to every node of the set');
-        this.#notify('committed', { paymentHash: hash, setId, amountMsat: d.amountMsat });
+        this.#notify('committed', {
+          paymentHash: hash,
+          setId,
+          amountMsat: d.amountMsat,
+          ...(d.paymentMetadata !== undefined ? { paymentMetadata: bytesToHex(d.paymentMetadata) } : {}),
+        });
         return;
       }
       case 'revokeSettle':
@@ -426,9 +473,24 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
         return;
       }
       case 'applicationSettleAnswered':
-        if (d.answer === 'alreadySettled') this.#resolveWaiters(d.setId);
-        else this.#rejectWaiters(d.setId, new UnknownSetError(`no accepted set ${bytesToHex(d.setId)}`));
-        return;
+        switch (d.answer) {
+          case 'alreadySettled':
+            this.#resolveWaiters(d.setId);
+            return;
+          case 'unknownSet':
+            this.#rejectWaiters(d.setId, new UnknownSetError(`no accepted set ${bytesToHex(d.setId)}`));
+            return;
+          case 'preimageRequired':
+            this.#rejectWaiters(d.setId, new PreimageError(`set ${bytesToHex(d.setId)} is a hold invoice's: settle it with its preimage`));
+            return;
+          case 'wrongPreimage':
+            this.#rejectWaiters(d.setId, new PreimageError(`set ${bytesToHex(d.setId)}: the preimage's SHA256 is not the invoice's payment hash`));
+            return;
+          default: {
+            const never: never = d.answer;
+            throw new Error(`unhandled answer ${String(never)}`);
+          }
+        }
       default: {
         const never: never = d;
         throw new Error(`unhandled decision ${JSON.stringify(never)}`);
@@ -441,7 +503,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     const hash = bytesToHex(d.paymentHash);
     const setId = bytesToHex(d.setId);
     const result = await this.#retryStore('settle commit', () =>
-      this.#options.store.commitSettle(d.paymentHash, d.setId, d.htlcs),
+      this.#options.store.commitSettle(d.paymentHash, d.setId, d.htlcs, d.preimage),
     );
     if (result === undefined) return; // stopped: nothing was assumed; the next start replays from the store
     if (result.kind === 'committed') {

@@ -14,8 +14,12 @@ export interface SetPart {
 
 /** Every event a Mux emits. */
 export interface MuxEvents {
-  /** Hold mode: a complete set waits for `settle(setId)` or `cancelInvoice(hash)`. */
-  accepted: [{ paymentHash: string; setId: string; amountMsat: bigint; htlcs: SetPart[] }];
+  /**
+   * A complete set waits for `settle(setId)` or `cancelInvoice(hash)`: in hold mode, and for a hold
+   * invoice in any mode (`needsPreimage`: settle it with `{ preimage }`). `paymentMetadata`: the payer's
+   * echo of the invoice's metadata (hex), if the invoice had one.
+   */
+  accepted: [{ paymentHash: string; setId: string; amountMsat: bigint; htlcs: SetPart[]; needsPreimage: boolean; paymentMetadata?: string }];
   /**
    * Hold mode: an accepted set was released before it was settled (timeout, expiry near, cancel), or
    * `partLost`: one of its parts left it (its node no longer holds it) and the live parts wait again.
@@ -25,7 +29,7 @@ export interface MuxEvents {
    * The settle decision is committed and the preimage released: the payment is received, the SETTLEs are
    * on their way (the stored invoice reads `settleCommitted` until every node reports its HTLC final).
    */
-  committed: [{ paymentHash: string; setId: string; amountMsat: bigint }];
+  committed: [{ paymentHash: string; setId: string; amountMsat: bigint; paymentMetadata?: string }];
   /** Every HTLC of the invoice's set is settled at its node (LND's final events; the stored invoice reads `settled`). */
   settled: [{ paymentHash: string }];
   /** LND reported an HTLC of a committed set final (settled, or failed: lost after the decision). */

@@ -10,7 +10,10 @@
 import {
   decodeHopPayload,
   decodeLegacyHopData,
+  equalBytes,
+  openGoLnmuxPaymentAddr,
   openPaymentAddr,
+  paymentMetadataOf,
   peelOnion,
   type CircuitKey,
   type Ecdh,
@@ -68,7 +71,41 @@ export interface InspectContext {
    * (docs/sphinx.md, "Final-hop rules"). The registry checks it, on arrival of a new part.
    */
   readonly minFinalCltvExpiryDelta: number;
+  /**
+   * Also accept the Go lnmux's payment_addr scheme (docs/protocol.md, "The Go lnmux's payment_addr"), for
+   * invoices it made with the same identity key: config `invoice.acceptGoLnmuxInvoices`, off by default.
+   */
+  readonly acceptGoLnmuxInvoices?: boolean;
 }
+
+/**
+ * An invoice's terms as the store holds them, for the invoices whose payment_addr alone may not prove
+ * an HTLC: a hold invoice's (the application chose the payment hash), and a Go lnmux invoice's (its
+ * scheme may be turned off since its set was committed). An HTLC must carry exactly this payment_addr.
+ */
+export interface StoredTerms {
+  readonly kind: 'hold' | 'goLnmux';
+  readonly paymentAddr: Uint8Array;
+  /** msat; absent for an amountless invoice. */
+  readonly amountMsat?: bigint;
+  /** Amountless invoices: the least the payer may pay, msat. */
+  readonly minAmountMsat?: bigint;
+  /** unix seconds */
+  readonly expiresAt: number;
+  /** The preimage stored with the invoice's settle commit, if committed. */
+  readonly preimage?: Uint8Array;
+}
+
+/** An HTLC whose payment_addr opened under no scheme of ours: only a stored invoice's terms can accept it. */
+export interface UnprovenHtlc {
+  readonly htlc: Omit<ArrivedHtlc, 'preimage' | 'invoiceAmountMsat' | 'invoiceExpiresAt'>;
+  readonly paymentAddr: Uint8Array;
+  /** The answer when no stored invoice accepts it. */
+  readonly rejection: Rejection;
+}
+
+/** The `c` of every Go lnmux invoice: lnmuxd writes 40, whatever its configuration (docs/protocol.md). */
+const GO_LNMUX_MIN_FINAL_CLTV_EXPIRY_DELTA = 40;
 
 /** Why an HTLC was rejected before reaching its set. */
 export type RejectReason =
@@ -87,7 +124,7 @@ export type RejectReason =
   /** A legacy (pre-TLV) final payload: no payment_data can be in it (LND: incorrect_or_unknown_payment_details). */
   | 'legacyPayload'
   | 'paymentAddrInvalid'
-  /** The MPP record's total_msat is below the invoice amount. */
+  /** The MPP record's total_msat is below the invoice amount (or an amountless invoice's minimum). */
   | 'totalBelowInvoice';
 
 /** What the cluster node must send back for a rejected HTLC. */
@@ -110,7 +147,17 @@ export type Inspection =
   /** Not for the virtual channel: RESUME at once. */
   | { readonly kind: 'foreign' }
   | { readonly kind: 'rejected'; readonly rejection: Rejection }
-  | { readonly kind: 'arrived'; readonly htlc: ArrivedHtlc };
+  /**
+   * Proven by its payment_addr. `goLnmux`: under the Go lnmux's scheme, whose invoices are not in the
+   * store until their first HTLC records them (engine.ts).
+   */
+  | {
+      readonly kind: 'arrived';
+      readonly htlc: ArrivedHtlc;
+      readonly goLnmux?: { readonly paymentAddr: Uint8Array; readonly amountMsat: bigint; readonly expiresAt: number };
+    }
+  /** Not proven by its payment_addr: a hold invoice's, if the store has one for its hash ({@link acceptStoredTerms}). */
+  | { readonly kind: 'unproven'; readonly unproven: UnprovenHtlc };
 
 /** Runs the per-HTLC checks of BOLT 4 ("Onion Decryption", final node requirements) in order. */
 export function inspectHtlc(offered: OfferedHtlc, ctx: InspectContext): Inspection {
@@ -159,6 +206,7 @@ export function inspectHtlc(offered: OfferedHtlc, ctx: InspectContext): Inspecti
     });
 
   let hop: { readonly amtToForwardMsat: bigint; readonly outgoingCltvValue: number; readonly paymentData?: PaymentData };
+  let paymentMetadata: Uint8Array | undefined;
   if (format === 'legacy') {
     // The retired fixed-size hop_data: LND still reads it and checks its amount and expiry, then finds
     // no payment_data and answers incorrect_or_unknown_payment_details (docs/sphinx.md, "Final-hop rules").
@@ -173,6 +221,7 @@ export function inspectHtlc(offered: OfferedHtlc, ctx: InspectContext): Inspecti
       });
     }
     hop = decoded.value;
+    paymentMetadata = paymentMetadataOf(decoded.value);
   }
   // The virtual node has no channels: an onion that asks it to forward names a peer it does not have.
   if (next.kind !== 'final') return failMessage('notFinalHop', { kind: 'unknownNextPeer' });
@@ -190,29 +239,90 @@ export function inspectHtlc(offered: OfferedHtlc, ctx: InspectContext): Inspecti
   }
   if (hop.paymentData === undefined) return unknownDetails(format === 'legacy' ? 'legacyPayload' : 'missingPaymentData');
 
-  const opened = openPaymentAddr(ctx.keyring, hop.paymentData.paymentAddr, offered.paymentHash);
-  if (!opened.ok) return unknownDetails('paymentAddrInvalid');
-  const terms = opened.value;
-  // A total_msat above the invoice amount is the payer's choice (LND accepts it, with no upper bound);
-  // below it, the set could complete short of the invoice (docs/sphinx.md, "Final-hop rules").
-  if (hop.paymentData.totalMsat < terms.amountMsat) return unknownDetails('totalBelowInvoice');
+  const { paymentAddr, totalMsat } = hop.paymentData;
+  const common = {
+    key: offered.key,
+    paymentHash: offered.paymentHash,
+    amountMsat: offered.outgoingAmountMsat,
+    expiry: offered.outgoingExpiry,
+    autoFailHeight: offered.autoFailHeight,
+    totalMsat,
+    minFinalCltvExpiryDelta: ctx.minFinalCltvExpiryDelta,
+    sharedSecret,
+    ...(paymentMetadata !== undefined ? { paymentMetadata } : {}),
+  };
 
+  const opened = openPaymentAddr(ctx.keyring, paymentAddr, offered.paymentHash);
+  if (opened.ok) {
+    const terms = opened.value;
+    if (totalBelow(totalMsat, terms)) return unknownDetails('totalBelowInvoice');
+    return {
+      kind: 'arrived',
+      htlc: {
+        ...common,
+        preimage: terms.preimage,
+        ...(terms.amountMsat !== undefined ? { invoiceAmountMsat: terms.amountMsat } : {}),
+        invoiceExpiresAt: terms.expiresAt,
+      },
+    };
+  }
+  if (ctx.acceptGoLnmuxInvoices === true) {
+    const go = openGoLnmuxPaymentAddr(ctx.keyring.identityPrivateKey(), paymentAddr, offered.paymentHash);
+    if (go.ok) {
+      const { amountMsat, expiresAt, preimage } = go.value;
+      if (totalBelow(totalMsat, { amountMsat })) return unknownDetails('totalBelowInvoice');
+      return {
+        kind: 'arrived',
+        htlc: {
+          ...common,
+          preimage,
+          invoiceAmountMsat: amountMsat,
+          invoiceExpiresAt: expiresAt,
+          minFinalCltvExpiryDelta: GO_LNMUX_MIN_FINAL_CLTV_EXPIRY_DELTA,
+        },
+        goLnmux: { paymentAddr, amountMsat, expiresAt },
+      };
+    }
+  }
+  const rejection = unknownDetails('paymentAddrInvalid');
+  if (rejection.kind !== 'rejected') throw new Error('unreachable');
+  return { kind: 'unproven', unproven: { htlc: common, paymentAddr, rejection: rejection.rejection } };
+}
+
+/**
+ * The second half of {@link inspectHtlc} for an HTLC whose payment_addr proved nothing: with the stored
+ * terms of the invoice for its hash (undefined: none, or a stateless one), accepted if it carries exactly that invoice's
+ * payment_addr (compared in constant time) and a total_msat at least what the invoice asks. Otherwise
+ * the same incorrect_or_unknown_payment_details as any unknown invoice (BOLT 4: probing learns nothing).
+ */
+export function acceptStoredTerms(unproven: UnprovenHtlc, stored: StoredTerms | undefined): Inspection {
+  if (stored === undefined || !equalBytes(stored.paymentAddr, unproven.paymentAddr)) {
+    return rejected(unproven.rejection);
+  }
+  // A Go lnmux invoice not committed yet is accepted only under its scheme, when the setting is on.
+  if (stored.kind === 'goLnmux' && stored.preimage === undefined) return rejected(unproven.rejection);
+  if (totalBelow(unproven.htlc.totalMsat, stored)) {
+    return rejected({ ...unproven.rejection, reason: 'totalBelowInvoice' });
+  }
   return {
     kind: 'arrived',
     htlc: {
-      key: offered.key,
-      paymentHash: offered.paymentHash,
-      preimage: terms.preimage,
-      amountMsat: offered.outgoingAmountMsat,
-      expiry: offered.outgoingExpiry,
-      autoFailHeight: offered.autoFailHeight,
-      totalMsat: hop.paymentData.totalMsat,
-      invoiceAmountMsat: terms.amountMsat,
-      invoiceExpiresAt: terms.expiresAt,
-      minFinalCltvExpiryDelta: ctx.minFinalCltvExpiryDelta,
-      sharedSecret,
+      ...unproven.htlc,
+      ...(stored.preimage !== undefined ? { preimage: stored.preimage } : {}),
+      ...(stored.amountMsat !== undefined ? { invoiceAmountMsat: stored.amountMsat } : {}),
+      invoiceExpiresAt: stored.expiresAt,
     },
   };
+}
+
+/**
+ * A total_msat above the invoice amount is the payer's choice (LND accepts it, with no upper bound);
+ * below it, the set could complete short of the invoice (docs/sphinx.md, "Final-hop rules"). An
+ * amountless invoice asks at least its minimum, if it has one.
+ */
+function totalBelow(totalMsat: bigint, terms: { readonly amountMsat?: bigint; readonly minAmountMsat?: bigint }): boolean {
+  const least = terms.amountMsat ?? terms.minAmountMsat;
+  return least !== undefined && totalMsat < least;
 }
 
 function rejected(rejection: Rejection): Inspection {

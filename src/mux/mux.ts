@@ -208,7 +208,10 @@ export class Mux extends EventEmitter<MuxEvents> {
     const created = makeInvoice(request, invoiceContextOf(this.#config, this.#keyring, this.#nodes), Date.now() / 1000);
     await this.#store.recordInvoice({
       hash: created.paymentHash,
-      amountMsat: created.amountMsat,
+      kind: created.hold ? 'hold' : 'stateless',
+      ...(created.amountMsat !== undefined ? { amountMsat: created.amountMsat } : {}),
+      ...(created.minAmountMsat !== undefined ? { minAmountMsat: created.minAmountMsat } : {}),
+      ...(created.metadata !== undefined ? { metadata: created.metadata } : {}),
       paymentAddr: created.paymentAddr,
       description:
         created.description !== undefined
@@ -218,7 +221,15 @@ export class Mux extends EventEmitter<MuxEvents> {
       createdAt: new Date(created.createdAt * 1000),
       expiresAt: new Date(created.expiresAt * 1000),
     });
-    this.#log.info({ hash: bytesToHex(created.paymentHash), amountMsat: String(created.amountMsat) }, 'Invoice created');
+    this.#log.info(
+      {
+        hash: bytesToHex(created.paymentHash),
+        amountMsat: created.amountMsat !== undefined ? String(created.amountMsat) : 'payer chooses',
+        ...(created.minAmountMsat !== undefined ? { minAmountMsat: String(created.minAmountMsat) } : {}),
+        kind: created.hold ? 'hold' : 'stateless',
+      },
+      'Invoice created',
+    );
     return created;
   }
 
@@ -228,12 +239,13 @@ export class Mux extends EventEmitter<MuxEvents> {
   }
 
   /**
-   * The preimage of a stored invoice (32 bytes), derived again from its payment_addr with the identity
-   * key: lnmux's invoices are stateless (protocol/stateless-invoice.ts), the store keeps no preimage.
-   * Undefined if the payment_addr does not derive the invoice's hash (not made by this key). A secret
-   * until the invoice is paid: never log it.
+   * The preimage of a stored invoice (32 bytes): for a stateless invoice derived again from its
+   * payment_addr with the identity key (protocol/stateless-invoice.ts); for a hold or Go lnmux invoice the
+   * one stored with its settle commit. Undefined if none is known (a hold invoice not settled yet, or a
+   * payment_addr that does not derive the invoice's hash). A secret until the invoice is paid: never log it.
    */
-  invoicePreimage(invoice: { readonly hash: Uint8Array; readonly paymentAddr: Uint8Array }): Uint8Array | undefined {
+  invoicePreimage(invoice: { readonly hash: Uint8Array; readonly paymentAddr: Uint8Array; readonly preimage?: Uint8Array }): Uint8Array | undefined {
+    if (invoice.preimage !== undefined) return invoice.preimage;
     const opened = openPaymentAddr(this.#keyring, invoice.paymentAddr, invoice.hash);
     return opened.ok ? opened.value.preimage : undefined;
   }
@@ -264,15 +276,18 @@ export class Mux extends EventEmitter<MuxEvents> {
   }
 
   /**
-   * Hold mode: settles the accepted set `setId` (32 bytes or 64 hex). Resolves once the decision is
-   * committed (the SETTLEs then go out). Throws UnknownSetError if no accepted set has this id.
+   * Settles the accepted set `setId` (32 bytes or 64 hex): in hold mode, and for a hold invoice's set
+   * (event `accepted` with `needsPreimage`) with `preimage` (32 bytes or 64 hex; its SHA256 must be the
+   * invoice's payment hash, it is stored with the decision). Resolves once the decision is committed
+   * (the SETTLEs then go out). Rejects with UnknownSetError if no accepted set has this id, PreimageError
+   * for a hold invoice's set without its preimage or with a wrong one (the set stays accepted).
    */
-  settle(setId: Uint8Array | string): Promise<void> {
+  settle(setId: Uint8Array | string, options: { readonly preimage?: Uint8Array | string } = {}): Promise<void> {
     const engine = this.#term?.engine;
     if (engine === undefined) {
       return Promise.reject(new UnknownSetError('no accepted set: this instance is a standby (another instance leads)'));
     }
-    return engine.settle(hashBytes(setId));
+    return engine.settle(hashBytes(setId), options.preimage !== undefined ? hashBytes(options.preimage) : undefined);
   }
 
   /** The leader loop's view of the terms (leader-loop.ts). */

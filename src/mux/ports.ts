@@ -6,6 +6,7 @@
 import type { InterceptorResponse } from '../lnd/index.js';
 import type { CircuitKey } from '../protocol/index.js';
 import type { InvoiceView } from '../registry/types.js';
+import type { StoredTerms } from './inspect.js';
 import type { HtlcLogEntry } from '../store/types.js';
 
 
@@ -22,6 +23,22 @@ export interface NodeLink {
   isConnected?(): boolean;
 }
 
+/**
+ * The store's view of an invoice for an arriving HTLC: the registry's view, and for a hold or goLnmux
+ * invoice its stored terms (inspect.ts acceptStoredTerms).
+ */
+export type StoreInvoiceView = InvoiceView & { readonly stored?: StoredTerms };
+
+/** A Go lnmux invoice, as its payment_addr proves it (inspect.ts), recorded at its first HTLC. */
+export interface GoLnmuxInvoice {
+  readonly paymentHash: Uint8Array;
+  readonly paymentAddr: Uint8Array;
+  /** msat */
+  readonly amountMsat: bigint;
+  /** unix seconds */
+  readonly expiresAt: number;
+}
+
 export type SettleCommitResult =
   | { readonly kind: 'committed' }
   | { readonly kind: 'refused'; readonly invoice: InvoiceView };
@@ -32,14 +49,23 @@ export type SettleCommitResult =
  */
 export interface SettleStore {
   /** The invoice's state for an arriving HTLC `key` (with its logged arrival, if any), or for a reload (no key). */
-  invoiceStatus(paymentHash: Uint8Array, key?: CircuitKey): Promise<InvoiceView>;
+  invoiceStatus(paymentHash: Uint8Array, key?: CircuitKey): Promise<StoreInvoiceView>;
+  /**
+   * Records a Go lnmux invoice when its first HTLC arrives (the payment_addr proved it); an invoice
+   * already recorded under its hash is left as it is.
+   */
+  recordGoLnmuxInvoice(invoice: GoLnmuxInvoice): Promise<void>;
   /** Appends to the HTLC log (accepted parts, failed and lost HTLCs with their reason). */
   logHtlcs(entries: readonly HtlcLogEntry[]): Promise<void>;
-  /** Commits the settle decision and the whole set in one transaction (idempotent for the same set). */
+  /**
+   * Commits the settle decision and the whole set in one transaction (idempotent for the same set), with
+   * the set's `preimage` (the store keeps a hold or goLnmux invoice's).
+   */
   commitSettle(
     paymentHash: Uint8Array,
     setId: Uint8Array,
     htlcs: readonly { readonly key: CircuitKey; readonly amountMsat: bigint }[],
+    preimage?: Uint8Array,
   ): Promise<SettleCommitResult>;
   /**
    * Takes back a committed decision for which no SETTLE went out (a part of the set was lost before

@@ -5,8 +5,22 @@
  */
 import type { CircuitKey } from '../protocol/index.js';
 import type { InvoiceView } from '../registry/types.js';
-import type { SettleFence, Store } from '../store/index.js';
-import type { SettleCommitResult, SettleStore } from './ports.js';
+import type { Invoice, SettleFence, Store } from '../store/index.js';
+import type { StoredTerms } from './inspect.js';
+import type { SettleCommitResult, SettleStore, StoreInvoiceView } from './ports.js';
+
+/** The terms of a hold or goLnmux invoice, which its HTLCs are checked against (inspect.ts acceptStoredTerms). */
+function storedTermsOf(invoice: Invoice): StoredTerms | undefined {
+  if (invoice.kind === 'stateless') return undefined;
+  return {
+    kind: invoice.kind,
+    paymentAddr: invoice.paymentAddr,
+    ...(invoice.amountMsat !== undefined ? { amountMsat: invoice.amountMsat } : {}),
+    ...(invoice.minAmountMsat !== undefined ? { minAmountMsat: invoice.minAmountMsat } : {}),
+    expiresAt: Math.floor(invoice.expiresAt.getTime() / 1000),
+    ...(invoice.preimage !== undefined ? { preimage: invoice.preimage } : {}),
+  };
+}
 
 /**
  * A settle commit was not attempted, or was refused by the store's fencing: this instance does not lead
@@ -23,7 +37,7 @@ export class NotLeaderError extends Error {
  *   leadership is not held (the commit is then not attempted). Absent: commits are not fenced.
  */
 export function settleStoreOf(store: Store, fence?: () => SettleFence | undefined): SettleStore {
-  const committedStatus = async (hash: Uint8Array, setId: Uint8Array): Promise<InvoiceView> => {
+  const committedStatus = async (hash: Uint8Array, setId: Uint8Array, preimage?: Uint8Array): Promise<InvoiceView> => {
     const htlcs = await store.listInvoiceHtlcs(hash);
     return {
       kind: 'settleCommitted',
@@ -31,11 +45,16 @@ export function settleStoreOf(store: Store, fence?: () => SettleFence | undefine
       htlcs: htlcs.map(({ nodePubkey, chanId, htlcId }) => ({ nodePubkey, chanId, htlcId })),
       // An HTLC final at its node: a SETTLE reached it (or it was lost after one did), the preimage is out.
       released: htlcs.some((h) => h.state !== 'settleCommitted'),
+      ...(preimage !== undefined ? { preimage } : {}),
     };
+  };
+  const withStored = (view: InvoiceView, invoice: Invoice): StoreInvoiceView => {
+    const stored = storedTermsOf(invoice);
+    return stored === undefined ? view : { ...view, stored };
   };
 
   return {
-    async invoiceStatus(paymentHash, key) {
+    async invoiceStatus(paymentHash, key): Promise<StoreInvoiceView> {
       let invoice;
       let acceptedAt: Date | undefined;
       if (key === undefined) invoice = await store.getInvoice(paymentHash);
@@ -43,13 +62,13 @@ export function settleStoreOf(store: Store, fence?: () => SettleFence | undefine
       if (invoice === undefined) return { kind: 'unknown' };
       switch (invoice.state) {
         case 'open':
-          return acceptedAt === undefined ? { kind: 'open' } : { kind: 'open', acceptedAtMs: acceptedAt.getTime() };
+          return withStored(acceptedAt === undefined ? { kind: 'open' } : { kind: 'open', acceptedAtMs: acceptedAt.getTime() }, invoice);
         case 'cancelled':
-          return { kind: 'cancelled' };
+          return withStored({ kind: 'cancelled' }, invoice);
         case 'settleCommitted':
         case 'settled':
         case 'failed':
-          return committedStatus(paymentHash, invoice.setId);
+          return withStored(await committedStatus(paymentHash, invoice.setId, invoice.preimage), invoice);
         default: {
           const never: never = invoice;
           throw new Error(`unknown invoice state ${JSON.stringify(never)}`);
@@ -57,7 +76,20 @@ export function settleStoreOf(store: Store, fence?: () => SettleFence | undefine
       }
     },
 
-    async commitSettle(paymentHash, setId, htlcs): Promise<SettleCommitResult> {
+    async recordGoLnmuxInvoice(invoice) {
+      await store.recordInvoice({
+        hash: invoice.paymentHash,
+        kind: 'goLnmux',
+        amountMsat: invoice.amountMsat,
+        paymentAddr: invoice.paymentAddr,
+        // Neither is known here: the Go lnmux kept its invoices to itself.
+        description: { kind: 'text', text: '' },
+        createdAt: new Date(),
+        expiresAt: new Date(invoice.expiresAt * 1000),
+      });
+    },
+
+    async commitSettle(paymentHash, setId, htlcs, preimage): Promise<SettleCommitResult> {
       const token = fence?.();
       if (fence !== undefined && token === undefined) {
         throw new NotLeaderError('settle commit not attempted: the leadership session is lost; holding the set');
@@ -67,6 +99,7 @@ export function settleStoreOf(store: Store, fence?: () => SettleFence | undefine
         setId,
         htlcs.map(({ key, amountMsat }) => ({ ...key, amountMsat })),
         token,
+        preimage,
       );
       switch (outcome.kind) {
         case 'fenced':
@@ -84,6 +117,7 @@ export function settleStoreOf(store: Store, fence?: () => SettleFence | undefine
         // mean the recorded invoice disagrees with its payment_addr. Refuse the set: its HTLCs fail.
         case 'unknown':
         case 'amountMismatch':
+        case 'wrongPreimage':
         case 'htlcInOtherSet':
           return { kind: 'refused', invoice: { kind: 'unknown' } };
         default: {

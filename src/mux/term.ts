@@ -47,6 +47,7 @@ export async function beginTerm(context: TermContext, epoch: bigint, isCurrent: 
     registry: registryConfigOf(context.config),
     policy: hopPolicyOf(context.config),
     minFinalCltvExpiryDelta: context.config.invoice.minFinalCltvExpiryDelta,
+    acceptGoLnmuxInvoices: context.config.invoice.acceptGoLnmuxInvoices,
     ecdh: ecdhWithPrivateKey(context.keyring.identityPrivateKey()),
     keyring: context.keyring,
     store: settleStoreOf(context.store, fence),

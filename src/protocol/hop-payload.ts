@@ -182,6 +182,14 @@ export function decodeHopPayload(bytes: Uint8Array, role: HopRole): Result<HopPa
 }
 
 /**
+ * The payer's echo of the invoice's metadata (BOLT 11 `m`): the final payload's `payment_metadata`
+ * (BOLT 4, type 16), kept in `otherRecords`; undefined when the payload has none.
+ */
+export function paymentMetadataOf(payload: HopPayload): Uint8Array | undefined {
+  return payload.otherRecords.find((r) => r.type === HOP_PAYLOAD_TYPE.paymentMetadata)?.value;
+}
+
+/**
  * Encodes a hop payload as a canonical TLV stream (BOLT 4 "`payload` format"): truncated integers
  * for `amt_to_forward`, `outgoing_cltv_value` and `total_msat`, records sorted by type. It writes what
  * it is given, role rules included or not (the simulator builds invalid payloads on purpose).

@@ -14,6 +14,7 @@ export {
   encodeLegacyHopData,
   type LegacyHopData,
   HOP_PAYLOAD_TYPE,
+  paymentMetadataOf,
   type HopPayload,
   type HopRole,
   type InvalidPayload,
@@ -60,5 +61,6 @@ export {
   type OpenPaymentAddrError,
   type RandomBytes,
   type StatelessInvoice,
+  paymentHashOf,
 } from './stateless-invoice.js';
 export { openGoLnmuxPaymentAddr, type GoLnmuxTerms, type OpenGoLnmuxPaymentAddrError } from './go-lnmux-payment-addr.js';

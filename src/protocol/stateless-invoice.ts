@@ -9,7 +9,10 @@
  *   bytes 1..16    nonce: 16 random bytes, fresh per invoice
  *   bytes 17..31   ChaCha20(payment_addr key, iv = nonce) of the 15-byte plaintext
  *                    amount_msat (u64, big-endian) || expires_at (u40, big-endian, unix seconds) ||
- *                    2 reserved zero bytes
+ *                    flags (1 byte) || 1 reserved zero byte
+ *
+ *   flags        bit 0 (AMOUNTLESS): the payer chooses the amount (an invoice without BOLT 11 amount);
+ *                amount_msat is then the least the payer may pay (0: any amount). Other bits are zero.
  *
  *   preimage     = HMAC-SHA256(preimage key, payment_addr)    (all 32 bytes)
  *   payment_hash = SHA256(preimage)
@@ -54,13 +57,22 @@ export const MAX_EXPIRES_AT = 2 ** 40 - 1;
 const KEY_ID_OFFSET = 0;
 const NONCE_OFFSET = 1;
 const CIPHERTEXT_OFFSET = NONCE_OFFSET + PAYMENT_ADDR_NONCE_LENGTH; // 17
-const PLAINTEXT_LENGTH = PAYMENT_ADDR_LENGTH - CIPHERTEXT_OFFSET; // 15: 8 amount + 5 expiry + 2 reserved
+const PLAINTEXT_LENGTH = PAYMENT_ADDR_LENGTH - CIPHERTEXT_OFFSET; // 15: 8 amount + 5 expiry + flags + reserved
+const FLAGS_OFFSET = 13;
+const RESERVED_OFFSET = 14;
+/** flags bit 0: the payer chooses the amount; the amount field is the minimum (0: none). */
+const FLAG_AMOUNTLESS = 0x01;
 const HASH_LENGTH = 32;
 
-/** The terms an invoice's payment_addr carries. */
+/**
+ * The terms an invoice's payment_addr carries. An invoice names its amount (`amountMsat`), or leaves it
+ * to the payer (an amountless invoice: no `amountMsat`, and maybe a `minAmountMsat`).
+ */
 export interface InvoiceTerms {
-  /** Invoice amount in msat (u64), at least 1: lnmux invoices always carry an amount. */
-  readonly amountMsat: bigint;
+  /** Invoice amount in msat (u64, at least 1); absent: the payer chooses the amount. */
+  readonly amountMsat?: bigint;
+  /** Amountless invoices only: the least the payer may pay, msat (u64, at least 1); absent: any amount. */
+  readonly minAmountMsat?: bigint;
   /** When the invoice expires, unix seconds (integer, 0..{@link MAX_EXPIRES_AT}). */
   readonly expiresAt: number;
 }
@@ -100,10 +112,14 @@ const defaultRandom: RandomBytes = (length) => nodeRandomBytes(length);
 
 function assertTerms(terms: InvoiceTerms): void {
   if (typeof terms !== 'object' || terms === null) throw new TypeError('terms: expected InvoiceTerms');
-  const { amountMsat, expiresAt } = terms;
-  if (typeof amountMsat !== 'bigint') throw new TypeError('terms.amountMsat: expected a bigint (msat)');
-  if (amountMsat < 1n || amountMsat > MAX_AMOUNT_MSAT) {
-    throw new RangeError(`terms.amountMsat: expected 1..2^64-1 msat, got ${amountMsat}`);
+  const { amountMsat, minAmountMsat, expiresAt } = terms;
+  for (const [field, value] of [['amountMsat', amountMsat], ['minAmountMsat', minAmountMsat]] as const) {
+    if (value === undefined) continue;
+    if (typeof value !== 'bigint') throw new TypeError(`terms.${field}: expected a bigint (msat)`);
+    if (value < 1n || value > MAX_AMOUNT_MSAT) throw new RangeError(`terms.${field}: expected 1..2^64-1 msat, got ${value}`);
+  }
+  if (amountMsat !== undefined && minAmountMsat !== undefined) {
+    throw new RangeError('terms.minAmountMsat: only for an invoice without amountMsat (the payer chooses the amount)');
   }
   if (typeof expiresAt !== 'number') throw new TypeError('terms.expiresAt: expected a number (unix seconds)');
   if (!Number.isInteger(expiresAt) || expiresAt < 0 || expiresAt > MAX_EXPIRES_AT) {
@@ -129,13 +145,19 @@ function sha256(data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(data).digest());
 }
 
+/** The payment hash of a preimage: SHA256 (BOLT 2 `update_fulfill_htlc`), 32 bytes. */
+export function paymentHashOf(preimage: Uint8Array): Uint8Array {
+  return sha256(preimage);
+}
+
 /**
  * Makes the payment_addr, preimage and payment hash of a new invoice with `terms`, under the
  * keyring's current key id. Pure but for `random` (default node:crypto randomBytes): inject it to get
  * deterministic output in tests. Two calls with the same terms give different payment_addrs.
  *
- * @throws TypeError / RangeError naming the field for terms out of range (amount 0 or above 2^64-1
- *   msat, expiry not an integer 0..{@link MAX_EXPIRES_AT} s), or if `random` does not return 16 bytes;
+ * @throws TypeError / RangeError naming the field for terms out of range (an amount or minimum of 0 or
+ *   above 2^64-1 msat, a minimum with an amount, expiry not an integer 0..{@link MAX_EXPIRES_AT} s), or
+ *   if `random` does not return 16 bytes;
  *   Error if the keyring lacks the keys of its current key id (a broken Keyring implementation).
  */
 export function createStatelessInvoice(
@@ -158,11 +180,13 @@ export function createStatelessInvoice(
 
   const plaintext = new Uint8Array(PLAINTEXT_LENGTH);
   const view = new DataView(plaintext.buffer);
-  view.setBigUint64(0, terms.amountMsat);
+  const amountless = terms.amountMsat === undefined;
+  view.setBigUint64(0, amountless ? (terms.minAmountMsat ?? 0n) : terms.amountMsat);
   // u40 expiry: high byte, then the low 32 bits (a JS number is exact to 2^53).
   view.setUint8(8, Math.floor(terms.expiresAt / 2 ** 32));
   view.setUint32(9, terms.expiresAt % 2 ** 32);
-  // bytes 13..14 stay zero (reserved)
+  view.setUint8(FLAGS_OFFSET, amountless ? FLAG_AMOUNTLESS : 0);
+  // byte 14 stays zero (reserved)
 
   const paymentAddr = new Uint8Array(PAYMENT_ADDR_LENGTH);
   paymentAddr[KEY_ID_OFFSET] = keyId;
@@ -209,9 +233,14 @@ export function openPaymentAddr(
   const nonce = paymentAddr.subarray(NONCE_OFFSET, CIPHERTEXT_OFFSET);
   const plaintext = chacha20(addrKey, nonce, paymentAddr.subarray(CIPHERTEXT_OFFSET));
   const view = new DataView(plaintext.buffer);
-  if (view.getUint16(13) !== 0) return err({ kind: 'malformed', reason: 'reserved bytes are not zero' });
-  const amountMsat = view.getBigUint64(0);
-  if (amountMsat === 0n) return err({ kind: 'malformed', reason: 'amount is zero' });
+  const flags = view.getUint8(FLAGS_OFFSET);
+  if ((flags & ~FLAG_AMOUNTLESS) !== 0 || view.getUint8(RESERVED_OFFSET) !== 0) {
+    return err({ kind: 'malformed', reason: 'unknown flags or reserved byte not zero' });
+  }
+  const amount = view.getBigUint64(0);
   const expiresAt = view.getUint8(8) * 2 ** 32 + view.getUint32(9);
-  return ok({ keyId, amountMsat, expiresAt, preimage, paymentHash: derivedHash });
+  const opened = { keyId, expiresAt, preimage, paymentHash: derivedHash };
+  if ((flags & FLAG_AMOUNTLESS) !== 0) return ok(amount === 0n ? opened : { ...opened, minAmountMsat: amount });
+  if (amount === 0n) return err({ kind: 'malformed', reason: 'amount is zero' });
+  return ok({ ...opened, amountMsat: amount });
 }

@@ -23,7 +23,15 @@
  * The MPP timeout runs per set, from its first part's arrival (BOLT 4 "Basic Multi-Part Payments"): a
  * payer cannot keep a set alive by adding parts.
  */
-import { bytesToHex, circuitKeyString, setId as computeSetId, type CircuitKey, type FailureMessage } from '../protocol/index.js';
+import {
+  bytesToHex,
+  circuitKeyString,
+  setId as computeSetId,
+  equalBytes,
+  paymentHashOf,
+  type CircuitKey,
+  type FailureMessage,
+} from '../protocol/index.js';
 import { DeadlineQueue } from './deadline-queue.js';
 import type {
   ArrivedHtlc,
@@ -70,7 +78,17 @@ type Phase =
 
 interface PaymentSet {
   readonly paymentHash: Uint8Array;
-  readonly invoiceAmountMsat: bigint;
+  /** msat; undefined for an amountless invoice. */
+  readonly invoiceAmountMsat: bigint | undefined;
+  /**
+   * The preimage the SETTLEs carry: derived (stateless invoices), or a hold invoice's, given by the
+   * application (applicationSettle) or restored from the store. Undefined until then.
+   */
+  preimage: Uint8Array | undefined;
+  /** A hold invoice's set: accepted whatever the mode, settled only with the application's preimage. */
+  readonly needsPreimage: boolean;
+  /** The payer's echo of the invoice's metadata, from the set's first part. */
+  readonly paymentMetadata: Uint8Array | undefined;
   /**
    * The MPP total_msat every part of the set carries (its first part's; at least the invoice amount,
    * see inspect.ts): the set is complete once its parts add up to at least this.
@@ -154,7 +172,7 @@ export class Registry {
         this.#onSettleRevoked(event.paymentHash, event.setId, nowMs, out);
         break;
       case 'applicationSettle':
-        this.#onApplicationSettle(event.setId, nowMs, out);
+        this.#onApplicationSettle(event.setId, event.preimage, nowMs, out);
         break;
       case 'invoiceCancelled':
         this.#release(bytesToHex(event.paymentHash), 'invoiceCancelled', out);
@@ -232,7 +250,7 @@ export class Registry {
       if (held !== undefined) {
         // The same HTLC offered again (reconnect): its node still holds it. Keep the newest offer.
         set.parts.set(id, { htlc, node: held.node, confirmed: true });
-        if (phase.kind === 'committed' && phase.released) out.push(settle(htlc, 'replayToSettled'));
+        if (phase.kind === 'committed' && phase.released) out.push(settle(htlc, set.preimage, 'replayToSettled'));
         else out.push(hold(htlc, set.sumMsat));
         this.#proceed(hashHex, set, nowMs, out);
         return;
@@ -247,7 +265,7 @@ export class Registry {
       }
       if (phase.kind === 'committed' || phase.kind === 'revoking') {
         // Not a held part: a part of the set that already reached its final state, or a stranger.
-        if (phase.members.has(id) && phase.kind === 'committed' && phase.released) out.push(settle(htlc, 'replayToSettled'));
+        if (phase.members.has(id) && phase.kind === 'committed' && phase.released) out.push(settle(htlc, set.preimage, 'replayToSettled'));
         else out.push(this.#fail(htlc, phase.members.has(id) ? 'setClosed' : 'invoiceAlreadySettled'));
         return;
       }
@@ -259,7 +277,7 @@ export class Registry {
       switch (invoice.kind) {
         case 'settleCommitted':
           if (!invoice.htlcs.some((key) => circuitKeyString(key) === id)) out.push(this.#fail(htlc, 'invoiceAlreadySettled'));
-          else if (invoice.released === true) out.push(settle(htlc, 'replayToSettled'));
+          else if (invoice.released === true) out.push(settle(htlc, invoice.preimage, 'replayToSettled'));
           else this.#restoreCommitted(hashHex, htlc, invoice, nowMs, out);
           return;
         case 'unknown':
@@ -337,6 +355,7 @@ export class Registry {
   ): void {
     const members = new Set(invoice.htlcs.map(circuitKeyString));
     const set = this.#createSet(hashHex, htlc, nowMs, { kind: 'committed', setId: invoice.setId, members, released: false, restored: true });
+    set.preimage = invoice.preimage ?? htlc.preimage;
     this.#hashBySetId.set(bytesToHex(invoice.setId), hashHex);
     for (const member of members) this.#hashByPart.set(member, hashHex);
     set.parts.set(circuitKeyString(htlc.key), { htlc, node: bytesToHex(htlc.key.nodePubkey), confirmed: true });
@@ -349,6 +368,9 @@ export class Registry {
     const set: PaymentSet = {
       paymentHash: htlc.paymentHash,
       invoiceAmountMsat: htlc.invoiceAmountMsat,
+      preimage: htlc.preimage,
+      needsPreimage: htlc.preimage === undefined,
+      paymentMetadata: htlc.paymentMetadata,
       totalMsat: htlc.totalMsat,
       parts: new Map(),
       sumMsat: 0n,
@@ -388,7 +410,8 @@ export class Registry {
    * never allow.
    */
   #isComplete(set: PaymentSet): boolean {
-    return set.sumMsat >= (set.totalMsat > set.invoiceAmountMsat ? set.totalMsat : set.invoiceAmountMsat);
+    const invoiceMsat = set.invoiceAmountMsat ?? 0n;
+    return set.sumMsat >= (set.totalMsat > invoiceMsat ? set.totalMsat : invoiceMsat);
   }
 
   #allConfirmed(set: PaymentSet): boolean {
@@ -414,8 +437,8 @@ export class Registry {
         return;
       }
       phase.released = true;
-      out.push({ kind: 'settleReleased', paymentHash: set.paymentHash, setId: phase.setId, amountMsat: set.sumMsat });
-      for (const part of set.parts.values()) out.push(settle(part.htlc, phase.restored === true ? 'replayToSettled' : 'settled'));
+      out.push(released(set, phase.setId));
+      for (const part of set.parts.values()) out.push(settle(part.htlc, set.preimage, phase.restored === true ? 'replayToSettled' : 'settled'));
     }
   }
 
@@ -423,23 +446,38 @@ export class Registry {
     const parts = [...set.parts.values()];
     const setId = computeSetId(parts.map((p) => p.htlc.key));
     this.#hashBySetId.set(bytesToHex(setId), hashHex);
-    if (this.#config.mode === 'auto') {
+    if (this.#config.mode === 'auto' && !set.needsPreimage) {
       this.#commit(set, setId, out);
     } else {
       set.phase = { kind: 'accepted', setId, acceptedAtMs: nowMs, applicationSettled: false };
-      this.#schedule({ at: nowMs + this.#config.holdTimeoutMs, hashHex, kind: 'hold' });
+      // A hold invoice's set has no hold timeout (as LND's): the block margins are its limit.
+      if (!set.needsPreimage) this.#schedule({ at: nowMs + this.#config.holdTimeoutMs, hashHex, kind: 'hold' });
       const htlcs = parts.map((p) => ({ key: p.htlc.key, amountMsat: p.htlc.amountMsat }));
-      out.push({ kind: 'setAccepted', paymentHash: set.paymentHash, setId, amountMsat: set.sumMsat, htlcs });
+      out.push({
+        kind: 'setAccepted',
+        paymentHash: set.paymentHash,
+        setId,
+        amountMsat: set.sumMsat,
+        htlcs,
+        needsPreimage: set.needsPreimage,
+        ...(set.paymentMetadata !== undefined ? { paymentMetadata: set.paymentMetadata } : {}),
+      });
     }
   }
 
   #commit(set: PaymentSet, setId: Uint8Array, out: Decision[]): void {
     set.phase = { kind: 'committing', setId, lost: false };
     const htlcs = [...set.parts.values()].map((p) => ({ key: p.htlc.key, amountMsat: p.htlc.amountMsat }));
-    out.push({ kind: 'commitSettle', paymentHash: set.paymentHash, setId, htlcs });
+    out.push({
+      kind: 'commitSettle',
+      paymentHash: set.paymentHash,
+      setId,
+      htlcs,
+      ...(set.preimage !== undefined ? { preimage: set.preimage } : {}),
+    });
   }
 
-  #onApplicationSettle(setId: Uint8Array, nowMs: number, out: Decision[]): void {
+  #onApplicationSettle(setId: Uint8Array, preimage: Uint8Array | undefined, nowMs: number, out: Decision[]): void {
     const hashHex = this.#hashBySetId.get(bytesToHex(setId));
     const set = hashHex === undefined ? undefined : this.#sets.get(hashHex);
     if (set === undefined || set.phase.kind === 'accepting' || set.phase.kind === 'revoking') {
@@ -451,6 +489,13 @@ export class Registry {
       return;
     }
     if (set.phase.kind === 'committing') return; // the commit under way answers
+    if (set.needsPreimage) {
+      if (preimage === undefined || !equalBytes(paymentHashOf(preimage), set.paymentHash)) {
+        out.push({ kind: 'applicationSettleAnswered', setId, answer: preimage === undefined ? 'preimageRequired' : 'wrongPreimage' });
+        return;
+      }
+      set.preimage = preimage;
+    }
     set.phase.applicationSettled = true;
     // Committed at once, or as soon as every part is confirmed live.
     this.#proceed(hashHex!, set, nowMs, out);
@@ -509,8 +554,9 @@ export class Registry {
       return;
     }
     const members = new Set(invoice.htlcs.map(circuitKeyString));
+    set.preimage = invoice.preimage ?? set.preimage;
     for (const [id, part] of set.parts) {
-      if (members.has(id)) out.push(settle(part.htlc, 'replayToSettled'));
+      if (members.has(id)) out.push(settle(part.htlc, set.preimage, 'replayToSettled'));
       else {
         out.push(this.#fail(part.htlc, 'invoiceAlreadySettled'));
         this.#removePart(set, id);
@@ -534,8 +580,8 @@ export class Registry {
       if (settled) {
         // A SETTLE reached a node before the restart: the preimage is out, settle every other member.
         phase.released = true;
-        out.push({ kind: 'settleReleased', paymentHash: set.paymentHash, setId: phase.setId, amountMsat: set.sumMsat });
-        for (const part of set.parts.values()) out.push(settle(part.htlc, 'replayToSettled'));
+        out.push(released(set, phase.setId));
+        for (const part of set.parts.values()) out.push(settle(part.htlc, set.preimage, 'replayToSettled'));
         if (set.parts.size === 0) this.#forget(hashHex, set);
       } else {
         this.#revoke(set, phase.setId, phase.members, out);
@@ -726,8 +772,25 @@ export function failureFor(outcome: FailOutcome, htlc: ArrivedHtlc, height: numb
   return { kind: 'incorrectOrUnknownPaymentDetails', htlcMsat: htlc.amountMsat, height };
 }
 
-function settle(htlc: ArrivedHtlc, outcome: 'settled' | 'replayToSettled'): Decision {
-  return { kind: 'settle', key: htlc.key, paymentHash: htlc.paymentHash, preimage: htlc.preimage, outcome };
+/**
+ * A SETTLE with the set's preimage (or, for a replay, the one its arrival or the store's view carries).
+ * @throws Error if none is known: a committed hold invoice whose preimage the store did not give back,
+ *   a broken invariant; the engine logs it and the HTLC stays held (never failed: invariant 2).
+ */
+function settle(htlc: ArrivedHtlc, preimage: Uint8Array | undefined, outcome: 'settled' | 'replayToSettled'): Decision {
+  const known = preimage ?? htlc.preimage;
+  if (known === undefined) throw new Error(`invariant: no preimage to settle ${circuitKeyString(htlc.key)}`);
+  return { kind: 'settle', key: htlc.key, paymentHash: htlc.paymentHash, preimage: known, outcome };
+}
+
+function released(set: PaymentSet, setId: Uint8Array): Decision {
+  return {
+    kind: 'settleReleased',
+    paymentHash: set.paymentHash,
+    setId,
+    amountMsat: set.sumMsat,
+    ...(set.paymentMetadata !== undefined ? { paymentMetadata: set.paymentMetadata } : {}),
+  };
 }
 
 function hold(htlc: ArrivedHtlc, heldMsat: bigint): Decision {
@@ -738,7 +801,8 @@ function hold(htlc: ArrivedHtlc, heldMsat: bigint): Decision {
     amountMsat: htlc.amountMsat,
     expiry: htlc.expiry,
     heldMsat,
-    invoiceAmountMsat: htlc.invoiceAmountMsat,
+    ...(htlc.invoiceAmountMsat !== undefined ? { invoiceAmountMsat: htlc.invoiceAmountMsat } : {}),
+    totalMsat: htlc.totalMsat,
   };
 }
 

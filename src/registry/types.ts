@@ -9,8 +9,12 @@ import type { CircuitKey, FailureMessage } from '../protocol/index.js';
 export interface ArrivedHtlc {
   readonly key: CircuitKey;
   readonly paymentHash: Uint8Array;
-  /** The preimage re-derived from the payment_addr; its SHA256 equals paymentHash. */
-  readonly preimage: Uint8Array;
+  /**
+   * The preimage, whose SHA256 equals paymentHash: re-derived from the payment_addr, or for a hold
+   * invoice the one stored with its settle commit. Absent for a hold invoice not committed yet: its set
+   * waits for the application's preimage (applicationSettle), whatever the mode.
+   */
+  readonly preimage?: Uint8Array;
   /** Amount this HTLC pays the virtual node (the cluster node's outgoing amount), msat. */
   readonly amountMsat: bigint;
   /** CLTV expiry of the HTLC towards the virtual node, block height. */
@@ -19,8 +23,13 @@ export interface ArrivedHtlc {
   readonly autoFailHeight: number;
   /** total_msat of the payment's MPP record, msat (at least invoiceAmountMsat: inspect.ts). */
   readonly totalMsat: bigint;
-  /** The invoice amount carried in the payment_addr, msat. */
-  readonly invoiceAmountMsat: bigint;
+  /**
+   * The invoice amount (from the payment_addr, or the store for a hold invoice), msat; absent for an
+   * amountless invoice, whose set completes at the payer's total_msat (at least its minimum: inspect.ts).
+   */
+  readonly invoiceAmountMsat?: bigint;
+  /** The payer's echo of the invoice's metadata (final payload payment_metadata, BOLT 4 TLV 16). */
+  readonly paymentMetadata?: Uint8Array;
   /**
    * The invoice's min_final_cltv_expiry_delta (BOLT 11 `c`), blocks: a new part must expire at least
    * this many blocks above the current height. Every lnmux invoice carries the configured
@@ -45,7 +54,14 @@ export type InvoiceView =
    * leader found the decision) SETTLEs wait until every HTLC of the set is offered again or one is known
    * settled, since the instance that committed may have been holding them back for a lost part.
    */
-  | { readonly kind: 'settleCommitted'; readonly setId: Uint8Array; readonly htlcs: readonly CircuitKey[]; readonly released?: boolean };
+  | {
+      readonly kind: 'settleCommitted';
+      readonly setId: Uint8Array;
+      readonly htlcs: readonly CircuitKey[];
+      readonly released?: boolean;
+      /** A hold or goLnmux invoice: the preimage stored with the commit (stateless ones derive theirs). */
+      readonly preimage?: Uint8Array;
+    };
 
 export type RegistryEvent =
   /** An HTLC for the virtual node passed inspection; `invoice` is the store's view, read after arrival. */
@@ -56,8 +72,11 @@ export type RegistryEvent =
   | { readonly kind: 'settleRefused'; readonly paymentHash: Uint8Array; readonly invoice: InvoiceView }
   /** The store took back a committed decision that no SETTLE had left for (see `revokeSettle`). */
   | { readonly kind: 'settleRevoked'; readonly paymentHash: Uint8Array; readonly setId: Uint8Array }
-  /** Hold mode: the application settles an accepted set. */
-  | { readonly kind: 'applicationSettle'; readonly setId: Uint8Array }
+  /**
+   * The application settles an accepted set (hold mode, or a hold invoice's set: then with its
+   * `preimage`, whose SHA256 must be the payment hash).
+   */
+  | { readonly kind: 'applicationSettle'; readonly setId: Uint8Array; readonly preimage?: Uint8Array }
   /** Hold mode: the application cancelled the invoice (already durable in the store). */
   | { readonly kind: 'invoiceCancelled'; readonly paymentHash: Uint8Array }
   | { readonly kind: 'blockConnected'; readonly height: number }
@@ -153,8 +172,10 @@ export type Decision =
       readonly expiry: number;
       /** What the set holds now, msat. */
       readonly heldMsat: bigint;
-      /** The invoice amount, msat (what the set must reach). */
-      readonly invoiceAmountMsat: bigint;
+      /** The invoice amount, msat (what the set must reach); absent for an amountless invoice. */
+      readonly invoiceAmountMsat?: bigint;
+      /** The payment's MPP total_msat. */
+      readonly totalMsat: bigint;
     }
   /** Write the settle decision and the whole set to the store; answer with settleCommitted / settleRefused. */
   | {
@@ -162,14 +183,20 @@ export type Decision =
       readonly paymentHash: Uint8Array;
       readonly setId: Uint8Array;
       readonly htlcs: readonly { readonly key: CircuitKey; readonly amountMsat: bigint }[];
+      /** The set's preimage (the store keeps a hold or goLnmux invoice's with the decision). */
+      readonly preimage?: Uint8Array;
     }
-  /** Hold mode: tell the application that a complete set waits for its decision. */
+  /** Hold mode, or a hold invoice: tell the application that a complete set waits for its decision. */
   | {
       readonly kind: 'setAccepted';
       readonly paymentHash: Uint8Array;
       readonly setId: Uint8Array;
       readonly amountMsat: bigint;
       readonly htlcs: readonly { readonly key: CircuitKey; readonly amountMsat: bigint }[];
+      /** A hold invoice's set: only the application's preimage settles it. */
+      readonly needsPreimage: boolean;
+      /** The payer's echo of the invoice's metadata (its first part's). */
+      readonly paymentMetadata?: Uint8Array;
     }
   /**
    * Hold mode: an accepted set was released (timeout, expiry, cancel) before the application settled it;
@@ -193,7 +220,14 @@ export type Decision =
       readonly heldMsat: bigint;
     }
   /** The set's SETTLEs are going out now (its commit is durable and every part is live): the preimage is released. */
-  | { readonly kind: 'settleReleased'; readonly paymentHash: Uint8Array; readonly setId: Uint8Array; readonly amountMsat: bigint }
+  | {
+      readonly kind: 'settleReleased';
+      readonly paymentHash: Uint8Array;
+      readonly setId: Uint8Array;
+      readonly amountMsat: bigint;
+      /** The payer's echo of the invoice's metadata (its first part's). */
+      readonly paymentMetadata?: Uint8Array;
+    }
   /**
    * A part left a committed set before any SETTLE went out: ask the store to take the decision back
    * (answer with settleRevoked, or settleRefused with the store's view if it would not).
@@ -219,7 +253,15 @@ export type Decision =
    * Hold mode: an applicationSettle that starts no commit: the set is unknown (or not complete), or it was
    * committed already. (A set whose commit is under way gets its answer from that commit.)
    */
-  | { readonly kind: 'applicationSettleAnswered'; readonly setId: Uint8Array; readonly answer: 'unknownSet' | 'alreadySettled' };
+  | {
+      readonly kind: 'applicationSettleAnswered';
+      readonly setId: Uint8Array;
+      /**
+       * `preimageRequired` / `wrongPreimage`: a hold invoice's set, settled without its preimage or with
+       * one whose SHA256 is not the payment hash (the set stays accepted).
+       */
+      readonly answer: 'unknownSet' | 'alreadySettled' | 'preimageRequired' | 'wrongPreimage';
+    };
 
 /** Registry settings. */
 export interface RegistryConfig {
@@ -227,7 +269,11 @@ export interface RegistryConfig {
   readonly mode: 'auto' | 'hold';
   /** How long a set waits, from its first part's arrival, for the rest before all its parts fail with mpp_timeout, ms. */
   readonly mppTimeoutMs: number;
-  /** Hold mode: how long an accepted set waits for the application's decision before it is released, ms. */
+  /**
+   * Hold mode: how long an accepted set waits for the application's decision before it is released, ms.
+   * Not for a hold invoice's set: like LND's hold invoices, it waits for the preimage or a cancel until
+   * its parts near their expiry (expiryMarginBlocks, autoFailMarginBlocks).
+   */
   readonly holdTimeoutMs: number;
   /** A held HTLC fails once the chain height reaches its expiry minus this margin, blocks. */
   readonly expiryMarginBlocks: number;

@@ -10,6 +10,7 @@ import {
   decryptFailurePacket,
   DEFAULT_MIN_FINAL_CLTV_EXPIRY_DELTA,
   encodeHopPayload,
+  HOP_PAYLOAD_TYPE,
   equalBytes,
   type DecodedInvoice,
   type FailureMessage,
@@ -118,7 +119,8 @@ export function routePayloads(
       amtToForwardMsat: shardMsat,
       outgoingCltvValue: finalExpiry,
       ...(mpp && invoice.paymentSecret !== undefined ? { paymentData: { paymentAddr: invoice.paymentSecret, totalMsat } } : {}),
-      otherRecords: [],
+      // BOLT 4: the payer echoes the invoice's `m` as payment_metadata (type 16).
+      otherRecords: invoice.metadata !== undefined ? [{ type: HOP_PAYLOAD_TYPE.paymentMetadata, value: invoice.metadata }] : [],
     }),
   );
   let amount = shardMsat;

@@ -8,9 +8,11 @@ import { bigintFromSql, bytesFromSql, bytesToSql, checkBytes, checkMsat, hex, u6
 import type { Db } from './db.js';
 import { StoreError } from './errors.js';
 import {
+  INVOICE_KINDS,
   INVOICE_STATES,
   type CancelOutcome,
   type Invoice,
+  type InvoiceKind,
   type InvoicePage,
   type InvoiceState,
   type ListInvoicesQuery,
@@ -18,18 +20,22 @@ import {
   type RecordInvoiceOutcome,
 } from './types.js';
 
-export const COLUMNS = `hash, sequence, amount_msat, payment_addr, description, description_hash, payment_request,
-  created_at, expires_at, state, set_id, cancelled_at, settle_committed_at, finalized_at`;
+export const COLUMNS = `hash, sequence, kind, amount_msat, min_amount_msat, payment_addr, description, description_hash,
+  payment_request, metadata, created_at, expires_at, state, set_id, cancelled_at, settle_committed_at, finalized_at, preimage`;
 
 /** An invoices row as pg returns it. */
 export interface InvoiceRow {
   hash: Buffer;
   sequence: string;
-  amount_msat: string;
+  kind: InvoiceKind;
+  amount_msat: string | null;
+  min_amount_msat: string | null;
   payment_addr: Buffer;
   description: string | null;
   description_hash: Buffer | null;
-  payment_request: string;
+  payment_request: string | null;
+  metadata: Buffer | null;
+  preimage: Buffer | null;
   created_at: Date;
   expires_at: Date;
   state: InvoiceState;
@@ -44,13 +50,17 @@ export function invoiceFromRow(row: InvoiceRow): Invoice {
   const base = {
     hash: bytesFromSql(row.hash),
     sequence: bigintFromSql(row.sequence),
-    amountMsat: bigintFromSql(row.amount_msat),
+    kind: row.kind,
+    ...(row.amount_msat !== null ? { amountMsat: bigintFromSql(row.amount_msat) } : {}),
+    ...(row.min_amount_msat !== null ? { minAmountMsat: bigintFromSql(row.min_amount_msat) } : {}),
     paymentAddr: bytesFromSql(row.payment_addr),
     description:
       row.description_hash !== null
         ? { kind: 'hash' as const, hash: bytesFromSql(row.description_hash) }
         : { kind: 'text' as const, text: row.description ?? '' },
-    paymentRequest: row.payment_request,
+    ...(row.payment_request !== null ? { paymentRequest: row.payment_request } : {}),
+    ...(row.metadata !== null ? { metadata: bytesFromSql(row.metadata) } : {}),
+    ...(row.preimage !== null ? { preimage: bytesFromSql(row.preimage) } : {}),
     createdAt: row.created_at,
     expiresAt: row.expires_at,
   };
@@ -84,19 +94,33 @@ export function invoiceFromRow(row: InvoiceRow): Invoice {
 /** Validates an invoice before it is queued. @throws TypeError / RangeError naming the field. */
 export function checkNewInvoice(invoice: NewInvoice): void {
   checkBytes(invoice.hash, 32, 'hash');
-  checkMsat(invoice.amountMsat, 'amountMsat');
+  const kind = invoice.kind ?? 'stateless';
+  if (!INVOICE_KINDS.includes(kind)) throw new RangeError(`kind must be one of ${INVOICE_KINDS.join(', ')}, got ${String(kind)}`);
+  if (invoice.amountMsat !== undefined) checkMsat(invoice.amountMsat, 'amountMsat');
+  if (invoice.minAmountMsat !== undefined) {
+    checkMsat(invoice.minAmountMsat, 'minAmountMsat');
+    if (invoice.amountMsat !== undefined) throw new RangeError('minAmountMsat: only for an amountless invoice (without amountMsat)');
+  }
+  if (kind === 'goLnmux' && invoice.amountMsat === undefined) throw new RangeError('amountMsat: a goLnmux invoice always has one');
+  if (invoice.metadata !== undefined) {
+    if (!(invoice.metadata instanceof Uint8Array) || invoice.metadata.length < 1 || invoice.metadata.length > 639) {
+      throw new RangeError('metadata must be 1 to 639 bytes');
+    }
+  }
   checkBytes(invoice.paymentAddr, 32, 'paymentAddr');
   const d = invoice.description as NewInvoice['description'] | undefined;
   if (d?.kind === 'hash') checkBytes(d.hash, 32, 'description.hash');
   else if (d?.kind !== 'text' || typeof d.text !== 'string') {
     throw new TypeError("description must be { kind: 'text', text } or { kind: 'hash', hash }");
   }
-  if (typeof invoice.paymentRequest !== 'string' || invoice.paymentRequest === '') {
+  if (kind === 'goLnmux') {
+    if (invoice.paymentRequest !== undefined) throw new TypeError('paymentRequest: not known for a goLnmux invoice, leave it out');
+  } else if (typeof invoice.paymentRequest !== 'string' || invoice.paymentRequest === '') {
     throw new TypeError('paymentRequest must be a non-empty string');
   }
   // PostgreSQL text cannot hold U+0000.
   if (d.kind === 'text' && d.text.includes('\u0000')) throw new RangeError('description.text must not contain U+0000');
-  if (invoice.paymentRequest.includes('\u0000')) throw new RangeError('paymentRequest must not contain U+0000');
+  if (invoice.paymentRequest?.includes('\u0000') === true) throw new RangeError('paymentRequest must not contain U+0000');
   for (const field of ['createdAt', 'expiresAt'] as const) {
     const value = invoice[field];
     if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new TypeError(`${field} must be a valid Date`);
@@ -108,9 +132,9 @@ export function checkNewInvoice(invoice: NewInvoice): void {
 
 const INSERT = `
   INSERT INTO lnmux.invoices (hash, amount_msat, payment_addr, description, description_hash, payment_request,
-    created_at, expires_at)
+    created_at, expires_at, kind, min_amount_msat, metadata)
   SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::text[], $5::bytea[], $6::text[],
-    $7::timestamptz[], $8::timestamptz[])
+    $7::timestamptz[], $8::timestamptz[], $9::text[], $10::bigint[], $11::bytea[])
   ON CONFLICT (hash) DO NOTHING
   RETURNING ${COLUMNS}`;
 
@@ -124,13 +148,16 @@ export function recordRunner(db: Db): BatchRunner<NewInvoice, RecordInvoiceOutco
       const unique = [...new Map(requests.map((r) => [hex(r.hash), r])).values()];
       const inserted = await session.query<InvoiceRow>(INSERT, [
         unique.map((r) => bytesToSql(r.hash)),
-        unique.map((r) => u64ToSql(r.amountMsat)),
+        unique.map((r) => (r.amountMsat !== undefined ? u64ToSql(r.amountMsat) : null)),
         unique.map((r) => bytesToSql(r.paymentAddr)),
         unique.map((r) => (r.description.kind === 'text' ? r.description.text : null)),
         unique.map((r) => (r.description.kind === 'hash' ? bytesToSql(r.description.hash) : null)),
-        unique.map((r) => r.paymentRequest),
+        unique.map((r) => r.paymentRequest ?? null),
         unique.map((r) => r.createdAt),
         unique.map((r) => r.expiresAt),
+        unique.map((r) => r.kind ?? 'stateless'),
+        unique.map((r) => (r.minAmountMsat !== undefined ? u64ToSql(r.minAmountMsat) : null)),
+        unique.map((r) => (r.metadata !== undefined ? bytesToSql(r.metadata) : null)),
       ]);
       const recorded = new Map(inserted.rows.map((row) => [row.hash.toString('hex'), invoiceFromRow(row)]));
       const missing = unique.filter((r) => !recorded.has(hex(r.hash)));

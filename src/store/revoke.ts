@@ -18,7 +18,7 @@ const READ_FENCE = `SELECT epoch FROM lnmux.leases WHERE name = $1 FOR SHARE`;
 const FINAL_PARTS = `SELECT count(*)::int AS n FROM lnmux.htlcs WHERE hash = $1 AND state <> 'settleCommitted'`;
 const DELETE_SET = `DELETE FROM lnmux.htlcs WHERE hash = $1`;
 const REOPEN = `
-  UPDATE lnmux.invoices SET state = 'open', set_id = NULL, settle_committed_at = NULL
+  UPDATE lnmux.invoices SET state = 'open', set_id = NULL, settle_committed_at = NULL, preimage = NULL
   WHERE hash = $1 AND state = 'settleCommitted'`;
 
 /**

@@ -6,7 +6,8 @@
  */
 import { assertCircuitKey, circuitKeyString } from '../protocol/index.js';
 import { checkBytes, checkMsat, hex, sameBytes } from './codec.js';
-import type { InvoiceState, SetHtlc, SettleFence, SettleCommitOutcome } from './types.js';
+import { createHash } from 'node:crypto';
+import type { InvoiceKind, InvoiceState, SetHtlc, SettleFence, SettleCommitOutcome } from './types.js';
 
 /** One commitSettle call. */
 export interface SettleCommit {
@@ -18,12 +19,22 @@ export interface SettleCommit {
   readonly htlcs: readonly SetHtlc[];
   /** Commit only while this leadership epoch is current (see SettleFence). */
   readonly fence?: SettleFence;
+  /**
+   * The set's preimage (32 bytes; SHA256 = the payment hash), written with the decision for a `hold`
+   * invoice (the application gave it) and a `goLnmux` one (derived under a scheme that may be turned
+   * off): required for those, ignored for `stateless` invoices, whose preimage is derived again.
+   */
+  readonly preimage?: Uint8Array;
 }
 
 /** The locked invoice row, as the decision needs it. */
 export interface InvoiceForSettle {
   readonly state: InvoiceState;
-  readonly amountMsat: bigint;
+  readonly kind: InvoiceKind;
+  /** msat; undefined for an amountless invoice. */
+  readonly amountMsat: bigint | undefined;
+  /** Amountless invoices: the least the payer may pay, msat. */
+  readonly minAmountMsat: bigint | undefined;
   readonly setId: Uint8Array | null;
   readonly settleCommittedAt: Date | null;
 }
@@ -54,11 +65,16 @@ export function checkSettleCommit(request: SettleCommit): void {
     if (seen.has(id)) throw new RangeError(`htlcs[${i}] repeats the circuit key ${id}`);
     seen.add(id);
   });
+  if (request.preimage !== undefined) checkBytes(request.preimage, 32, 'preimage');
   if (request.fence !== undefined) {
     const { leadership, epoch } = request.fence;
     if (typeof leadership !== 'string' || leadership === '') throw new TypeError('fence.leadership must be a non-empty string');
     if (typeof epoch !== 'bigint' || epoch < 1n) throw new RangeError(`fence.epoch must be a bigint >= 1, got ${String(epoch)}`);
   }
+}
+
+function sha256(data: Uint8Array): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(data).digest());
 }
 
 /** Sum of a set's amounts in msat. */
@@ -102,9 +118,14 @@ export function decideSettles(
       case 'open': {
         const setMsat = setAmountMsat(request.htlcs);
         // Short of the invoice amount is refused (the preimage for less is a loss). More is the
-        // payer's noise, accepted as LND accepts it (docs/sphinx.md, "Final-hop rules").
-        if (setMsat < invoice.amountMsat) {
-          return { kind: 'amountMismatch', invoiceMsat: invoice.amountMsat, setMsat };
+        // payer's noise, accepted as LND accepts it (docs/sphinx.md, "Final-hop rules"). An amountless
+        // invoice asks at least its minimum (the set's own total_msat is the registry's to check).
+        const leastMsat = invoice.amountMsat ?? invoice.minAmountMsat ?? 1n;
+        if (setMsat < leastMsat) {
+          return { kind: 'amountMismatch', invoiceMsat: leastMsat, setMsat };
+        }
+        if (invoice.kind !== 'stateless' && (request.preimage === undefined || !sameBytes(sha256(request.preimage), request.hash))) {
+          return { kind: 'wrongPreimage' };
         }
         written.set(key, { setId: request.setId, writeIndex: index });
         return { kind: 'write' };

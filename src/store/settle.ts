@@ -16,10 +16,10 @@ import { bigintFromSql, bytesFromSql, bytesToSql, hex, keyColumns, keyFromRow, u
 import type { Db, TransactionSession } from './db.js';
 import { StoreError, sqlStateOf } from './errors.js';
 import { decideSettles, type InvoiceForSettle, type SettleCommit } from './settle-decision.js';
-import type { InvoiceState, SettleCommitOutcome } from './types.js';
+import type { InvoiceKind, InvoiceState, SettleCommitOutcome } from './types.js';
 
 const LOCK_INVOICES = `
-  SELECT hash, state, amount_msat, set_id, settle_committed_at
+  SELECT hash, state, kind, amount_msat, min_amount_msat, set_id, settle_committed_at
   FROM lnmux.invoices
   WHERE hash = ANY($1::bytea[])
   ORDER BY hash
@@ -28,8 +28,9 @@ const LOCK_INVOICES = `
 const WRITE_SETS = `
   WITH decided AS (
     UPDATE lnmux.invoices AS i
-    SET state = 'settleCommitted', set_id = d.set_id, settle_committed_at = now()
-    FROM unnest($1::bytea[], $2::bytea[]) AS d(hash, set_id)
+    SET state = 'settleCommitted', set_id = d.set_id, settle_committed_at = now(),
+      preimage = CASE WHEN i.kind <> 'stateless' THEN d.preimage END
+    FROM unnest($1::bytea[], $2::bytea[], $9::bytea[]) AS d(hash, set_id, preimage)
     WHERE i.hash = d.hash AND i.state = 'open'
     RETURNING i.hash, i.settle_committed_at
   ), inserted AS (
@@ -56,7 +57,9 @@ const READ_FENCES = `
 interface LockedRow {
   hash: Buffer;
   state: InvoiceState;
-  amount_msat: string;
+  kind: InvoiceKind;
+  amount_msat: string | null;
+  min_amount_msat: string | null;
   set_id: Buffer | null;
   settle_committed_at: Date | null;
 }
@@ -133,7 +136,9 @@ async function decideAndWrite(
   for (const row of locked.rows) {
     invoices.set(row.hash.toString('hex'), {
       state: row.state,
-      amountMsat: bigintFromSql(row.amount_msat),
+      kind: row.kind,
+      amountMsat: row.amount_msat === null ? undefined : bigintFromSql(row.amount_msat),
+      minAmountMsat: row.min_amount_msat === null ? undefined : bigintFromSql(row.min_amount_msat),
       setId: row.set_id === null ? null : bytesFromSql(row.set_id),
       settleCommittedAt: row.settle_committed_at,
     });
@@ -157,6 +162,7 @@ async function decideAndWrite(
         htlcs.map((h) => bytesToSql(h.hash)),
         htlcs.map((h) => bytesToSql(h.setId)),
         htlcs.map((h) => u64ToSql(h.amountMsat)),
+        writes.map((w) => (w.preimage !== undefined ? bytesToSql(w.preimage) : null)),
       ],
     );
     // Both hold by construction (rows locked and open, every key inserted or the statement failed);

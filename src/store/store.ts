@@ -99,9 +99,21 @@ class DbStore implements Store {
     return cancelInvoice(this.#db, hash);
   }
 
-  async commitSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[], fence?: SettleFence): Promise<SettleCommitOutcome> {
+  async commitSettle(
+    hash: Uint8Array,
+    setId: Uint8Array,
+    htlcs: readonly SetHtlc[],
+    fence?: SettleFence,
+    preimage?: Uint8Array,
+  ): Promise<SettleCommitOutcome> {
     this.#open('commitSettle');
-    const request = { hash, setId, htlcs: [...htlcs], ...(fence !== undefined ? { fence } : {}) };
+    const request = {
+      hash,
+      setId,
+      htlcs: [...htlcs],
+      ...(fence !== undefined ? { fence } : {}),
+      ...(preimage !== undefined ? { preimage } : {}),
+    };
     checkSettleCommit(request);
     return this.#settle.submit(request);
   }

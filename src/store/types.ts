@@ -36,17 +36,35 @@ export type InvoiceDescription =
   | { readonly kind: 'text'; readonly text: string }
   | { readonly kind: 'hash'; readonly hash: Uint8Array };
 
+/**
+ * Where an invoice's preimage comes from (docs/store.md, "Invoice kinds"):
+ * - `stateless`: lnmux derives it from the payment_addr (protocol/stateless-invoice.ts);
+ * - `hold`: the application gave the payment hash and settles with the preimage, stored with the commit;
+ * - `goLnmux`: made by the Go lnmux with the same identity key (its scheme, protocol/go-lnmux-payment-addr.ts),
+ *   recorded when its first HTLC arrives; its payment request is not known.
+ */
+export type InvoiceKind = 'stateless' | 'hold' | 'goLnmux';
+
+/** Every invoice kind. */
+export const INVOICE_KINDS: readonly InvoiceKind[] = Object.freeze(['stateless', 'hold', 'goLnmux']);
+
 /** What {@link InvoiceStore.recordInvoice} stores. */
 export interface NewInvoice {
   /** The 32-byte payment hash. */
   readonly hash: Uint8Array;
-  /** Invoice amount in msat, u64 in 1 .. 2^63-1. */
-  readonly amountMsat: bigint;
+  /** Default `stateless`. */
+  readonly kind?: InvoiceKind;
+  /** Invoice amount in msat, u64 in 1 .. 2^63-1; absent: an amountless invoice (the payer chooses). */
+  readonly amountMsat?: bigint;
+  /** Amountless invoices only: the least the payer may pay, msat, 1 .. 2^63-1. */
+  readonly minAmountMsat?: bigint;
   /** The 32-byte payment_addr (payment secret) the invoice carries. */
   readonly paymentAddr: Uint8Array;
   readonly description: InvoiceDescription;
-  /** The BOLT 11 string. */
-  readonly paymentRequest: string;
+  /** The BOLT 11 string; absent only for a `goLnmux` invoice. */
+  readonly paymentRequest?: string;
+  /** BOLT 11 `m`, 1 .. 639 bytes. */
+  readonly metadata?: Uint8Array;
   /** The invoice's BOLT 11 timestamp. */
   readonly createdAt: Date;
   /** createdAt plus the invoice's expiry. */
@@ -72,10 +90,13 @@ export type InvoiceStateFields =
     };
 
 /** A stored invoice. */
-export type Invoice = NewInvoice &
+export type Invoice = Omit<NewInvoice, 'kind'> &
   InvoiceStateFields & {
+    readonly kind: InvoiceKind;
     /** Position in creation order, for paging: grows with every recorded invoice. */
     readonly sequence: bigint;
+    /** A `hold` or `goLnmux` invoice whose settle was committed: the preimage its set settles with. */
+    readonly preimage?: Uint8Array;
   };
 
 /** A stored HTLC of a committed set. */
@@ -148,6 +169,8 @@ export type SettleCommitOutcome =
   | { readonly kind: 'unknown' }
   /** The set's amounts add up to less than the invoice amount (never a partial settle; more is accepted, as LND does). */
   | { readonly kind: 'amountMismatch'; readonly invoiceMsat: bigint; readonly setMsat: bigint }
+  /** A hold or goLnmux invoice's commit without the preimage of its payment hash: nothing written (no one could settle). */
+  | { readonly kind: 'wrongPreimage' }
   /** An HTLC of the set is already recorded in another invoice's set: an upstream bug, nothing written. */
   | { readonly kind: 'htlcInOtherSet'; readonly key: CircuitKey }
   /**
@@ -251,8 +274,16 @@ export interface InvoiceStore {
    * Commits the settle decision and the whole HTLC set in one transaction, under the invoice's row lock.
    * The same set again gives `alreadyCommitted`; a different set is refused. Resolves only after COMMIT.
    * With a `fence`, nothing is written (outcome `fenced`) unless its epoch is the leadership's current one.
+   * A hold or goLnmux invoice's commit carries its `preimage` (32 bytes, SHA256 = hash), written with
+   * the decision (outcome `wrongPreimage` without it); stateless invoices ignore it.
    */
-  commitSettle(hash: Uint8Array, setId: Uint8Array, htlcs: readonly SetHtlc[], fence?: SettleFence): Promise<SettleCommitOutcome>;
+  commitSettle(
+    hash: Uint8Array,
+    setId: Uint8Array,
+    htlcs: readonly SetHtlc[],
+    fence?: SettleFence,
+    preimage?: Uint8Array,
+  ): Promise<SettleCommitOutcome>;
   /**
    * Takes back the settle decision of `setId`, for which no SETTLE was sent (a part of the set was lost
    * before the preimage was released): the invoice is open again. See revoke.ts.

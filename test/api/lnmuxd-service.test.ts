@@ -279,7 +279,7 @@ describe('lnmuxd lnmux.Service, a subscriber that does not keep up', () => {
     stuck.on('error', (e: grpc.ServiceError) => errors.push(e));
     const handler = service.handlers()['SubscribeInvoiceAccepted'] as (call: unknown) => void;
     handler(stuck);
-    for (let i = 0; i < 4; i++) mux.emit('accepted', { paymentHash: bytesToHex(randomBytes(32)), setId: bytesToHex(randomBytes(32)), amountMsat: 1n, htlcs: [] });
+    for (let i = 0; i < 4; i++) mux.emit('accepted', { paymentHash: bytesToHex(randomBytes(32)), setId: bytesToHex(randomBytes(32)), amountMsat: 1n, htlcs: [], needsPreimage: false });
     // One written into the call's buffer (which said "full"), two queued, the fourth overflows.
     expect(stuck.written).toBe(1);
     expect(errors.map((e) => grpc.status[e.code!])).toEqual(['RESOURCE_EXHAUSTED']);

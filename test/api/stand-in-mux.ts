@@ -45,7 +45,8 @@ export class StandInMux extends EventEmitter<MuxEvents> implements ApiMux {
     );
     this.invoices.set(bytesToHex(created.paymentHash), {
       hash: created.paymentHash,
-      amountMsat: created.amountMsat,
+      kind: 'stateless',
+      amountMsat: created.amountMsat!,
       paymentAddr: created.paymentAddr,
       description: created.descriptionHash !== undefined ? { kind: 'hash', hash: created.descriptionHash } : { kind: 'text', text: created.description ?? '' },
       paymentRequest: created.paymentRequest,
@@ -97,7 +98,7 @@ export class StandInMux extends EventEmitter<MuxEvents> implements ApiMux {
     this.#held.delete(setIdHex);
     const invoice = this.invoices.get(hashHex)!;
     this.invoices.set(hashHex, { ...invoice, state: 'settleCommitted', setId: Buffer.from(setIdHex, 'hex'), settleCommittedAt: new Date() });
-    this.emit('committed', { paymentHash: hashHex, setId: setIdHex, amountMsat: invoice.amountMsat });
+    this.emit('committed', { paymentHash: hashHex, setId: setIdHex, amountMsat: invoice.amountMsat! });
   }
 
   invoicePreimage(invoice: { readonly hash: Uint8Array; readonly paymentAddr: Uint8Array }): Uint8Array | undefined {
@@ -110,7 +111,7 @@ export class StandInMux extends EventEmitter<MuxEvents> implements ApiMux {
     const setId = bytesToHex(randomBytes(32));
     const invoice = this.invoices.get(bytesToHex(hash))!;
     this.#held.set(setId, bytesToHex(hash));
-    this.emit('accepted', { paymentHash: bytesToHex(hash), setId, amountMsat: invoice.amountMsat, htlcs: [] });
+    this.emit('accepted', { paymentHash: bytesToHex(hash), setId, amountMsat: invoice.amountMsat!, htlcs: [], needsPreimage: false });
     return setId;
   }
 

@@ -77,15 +77,15 @@ describeEachBackend('payments that fail, and what the payer reads (%s)', (backen
   }
 
   /** A raw HTLC paying the virtual hop's fee, for invoice `invoice` unless the spec says otherwise. */
-  function rawSpec(invoice: { paymentHash: Uint8Array; paymentAddr: Uint8Array; amountMsat: bigint }, spec: Partial<RawHtlcSpec> = {}): RawHtlcSpec {
-    const amountMsat = spec.amountMsat ?? invoice.amountMsat;
+  function rawSpec(invoice: { paymentHash: Uint8Array; paymentAddr: Uint8Array; amountMsat?: bigint }, spec: Partial<RawHtlcSpec> = {}): RawHtlcSpec {
+    const amountMsat = spec.amountMsat ?? invoice.amountMsat!;
     return {
       node: 0,
       paymentHash: invoice.paymentHash,
       virtualPubkey,
       amountMsat,
       feeMsat: virtualHopFee(amountMsat),
-      paymentData: { paymentAddr: invoice.paymentAddr, totalMsat: invoice.amountMsat },
+      paymentData: { paymentAddr: invoice.paymentAddr, totalMsat: invoice.amountMsat! },
       ...spec,
     };
   }

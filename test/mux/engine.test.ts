@@ -124,6 +124,7 @@ function htlc(
 function fakeStore(overrides: Partial<SettleStore> = {}): SettleStore {
   return {
     invoiceStatus: async () => ({ kind: 'open' }),
+    recordGoLnmuxInvoice: async () => undefined,
     commitSettle: async () => ({ kind: 'committed' }),
     revokeSettle: async () => 'revoked',
     logHtlcs: async () => undefined,

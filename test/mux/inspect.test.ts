@@ -8,7 +8,9 @@ import { deriveKeyring } from '../../src/protocol/keyring.js';
 import { buildOnion } from '../../src/protocol/sphinx-build.js';
 import { createStatelessInvoice } from '../../src/protocol/stateless-invoice.js';
 import { virtualChannelId } from '../../src/protocol/virtual-scid.js';
-import { inspectHtlc, type InspectContext, type OfferedHtlc } from '../../src/mux/inspect.js';
+import { acceptStoredTerms, inspectHtlc, type InspectContext, type OfferedHtlc, type StoredTerms } from '../../src/mux/inspect.js';
+import { HOP_PAYLOAD_TYPE } from '../../src/protocol/hop-payload.js';
+import { bytesToHex } from '../../src/protocol/bytes.js';
 
 const identityKey = new Uint8Array(32).fill(0x42);
 const keyring = deriveKeyring(identityKey);
@@ -75,7 +77,9 @@ function senderReads(sharedSecret: Uint8Array, message: Parameters<typeof encode
 }
 
 function rejection(htlc: OfferedHtlc) {
-  const result = inspectHtlc(htlc, ctx);
+  const inspected = inspectHtlc(htlc, ctx);
+  // Unproven by its payment_addr, and no stored (hold) invoice for its hash: what the engine answers.
+  const result = inspected.kind === 'unproven' ? acceptStoredTerms(inspected.unproven, undefined) : inspected;
   if (result.kind !== 'rejected') throw new Error(`expected a rejection, got ${result.kind}`);
   return result.rejection;
 }
@@ -201,5 +205,78 @@ describe('inspectHtlc', () => {
     );
     const r = rejection(offered({ onionBlob: twoHops.onion }));
     expect(r).toMatchObject({ kind: 'failMessage', reason: 'notFinalHop', message: { kind: 'unknownNextPeer' } });
+  });
+});
+
+describe('inspectHtlc: the invoice kinds (docs/library.md, "Invoices")', () => {
+  /** An HTLC of `amountMsat` for `paymentHash`, whose final payload carries this payment_addr and total. */
+  function offeredFor(paymentHash: Uint8Array, paymentAddr: Uint8Array, totalMsat: bigint, otherRecords: HopPayload['otherRecords'] = []): OfferedHtlc {
+    const payload = { ...finalPayload({ paymentData: { paymentAddr, totalMsat } }), otherRecords };
+    return offered({ paymentHash, onionBlob: onionFor(payload, paymentHash).onion }, payload);
+  }
+
+  it('accepts an amountless invoice\'s part at any total, and refuses a total below its minimum', () => {
+    const free = createStatelessInvoice(keyring, { expiresAt: 2_000_000_000 });
+    const arrived = inspectHtlc(offeredFor(free.paymentHash, free.paymentAddr, 1n), ctx);
+    if (arrived.kind !== 'arrived') throw new Error(`expected arrived, got ${arrived.kind}`);
+    expect(arrived.htlc.invoiceAmountMsat).toBeUndefined();
+    expect(arrived.htlc.totalMsat).toBe(1n);
+    expect(bytesToHex(arrived.htlc.preimage!)).toBe(bytesToHex(free.preimage));
+
+    const min = createStatelessInvoice(keyring, { minAmountMsat: 5_000n, expiresAt: 2_000_000_000 });
+    expect(inspectHtlc(offeredFor(min.paymentHash, min.paymentAddr, 5_000n), ctx).kind).toBe('arrived');
+    const below = inspectHtlc(offeredFor(min.paymentHash, min.paymentAddr, 4_999n), ctx);
+    expect(below.kind === 'rejected' && below.rejection.reason).toBe('totalBelowInvoice');
+  });
+
+  it('hands the payer\'s payment_metadata (TLV 16) to the set', () => {
+    const metadata = Uint8Array.from([1, 0xfa, 0xfa, 0xf0]);
+    const arrived = inspectHtlc(offeredFor(invoice.paymentHash, invoice.paymentAddr, 10_000n, [{ type: HOP_PAYLOAD_TYPE.paymentMetadata, value: metadata }]), ctx);
+    if (arrived.kind !== 'arrived') throw new Error(`expected arrived, got ${arrived.kind}`);
+    expect(bytesToHex(arrived.htlc.paymentMetadata!)).toBe('01fafaf0');
+  });
+
+  describe('a hold invoice (the application chose the hash): unproven, then checked against its stored terms', () => {
+    const hash = new Uint8Array(32).fill(0xab);
+    const paymentAddr = new Uint8Array(32).fill(0xcd);
+    const stored: StoredTerms = { kind: 'hold', paymentAddr, amountMsat: 10_000n, expiresAt: 2_000_000_000 };
+
+    function unproven(addr = paymentAddr, totalMsat = 10_000n) {
+      const inspected = inspectHtlc(offeredFor(hash, addr, totalMsat), ctx);
+      if (inspected.kind !== 'unproven') throw new Error(`expected unproven, got ${inspected.kind}`);
+      return inspected.unproven;
+    }
+
+    it('accepts the part with the stored payment_addr: no preimage until the application gives it', () => {
+      const accepted = acceptStoredTerms(unproven(), stored);
+      if (accepted.kind !== 'arrived') throw new Error(`expected arrived, got ${accepted.kind}`);
+      expect(accepted.htlc.preimage).toBeUndefined();
+      expect(accepted.htlc.invoiceAmountMsat).toBe(10_000n);
+      expect(accepted.htlc.invoiceExpiresAt).toBe(2_000_000_000);
+    });
+
+    it('settles a committed one\'s replay with the stored preimage', () => {
+      const preimage = new Uint8Array(32).fill(7);
+      const accepted = acceptStoredTerms(unproven(), { ...stored, preimage });
+      expect(accepted.kind === 'arrived' && bytesToHex(accepted.htlc.preimage!)).toBe(bytesToHex(preimage));
+    });
+
+    it('refuses another payment_addr, a total below the amount, and no stored invoice, all as an unknown invoice', () => {
+      const other = new Uint8Array(32).fill(0xce);
+      for (const [reason, result] of [
+        ['paymentAddrInvalid', acceptStoredTerms(unproven(other), stored)],
+        ['totalBelowInvoice', acceptStoredTerms(unproven(paymentAddr, 9_999n), stored)],
+        ['paymentAddrInvalid', acceptStoredTerms(unproven(), undefined)],
+      ] as const) {
+        if (result.kind !== 'rejected' || result.rejection.kind !== 'failMessage') throw new Error(`expected a failure message, got ${result.kind}`);
+        expect(result.rejection.reason).toBe(reason);
+        expect(result.rejection.message).toEqual({ kind: 'incorrectOrUnknownPaymentDetails', htlcMsat: 4_000n, height: HEIGHT });
+      }
+    });
+
+    it('refuses a Go lnmux invoice not committed yet (its scheme decides, when it is on)', () => {
+      const result = acceptStoredTerms(unproven(), { ...stored, kind: 'goLnmux' });
+      expect(result.kind).toBe('rejected');
+    });
   });
 });

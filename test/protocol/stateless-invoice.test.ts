@@ -1,4 +1,5 @@
 import { sha256 } from '@noble/hashes/sha2.js';
+import { createCipheriv } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
@@ -98,6 +99,54 @@ describe('createStatelessInvoice', () => {
 
   it('rejects a random source that returns the wrong number of bytes', () => {
     expect(() => createStatelessInvoice(keyring, TERMS, () => new Uint8Array(15))).toThrow(/random/);
+  });
+});
+
+describe('amountless invoices (flags bit 0)', () => {
+  it('matches the reference vector (nonce a0..af, minimum 5000 msat, expiry 1650000000)', () => {
+    const invoice = createStatelessInvoice(keyring, { minAmountMsat: 5000n, expiresAt: 1_650_000_000 }, fixedRandom(NONCE));
+    expect(bytesToHex(invoice.paymentAddr)).toBe('00a0a1a2a3a4a5a6a7a8a9aaabacadaeaf2abea1015b5f8066352ba5b33293ff');
+    expect(bytesToHex(invoice.paymentHash)).toBe('c9c077cc84111e73a1c29acdee85d5f6a4dd6cbc157a1fc1808799eadefe4feb');
+    const opened = mustOpen(invoice.paymentAddr, invoice.paymentHash);
+    expect(opened.amountMsat).toBeUndefined();
+    expect(opened.minAmountMsat).toBe(5000n);
+    expect(opened.expiresAt).toBe(1_650_000_000);
+  });
+
+  it('round-trips an amountless invoice without a minimum: neither amount nor minimum comes back', () => {
+    const invoice = createStatelessInvoice(keyring, { expiresAt: 1_650_000_000 });
+    const opened = mustOpen(invoice.paymentAddr, invoice.paymentHash);
+    expect(opened).not.toHaveProperty('amountMsat');
+    expect(opened).not.toHaveProperty('minAmountMsat');
+  });
+
+  it('never reads a fixed-amount payment_addr as amountless, nor the reverse', () => {
+    const fixed = createStatelessInvoice(keyring, { amountMsat: 5000n, expiresAt: 1_650_000_000 }, fixedRandom(NONCE));
+    expect(mustOpen(fixed.paymentAddr, fixed.paymentHash)).toMatchObject({ amountMsat: 5000n });
+    expect(mustOpen(fixed.paymentAddr, fixed.paymentHash)).not.toHaveProperty('minAmountMsat');
+  });
+
+  it('refuses a minimum with an amount, and a minimum of 0', () => {
+    expect(() => createStatelessInvoice(keyring, { amountMsat: 5000n, minAmountMsat: 1n, expiresAt: 0 })).toThrow(/terms\.minAmountMsat/);
+    expect(() => createStatelessInvoice(keyring, { minAmountMsat: 0n, expiresAt: 0 })).toThrow(/terms\.minAmountMsat/);
+  });
+
+  it('does not open a payment_addr whose plaintext sets an unknown flag or the reserved byte', () => {
+    // Encrypt chosen plaintexts with the payment_addr key, as a future version might write them.
+    const addrWith = (flags: number, reserved: number): Uint8Array => {
+      const plaintext = new Uint8Array(15);
+      new DataView(plaintext.buffer).setBigUint64(0, 5000n);
+      plaintext[13] = flags;
+      plaintext[14] = reserved;
+      const cipher = createCipheriv('chacha20', keyring.derivedKey('paymentAddr', 0)!, NONCE);
+      return new Uint8Array([0, ...NONCE, ...cipher.update(plaintext)]);
+    };
+    expect(openPaymentAddr(keyring, addrWith(0x01, 0)).ok).toBe(true);
+    expect(openPaymentAddr(keyring, addrWith(0x00, 0)).ok).toBe(true);
+    for (const [flags, reserved] of [[0x02, 0], [0x81, 0], [0x01, 1]] as const) {
+      const opened = openPaymentAddr(keyring, addrWith(flags, reserved));
+      expect(opened.ok ? 'opened' : opened.error.kind).toBe('malformed');
+    }
   });
 });
 

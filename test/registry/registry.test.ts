@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { setId, type CircuitKey } from '../../src/protocol/index.js';
+import { paymentHashOf, setId, type CircuitKey } from '../../src/protocol/index.js';
 import { Registry } from '../../src/registry/registry.js';
 import type { ArrivedHtlc, Decision, InvoiceView, RegistryConfig } from '../../src/registry/types.js';
 
@@ -602,5 +602,70 @@ describe('Registry, the release of a committed set checks its parts again', () =
     // The store already knows an HTLC of the set final: settle the replay at once.
     const known = registry();
     expect(outcomes(known.step({ kind: 'htlcArrived', htlc: htlc(b, 5_000n), invoice: { ...committed, released: true } }, T0))).toEqual(['replayToSettled']);
+  });
+});
+
+describe('Registry: the invoice kinds (docs/library.md, "Invoices")', () => {
+  it('completes an amountless invoice\'s set at the payer\'s total_msat, not before', () => {
+    const r = registry();
+    const amountless = { invoiceAmountMsat: undefined, totalMsat: 7_000n };
+    expect(kinds(r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 3_000n, amountless), invoice: open }, T0))).toEqual(['hold']);
+    const done = r.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_B, 1n), 4_000n, amountless), invoice: open }, T0 + 1);
+    expect(kinds(done)).toEqual(['hold', 'commitSettle']);
+  });
+
+  describe('a hold invoice (no preimage known): accepted in auto mode, settled only with the application\'s preimage', () => {
+    const PRE = new Uint8Array(32).fill(0x33);
+    const PAYMENT_HASH = paymentHashOf(PRE);
+    const part = (k: CircuitKey, amountMsat: bigint) => htlc(k, amountMsat, { preimage: undefined, paymentHash: PAYMENT_HASH });
+
+    function accepted(r: Registry) {
+      r.step({ kind: 'htlcArrived', htlc: part(key(NODE_A, 1n), 4_000n), invoice: open }, T0);
+      const done = r.step({ kind: 'htlcArrived', htlc: part(key(NODE_B, 1n), 6_000n), invoice: open }, T0 + 1);
+      const acceptedSet = done.find((d) => d.kind === 'setAccepted');
+      if (acceptedSet?.kind !== 'setAccepted') throw new Error(`expected setAccepted, got ${kinds(done).join()}`);
+      expect(acceptedSet.needsPreimage).toBe(true);
+      return acceptedSet.setId;
+    }
+
+    it('answers preimageRequired and wrongPreimage, then commits with the right preimage and settles every part with it', () => {
+      const r = registry();
+      const id = accepted(r);
+      expect(r.step({ kind: 'applicationSettle', setId: id }, T0 + 2)).toEqual([{ kind: 'applicationSettleAnswered', setId: id, answer: 'preimageRequired' }]);
+      expect(r.step({ kind: 'applicationSettle', setId: id, preimage: PREIMAGE }, T0 + 3)).toEqual([{ kind: 'applicationSettleAnswered', setId: id, answer: 'wrongPreimage' }]);
+      const commit = r.step({ kind: 'applicationSettle', setId: id, preimage: PRE }, T0 + 4);
+      expect(commit).toEqual([expect.objectContaining({ kind: 'commitSettle', setId: id, preimage: PRE })]);
+      const settled = r.step({ kind: 'settleCommitted', paymentHash: PAYMENT_HASH, setId: id }, T0 + 5);
+      expect(settled.filter((d) => d.kind === 'settle').map((d) => d.kind === 'settle' && d.preimage)).toEqual([PRE, PRE]);
+    });
+
+    it('has no hold timeout: still accepted long after the hold timeout, released by its parts\' expiry margin', () => {
+      const r = registry({ mode: 'hold' });
+      const id = accepted(r);
+      expect(r.nextDeadline()).toBeUndefined();
+      expect(r.step({ kind: 'tick' }, T0 + 10 * config.holdTimeoutMs)).toEqual([]);
+      const released = r.step({ kind: 'blockConnected', height: HEIGHT + 30 }, T0 + 10 * config.holdTimeoutMs);
+      expect(released.find((d) => d.kind === 'setReleased')).toEqual(expect.objectContaining({ setId: id, outcome: 'expiryTooSoon' }));
+    });
+
+    it('settles a committed set offered after a restart with the preimage the store kept', () => {
+      const r = registry();
+      const a = key(NODE_A, 1n);
+      const view: InvoiceView = { kind: 'settleCommitted', setId: setId([a]), htlcs: [a], preimage: PRE };
+      const decisions = r.step({ kind: 'htlcArrived', htlc: part(a, 10_000n), invoice: view }, T0);
+      expect(decisions.filter((d) => d.kind === 'settle')).toEqual([expect.objectContaining({ preimage: PRE, outcome: 'replayToSettled' })]);
+    });
+  });
+
+  it('hands the payer\'s payment_metadata to the application with the accepted set and the release', () => {
+    const metadata = Uint8Array.from([1, 0xfa]);
+    const hold = registry({ mode: 'hold' });
+    const accepted = hold.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 10_000n, { paymentMetadata: metadata }), invoice: open }, T0);
+    expect(accepted.find((d) => d.kind === 'setAccepted')).toEqual(expect.objectContaining({ paymentMetadata: metadata, needsPreimage: false }));
+    const auto = registry();
+    const [, commit] = auto.step({ kind: 'htlcArrived', htlc: htlc(key(NODE_A, 1n), 10_000n, { paymentMetadata: metadata }), invoice: open }, T0);
+    if (commit?.kind !== 'commitSettle') throw new Error('expected commitSettle');
+    const released = auto.step({ kind: 'settleCommitted', paymentHash: HASH, setId: commit.setId }, T0 + 1);
+    expect(released[0]).toEqual(expect.objectContaining({ kind: 'settleReleased', paymentMetadata: metadata }));
   });
 });

@@ -41,8 +41,8 @@ function expectOneWinner(outcomes: readonly SettleCommitOutcome[], winnerSet: Ui
   });
 }
 
-async function openInvoice(store: Store): Promise<Invoice> {
-  return (await store.recordInvoice(newInvoice())).invoice;
+async function openInvoice(store: Store): Promise<Invoice & { readonly amountMsat: bigint }> {
+  return (await store.recordInvoice(newInvoice())).invoice as Invoice & { readonly amountMsat: bigint };
 }
 
 describeEachBackend('races between connections on %s', (backend) => {

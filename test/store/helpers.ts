@@ -219,7 +219,7 @@ export function nodePubkey(): Uint8Array {
 }
 
 /** A valid NewInvoice (random hash and payment_addr, 10,000 msat, one hour), with overrides. */
-export function newInvoice(overrides: Partial<import('../../src/store/types.js').NewInvoice> = {}) {
+export function newInvoice<O extends Partial<import('../../src/store/types.js').NewInvoice>>(overrides: O = {} as O) {
   const createdAt = new Date(Math.floor(Date.now() / 1000) * 1000);
   return {
     hash: bytes32(),

@@ -5,10 +5,10 @@ import { describeEachBackend, bytes32, htlcSet, newInvoice, useTestDatabase } fr
 describeEachBackend('invoices on %s', (backend) => {
   const database = useTestDatabase(backend);
 
-  async function recorded(store: Store, overrides: Parameters<typeof newInvoice>[0] = {}): Promise<Invoice> {
+  async function recorded(store: Store, overrides: Parameters<typeof newInvoice>[0] = {}): Promise<Invoice & { readonly amountMsat: bigint }> {
     const outcome = await store.recordInvoice(newInvoice(overrides));
     if (outcome.kind !== 'recorded') throw new Error(`expected recorded, got ${outcome.kind}`);
-    return outcome.invoice;
+    return outcome.invoice as Invoice & { readonly amountMsat: bigint };
   }
 
   describe('recordInvoice and getInvoice', () => {
@@ -18,8 +18,30 @@ describeEachBackend('invoices on %s', (backend) => {
       const outcome = await store.recordInvoice(invoice);
       expect(outcome.kind).toBe('recorded');
       const stored = await store.getInvoice(invoice.hash);
-      expect(stored).toEqual({ ...invoice, state: 'open', sequence: expect.any(BigInt) });
+      expect(stored).toEqual({ ...invoice, kind: 'stateless', state: 'open', sequence: expect.any(BigInt) });
       expect(stored).toEqual(outcome.invoice);
+    });
+
+    it('records each invoice kind and reads it back: amountless with a minimum, hold with metadata, goLnmux without a request', async () => {
+      const store = await database.freshStore();
+      const { amountMsat: _, ...amountless } = newInvoice({ minAmountMsat: 5_000n });
+      const hold = newInvoice({ kind: 'hold', metadata: Uint8Array.from([1, 2, 3]) });
+      const { paymentRequest: __, ...go } = newInvoice({ kind: 'goLnmux' });
+      for (const invoice of [amountless, hold, go]) {
+        const outcome = await store.recordInvoice(invoice);
+        expect(outcome.kind).toBe('recorded');
+        expect(await store.getInvoice(invoice.hash)).toEqual({ kind: 'stateless', ...invoice, state: 'open', sequence: expect.any(BigInt) });
+      }
+      expect((await store.getInvoice(amountless.hash))?.amountMsat).toBeUndefined();
+    });
+
+    it('refuses kind mistakes naming the field: a minimum with an amount, a goLnmux invoice with a request or without an amount', async () => {
+      const store = await database.freshStore();
+      await expect(store.recordInvoice(newInvoice({ minAmountMsat: 1n }))).rejects.toThrow(/minAmountMsat/);
+      await expect(store.recordInvoice(newInvoice({ kind: 'goLnmux' }))).rejects.toThrow(/paymentRequest/);
+      const { amountMsat: _, paymentRequest: __, ...noAmount } = newInvoice({ kind: 'goLnmux' });
+      await expect(store.recordInvoice(noAmount)).rejects.toThrow(/amountMsat/);
+      await expect(store.recordInvoice(newInvoice({ metadata: new Uint8Array(640) }))).rejects.toThrow(/metadata/);
     });
 
     it('keeps a text description', async () => {

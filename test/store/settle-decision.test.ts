@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { hex } from '../../src/store/codec.js';
 import {
@@ -18,7 +19,38 @@ function invoices(entries: [Uint8Array, InvoiceForSettle][]): Map<string, Invoic
   return new Map(entries.map(([h, i]) => [hex(h), i]));
 }
 
-const open = (amountMsat: bigint): InvoiceForSettle => ({ state: 'open', amountMsat, setId: null, settleCommittedAt: null });
+const open = (amountMsat: bigint | undefined, more: Partial<InvoiceForSettle> = {}): InvoiceForSettle => ({
+  state: 'open',
+  kind: 'stateless',
+  amountMsat,
+  minAmountMsat: undefined,
+  setId: null,
+  settleCommittedAt: null,
+  ...more,
+});
+
+describe('decideSettles for the invoice kinds (docs/store.md, "Invoice kinds")', () => {
+  it('writes an amountless invoice\'s set of any amount, and one at or above its minimum only', () => {
+    const free = bytes32();
+    expect(decideSettles(invoices([[free, open(undefined)]]), [request(free, 1n)])).toEqual([{ kind: 'write' }]);
+    const min = bytes32();
+    const minimum = invoices([[min, open(undefined, { minAmountMsat: 5_000n })]]);
+    expect(decideSettles(minimum, [request(min, 4_999n)])).toEqual([{ kind: 'amountMismatch', invoiceMsat: 5_000n, setMsat: 4_999n }]);
+    expect(decideSettles(minimum, [request(min, 5_000n, 2)])).toEqual([{ kind: 'write' }]);
+  });
+
+  it('writes a hold or goLnmux invoice\'s set only with the preimage of its hash; a stateless one needs none', () => {
+    const preimage = bytes32();
+    const hash = new Uint8Array(createHash('sha256').update(preimage).digest());
+    for (const kind of ['hold', 'goLnmux'] as const) {
+      const rows = invoices([[hash, open(1_000n, { kind })]]);
+      expect(decideSettles(rows, [request(hash, 1_000n)])).toEqual([{ kind: 'wrongPreimage' }]);
+      expect(decideSettles(rows, [{ ...request(hash, 1_000n), preimage: bytes32() }])).toEqual([{ kind: 'wrongPreimage' }]);
+      expect(decideSettles(rows, [{ ...request(hash, 1_000n), preimage }])).toEqual([{ kind: 'write' }]);
+    }
+    expect(decideSettles(invoices([[hash, open(1_000n)]]), [request(hash, 1_000n)])).toEqual([{ kind: 'write' }]);
+  });
+});
 
 describe('decideSettles', () => {
   it('writes the set of an open invoice whose amounts add up exactly', () => {
@@ -32,7 +64,9 @@ describe('decideSettles', () => {
     const r = request(h, 10n);
     const decided = (state: InvoiceForSettle['state']): InvoiceForSettle => ({
       state,
+      kind: 'stateless',
       amountMsat: 10n,
+      minAmountMsat: undefined,
       setId: state === 'open' || state === 'cancelled' ? null : committed,
       settleCommittedAt: state === 'open' || state === 'cancelled' ? null : at,
     });

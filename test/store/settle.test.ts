@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Invoice, Store } from '../../src/store/types.js';
 import { describeEachBackend, bytes32, htlcSet, newInvoice, nodePubkey, useTestDatabase } from './helpers.js';
@@ -5,10 +6,41 @@ import { describeEachBackend, bytes32, htlcSet, newInvoice, nodePubkey, useTestD
 describeEachBackend('settle decisions on %s', (backend) => {
   const database = useTestDatabase(backend);
 
-  async function openInvoice(store: Store, amountMsat = 10_000n): Promise<Invoice> {
+  async function openInvoice(store: Store, amountMsat = 10_000n): Promise<Invoice & { readonly amountMsat: bigint }> {
     const outcome = await store.recordInvoice(newInvoice({ amountMsat }));
-    return outcome.invoice;
+    return outcome.invoice as Invoice & { readonly amountMsat: bigint };
   }
+
+  describe('commitSettle of a hold or goLnmux invoice: the preimage goes with the decision', () => {
+    it('stores the preimage with the commit, refuses a commit without it or with a wrong one, and forgets it when revoked', async () => {
+      const store = await database.freshStore();
+      for (const kind of ['hold', 'goLnmux'] as const) {
+        const preimage = bytes32();
+        const hash = new Uint8Array(createHash('sha256').update(preimage).digest());
+        const base = newInvoice({ hash, kind });
+        const { paymentRequest: _, ...invoice } = base;
+        await store.recordInvoice(kind === 'goLnmux' ? invoice : base);
+        const set = htlcSet(10_000n, 2);
+        expect(await store.commitSettle(hash, set.setId, set.htlcs)).toEqual({ kind: 'wrongPreimage' });
+        expect(await store.commitSettle(hash, set.setId, set.htlcs, undefined, bytes32())).toEqual({ kind: 'wrongPreimage' });
+        expect((await store.getInvoice(hash))?.state).toBe('open');
+        expect((await store.commitSettle(hash, set.setId, set.htlcs, undefined, preimage)).kind).toBe('committed');
+        const committed = await store.getInvoice(hash);
+        expect(committed?.state).toBe('settleCommitted');
+        expect(Buffer.from(committed!.preimage!).toString('hex')).toBe(Buffer.from(preimage).toString('hex'));
+        expect((await store.revokeSettle(hash, set.setId)).kind).toBe('revoked');
+        expect(await store.getInvoice(hash)).not.toHaveProperty('preimage');
+      }
+    });
+
+    it('never stores a preimage for a stateless invoice (it is derived again)', async () => {
+      const store = await database.freshStore();
+      const invoice = await openInvoice(store);
+      const set = htlcSet(invoice.amountMsat);
+      expect((await store.commitSettle(invoice.hash, set.setId, set.htlcs, undefined, bytes32())).kind).toBe('committed');
+      expect(await store.getInvoice(invoice.hash)).not.toHaveProperty('preimage');
+    });
+  });
 
   describe('commitSettle', () => {
     it('commits the decision and the whole set: invoice settleCommitted, every HTLC stored', async () => {

@@ -60,3 +60,12 @@ preimage = hmac.new(preimage_key, addr, hashlib.sha256).digest()
 print("payment_addr", addr.hex())
 print("preimage", preimage.hex())
 print("payment_hash", hashlib.sha256(preimage).hexdigest())
+
+print("# amountless stateless invoice: key id 0, nonce a0..af, minimum 5000 msat, flags 0x01, expires 1650000000")
+plaintext = (5000).to_bytes(8, "big") + (1650000000).to_bytes(5, "big") + b"\x01\0"
+ciphertext = Cipher(algorithms.ChaCha20(addr_key, nonce), mode=None).encryptor().update(plaintext)
+addr = bytes([0]) + nonce + ciphertext
+preimage = hmac.new(preimage_key, addr, hashlib.sha256).digest()
+print("payment_addr", addr.hex())
+print("preimage", preimage.hex())
+print("payment_hash", hashlib.sha256(preimage).hexdigest())

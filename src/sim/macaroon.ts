@@ -1,10 +1,10 @@
 /**
  * Macaroons as an LND node mints and checks them: binary version 2 macaroons (go-macaroon's V2
  * format) whose identifier is a bakery v3 identifier (byte 3, then a protobuf with a nonce, the root
- * key id "0" and the permissions), signed with HMAC-SHA256 chained from a random root key. The
- * simulator grants every permission to a correctly signed macaroon (like admin.macaroon) and refuses
- * the rest with the status and message LND gives: LND's macaroon checks return plain Go errors, which
- * gRPC turns into status UNKNOWN with the error's text.
+ * key id "0" and the permissions), signed with HMAC-SHA256 chained from a random root key. A correctly
+ * signed macaroon grants the permissions its identifier lists (lnd-server.ts holds LND's table of what
+ * each call needs); the rest is refused with the status and message LND gives: LND's macaroon checks
+ * return plain Go errors, which gRPC turns into status UNKNOWN with the error's text.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { equalBytes, err, ok, type Result } from '../protocol/index.js';
@@ -52,8 +52,11 @@ function protoBytesField(field: number, data: Uint8Array): Buffer {
   return Buffer.concat([Buffer.from(uvarint((field << 3) | 2)), Buffer.from(uvarint(data.length)), data]);
 }
 
-/** The permissions of LND's admin.macaroon, as (entity, actions). */
-const ADMIN_PERMISSIONS: readonly (readonly [string, readonly string[]])[] = [
+/** Permissions as (entity, actions), as a bakery identifier lists them. */
+export type MacaroonPermissions = readonly (readonly [string, readonly string[]])[];
+
+/** The permissions of LND's admin.macaroon. */
+export const ADMIN_PERMISSIONS: MacaroonPermissions = [
   ['address', ['read', 'write']],
   ['info', ['read', 'write']],
   ['invoices', ['read', 'write']],
@@ -65,19 +68,25 @@ const ADMIN_PERMISSIONS: readonly (readonly [string, readonly string[]])[] = [
   ['signer', ['generate', 'read']],
 ];
 
-function adminIdentifier(nonce: Uint8Array): Buffer {
-  const ops = ADMIN_PERMISSIONS.map(([entity, actions]) =>
+/** The permissions of LND's readonly.macaroon (`readPermissions` in lnd.go): every entity, read only. */
+export const READONLY_PERMISSIONS: MacaroonPermissions = ['address', 'info', 'invoices', 'macaroon', 'message', 'offchain', 'onchain', 'peers', 'signer'].map(
+  (entity) => [entity, ['read']] as const,
+);
+
+function identifier(nonce: Uint8Array, permissions: MacaroonPermissions): Buffer {
+  const ops = permissions.map(([entity, actions]) =>
     protoBytesField(3, Buffer.concat([protoBytesField(1, Buffer.from(entity)), ...actions.map((a) => protoBytesField(2, Buffer.from(a)))])),
   );
   return Buffer.concat([Buffer.from([BAKERY_VERSION_3]), protoBytesField(1, nonce), protoBytesField(2, ROOT_KEY_ID), ...ops]);
 }
 
 /**
- * Mints an admin macaroon (binary V2, location "lnd") signed with `key`: the bytes LND writes to
- * admin.macaroon. Clients send it hex-encoded in the `macaroon` metadata.
+ * Mints a macaroon granting `permissions` (binary V2, location "lnd") signed with `key`, as LND mints
+ * its default macaroons and `lncli bakemacaroon` bakes others. Clients send it hex-encoded in the
+ * `macaroon` metadata.
  */
-export function mintAdminMacaroon(key: MacaroonKey, random: (n: number) => Uint8Array = randomBytes): Uint8Array {
-  const id = adminIdentifier(random(24));
+export function mintMacaroon(key: MacaroonKey, permissions: MacaroonPermissions, random: (n: number) => Uint8Array = randomBytes): Uint8Array {
+  const id = identifier(random(24), permissions);
   const signature = hmac(hmac(Buffer.from('macaroons-key-generator'), key.rootKey), id);
   return Buffer.concat([
     Buffer.from([2]),
@@ -87,6 +96,11 @@ export function mintAdminMacaroon(key: MacaroonKey, random: (n: number) => Uint8
     Buffer.from([FIELD_EOS]),
     packet(FIELD_SIGNATURE, signature),
   ]);
+}
+
+/** Mints an admin macaroon signed with `key`: the bytes LND writes to admin.macaroon. */
+export function mintAdminMacaroon(key: MacaroonKey, random: (n: number) => Uint8Array = randomBytes): Uint8Array {
+  return mintMacaroon(key, ADMIN_PERMISSIONS, random);
 }
 
 interface ParsedMacaroon {
@@ -178,11 +192,11 @@ function parseMacaroon(bytes: Uint8Array): Result<ParsedMacaroon, string> {
   return ok({ id, caveatIds, signature: sig.value.data });
 }
 
-/** Reads the storage (root key) id, field 2 of the bakery identifier's protobuf. */
-function storageIdOf(id: Uint8Array): Result<Uint8Array, string> {
-  const c: Cursor = { bytes: id, at: 1 };
-  let storageId: Uint8Array = new Uint8Array(0);
-  while (c.at < id.length) {
+/** Reads a protobuf message's length-delimited fields (field number, bytes); varints are skipped. */
+function protoFields(bytes: Uint8Array, from: number): Result<{ field: number; data: Uint8Array }[], string> {
+  const c: Cursor = { bytes, at: from };
+  const fields: { field: number; data: Uint8Array }[] = [];
+  while (c.at < bytes.length) {
     const key = readVarint(c);
     if (!key.ok) return err(key.error);
     const wire = key.value & 7;
@@ -191,14 +205,36 @@ function storageIdOf(id: Uint8Array): Result<Uint8Array, string> {
       if (!v.ok) return err(v.error);
     } else if (wire === 2) {
       const length = readVarint(c);
-      if (!length.ok || length.value > id.length - c.at) return err('truncated field');
-      if (key.value >>> 3 === 2) storageId = id.subarray(c.at, c.at + length.value);
+      if (!length.ok || length.value > bytes.length - c.at) return err('truncated field');
+      fields.push({ field: key.value >>> 3, data: bytes.subarray(c.at, c.at + length.value) });
       c.at += length.value;
     } else {
       return err(`unsupported wire type ${wire}`);
     }
   }
-  return ok(storageId);
+  return ok(fields);
+}
+
+/**
+ * Reads the bakery identifier's protobuf: the storage (root key) id, field 2, and the permissions, field 3
+ * (each an op: entity, field 1, and actions, field 2), as 'entity:action' strings.
+ */
+function readIdentifier(id: Uint8Array): Result<{ storageId: Uint8Array; permissions: ReadonlySet<string> }, string> {
+  const fields = protoFields(id, 1);
+  if (!fields.ok) return fields;
+  let storageId: Uint8Array = new Uint8Array(0);
+  const permissions = new Set<string>();
+  for (const { field, data } of fields.value) {
+    if (field === 2) storageId = data;
+    if (field !== 3) continue;
+    const op = protoFields(data, 0);
+    if (!op.ok) return op;
+    const entity = op.value.find((f) => f.field === 1)?.data ?? new Uint8Array(0);
+    for (const action of op.value.filter((f) => f.field === 2)) {
+      permissions.add(`${Buffer.from(entity).toString('utf8')}:${Buffer.from(action.data).toString('utf8')}`);
+    }
+  }
+  return ok({ storageId, permissions });
 }
 
 /** Go's encoding/hex.DecodeString, with its error messages. */
@@ -227,21 +263,35 @@ function decodeGoHex(text: string): Result<Uint8Array, string> {
  * "verification failed: signature mismatch after caveat verification".
  */
 export function checkMacaroon(key: MacaroonKey, metadataValues: readonly (string | Buffer)[]): Result<void, string> {
+  const granted = authorizeCall(key, metadataValues);
+  return granted.ok ? ok(undefined) : granted;
+}
+
+/** {@link checkMacaroon}, giving the permissions the macaroon grants ('entity:action') when it is valid. */
+export function authorizeCall(key: MacaroonKey, metadataValues: readonly (string | Buffer)[]): Result<ReadonlySet<string>, string> {
   if (metadataValues.length !== 1) return err(`expected 1 macaroon, got ${metadataValues.length}`);
   const raw = metadataValues[0];
   const text = typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8');
   const bytes = decodeGoHex(text);
   if (!bytes.ok) return bytes;
-  const mac = parseMacaroon(bytes.value);
+  return verifyMacaroon(key, bytes.value);
+}
+
+/**
+ * Verifies a binary macaroon against `key` (what CheckMacaroonPermissions does with the bytes it is
+ * given); ok with the permissions it grants ('entity:action'), or LND's error text.
+ */
+export function verifyMacaroon(key: MacaroonKey, bytes: Uint8Array): Result<ReadonlySet<string>, string> {
+  const mac = parseMacaroon(bytes);
   if (!mac.ok) return mac;
   if (mac.value.id.length < 1 || mac.value.id[0] !== BAKERY_VERSION_3) return err('invalid ID');
-  const storageId = storageIdOf(mac.value.id);
-  if (!storageId.ok) return err(`verification failed: cannot unmarshal macaroon id: ${storageId.error}`);
-  if (!equalBytes(storageId.value, ROOT_KEY_ID)) {
-    return err(`cannot get macaroon: root key with id ${Buffer.from(storageId.value).toString('utf8')} doesn't exist`);
+  const id = readIdentifier(mac.value.id);
+  if (!id.ok) return err(`verification failed: cannot unmarshal macaroon id: ${id.error}`);
+  if (!equalBytes(id.value.storageId, ROOT_KEY_ID)) {
+    return err(`cannot get macaroon: root key with id ${Buffer.from(id.value.storageId).toString('utf8')} doesn't exist`);
   }
   let signature = hmac(hmac(Buffer.from('macaroons-key-generator'), key.rootKey), mac.value.id);
   for (const caveatId of mac.value.caveatIds) signature = hmac(signature, caveatId);
   if (!equalBytes(signature, mac.value.signature)) return err('verification failed: signature mismatch after caveat verification');
-  return ok(undefined);
+  return ok(id.value.permissions);
 }

@@ -88,6 +88,28 @@ export class IdentityKeyMismatchError extends StoreError {
   }
 }
 
+/**
+ * The embedded database's data directory is in use by another process (or another store in this one):
+ * PGlite is one PostgreSQL backend per directory, and a second one would write invoices the first never
+ * sees (or corrupt the files). Names the directory and the holder's pid (and host).
+ */
+export class DataDirLockedError extends StoreError {
+  override readonly name = 'DataDirLockedError';
+  constructor(
+    readonly dataDir: string,
+    /** The lock file, `<dataDir>/lnmux.lock`. */
+    readonly lockFile: string,
+    readonly holderPid: number,
+    readonly holderHost: string,
+  ) {
+    super(
+      `the embedded database ${dataDir} is in use by process ${holderPid} on ${holderHost} (lock file ${lockFile}): ` +
+        'one process at a time may open it. Stop that process first (with `lnmux run` running, use its API), or use ' +
+        'PostgreSQL (database.dsn) to share a database. If no such process is running, delete the lock file',
+    );
+  }
+}
+
 /** Node socket error codes that mean the server is unreachable or the connection broke. */
 const NETWORK_CODES = new Set([
   'ECONNREFUSED',

@@ -13,6 +13,7 @@ export {
   MigrationLockedError,
   StoreClosedError,
   IdentityKeyMismatchError,
+  DataDirLockedError,
 } from './errors.js';
 export { requireNodeIdentity } from './identity.js';
 export * from './types.js';

@@ -36,7 +36,7 @@ export class SchemaVersionError extends StoreError {
   override readonly name = 'SchemaVersionError';
   constructor(
     message: string,
-    readonly kind: 'notInitialized' | 'behind' | 'ahead' | 'historyMismatch',
+    readonly kind: 'notInitialized' | 'behind' | 'ahead' | 'historyMismatch' | 'tablesMissing',
     /** The database's version (0: no migration applied). */
     readonly databaseVersion: number,
     /** The newest version this code knows. */

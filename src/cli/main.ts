@@ -2,7 +2,6 @@
  * The `lnmux` command line: thin over the library. Every command reads the same config file
  * (`-c multiplexer.yml`); errors name the flag or the config field and exit with status 2 (usage) or 1.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../mux/config.js';
 import { UsageError } from './flags.js';
@@ -10,14 +9,11 @@ import { addInvoiceCommand } from './addinvoice.js';
 import { demoCommand } from './demo.js';
 import { initCommand } from './init.js';
 import { migrateCommand } from './migrate.js';
+import { packageVersion } from './package-version.js';
 import { runCommand } from './run.js';
 import { simCommand } from './sim.js';
 
-/** The package's version, from its package.json (two levels up from src/cli/ and from dist/cli/ alike). */
-export function packageVersion(): string {
-  const manifest = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return manifest.version;
-}
+export { packageVersion } from './package-version.js';
 
 export function program(): Command {
   const cli = new Command('lnmux')

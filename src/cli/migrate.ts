@@ -6,13 +6,27 @@
 import type { Command } from 'commander';
 import { identityKeyBytes, loadConfigFile, storeConfigOf, type MuxConfig } from '../mux/config.js';
 import { deriveKeyring } from '../protocol/index.js';
-import { migrateDown, migrateInit, migrateUp, migrateVersion, type MigrateOptions, type MigrationStatus } from '../store/index.js';
+import {
+  describeSchemaProblem,
+  migrateDown,
+  migrateInit,
+  migrateUp,
+  migrateVersion,
+  type MigrateOptions,
+  type MigrationStatus,
+} from '../store/index.js';
 import { positiveInteger } from './flags.js';
 
 export function migrateCommand(cli: Command, configPath: () => string): void {
   const migrate = cli.command('migrate').description('manage the database schema');
   const report = (status: MigrationStatus): void => {
-    const out = { state: status.state, database_version: status.databaseVersion, code_version: status.codeVersion };
+    const out = {
+      state: status.state,
+      database_version: status.databaseVersion,
+      code_version: status.codeVersion,
+      // What `run` would refuse the database for besides its version (a history that differs, tables missing).
+      ...(status.problems.length > 0 ? { problems: status.problems.map(describeSchemaProblem) } : {}),
+    };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   };
   const config = () => loadConfigFile(configPath());

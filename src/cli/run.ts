@@ -1,8 +1,12 @@
 /**
- * `lnmux run`: intercepts on every node until SIGINT / SIGTERM. A database that cannot be reached at
- * start is waited for (said once, retried every second): a cluster restarting lnmux and PostgreSQL
- * together comes up in any order. With an `api` section, it also serves the gRPC API (docs/api.md),
- * over TLS with macaroons made in api.dataDir at first start (or plaintext with api.insecurePlaintext),
+ * `lnmux run`: intercepts on every node until SIGINT / SIGTERM. It logs its version, opens the database
+ * (schema and identity checked), then checks every node once: a node misconfigured for good (another
+ * pubkey or network, a macaroon refused or lacking a permission, a certificate or macaroon file it
+ * cannot read) refuses the start with the reason (exit status 1); an unreachable node is retried
+ * (mux/start-checks.ts). A database that cannot be reached at start is waited for (said once, retried
+ * every second): a cluster restarting lnmux and PostgreSQL together comes up in any order. With an `api`
+ * section, it also serves the gRPC API (docs/api.md), over TLS with macaroons made in api.dataDir at
+ * first start (or plaintext with api.insecurePlaintext),
  * started before the Mux so that no `accepted` set escapes its streams.
  */
 import type { Command } from 'commander';
@@ -10,8 +14,10 @@ import { startApiServer, type ApiServer } from '../api/index.js';
 import pino, { type Logger } from 'pino';
 import { loadConfigFile, type MuxConfig } from '../mux/config.js';
 import { Mux } from '../mux/mux.js';
+import { checkNodesAtStart } from '../mux/start-checks.js';
 import { keepAliveClock, sleep } from '../shell/clock.js';
 import { StoreUnavailableError } from '../store/index.js';
+import { packageVersion } from './package-version.js';
 
 /** Time between two attempts to open the database at start, ms. */
 const OPEN_RETRY_MS = 1_000;
@@ -28,6 +34,7 @@ export function runCommand(cli: Command, configPath: () => string): void {
       process.once('SIGTERM', () => stop.abort());
       const config = loadConfigFile(configPath());
       const logger = pino({ level: config.logging.level, base: undefined });
+      logger.info({ version: packageVersion(), pid: process.pid }, 'lnmux starting');
       const mux = await openWaitingForDatabase(config, logger, stop.signal);
       if (mux === undefined) {
         process.stderr.write('lnmux stopped\n');
@@ -35,6 +42,7 @@ export function runCommand(cli: Command, configPath: () => string): void {
       }
       let api: ApiServer | undefined;
       try {
+        await checkNodesAtStart(config, logger, stop.signal);
         if (config.api !== undefined) api = await startApiServer({ api: config.api, config, mux, log: logger });
         await mux.start();
       } catch (error) {

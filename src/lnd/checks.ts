@@ -1,9 +1,10 @@
 /**
  * The checks a node must pass before lnmux intercepts its HTLCs: the right node, the right network,
- * an LND recent enough, and the two flags lnmux's safety depends on. `evaluateChecks` is the pure
- * rule; `runChecks` asks the node (GetVersion, then GetInfo) and applies it.
+ * an LND recent enough, the two flags lnmux's safety depends on, and a macaroon that grants every call
+ * lnmux makes. `evaluateChecks` is the pure rule; `runChecks` asks the node (GetVersion, then GetInfo,
+ * then CheckMacaroonPermissions per method) and applies it.
  */
-import type * as grpc from '@grpc/grpc-js';
+import { status as Status, type Client } from '@grpc/grpc-js';
 import { err, ok, type Result } from '../protocol/index.js';
 import type { LndConnection } from './connection.js';
 import {
@@ -49,12 +50,27 @@ export type CheckRefusal =
   | { readonly kind: 'finalResolutionsNotStored' }
   /** The node refused our macaroon (wrong node, wrong macaroon, or missing permissions). */
   | { readonly kind: 'unauthenticated'; readonly method: string; readonly details: string }
+  /**
+   * The node accepts the macaroon but it does not grant calls lnmux makes (CheckMacaroonPermissions);
+   * `methods` are LND's full method names, e.g. '/routerrpc.Router/HtlcInterceptor'.
+   */
+  | { readonly kind: 'macaroonLacksPermission'; readonly methods: readonly [string, ...string[]]; readonly details: string }
   /** The node's answer could not be read. */
   | { readonly kind: 'malformedResponse'; readonly method: string; readonly details: string };
 
 /** The outcome of asking a node. A refusal is kept apart from a node we could not reach. */
 export type CheckOutcome =
-  | { readonly kind: 'passed'; readonly info: NodeInfo; readonly version: NodeVersion }
+  | {
+      readonly kind: 'passed';
+      readonly info: NodeInfo;
+      readonly version: NodeVersion;
+      /**
+       * 'granted': the node said the macaroon grants every call lnmux makes. 'notChecked': the node would
+       * not say (CheckMacaroonPermissions needs `macaroon:read`, which a macaroon baked for lnmux may
+       * lack): a missing permission then shows when the stream that needs it opens.
+       */
+      readonly permissions: 'granted' | 'notChecked';
+    }
   | { readonly kind: 'refused'; readonly reasons: readonly [CheckRefusal, ...CheckRefusal[]] }
   /** The node did not answer (unreachable, timeout, ...): retry later, nothing is known about it. */
   | { readonly kind: 'rpcFailed'; readonly method: string; readonly failure: RpcFailure };
@@ -137,6 +153,11 @@ export function describeRefusal(reason: CheckRefusal): string {
       return 'final resolution check: LND must run with --store-final-htlc-resolutions (GetInfo store_final_htlc_resolutions is false)';
     case 'unauthenticated':
       return `macaroon check: ${reason.method} refused the macaroon: ${reason.details}`;
+    case 'macaroonLacksPermission':
+      return (
+        `macaroon check: the macaroon does not grant ${reason.methods.join(', ')} (LND: ${reason.details}); ` +
+        `use admin.macaroon or bake one with ${LNMUX_PERMISSIONS.join(' ')}`
+      );
     case 'malformedResponse':
       return `response check: ${reason.method} answered something unreadable: ${reason.details}`;
     default: {
@@ -147,7 +168,23 @@ export function describeRefusal(reason: CheckRefusal): string {
 }
 
 /**
- * Asks the node (GetVersion, then GetInfo, each with `timeoutMs`; `signal` cancels them) and applies
+ * The calls lnmux makes besides GetVersion and GetInfo (which the checks themselves prove), by LND's full
+ * method name, with the permission LND requires for each (v0.21.2-beta: rpcserver.go, router_server.go,
+ * chain_server.go).
+ */
+export const LNMUX_STREAM_METHODS: readonly string[] = Object.freeze([
+  '/routerrpc.Router/HtlcInterceptor', // offchain:write
+  '/routerrpc.Router/SubscribeHtlcEvents', // offchain:read
+  '/chainrpc.ChainNotifier/RegisterBlockEpochNtfn', // onchain:read
+  '/lnrpc.Lightning/LookupHtlcResolution', // offchain:read
+]);
+
+/** Every permission lnmux's calls need, for `lncli bakemacaroon` (GetVersion and GetInfo: info:read). */
+export const LNMUX_PERMISSIONS: readonly string[] = Object.freeze(['info:read', 'offchain:read', 'offchain:write', 'onchain:read']);
+
+/**
+ * Asks the node (GetVersion, then GetInfo, then CheckMacaroonPermissions for each of
+ * {@link LNMUX_STREAM_METHODS}, each call with `timeoutMs`; `signal` cancels them) and applies
  * {@link evaluateChecks}. Never throws: an unreachable node is `rpcFailed`, a refused macaroon is a refusal.
  */
 export async function runChecks(
@@ -171,7 +208,48 @@ export async function runChecks(
   const reasons = evaluateChecks(version.value, info.value, expected);
   const [first, ...rest] = reasons;
   if (first) return { kind: 'refused', reasons: [first, ...rest] };
-  return { kind: 'passed', info: info.value, version: version.value };
+  const permissions = await checkPermissions(connection, timeoutMs, signal);
+  if (permissions.kind !== 'granted' && permissions.kind !== 'notChecked') return permissions;
+  return { kind: 'passed', info: info.value, version: version.value, permissions: permissions.kind };
+}
+
+/**
+ * Asks the node whether our macaroon grants each of {@link LNMUX_STREAM_METHODS}, with the method's own
+ * permissions (`check_default_perms_from_full_method`). LND answers a macaroon that lacks them with
+ * InvalidArgument ("permission denied"); a call refused outright (status UNKNOWN "permission denied": the
+ * macaroon lacks `macaroon:read`, which CheckMacaroonPermissions needs) or not served (UNIMPLEMENTED) means
+ * the node will not say: 'notChecked'.
+ */
+async function checkPermissions(
+  connection: LndConnection,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<{ readonly kind: 'granted' } | { readonly kind: 'notChecked' } | Extract<CheckOutcome, { kind: 'refused' | 'rpcFailed' }>> {
+  const method = 'CheckMacaroonPermissions';
+  const replies = await Promise.all(
+    LNMUX_STREAM_METHODS.map(async (fullMethod) => {
+      const request = { macaroon: Buffer.from(connection.macaroon), fullMethod, check_default_perms_from_full_method: true };
+      const reply: Result<unknown, unknown> = await unary(connection.lightning, method, request, timeoutMs, signal).then(ok, err);
+      return { fullMethod, reply };
+    }),
+  );
+  const lacking: string[] = [];
+  let details = '';
+  for (const { fullMethod, reply } of replies) {
+    if (reply.ok) continue;
+    const failure = classifyRpcError(reply.error);
+    if (failure.code === Status.INVALID_ARGUMENT) {
+      lacking.push(fullMethod);
+      details = failure.details;
+    } else if (failure.kind === 'unauthenticated' || failure.code === Status.UNIMPLEMENTED) {
+      return { kind: 'notChecked' };
+    } else {
+      return { kind: 'rpcFailed', method, failure };
+    }
+  }
+  const [first, ...rest] = lacking;
+  if (first === undefined) return { kind: 'granted' };
+  return refused({ kind: 'macaroonLacksPermission', methods: [first, ...rest], details }) as Extract<CheckOutcome, { kind: 'refused' }>;
 }
 
 function refused(reason: CheckRefusal): CheckOutcome {
@@ -179,7 +257,7 @@ function refused(reason: CheckRefusal): CheckOutcome {
 }
 
 async function ask(
-  client: grpc.Client,
+  client: Client,
   method: 'GetVersion' | 'GetInfo',
   timeoutMs: number,
   signal: AbortSignal | undefined,

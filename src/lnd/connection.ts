@@ -38,6 +38,8 @@ export interface LndConnection {
   readonly router: grpc.Client;
   readonly chainNotifier: grpc.Client;
   readonly versioner: grpc.Client;
+  /** The macaroon's bytes, as read at this connection (CheckMacaroonPermissions takes them). */
+  readonly macaroon: Uint8Array;
   /**
    * Closes the channel. grpc-js lets calls already started run on (until their transport dies), so
    * cancel every stream before closing. Idempotent.
@@ -53,7 +55,8 @@ export interface LndConnection {
 export function openLndConnection(config: LndConnectionConfig): LndConnection {
   const services = lndServices();
   const cert = readSource(config.tlsCert, 'tlsCert');
-  const macaroonHex = bytesToHex(readSource(config.macaroon, 'macaroon'));
+  const macaroon = readSource(config.macaroon, 'macaroon');
+  const macaroonHex = bytesToHex(macaroon);
 
   const macaroonCreds = grpc.credentials.createFromMetadataGenerator((_params, callback) => {
     const metadata = new grpc.Metadata();
@@ -96,6 +99,7 @@ export function openLndConnection(config: LndConnectionConfig): LndConnection {
     router,
     chainNotifier,
     versioner,
+    macaroon,
     close() {
       if (closed) return;
       closed = true;

@@ -29,6 +29,8 @@ export type {
   NodeInfo,
   NodeVersion,
 } from './convert.js';
+export { checkNodeOnce, faultOf } from './node-fault.js';
+export type { NodeCheck, NodeFault } from './node-fault.js';
 export { DEFAULT_MINIMUM_VERSIONS, describeRefusal, evaluateChecks, versionAccepted } from './checks.js';
 export type { CheckRefusal, NodeExpectations } from './checks.js';
 export { DEFAULT_BACKOFF, backoffDelayMs } from './backoff.js';

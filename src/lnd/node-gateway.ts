@@ -132,7 +132,8 @@ export type GatewayEvent =
 /** Why `send` did not hand a response to the node. Never assume such a response reached LND. */
 export type GatewaySendFailure = SendFailure | { readonly kind: 'notConnected' };
 
-const DEFAULT_RPC_TIMEOUT_MS = 10_000;
+/** Deadline of each check, probe and lookup call unless configured, ms. */
+export const DEFAULT_RPC_TIMEOUT_MS = 10_000;
 const DEFAULT_PROBE_INTERVAL_MS = 30_000;
 const DEFAULT_STABLE_AFTER_MS = 10_000;
 const DEFAULT_PROBE_FAILURES = 2;

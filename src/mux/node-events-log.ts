@@ -3,7 +3,7 @@
  * logging: what the events do to the engine is in cluster.ts.
  */
 import type { Logger } from 'pino';
-import { describeRefusal, describeRpcFailure, type GatewayEvent, type NodeRetryCause } from '../lnd/index.js';
+import { describeRefusal, describeRpcFailure, faultOf, type GatewayEvent, type NodeRetryCause } from '../lnd/index.js';
 
 type StateEvent = Extract<GatewayEvent, { kind: 'state' }>;
 type StreamEvent = Extract<GatewayEvent, { kind: 'stream' }>;
@@ -44,7 +44,10 @@ export function logNodeState(log: Logger, event: StateEvent, intercepting: boole
   } else if (s.kind === 'refused') {
     log.error({ node: event.node, reasons: s.reasons.map(describeRefusal) }, 'Node refused');
   } else if (s.kind === 'backoff') {
-    log.warn({ node: event.node, retryInMs: Math.round(s.attemptMs), cause: describeRetryCause(s.cause) }, 'Node unavailable; retrying');
+    const fields = { node: event.node, retryInMs: Math.round(s.attemptMs), cause: describeRetryCause(s.cause) };
+    // A misconfigured node (lnd/node-fault.ts) needs an operator; an unreachable one may come back by itself.
+    if (faultOf(s.cause) === 'misconfigured') log.error(fields, 'Node misconfigured; retrying');
+    else log.warn(fields, 'Node unavailable; retrying');
   }
 }
 

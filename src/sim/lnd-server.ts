@@ -10,7 +10,7 @@ import type { BlockEpoch } from './chain.js';
 import type { ResolutionLookup } from './final-resolutions.js';
 import { parseInterceptResponse, goError, interceptRequestMessage, u64, type InterceptResponseMessage, type InterceptedHtlc, type LndStatus } from './intercept-messages.js';
 import type { FwdResolution } from './interceptable-switch.js';
-import { checkMacaroon, type MacaroonKey } from './macaroon.js';
+import { authorizeCall, verifyMacaroon, type MacaroonKey } from './macaroon.js';
 
 /** What a node's gRPC services need from it. One backend serves one run of the node (start to stop). */
 export interface LndBackend {
@@ -45,12 +45,52 @@ function toServiceError(s: LndStatus): Partial<grpc.ServiceError> {
   return { code: s.code, details: s.details, message: s.details };
 }
 
+/**
+ * What each served call requires of the macaroon, as LND v0.21.2-beta's permission tables say
+ * (rpcserver.go `MainRPCServerPermissions`, routerrpc/router_server.go, chainrpc/chain_server.go,
+ * verrpc/server.go). One table, checked before any handler runs, as LND's interceptor chain does.
+ */
+export const METHOD_PERMISSIONS: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  '/verrpc.Versioner/GetVersion': ['info:read'],
+  '/lnrpc.Lightning/GetInfo': ['info:read'],
+  '/lnrpc.Lightning/LookupHtlcResolution': ['offchain:read'],
+  '/lnrpc.Lightning/CheckMacaroonPermissions': ['macaroon:read'],
+  '/routerrpc.Router/SubscribeHtlcEvents': ['offchain:read'],
+  '/routerrpc.Router/HtlcInterceptor': ['offchain:write'],
+  '/chainrpc.ChainNotifier/RegisterBlockEpochNtfn': ['onchain:read'],
+});
+
+/** The macaroon check of a call to `method`: LND's error text, or undefined when it may proceed. */
+function denied(backend: LndBackend, method: string, metadata: grpc.Metadata): string | undefined {
+  const granted = authorizeCall(backend.macaroonKey, macaroonOf(metadata));
+  if (!granted.ok) return granted.error;
+  // bakery's ErrPermissionDenied, the text LND sends for a valid macaroon without the call's permission.
+  return (METHOD_PERMISSIONS[method] ?? []).every((p) => granted.value.has(p)) ? undefined : 'permission denied';
+}
+
+/** LND's CheckMacaroonPermissions (rpcserver.go): InvalidArgument when the macaroon does not pass. */
+function checkMacaroonPermissions(backend: LndBackend, request: Record<string, unknown>): Record<string, unknown> | LndStatus {
+  const listed = (request['permissions'] as { entity?: string; action?: string }[] | undefined) ?? [];
+  const fullMethod = String(request['fullMethod'] ?? '');
+  let required = listed.map((p) => `${p.entity ?? ''}:${p.action ?? ''}`);
+  if (request['check_default_perms_from_full_method'] === true) {
+    if (listed.length > 0) return goError('cannot check default permissions from full method and from provided permission list at the same time');
+    const methodPermissions = METHOD_PERMISSIONS[fullMethod];
+    if (methodPermissions === undefined) return goError(`no permissions found for full method ${fullMethod}`);
+    required = [...methodPermissions];
+  }
+  const granted = verifyMacaroon(backend.macaroonKey, (request['macaroon'] as Uint8Array | undefined) ?? new Uint8Array(0));
+  if (!granted.ok) return { code: grpc.status.INVALID_ARGUMENT, details: granted.error };
+  if (!required.every((p) => granted.value.has(p))) return { code: grpc.status.INVALID_ARGUMENT, details: 'permission denied' };
+  return { valid: true };
+}
+
 /** Wraps a unary handler with the macaroon check. */
-function unary(backend: LndBackend, body: (request: Record<string, unknown>) => Record<string, unknown> | LndStatus): Handler {
+function unary(backend: LndBackend, method: string, body: (request: Record<string, unknown>) => Record<string, unknown> | LndStatus): Handler {
   return (call: grpc.ServerUnaryCall<Record<string, unknown>, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-    const auth = checkMacaroon(backend.macaroonKey, macaroonOf(call.metadata));
-    if (!auth.ok) {
-      callback(toServiceError(goError(auth.error)), null);
+    const refusal = denied(backend, method, call.metadata);
+    if (refusal !== undefined) {
+      callback(toServiceError(goError(refusal)), null);
       return;
     }
     const result = body(call.request);
@@ -62,12 +102,13 @@ function unary(backend: LndBackend, body: (request: Record<string, unknown>) => 
 /** Wraps a stream handler with the macaroon check. */
 function streaming<C extends grpc.ServerWritableStream<Record<string, unknown>, unknown> | grpc.ServerDuplexStream<Record<string, unknown>, unknown>>(
   backend: LndBackend,
+  method: string,
   body: (call: C) => void,
 ): Handler {
   return ((call: C) => {
-    const auth = checkMacaroon(backend.macaroonKey, macaroonOf(call.metadata));
-    if (!auth.ok) {
-      call.emit('error', toServiceError(goError(auth.error)));
+    const refusal = denied(backend, method, call.metadata);
+    if (refusal !== undefined) {
+      call.emit('error', toServiceError(goError(refusal)));
       return;
     }
     body(call);
@@ -86,12 +127,13 @@ export function createLndServer(backend: LndBackend): grpc.Server {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 200 * 1024 * 1024, 'grpc.so_reuseport': 0 });
 
   server.addService(services.Versioner.service, {
-    GetVersion: unary(backend, () => backend.version()),
+    GetVersion: unary(backend, '/verrpc.Versioner/GetVersion', () => backend.version()),
   });
 
   server.addService(services.Lightning.service, {
-    GetInfo: unary(backend, () => backend.getInfo()),
-    LookupHtlcResolution: unary(backend, (request) => {
+    GetInfo: unary(backend, '/lnrpc.Lightning/GetInfo', () => backend.getInfo()),
+    CheckMacaroonPermissions: unary(backend, '/lnrpc.Lightning/CheckMacaroonPermissions', (request) => checkMacaroonPermissions(backend, request)),
+    LookupHtlcResolution: unary(backend, '/lnrpc.Lightning/LookupHtlcResolution', (request) => {
       const found = backend.lookupHtlcResolution({ chanId: u64(request['chan_id']), htlcId: u64(request['htlc_index']) });
       switch (found.kind) {
         case 'unavailable':
@@ -105,7 +147,7 @@ export function createLndServer(backend: LndBackend): grpc.Server {
   });
 
   server.addService(services.Router.service, {
-    SubscribeHtlcEvents: streaming(backend, (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
+    SubscribeHtlcEvents: streaming(backend, '/routerrpc.Router/SubscribeHtlcEvents', (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
       call.write({ subscribed_event: {} });
       const stop = backend.subscribeHtlcEvents((event) => {
         if (!call.cancelled && !call.writableEnded) call.write(event);
@@ -115,7 +157,7 @@ export function createLndServer(backend: LndBackend): grpc.Server {
       call.on('error', stop);
     }),
 
-    HtlcInterceptor: streaming(backend, (call: grpc.ServerDuplexStream<InterceptResponseMessage & Record<string, unknown>, unknown>) => {
+    HtlcInterceptor: streaming(backend, '/routerrpc.Router/HtlcInterceptor', (call: grpc.ServerDuplexStream<InterceptResponseMessage & Record<string, unknown>, unknown>) => {
       // routerrpc: "We ensure there is only one interceptor at a time."
       if (!backend.claimInterceptor()) {
         call.emit('error', toServiceError(goError('interceptor already exists')));
@@ -153,7 +195,7 @@ export function createLndServer(backend: LndBackend): grpc.Server {
   });
 
   server.addService(services.ChainNotifier.service, {
-    RegisterBlockEpochNtfn: streaming(backend, (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
+    RegisterBlockEpochNtfn: streaming(backend, '/chainrpc.ChainNotifier/RegisterBlockEpochNtfn', (call: grpc.ServerWritableStream<Record<string, unknown>, unknown>) => {
       const request = call.request;
       const hash = request['hash'] as Uint8Array | undefined;
       const height = Number(request['height'] ?? 0);

@@ -1,14 +1,14 @@
 /**
  * Macaroons as an LND node mints and checks them: binary version 2 macaroons whose identifier is a
  * bakery v3 identifier (root key id "0" and the permissions), minted and verified by src/credentials
- * (over the `macaroon` package, go-macaroon's format). The simulator grants every permission to a
- * correctly signed macaroon (like admin.macaroon) and refuses the rest with the status and message LND
- * gives: LND's macaroon checks return plain Go errors, which gRPC turns into status UNKNOWN with the
- * error's text. This file keeps only that wire behaviour: Go's hex errors, and go-macaroon's parse
- * errors in place of the library's.
+ * (over the `macaroon` package, go-macaroon's format). A correctly signed macaroon grants the
+ * permissions its identifier lists (lnd-server.ts holds LND's table of what each call needs); the rest
+ * is refused with the status and message LND gives: LND's macaroon checks return plain Go errors,
+ * which gRPC turns into status UNKNOWN with the error's text. This file keeps only that wire
+ * behaviour: Go's hex errors, and go-macaroon's parse errors in place of the library's.
  */
 import { randomBytes } from 'node:crypto';
-import { mintMacaroon, verifyMacaroon, type MacaroonOp, type MacaroonRefusal } from '../credentials/index.js';
+import { mintMacaroon as mintBakeryMacaroon, verifyMacaroon as verifyBakeryMacaroon, type MacaroonOp, type MacaroonRefusal } from '../credentials/index.js';
 import { err, ok, type Result } from '../protocol/index.js';
 
 /** A node's macaroon secret: the root key (32 bytes) that signs and verifies. */
@@ -22,7 +22,7 @@ export function newMacaroonKey(random: (n: number) => Uint8Array = randomBytes):
 }
 
 /** The permissions of LND's admin.macaroon. */
-const ADMIN_PERMISSIONS: readonly MacaroonOp[] = [
+export const ADMIN_PERMISSIONS: readonly MacaroonOp[] = [
   { entity: 'address', actions: ['read', 'write'] },
   { entity: 'info', actions: ['read', 'write'] },
   { entity: 'invoices', actions: ['read', 'write'] },
@@ -34,12 +34,21 @@ const ADMIN_PERMISSIONS: readonly MacaroonOp[] = [
   { entity: 'signer', actions: ['generate', 'read'] },
 ];
 
+/** The permissions of LND's readonly.macaroon (`readPermissions` in lnd.go): every entity, read only. */
+export const READONLY_PERMISSIONS: readonly MacaroonOp[] = ADMIN_PERMISSIONS.map(({ entity }) => ({ entity, actions: ['read'] }));
+
 /**
- * Mints an admin macaroon (binary V2, location "lnd") signed with `key`: the bytes LND writes to
- * admin.macaroon. Clients send it hex-encoded in the `macaroon` metadata.
+ * Mints a macaroon granting `permissions` (binary V2, location "lnd") signed with `key`, as LND mints
+ * its default macaroons and `lncli bakemacaroon` bakes others. Clients send it hex-encoded in the
+ * `macaroon` metadata.
  */
+export function mintMacaroon(key: MacaroonKey, permissions: readonly MacaroonOp[], random: (n: number) => Uint8Array = randomBytes): Uint8Array {
+  return mintBakeryMacaroon(key.rootKey, { location: 'lnd', ops: permissions, random });
+}
+
+/** Mints an admin macaroon signed with `key`: the bytes LND writes to admin.macaroon. */
 export function mintAdminMacaroon(key: MacaroonKey, random: (n: number) => Uint8Array = randomBytes): Uint8Array {
-  return mintMacaroon(key.rootKey, { location: 'lnd', ops: ADMIN_PERMISSIONS, random });
+  return mintMacaroon(key, ADMIN_PERMISSIONS, random);
 }
 
 /** Go's encoding/hex.DecodeString, with its error messages. */
@@ -103,11 +112,26 @@ function lndMessage(refusal: MacaroonRefusal): string {
  * "verification failed: signature mismatch after caveat verification".
  */
 export function checkMacaroon(key: MacaroonKey, metadataValues: readonly (string | Buffer)[]): Result<void, string> {
+  const granted = authorizeCall(key, metadataValues);
+  return granted.ok ? ok(undefined) : granted;
+}
+
+/** {@link checkMacaroon}, giving the permissions the macaroon grants ('entity:action') when it is valid. */
+export function authorizeCall(key: MacaroonKey, metadataValues: readonly (string | Buffer)[]): Result<ReadonlySet<string>, string> {
   if (metadataValues.length !== 1) return err(`expected 1 macaroon, got ${metadataValues.length}`);
   const raw = metadataValues[0];
   const text = typeof raw === 'string' ? raw : (raw as Buffer).toString('utf8');
   const bytes = decodeGoHex(text);
   if (!bytes.ok) return bytes;
-  const verified = verifyMacaroon(key.rootKey, bytes.value);
-  return verified.ok ? ok(undefined) : err(lndMessage(verified.error));
+  return verifyMacaroon(key, bytes.value);
+}
+
+/**
+ * Verifies a binary macaroon against `key` (what CheckMacaroonPermissions does with the bytes it is
+ * given); ok with the permissions it grants ('entity:action'), or LND's error text.
+ */
+export function verifyMacaroon(key: MacaroonKey, bytes: Uint8Array): Result<ReadonlySet<string>, string> {
+  const verified = verifyBakeryMacaroon(key.rootKey, bytes);
+  if (!verified.ok) return err(lndMessage(verified.error));
+  return ok(new Set(verified.value.id.ops.flatMap(({ entity, actions }) => actions.map((action) => `${entity}:${action}`))));
 }

@@ -1,6 +1,6 @@
 /**
- * A simulated node's life: its folder (TLS certificate, macaroon root key, admin.macaroon, kept across
- * restarts as LND keeps them), and each run: start the gRPC server on the node's port, replay the
+ * A simulated node's life: its folder (TLS certificate, macaroon root key, admin.macaroon and
+ * readonly.macaroon, kept across restarts as LND keeps them), and each run: start the gRPC server on the node's port, replay the
  * HTLCs LND replays after a restart, and stop as lnd exits (every stream ends at once).
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { forwardHandle, offerToSwitch, processIncoming } from './forwarding.js';
 import { InterceptableSwitch } from './interceptable-switch.js';
 import { createLndServer } from './lnd-server.js';
-import { mintAdminMacaroon, newMacaroonKey, type MacaroonKey } from './macaroon.js';
+import { mintAdminMacaroon, mintMacaroon, newMacaroonKey, READONLY_PERMISSIONS, type MacaroonKey } from './macaroon.js';
 import { lndBackend, type BackendSettings } from './node-backend.js';
 import type { NodeContext, Run } from './node-context.js';
 import { ensureTlsCertificate, type TlsFiles } from './tls-cert.js';
@@ -45,6 +45,9 @@ export async function prepareNodeFiles(dir: string): Promise<NodeFiles> {
     macaroon = mintAdminMacaroon(macaroonKey);
     await writeFile(macaroonPath, macaroon, { mode: 0o600 });
   }
+  // LND's readonly.macaroon too: valid, but without the interceptor's permission (offchain:write).
+  const readonlyPath = join(dir, 'readonly.macaroon');
+  await readFile(readonlyPath).catch(() => writeFile(readonlyPath, mintMacaroon(macaroonKey, READONLY_PERMISSIONS), { mode: 0o600 }));
   return { tls, macaroonKey, macaroon, macaroonPath };
 }
 

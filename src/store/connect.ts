@@ -8,6 +8,7 @@
  */
 import pg from 'pg';
 import { describeDatabaseUrl, type ResolvedStoreConfig } from './config.js';
+import { lockDataDir } from './data-dir-lock.js';
 import { Db, type ConnectionSource, type Lease } from './db.js';
 
 /** The warning the embedded store gives when it opens. */
@@ -65,9 +66,23 @@ export interface EmbeddedOptions {
   readonly loadDataDir?: Blob;
 }
 
-/** A Db on an embedded PGlite, started and ready. Warns through `config.onWarning`. */
+/**
+ * A Db on an embedded PGlite, started and ready. Warns through `config.onWarning`. A data directory is
+ * locked for this process until the Db closes (data-dir-lock.ts).
+ * @throws DataDirLockedError when another process holds the directory.
+ */
 export async function connectEmbedded(config: ResolvedStoreConfig, options: EmbeddedOptions = {}): Promise<Db> {
   config.onWarning(EMBEDDED_WARNING);
+  const unlock = config.dataDir !== undefined ? await lockDataDir(config.dataDir) : async () => {};
+  try {
+    return await openEmbedded(config, options, unlock);
+  } catch (error) {
+    await unlock();
+    throw error;
+  }
+}
+
+async function openEmbedded(config: ResolvedStoreConfig, options: EmbeddedOptions, unlock: () => Promise<void>): Promise<Db> {
   // Loaded on demand: a PostgreSQL-only deployment never pays for the WebAssembly module.
   const [{ PGlite }, { createPgConfig }] = await Promise.all([
     import('@electric-sql/pglite'),
@@ -96,9 +111,13 @@ export async function connectEmbedded(config: ResolvedStoreConfig, options: Embe
       return { client, release: () => release() };
     },
     end: async () => {
-      await tail;
-      await client.end();
-      await pglite.close();
+      try {
+        await tail;
+        await client.end();
+        await pglite.close();
+      } finally {
+        await unlock();
+      }
     },
   };
   return new Db(source, config.dataDir === undefined ? 'embedded PGlite (in memory)' : `embedded PGlite at ${config.dataDir}`);

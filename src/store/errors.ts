@@ -36,7 +36,7 @@ export class SchemaVersionError extends StoreError {
   override readonly name = 'SchemaVersionError';
   constructor(
     message: string,
-    readonly kind: 'notInitialized' | 'behind' | 'ahead' | 'historyMismatch',
+    readonly kind: 'notInitialized' | 'behind' | 'ahead' | 'historyMismatch' | 'tablesMissing',
     /** The database's version (0: no migration applied). */
     readonly databaseVersion: number,
     /** The newest version this code knows. */
@@ -84,6 +84,28 @@ export class IdentityKeyMismatchError extends StoreError {
         '(`lnmux migrate init`, `lnmux migrate up`). With another key lnmux cannot peel the onions of this database\'s ' +
         'payments: its open invoices could not be paid and the held parts of sets it committed as settled would be failed. ' +
         'To rotate keys, use a new payment_addr key id, not a new node key.',
+    );
+  }
+}
+
+/**
+ * The embedded database's data directory is in use by another process (or another store in this one):
+ * PGlite is one PostgreSQL backend per directory, and a second one would write invoices the first never
+ * sees (or corrupt the files). Names the directory and the holder's pid (and host).
+ */
+export class DataDirLockedError extends StoreError {
+  override readonly name = 'DataDirLockedError';
+  constructor(
+    readonly dataDir: string,
+    /** The lock file, `<dataDir>/lnmux.lock`. */
+    readonly lockFile: string,
+    readonly holderPid: number,
+    readonly holderHost: string,
+  ) {
+    super(
+      `the embedded database ${dataDir} is in use by process ${holderPid} on ${holderHost} (lock file ${lockFile}): ` +
+        'one process at a time may open it. Stop that process first (with `lnmux run` running, use its API), or use ' +
+        'PostgreSQL (database.dsn) to share a database. If no such process is running, delete the lock file',
     );
   }
 }

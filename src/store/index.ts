@@ -3,7 +3,7 @@
  * SQL migrations in the package's `migrations/` folder. See docs/store.md.
  */
 export { openStore, migrateInit, migrateUp, migrateDown, migrateVersion, type MigrateOptions } from './open.js';
-export { codeSchemaVersion, type MigrationStatus, type AppliedMigration } from './migrate.js';
+export { codeSchemaVersion, describeSchemaProblem, type MigrationStatus, type AppliedMigration, type SchemaProblem } from './migrate.js';
 export { STORE_DEFAULTS, type StoreConfig } from './config.js';
 export { EMBEDDED_WARNING } from './connect.js';
 export {
@@ -13,6 +13,7 @@ export {
   MigrationLockedError,
   StoreClosedError,
   IdentityKeyMismatchError,
+  DataDirLockedError,
 } from './errors.js';
 export { requireNodeIdentity } from './identity.js';
 export * from './types.js';

@@ -1,12 +1,15 @@
 /**
  * `lnmux run` started while its PostgreSQL cannot be reached: it says so once, keeps trying, and starts
- * once the database answers (a TCP proxy in front of the test server plays the outage).
+ * once the database answers (a TCP proxy in front of the test server plays the outage). Its one node is
+ * unreachable (nothing listens), with readable certificate and macaroon files: not a reason to refuse
+ * the start (run-refuses-misconfigured-node.test.ts has the ones that are).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { ensureTlsCertificate } from '../../src/sim/tls-cert.js';
 import { migrateUp } from '../../src/store/index.js';
 import { waitUntil } from '../support/wait.js';
 import { createTestDatabase, describeOnPostgres } from '../store/helpers.js';
@@ -34,6 +37,8 @@ describeOnPostgres('lnmux run while the database is down', () => {
     viaProxy.port = String(proxy.port);
 
     const dir = mkdtempSync(join(tmpdir(), 'lnmux-run-'));
+    const tls = await ensureTlsCertificate(dir);
+    writeFileSync(join(dir, 'admin.macaroon'), Buffer.from('0201036c6e64', 'hex'));
     writeFileSync(
       join(dir, 'multiplexer.yml'),
       `network: regtest
@@ -41,8 +46,8 @@ identityKey: "${'42'.repeat(32)}"
 nodes:
   - pubkey: "${NODE_A}"
     address: 127.0.0.1:1
-    tlsCertPath: a/tls.cert
-    macaroonPath: a/admin.macaroon
+    tlsCertPath: ${tls.certPath}
+    macaroonPath: admin.macaroon
 database:
   dsn: "${viaProxy.href}"
   connectTimeoutSeconds: 1
@@ -70,6 +75,7 @@ logging:
     // Logs (stdout) and the banner (stderr) come through two pipes: wait for both.
     await waitUntil(() => output.includes('lnmux running') && output.includes('Database reachable; starting'), { what: 'lnmux run to start once the database answers', timeoutMs: 30_000 });
     expect(waiting()).toBe(1);
+    expect(output).toContain('Node unreachable at start; starting anyway and retrying it');
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   });

@@ -133,6 +133,10 @@ describe('evaluateChecks', () => {
       [{ kind: 'finalResolutionsNotStored' }, /--store-final-htlc-resolutions/],
       [{ kind: 'unauthenticated', method: 'GetVersion', details: 'x' }, /^macaroon check/],
       [{ kind: 'malformedResponse', method: 'GetInfo', details: 'x' }, /^response check/],
+      [
+        { kind: 'macaroonLacksPermission', methods: ['/routerrpc.Router/HtlcInterceptor'], details: 'permission denied' },
+        /^macaroon check: the macaroon does not grant \/routerrpc\.Router\/HtlcInterceptor \(LND: permission denied\); use admin\.macaroon or bake one with info:read offchain:read offchain:write onchain:read$/,
+      ],
     ];
     for (const [reason, text] of cases) expect(describeRefusal(reason)).toMatch(text);
   });

@@ -3,6 +3,7 @@
  * own certificate and macaroon, the payer paying through the cluster with real onions, LND's
  * `--requireinterceptor` replays across a node restart. No timed assertions.
  */
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bytesToHex } from '../../src/protocol/bytes.js';
 import { startCluster, type ClusterOptions, type SimCluster } from '../../src/sim/cluster.js';
@@ -158,6 +159,12 @@ describe('gateway and simulator', () => {
       { nodes: 2 },
       (c) => ({ macaroon: c.node(1).info.macaroonPath }),
       () => ({ kind: 'unauthenticated', method: 'GetVersion' }),
+    ],
+    [
+      "a macaroon that lacks the interceptor's permission (LND's readonly.macaroon)",
+      {},
+      (c) => ({ macaroon: join(dirname(c.node(0).info.macaroonPath), 'readonly.macaroon') }),
+      () => ({ kind: 'macaroonLacksPermission', methods: ['/routerrpc.Router/HtlcInterceptor'], details: 'permission denied' }),
     ],
   ];
 

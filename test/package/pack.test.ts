@@ -102,6 +102,7 @@ describe('the packed package', () => {
     const files = info.files.map((f) => f.path);
     for (const expected of [
       'package.json',
+      'LICENSE',
       'README.md',
       'multiplexer.yml.example',
       'docs/library.md',
@@ -117,6 +118,9 @@ describe('the packed package', () => {
     ]) {
       expect(files, expected).toContain(expected);
     }
+    // The license package.json names, with its text (npm ships LICENSE whatever `files` says, if it exists).
+    expect(manifest.license).toBe('MIT');
+    expect(readFileSync(join(root, 'LICENSE'), 'utf8')).toMatch(/^MIT License\n\nCopyright \(c\) 2026 the lnmux developers\n/);
     expect(files.filter((f) => /^(test|bench|scripts|\.ci)\//.test(f) || f.endsWith('.tsbuildinfo') || /\.test\.[jt]s$/.test(f))).toEqual([]);
     // The tarball as npm computed it (sha512 over the file) is what the lockfile pins.
     const tarball = readFileSync(join(dir, info.filename));

@@ -2,7 +2,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { checkMacaroon, mintAdminMacaroon, newMacaroonKey } from '../../src/sim/macaroon.js';
+import { authorizeCall, checkMacaroon, mintAdminMacaroon, mintMacaroon, newMacaroonKey, READONLY_PERMISSIONS } from '../../src/sim/macaroon.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -23,6 +23,16 @@ describe('macaroons', () => {
   it('accepts its own macaroon, in lower or upper case hex', () => {
     expect(checkMacaroon(key, [hex(macaroon)])).toEqual({ ok: true, value: undefined });
     expect(checkMacaroon(key, [hex(macaroon).toUpperCase()])).toEqual({ ok: true, value: undefined });
+  });
+
+  it('grants the permissions its identifier lists: admin has offchain:write, readonly does not', () => {
+    const admin = authorizeCall(key, [hex(macaroon)]);
+    const readonly = authorizeCall(key, [hex(mintMacaroon(key, READONLY_PERMISSIONS))]);
+    expect(admin.ok && [...admin.value].sort()).toContain('offchain:write');
+    expect(admin.ok && admin.value.has('macaroon:generate')).toBe(true);
+    expect(readonly.ok && [...readonly.value].sort()).toEqual(
+      ['address', 'info', 'invoices', 'macaroon', 'message', 'offchain', 'onchain', 'peers', 'signer'].map((e) => `${e}:read`),
+    );
   });
 
   it('refuses with the messages LND sends', () => {

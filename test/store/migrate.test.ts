@@ -7,6 +7,7 @@ import type { Db } from '../../src/store/db.js';
 import { MigrationLockedError, SchemaVersionError, StoreError } from '../../src/store/errors.js';
 import {
   MIGRATIONS_DIR,
+  checksumOf,
   loadMigrations,
   migrateDown,
   migrateInit,
@@ -14,6 +15,7 @@ import {
   migrateVersion,
   packagedMigrations,
   requireCurrent,
+  tablesCreatedBy,
   type MigrationStatus,
 } from '../../src/store/migrate.js';
 import * as open from '../../src/store/open.js';
@@ -87,6 +89,20 @@ describe('migration files', () => {
     expect(() => loadMigrations(dir)).toThrow(/needs both/);
   });
 
+  it('name the tables they create, read from the SQL (the tables each version has, but the bookkeeping)', () => {
+    for (const [version, expected] of Object.entries(TABLES_AT)) {
+      const created = [...tablesCreatedBy(packagedMigrations().slice(0, Number(version)))].sort();
+      expect({ version, created }).toEqual({ version, created: expected.filter((t) => t !== 'schema_migrations') });
+    }
+    const dir = folder({
+      '0001_a.up.sql': '-- CREATE TABLE lnmux.in_a_comment\nCREATE TABLE lnmux.a (x int); CREATE TABLE IF NOT EXISTS lnmux.b (x int);',
+      '0001_a.down.sql': '',
+      '0002_b.up.sql': 'ALTER TABLE lnmux.a RENAME TO c; DROP TABLE IF EXISTS lnmux.b;',
+      '0002_b.down.sql': '',
+    });
+    expect([...tablesCreatedBy(loadMigrations(dir))]).toEqual(['c']);
+  });
+
   it('refuses an unreadable folder with a StoreError', () => {
     expect(() => loadMigrations('/nonexistent/lnmux/migrations')).toThrow(StoreError);
   });
@@ -98,6 +114,7 @@ describe('requireCurrent', () => {
     databaseVersion,
     codeVersion: 2,
     applied: [],
+    problems: [],
     state,
   });
 
@@ -242,6 +259,75 @@ describeEachBackend('migrations on %s', (backend) => {
     await migrateUp(db, 1);
     await db.withSession('test', (s) => s.query(`UPDATE lnmux.schema_migrations SET name = 'something_else'`));
     await expect(migrateUp(db)).rejects.toMatchObject({ kind: 'historyMismatch' });
+    await database.reset();
+  });
+
+  it('records the checksum of the file each migration was applied from', async () => {
+    await database.reset();
+    const db = database.db();
+    await migrateUp(db);
+    const status = await migrateVersion(db);
+    expect(status.applied.map((a) => a.checksum)).toEqual(packagedMigrations().map((m) => checksumOf(m.up)));
+    expect(status.problems).toEqual([]);
+    expect(() => requireCurrent(status)).not.toThrow();
+  });
+
+  it('refuses at open, and to migrate, a database whose applied migration was renamed or edited, saying which', async () => {
+    await database.reset();
+    const db = database.db();
+    await migrateUp(db);
+    const edited = checksumOf('-- edited\n');
+    await db.withSession('test', (s) => s.query(`UPDATE lnmux.schema_migrations SET checksum = $1 WHERE version = 2`, [edited]));
+    const status = await migrateVersion(db);
+    expect(status.state).toBe('current');
+    expect(status.problems).toEqual([
+      { kind: 'edited', version: 2, name: 'leases', databaseChecksum: edited, codeChecksum: packagedMigrations()[1]!.checksum },
+    ]);
+    expect(() => requireCurrent(status)).toThrow(SchemaVersionError);
+    expect(() => requireCurrent(status)).toThrow(
+      `the database's migration 2 (leases) was applied from other SQL than this lnmux's 0002_leases.up.sql (checksum ${edited.slice(0, 12)}… recorded, ` +
+        `${packagedMigrations()[1]!.checksum.slice(0, 12)}… in the file): the file was edited after it was applied, or the database was migrated by a different lnmux`,
+    );
+    await expect(migrateUp(db)).rejects.toMatchObject({ kind: 'historyMismatch' });
+    await db.withSession('test', (s) => s.query(`UPDATE lnmux.schema_migrations SET name = 'renamed' WHERE version = 3`));
+    expect(() => requireCurrent(status)).toThrow(SchemaVersionError);
+    const renamed = await migrateVersion(db);
+    expect(renamed.problems.map((p) => p.kind)).toEqual(['edited', 'renamed']);
+    expect(() => requireCurrent(renamed)).toThrow(/migration 3 is "renamed" but this lnmux's is "node_identity"/);
+    await database.reset();
+  });
+
+  it('keeps a database migrated before checksums were kept, and records them at the next migrate up', async () => {
+    await database.reset();
+    const db = database.db();
+    await migrateUp(db, LATEST - 1);
+    // As an lnmux before checksums left it: no checksum column.
+    await db.withSession('test', (s) => s.query('ALTER TABLE lnmux.schema_migrations DROP COLUMN checksum'));
+    const before = await migrateVersion(db);
+    expect(before.applied.map((a) => a.checksum)).toEqual(Array(LATEST - 1).fill(null));
+    expect(before.problems).toEqual([]);
+    await migrateUp(db);
+    const after = await migrateVersion(db);
+    expect(after.applied.map((a) => a.checksum)).toEqual(packagedMigrations().map((m) => m.checksum));
+    expect(() => requireCurrent(after)).not.toThrow();
+    await database.reset();
+  });
+
+  it('refuses at open a database at the current version whose tables are missing, naming them', async () => {
+    await database.reset();
+    const db = database.db();
+    await migrateUp(db);
+    await db.withSession('test', (s) => s.query('DROP TABLE lnmux.leases; DROP TABLE lnmux.node_identity'));
+    const status = await migrateVersion(db);
+    expect(status).toMatchObject({ state: 'current', problems: [{ kind: 'tablesMissing', tables: ['leases', 'node_identity'] }] });
+    expect(() => requireCurrent(status)).toThrow(
+      'the database lacks the tables lnmux.leases, lnmux.node_identity that its applied migrations create: it was changed by hand or restored in part; restore it from a backup',
+    );
+    try {
+      requireCurrent(status);
+    } catch (error) {
+      expect(error).toMatchObject({ name: 'SchemaVersionError', kind: 'tablesMissing' });
+    }
     await database.reset();
   });
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { bytesToHex } from '../protocol/index.js';
 import { SimChain, type BlockEpoch, type SimNetwork } from './chain.js';
 import { shortChannelId } from './htlc.js';
-import { nodeKeyPair } from './keys.js';
+import { keyPairOf, nodeKeyPair } from './keys.js';
 import { SimNode, type SimNodeInfo } from './node.js';
 import { SimPayer } from './payer.js';
 import { SimRecipient } from './recipient.js';
@@ -21,6 +21,11 @@ export interface ClusterOptions {
   readonly dir?: string;
   /** Derive every key from this seed (same pubkeys on every run); default random keys. */
   readonly seed?: string;
+  /**
+   * The private keys (32 bytes each) of the first nodes, in order: to pay invoices made elsewhere for
+   * nodes with these keys (their route hints name them). The other nodes' keys come from `seed`.
+   */
+  readonly nodePrivateKeys?: readonly Uint8Array[];
   readonly network?: SimNetwork;
   /** Chain height at start, blocks (default 1,000). */
   readonly startHeight?: number;
@@ -162,11 +167,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SimClu
   const recipientChannels: bigint[] = [];
   try {
     for (let i = 0; i < count; i++) {
+      const privateKey = options.nodePrivateKeys?.[i];
       const node = await SimNode.create({
         name: `node-${i}`,
         dir: join(dir, `node-${i}`),
         chain,
-        keys: nodeKeyPair(`node-${i}`, options.seed),
+        keys: privateKey !== undefined ? keyPairOf(privateKey) : nodeKeyPair(`node-${i}`, options.seed),
         ...(options.basePort === undefined ? {} : { port: options.basePort + i }),
         ...(options.network === undefined ? {} : { network: options.network }),
         ...(options.requireInterceptor === undefined ? {} : { requireInterceptor: options.requireInterceptor }),

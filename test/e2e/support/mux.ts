@@ -18,6 +18,7 @@ export interface MuxSettings {
   readonly identityKey?: string;
   readonly settlement?: NonNullable<MuxConfigInput['settlement']>;
   readonly routing?: NonNullable<MuxConfigInput['routing']>;
+  readonly invoice?: NonNullable<MuxConfigInput['invoice']>;
 }
 
 /** A fresh identity key, hex. */
@@ -39,6 +40,7 @@ export function muxConfig(cluster: SimCluster, settings: MuxSettings = {}): MuxC
     nodes: cluster.nodeInfos().map((n) => ({ pubkey: n.pubkey, address: n.address, tlsCertPath: n.certPath, macaroonPath: n.macaroonPath })),
     ...(settings.settlement !== undefined ? { settlement: settings.settlement } : {}),
     ...(settings.routing !== undefined ? { routing: settings.routing } : {}),
+    ...(settings.invoice !== undefined ? { invoice: settings.invoice } : {}),
     logging: { level: 'error' },
   };
 }

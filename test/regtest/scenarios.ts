@@ -8,12 +8,20 @@
  *     final hop (LND's own payer refuses both, so B sends along an explicit route built from the invoice);
  *  6. half of an MPP payment held at A while blocks are mined one by one: lnmux fails it itself, as the
  *     final node, before A's auto-fail height (docs/architecture.md, invariant 7: a part is never left to LND);
- *  7. lnmux killed between the commit and the SETTLE, restarted: the HTLC is re-offered and settled.
+ *  7. an amountless invoice (`addinvoice --amountless`), B choosing the amount;
+ *  8. a hold invoice via A (lnmux as a library in this process, the application's payment hash): held
+ *     while complete, a wrong preimage refused, settled with the right one (B's channels are too drained
+ *     by then for a second MPP across both nodes; the simulator tests hold invoices across two nodes);
+ *  9. lnmux killed between the commit and the SETTLE, restarted: the HTLC is re-offered and settled.
  *
  * The CLI details live in lib/lnmux-process.ts and multiplexer-config.ts. Each scenario records what it
  * saw; a failed expectation throws CheckFailed.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import pino from 'pino';
+import { PreimageError } from '../../src/index.js';
+import { loadConfigFile } from '../../src/mux/config.js';
+import { Mux, type MuxEvents } from '../../src/mux/mux.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -112,7 +120,9 @@ export async function runLnmuxScenarios(network: Network, databaseUrl: string, l
     ['expiredInvoice', expiredInvoice],
     ['wrongAmount', wrongAmount],
     ['heldPartNearAutoFail', heldPartNearAutoFail],
-    // Last: it stops the shared lnmux and runs its own.
+    ['amountlessViaA', amountlessViaA],
+    // These two stop the shared lnmux and run their own.
+    ['holdInvoiceViaA', holdInvoiceViaA],
     ['restartBetweenCommitAndSettle', restartBetweenCommitAndSettle],
   ];
   try {
@@ -182,6 +192,60 @@ async function mppNeedsBothNodes(ctx: Ctx): Promise<void> {
   const settledVia = new Set(payment.htlcs.filter((h) => h.status === 'SUCCEEDED').map((h) => h.route?.hops[0]?.chan_id));
   expectThat(payment.status === 'SUCCEEDED', `the MPP settles (${JSON.stringify(summary(payment))})`);
   expectThat(settledVia.has(toA.chan_id) && settledVia.has(toC.chan_id), 'settled parts went through both A and C');
+}
+
+async function amountlessViaA(ctx: Ctx): Promise<void> {
+  const invoice = await addInvoice(ctx.configPath, undefined, 'regtest amountless, B chooses');
+  const toA = await ctx.network.channelFromB('A');
+  const payment = await payAndWait(ctx, invoice, { maxParts: 1, amtMsat: 12_345_000n, outgoingChanIds: [toA.chan_id] });
+  ctx.obs['amountlessViaA'] = summary(payment);
+  expectThat(payment.status === 'SUCCEEDED', `an amountless invoice settles for the amount B chose (${JSON.stringify(summary(payment))})`);
+  expectThat(payment.value_msat === '12345000', `B paid the amount it chose (value_msat ${payment.value_msat})`);
+}
+
+/**
+ * A hold invoice (the application's payment hash) paid by B via A, with lnmux as a library in this
+ * process (the daemon's API has no hold invoices yet): the complete set is held in auto mode, a wrong
+ * preimage is refused, the right one settles it and B learns it.
+ */
+async function holdInvoiceViaA(ctx: Ctx): Promise<void> {
+  await ctx.lnmux.stop();
+  const mux = await Mux.open(loadConfigFile(ctx.configPath), { logger: pino({ level: 'warn' }, pino.destination(2)) });
+  await mux.start();
+  try {
+    for (const node of clusterNodes(ctx.network)) {
+      await waitFor(async () => (node.interceptorAttachedPerLog() ? true : undefined), { what: `the library's lnmux attached to ${node.name}`, timeoutMs: 90_000, intervalMs: 250 });
+    }
+    const preimage = randomBytes(32);
+    const paymentHash = createHash('sha256').update(preimage).digest();
+    const invoice = await mux.createInvoice({ paymentHash, amountMsat: 25_000_000n, description: 'regtest hold invoice via A' });
+    const accepted = new Promise<MuxEvents['accepted'][0]>((resolve) => {
+      mux.on('accepted', (event) => {
+        if (event.paymentHash === paymentHash.toString('hex')) resolve(event);
+      });
+    });
+    const toA = await ctx.network.channelFromB('A');
+    const payment = payInvoice(ctx.network.nodes.B.rpc, invoice.paymentRequest, { timeoutSeconds: 120, maxParts: 1, outgoingChanIds: [toA.chan_id] });
+    const event = await Promise.race([
+      accepted,
+      sleep(60_000).then(() => {
+        throw new CheckFailed('the hold invoice\'s set was not accepted within 60 s');
+      }),
+    ]);
+    ctx.obs['hold.acceptedParts'] = event.htlcs.length;
+    expectThat(event.needsPreimage, 'the set waits for the application\'s preimage');
+    ctx.obs['hold.heldWhileUndecided'] = !(await settlesWithin(payment.done, 2_000));
+    expectThat(ctx.obs['hold.heldWhileUndecided'] === true, 'B\'s payment waits while the application has not settled');
+    const wrong = await mux.settle(event.setId, { preimage: randomBytes(32) }).then(() => 'settled', (error: unknown) => (error instanceof PreimageError ? 'refused' : String(error)));
+    expectThat(wrong === 'refused', `a wrong preimage is refused (${wrong})`);
+    await mux.settle(event.setId, { preimage });
+    const final = await payment.done;
+    ctx.obs['holdInvoiceViaA'] = summary(final);
+    expectThat(final.status === 'SUCCEEDED', `the hold invoice settles with the application's preimage (${JSON.stringify(summary(final))})`);
+    expectThat(final.payment_preimage === preimage.toString('hex'), 'B learns the application\'s preimage');
+  } finally {
+    await mux.stop();
+  }
 }
 
 /** Pays `invoice` along an explicit route B -> A -> virtual node, as LND's payer would not (expired, wrong amount). */

@@ -51,8 +51,10 @@ export interface LnmuxInvoice {
  * `lnmux addinvoice --amt <sat> --desc <text> [--expiry <s>]`, whose stdout is JSON:
  * `{payment_request, payment_hash, amount_msat, expires_at}`.
  */
-export async function addInvoice(configPath: string, amountSat: bigint, description: string, expirySeconds?: number): Promise<LnmuxInvoice> {
-  const args = ['addinvoice', '--amt', amountSat.toString(), '--desc', description];
+/** `lnmux addinvoice`: `amountSat` undefined makes an amountless invoice (`--amountless`). */
+export async function addInvoice(configPath: string, amountSat: bigint | undefined, description: string, expirySeconds?: number): Promise<LnmuxInvoice> {
+  const amount = amountSat === undefined ? ['--amountless'] : ['--amt', amountSat.toString()];
+  const args = ['addinvoice', ...amount, '--desc', description];
   if (expirySeconds !== undefined) args.push('--expiry', String(expirySeconds));
   const printed = JSON.parse(await lnmuxCli(configPath, ...args)) as Record<string, unknown>;
   const paymentRequest = printed['payment_request'];

@@ -8,12 +8,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { writeUnreachableNodeConfig } from './support.js';
 import { ensureTlsCertificate } from '../../src/sim/tls-cert.js';
 import { waitUntil } from '../support/wait.js';
 
 const BIN = join(import.meta.dirname, '../../src/cli/bin.ts');
 const TSX = import.meta.resolve('tsx');
-const NODE_A = '020723c6f2203f1072336bd0e71bf4d11e367ab0b3010ce60c080abef0d4770db8';
 
 function lnmux(args: readonly string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, ['--import', TSX, BIN, '-c', 'multiplexer.yml', ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -35,19 +35,7 @@ describe('the embedded database with lnmux run', () => {
     const tls = await ensureTlsCertificate(dir);
     writeFileSync(join(dir, 'admin.macaroon'), Buffer.from('0201036c6e64', 'hex'));
     // One node, unreachable (nothing listens): run starts and keeps retrying it.
-    writeFileSync(
-      join(dir, 'multiplexer.yml'),
-      `network: regtest
-identityKey: "${'42'.repeat(32)}"
-nodes:
-  - pubkey: "${NODE_A}"
-    address: 127.0.0.1:1
-    tlsCertPath: ${tls.certPath}
-    macaroonPath: admin.macaroon
-database:
-  dataDir: data
-`,
-    );
+    writeUnreachableNodeConfig(dir, { tlsCertPath: tls.certPath, macaroonPath: 'admin.macaroon' }, 'dataDir: data');
     const migrated = await lnmux(['migrate', 'up'], dir);
     expect(migrated.code, migrated.stderr).toBe(0);
 

@@ -4,17 +4,17 @@
  * every lease check).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { writeUnreachableNodeConfig } from './support.js';
 import { resolveStoreConfig } from '../../src/store/config.js';
 import { connect } from '../../src/store/connect.js';
 import { migrateUp } from '../../src/store/open.js';
 
 const BIN = join(import.meta.dirname, '../../src/cli/bin.ts');
 const TSX = import.meta.resolve('tsx');
-const NODE_A = '020723c6f2203f1072336bd0e71bf4d11e367ab0b3010ce60c080abef0d4770db8';
 
 function run(cwd: string): Promise<{ code: number | null; stderr: string }> {
   const child = spawn(process.execPath, ['--import', TSX, BIN, '-c', 'multiplexer.yml', 'run'], { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -32,19 +32,7 @@ function run(cwd: string): Promise<{ code: number | null; stderr: string }> {
 /** A config folder whose embedded database is migrated, then changed by `sql`. */
 async function brokenDatabase(sql: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'lnmux-broken-schema-'));
-  writeFileSync(
-    join(dir, 'multiplexer.yml'),
-    `network: regtest
-identityKey: "${'42'.repeat(32)}"
-nodes:
-  - pubkey: "${NODE_A}"
-    address: 127.0.0.1:1
-    tlsCertPath: a/tls.cert
-    macaroonPath: a/admin.macaroon
-database:
-  dataDir: data
-`,
-  );
+  writeUnreachableNodeConfig(dir, { tlsCertPath: 'a/tls.cert', macaroonPath: 'a/admin.macaroon' }, 'dataDir: data');
   const dataDir = join(dir, 'data');
   await migrateUp({ dataDir, onWarning: () => {} });
   const db = await connect(resolveStoreConfig({ dataDir, onWarning: () => {} }));

@@ -9,6 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { writeUnreachableNodeConfig } from './support.js';
 import { ensureTlsCertificate } from '../../src/sim/tls-cert.js';
 import { migrateUp } from '../../src/store/index.js';
 import { waitUntil } from '../support/wait.js';
@@ -17,7 +18,6 @@ import { startProxy, type Proxy } from '../store/proxy.js';
 
 const BIN = join(import.meta.dirname, '../../src/cli/bin.ts');
 const TSX = import.meta.resolve('tsx');
-const NODE_A = '020723c6f2203f1072336bd0e71bf4d11e367ab0b3010ce60c080abef0d4770db8';
 
 describeOnPostgres('lnmux run while the database is down', () => {
   const cleanup: (() => Promise<void>)[] = [];
@@ -39,22 +39,7 @@ describeOnPostgres('lnmux run while the database is down', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lnmux-run-'));
     const tls = await ensureTlsCertificate(dir);
     writeFileSync(join(dir, 'admin.macaroon'), Buffer.from('0201036c6e64', 'hex'));
-    writeFileSync(
-      join(dir, 'multiplexer.yml'),
-      `network: regtest
-identityKey: "${'42'.repeat(32)}"
-nodes:
-  - pubkey: "${NODE_A}"
-    address: 127.0.0.1:1
-    tlsCertPath: ${tls.certPath}
-    macaroonPath: admin.macaroon
-database:
-  dsn: "${viaProxy.href}"
-  connectTimeoutSeconds: 1
-logging:
-  level: info
-`,
-    );
+    writeUnreachableNodeConfig(dir, { tlsCertPath: tls.certPath, macaroonPath: 'admin.macaroon' }, `dsn: "${viaProxy.href}"\nconnectTimeoutSeconds: 1`, 'logging:\n  level: info\n');
     const child = spawn(process.execPath, ['--import', TSX, BIN, '-c', 'multiplexer.yml', 'run'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Mux, MuxEvents } from '../../src/mux/mux.js';
 import { bytesToHex } from '../../src/protocol/bytes.js';
-import { describePayment, expectPaidAndSettled, expectSucceeded, partKey } from './support/checks.js';
+import { describePayment, expectPaidAndSettled, expectSucceeded, nextEvent as next, partKey } from './support/checks.js';
 import { newIdentityKey, startMux, stopMux } from './support/mux.js';
 import { describeEachBackend, useCluster, useStore } from './support/setup.js';
 import { isSettled, within } from '../support/wait.js';
@@ -17,19 +17,6 @@ const PLENTY_MSAT = 10_000_000_000n;
 
 type Accepted = MuxEvents['accepted'][0];
 type Released = MuxEvents['released'][0];
-
-/** The next `event` of `mux` about `paymentHash`. */
-function next<E extends 'accepted' | 'released' | 'committed'>(mux: Mux, event: E, paymentHash: Uint8Array): Promise<MuxEvents[E][0]> {
-  const hash = bytesToHex(paymentHash);
-  return new Promise((resolve) => {
-    const listener = (e: MuxEvents[E][0]) => {
-      if (e.paymentHash !== hash) return;
-      (mux.off as (event: E, l: typeof listener) => void)(event, listener);
-      resolve(e);
-    };
-    (mux.on as (event: E, l: typeof listener) => void)(event, listener);
-  });
-}
 
 describeEachBackend('hold mode (%s)', (backend) => {
   const { store } = useStore(backend);

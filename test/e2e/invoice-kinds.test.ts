@@ -10,29 +10,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { PreimageError } from '../../src/index.js';
-import type { Mux, MuxEvents } from '../../src/mux/mux.js';
+import type { Mux } from '../../src/mux/mux.js';
 import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
 import { sendRawHtlc } from './support/raw-htlc.js';
-import { describePayment, expectPaidAndSettled, expectSucceeded } from './support/checks.js';
+import { describePayment, expectPaidAndSettled, expectSucceeded, nextEvent as next } from './support/checks.js';
 import { newIdentityKey, startMux, stopMux } from './support/mux.js';
 import { describeEachBackend, useCluster, useStore } from './support/setup.js';
 import { isSettled } from '../support/wait.js';
 
 const cluster = useCluster();
 const PLENTY_MSAT = 10_000_000_000n;
-
-/** The next `event` of `mux` about `paymentHash`. */
-function next<E extends 'accepted' | 'committed'>(mux: Mux, event: E, paymentHash: Uint8Array): Promise<MuxEvents[E][0]> {
-  const hash = bytesToHex(paymentHash);
-  return new Promise((resolve) => {
-    const listener = (e: MuxEvents[E][0]) => {
-      if (e.paymentHash !== hash) return;
-      (mux.off as (event: E, l: typeof listener) => void)(event, listener);
-      resolve(e);
-    };
-    (mux.on as (event: E, l: typeof listener) => void)(event, listener);
-  });
-}
 
 /** Only nodes 0 and 1 can take `eachMsat`: a larger payment must be split across both. */
 function splitAcrossTwoNodes(eachMsat: bigint): void {

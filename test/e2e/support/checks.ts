@@ -11,6 +11,7 @@ import type { SimCluster } from '../../../src/sim/index.js';
 import type { PaymentResult } from '../../../src/sim/payer.js';
 import type { Store, StoredHtlc } from '../../../src/store/types.js';
 import { waitUntil } from '../../support/wait.js';
+import type { Mux, MuxEvents } from '../../../src/mux/mux.js';
 
 /** A payment result in one line, for assertion messages. */
 export function describePayment(result: PaymentResult): string {
@@ -67,4 +68,17 @@ export function heldParts(cluster: SimCluster, paymentHash: Uint8Array): string[
         .map((h) => circuitKeyString({ nodePubkey: node.publicKey, chanId: h.key.chanId, htlcId: h.key.htlcId })),
     )
     .sort();
+}
+
+/** The next `event` of `mux` about `paymentHash`. */
+export function nextEvent<E extends 'accepted' | 'released' | 'committed'>(mux: Mux, event: E, paymentHash: Uint8Array): Promise<MuxEvents[E][0]> {
+  const hash = bytesToHex(paymentHash);
+  return new Promise((resolve) => {
+    const listener = (e: MuxEvents[E][0]) => {
+      if (e.paymentHash !== hash) return;
+      (mux.off as (event: E, l: typeof listener) => void)(event, listener);
+      resolve(e);
+    };
+    (mux.on as (event: E, l: typeof listener) => void)(event, listener);
+  });
 }

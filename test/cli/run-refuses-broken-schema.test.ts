@@ -36,6 +36,8 @@ async function brokenDatabase(sql: string): Promise<string> {
     join(dir, 'multiplexer.yml'),
     `network: regtest
 identityKey: "${'42'.repeat(32)}"
+metrics:
+  listen: 127.0.0.1:0
 nodes:
   - pubkey: "${NODE_A}"
     address: 127.0.0.1:1

@@ -4,7 +4,9 @@
  * `Mux` is the multiplexer (see docs/library.md). The protocol core is exported as `protocol` for
  * applications that decode invoices, build onions or test against lnmux.
  */
-export { Mux, type MuxEvents, type MuxOptions } from './mux/mux.js';
+export { Mux, type HeldSetStatus, type MuxEvents, type MuxOptions, type MuxStatus, type NodeStatus } from './mux/mux.js';
+export { readinessOf } from './mux/status.js';
+export type { MuxMetrics } from './mux/metrics.js';
 export { ConfigError, loadConfigFile, parseConfig, type MuxConfig, type MuxConfigInput } from './mux/config.js';
 export { PreimageError, UnknownSetError } from './mux/engine.js';
 export { InvoiceRequestError, type CreatedInvoice, type InvoiceRequest } from './mux/invoice-factory.js';

@@ -16,7 +16,9 @@ import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ConfigError, isLoopbackHost, splitHostPort, type ApiConfig, type MuxConfig } from '../mux/config.js';
+import type { Registry } from 'prom-client';
 import { macaroonInterceptor } from './auth.js';
+import { apiMetricsInterceptor } from './metrics.js';
 import { prepareApiCredentials, type ApiCredentials } from './credentials.js';
 import { LnmuxdService, type ApiMux } from './lnmuxd-service.js';
 import { METHOD_PERMISSIONS } from './permissions.js';
@@ -28,6 +30,8 @@ export interface ApiServerOptions {
   readonly config: Pick<MuxConfig, 'network' | 'nodes' | 'settlement'>;
   readonly mux: ApiMux;
   readonly log: Logger;
+  /** Count the calls on this registry (`lnmux_api_requests_total`); default: not counted. */
+  readonly metricsRegistry?: Registry;
   /** See LnmuxdServiceOptions (tests). */
   readonly subscriberQueueSize?: number;
   readonly finalStatusPollMs?: number;
@@ -79,7 +83,11 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
   const service = lnmuxdService().service;
   const unguarded = Object.values(service).map((m) => m.path).filter((path) => METHOD_PERMISSIONS[path] === undefined);
   if (unguarded.length > 0) throw new Error(`no permission defined for ${unguarded.join(', ')} (src/api/permissions.ts)`);
-  const server = new grpc.Server(credentials !== undefined ? { interceptors: [macaroonInterceptor(credentials.rootKey)] } : {});
+  // The interceptor chain: the count first (outermost for the calls the macaroon check refuses), then the check.
+  const interceptors: grpc.ServerInterceptor[] = [];
+  if (options.metricsRegistry !== undefined) interceptors.push(apiMetricsInterceptor(options.metricsRegistry));
+  if (credentials !== undefined) interceptors.push(macaroonInterceptor(credentials.rootKey));
+  const server = new grpc.Server(interceptors.length > 0 ? { interceptors } : {});
   server.addService(service, lnmuxd.handlers());
   const serverCredentials =
     credentials !== undefined

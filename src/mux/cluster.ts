@@ -12,7 +12,9 @@ import { gatewayConfigOf, type BackoffOverrides, type ClusterNode } from './conf
 import type { MuxConfig } from './config.js';
 import type { SettlementEngine } from './engine.js';
 import type { MuxEvents } from './events.js';
+import { NO_METRICS, type ClusterObserver } from './metrics.js';
 import { logNodeState, logStreamState, nodeStateDetail } from './node-events-log.js';
+import type { NodeStatus } from './status.js';
 
 export class Cluster {
   readonly #config: MuxConfig;
@@ -21,6 +23,7 @@ export class Cluster {
   readonly #log: Logger;
   readonly #notifyNode: (payload: MuxEvents['node'][0]) => void;
   readonly #backoff: BackoffOverrides;
+  readonly #observer: ClusterObserver;
   #gateways: NodeGateway[] = [];
   #pumps: Promise<void>[] = [];
   /** The current term's engine; undefined on a standby. */
@@ -33,6 +36,8 @@ export class Cluster {
     readonly log: Logger;
     readonly notifyNode: (payload: MuxEvents['node'][0]) => void;
     readonly backoff?: BackoffOverrides;
+    /** Told of reconnects and unreadable HTLCs, for the metrics; default: nobody. */
+    readonly observer?: ClusterObserver;
   }) {
     this.#config = options.config;
     this.#nodes = options.nodes;
@@ -40,6 +45,27 @@ export class Cluster {
     this.#log = options.log;
     this.#notifyNode = options.notifyNode;
     this.#backoff = options.backoff ?? {};
+    this.#observer = options.observer ?? NO_METRICS;
+  }
+
+  /** Every configured node's connection now (Mux.status()); before start(), each is idle. */
+  nodeStatuses(): NodeStatus[] {
+    return this.#nodes.map((node) => {
+      const gateway = this.#gateways.find((g) => g.pubkey === node.pubkeyHex);
+      if (gateway === undefined) return { pubkey: node.pubkeyHex, state: 'idle', streams: { interceptor: 'closed', blocks: 'closed', htlcEvents: 'closed' } };
+      const detail = nodeStateDetail(gateway.state);
+      return {
+        pubkey: node.pubkeyHex,
+        state: gateway.state.kind,
+        ...(detail !== undefined ? { detail } : {}),
+        streams: {
+          interceptor: gateway.streamState('interceptor').kind,
+          blocks: gateway.streamState('blocks').kind,
+          htlcEvents: gateway.streamState('htlcEvents').kind,
+        },
+        ...(gateway.blockHeight !== undefined ? { height: gateway.blockHeight } : {}),
+      };
+    });
   }
 
   /** Connects every node (checks, blocks, final HTLC events; no interceptor until a term attaches). */
@@ -134,6 +160,7 @@ export class Cluster {
         return;
       case 'malformedHtlc':
         this.#log.warn({ node: event.node, error: event.error }, 'Unreadable HTLC from LND');
+        if (engine !== undefined && event.circuitKey !== null) this.#observer.htlcFailed('unreadable');
         if (engine !== undefined && event.circuitKey !== null) {
           void gateway.send({ kind: 'failWithCode', circuitKey: event.circuitKey, code: 'TEMPORARY_CHANNEL_FAILURE' });
         }
@@ -153,6 +180,7 @@ export class Cluster {
         if (s.kind === 'ready') engine?.onBlock(s.info.blockHeight, event.node);
         if (s.kind !== 'ready') engine?.onInterceptorDown(event.node);
         if (s.kind === 'refused' && s.reasons.some((r) => r.kind === 'interceptorNotRequired')) engine?.onNodeHtlcsLost(event.node);
+        if (s.kind === 'backoff') this.#observer.reconnect(event.node, 'session');
         logNodeState(this.#log, event, gateway.intercepting);
         const detail = nodeStateDetail(s);
         this.#notifyNode({ pubkey: event.node, state: s.kind, ...(detail !== undefined ? { detail } : {}) });
@@ -163,6 +191,7 @@ export class Cluster {
           if (event.state.kind === 'open') engine?.onInterceptorUp(event.node);
           else engine?.onInterceptorDown(event.node);
         }
+        if (event.state.kind === 'backoff') this.#observer.reconnect(event.node, event.stream);
         logStreamState(this.#log, event);
         return;
       case 'malformedMessage':

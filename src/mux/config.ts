@@ -193,6 +193,22 @@ const apiSchema = z
     }
   });
 
+const metricsSchema = z
+  .object({
+    /**
+     * host:port of the HTTP listener `lnmux run` serves /metrics (Prometheus), /healthz, /readyz and the
+     * status page on (`[::1]:port` for IPv6; port 0: any free port, logged at start). Default
+     * 127.0.0.1:2112, lnmuxd's. Plaintext without authentication: keep it on loopback or a private network.
+     */
+    listen: z
+      .string()
+      .refine((value) => splitHostPort(value) !== undefined, 'expected host:port with a port from 0 to 65535 ([::1]:port for IPv6)')
+      .default('127.0.0.1:2112'),
+    /** false: no listener at all. Default true. */
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
 /** The config fields the identity key may come from: exactly one is given. */
 const IDENTITY_KEY_SOURCES = ['identityKey', 'identityKeyEnv', 'identityKeyFile'] as const;
 
@@ -215,10 +231,17 @@ const configSchema = z
     lnd: lndSchema.default(lndSchema.parse({})),
     /** The daemon's gRPC API (`lnmux run`); absent: no API is served. The library ignores it. */
     api: apiSchema.optional(),
+    /** The HTTP listener of `lnmux run` (metrics, health, status page). The library ignores it. */
+    metrics: metricsSchema.default(metricsSchema.parse({})),
+    /** `lnmux run`'s logs (the library logs only to the logger the application gives it). */
     logging: z
-      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') })
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+        /** json: one JSON object a line, ISO timestamps (for machines); pretty: one readable line each (for people). */
+        format: z.enum(['json', 'pretty']).default('json'),
+      })
       .strict()
-      .default({ level: 'info' }),
+      .default({ level: 'info', format: 'json' }),
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -250,6 +273,9 @@ const configSchema = z
 
 /** The `api` section of a configuration. */
 export type ApiConfig = z.output<typeof apiSchema>;
+
+/** The `metrics` section of a configuration. */
+export type MetricsConfig = z.output<typeof metricsSchema>;
 
 /** The configuration as written (defaults filled in). */
 export type MuxConfigInput = z.input<typeof configSchema>;

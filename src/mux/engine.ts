@@ -19,6 +19,7 @@ import { HtlcLogWriter } from './htlc-log-writer.js';
 import { sleep, systemClock, type Clock } from '../shell/clock.js';
 import type { PaymentEvents } from './events.js';
 import { emitSafely } from './safe-emit.js';
+import { NO_METRICS, type EngineObserver } from './metrics.js';
 
 export interface EngineOptions {
   readonly registry: RegistryConfig;
@@ -41,6 +42,8 @@ export interface EngineOptions {
    * HTLCs the moment the interceptor registers).
    */
   readonly replayWindowMs?: number;
+  /** Told what happens, for the metrics (metrics.ts); default: nobody. */
+  readonly observer?: EngineObserver;
 }
 
 const DEFAULT_REPLAY_WINDOW_MS = 3_000;
@@ -64,6 +67,13 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   readonly #nodes = new Map<string, { link: NodeLink; virtualChannelId: bigint }>();
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #observer: EngineObserver;
+  /** The logger's debug level is on (read once: the per-HTLC debug lines build their fields only then). */
+  readonly #debug: boolean;
+  /** When each set's commit was asked, by set id hex, unix ms: its settle latency counts from there. */
+  readonly #commitAskedAt = new Map<string, number>();
+  /** The set whose SETTLEs the current step releases (its latency is observed once they are handed out). */
+  #releasing: string | undefined;
   #cancelTimer: (() => void) | undefined;
   #timerAt: number | undefined;
   #stopped = false;
@@ -96,6 +106,8 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     this.#registry = new Registry(options.registry);
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger;
+    this.#observer = options.observer ?? NO_METRICS;
+    this.#debug = options.logger.isLevelEnabled('debug');
     this.#htlcLog = new HtlcLogWriter({ write: (entries) => options.store.logHtlcs(entries), logger: options.logger, clock: this.#clock });
     this.#heightKnown = new Promise((resolve) => {
       this.#resolveHeightKnown = resolve;
@@ -108,6 +120,11 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
 
   get heldHtlcCount(): number {
     return this.#registry.heldHtlcCount;
+  }
+
+  /** The sets held in memory (Mux.status()). */
+  heldSets(): ReturnType<Registry['heldSets']> {
+    return this.#registry.heldSets();
   }
 
   /** Registers a cluster node's interceptor link. */
@@ -198,6 +215,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     }
     if (inspection.kind === 'foreign') {
       await this.#send(node.link, { kind: 'resume', circuitKey: htlc.circuitKey });
+      this.#observer.htlcResumed();
       return;
     }
     const hash = bytesToHex(htlc.paymentHash);
@@ -205,6 +223,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
       { hash, source: nodePubkeyHex, circuitKey: circuitKeyString(key), amountMsat: String(htlc.outgoingAmountMsat), expiry: htlc.outgoingExpiry },
       'Htlc received',
     );
+    if (this.#debug) this.#log.debug({ hash, circuitKey: circuitKeyString(key), inspection: inspection.kind }, 'Htlc inspected');
     if (inspection.kind === 'rejected') {
       await this.#reject(node.link, key, htlc.paymentHash, htlc.outgoingAmountMsat, inspection.rejection);
       return;
@@ -216,6 +235,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
         ? { kind: 'open' }
         : await this.#retryStore('invoice lookup', () => this.#options.store.invoiceStatus(htlc.paymentHash, key));
     if (invoice === undefined) return; // stopped while the database was down: LND re-offers on reconnect
+    if (this.#debug) this.#log.debug({ hash, invoice: invoice.kind }, 'Loaded invoice from db');
     const go = inspection.kind === 'arrived' ? inspection.goLnmux : undefined;
     if (go !== undefined && invoice.kind === 'unknown' && go.expiresAt * 1000 > this.#clock.now()) {
       // A Go lnmux invoice's first HTLC: record it, so that it settles, lists and cancels as ours do.
@@ -242,6 +262,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   async #reject(link: NodeLink, key: CircuitKey, paymentHash: Uint8Array, amountMsat: bigint, r: Rejection): Promise<void> {
     this.#log.info({ hash: bytesToHex(paymentHash), circuitKey: circuitKeyString(key), reason: r.reason, ...this.#heightFields() }, 'Htlc rejected');
     this.#logHtlc(key, paymentHash, amountMsat, 'failed', r.reason);
+    this.#observer.htlcFailed(r.reason);
     const circuitKey = { chanId: key.chanId, htlcId: key.htlcId };
     if (r.kind === 'failCode') {
       await this.#send(link, { kind: 'failWithCode', circuitKey, code: r.code });
@@ -345,12 +366,20 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
       this.#log.error({ err: error, event: event.kind }, 'Registry step failed; event dropped');
       return;
     }
+    if (this.#debug && decisions.length > 0) this.#log.debug({ event: event.kind, decisions: decisions.map((d) => d.kind) }, 'Registry stepped');
     for (const decision of decisions) {
       try {
         this.#perform(decision);
       } catch (error) {
         this.#log.error({ err: error, decision: decision.kind }, 'Decision could not be carried out');
       }
+    }
+    if (this.#releasing !== undefined) {
+      // Every SETTLE of the released set was handed to its node by the decisions above.
+      const askedAt = this.#commitAskedAt.get(this.#releasing);
+      this.#commitAskedAt.delete(this.#releasing);
+      this.#releasing = undefined;
+      if (askedAt !== undefined) this.#observer.settleReleased((this.#clock.now() - askedAt) / 1000);
     }
     this.#armTimer();
   }
@@ -380,10 +409,12 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
           'Htlc accepted',
         );
         this.#logHtlc(d.key, d.paymentHash, d.amountMsat, 'accepted');
+        this.#observer.htlcAccepted();
         return;
       case 'settle': {
         this.#log.info({ hash: bytesToHex(d.paymentHash), circuitKey: circuitKeyString(d.key), outcome: d.outcome }, 'Sending settle resolution');
         this.#awaitingFinal.add(circuitKeyString(d.key));
+        this.#observer.htlcSettled(d.outcome);
         this.#reply(d.key, (circuitKey) => ({ kind: 'settle', circuitKey, preimage: d.preimage }));
         return;
       }
@@ -400,6 +431,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
           'Sending fail resolution',
         );
         this.#logHtlc(d.key, d.paymentHash, d.amountMsat, 'failed', d.outcome);
+        this.#observer.htlcFailed(d.outcome);
         const failureMessage = createFailurePacket(d.sharedSecret, encodeFailureMessage(d.message));
         this.#reply(d.key, (circuitKey) => ({ kind: 'failWithMessage', circuitKey, failureMessage }));
         return;
@@ -432,6 +464,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
           heldMsat: String(d.heldMsat),
         };
         this.#logHtlc(d.key, d.paymentHash, d.amountMsat, 'lost', d.reason);
+        this.#observer.htlcLost(d.reason);
         if (d.reason === 'nodeWithoutInterceptor') this.#log.error(fields, 'Htlc left its set: its node runs without --requireinterceptor');
         else this.#log.warn(fields, 'Htlc left its set: its node no longer holds it');
         this.#notify('partLost', { paymentHash: fields.hash, circuitKey: circuitKeyString(d.key), reason: d.reason, amountMsat: d.amountMsat });
@@ -441,6 +474,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
         const hash = bytesToHex(d.paymentHash);
         const setId = bytesToHex(d.setId);
         this.#log.info({ hash, setId, amountMsat: String(d.amountMsat) }, 'Settle released: preimage sent to every node of the set');
+        this.#releasing = setId;
         this.#notify('committed', {
           paymentHash: hash,
           setId,
@@ -502,11 +536,15 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   async #commit(d: Extract<Decision, { kind: 'commitSettle' }>): Promise<void> {
     const hash = bytesToHex(d.paymentHash);
     const setId = bytesToHex(d.setId);
+    const askedAt = this.#clock.now();
+    if (this.#debug) this.#log.debug({ hash, setId, parts: d.htlcs.length }, 'Settle commit asked');
     const result = await this.#retryStore('settle commit', () =>
       this.#options.store.commitSettle(d.paymentHash, d.setId, d.htlcs, d.preimage),
     );
     if (result === undefined) return; // stopped: nothing was assumed; the next start replays from the store
+    this.#observer.settleCommitted((this.#clock.now() - askedAt) / 1000, result.kind === 'committed' ? 'committed' : 'refused');
     if (result.kind === 'committed') {
+      this.#commitAskedAt.set(setId, askedAt);
       this.#log.info({ hash, setId, parts: d.htlcs.length }, 'Settle committed');
       // A node whose stream ended while the commit was under way, and whose end event is not read yet:
       // its parts are unconfirmed from now, so the SETTLEs wait for its replay (docs/architecture.md, invariant 7).
@@ -527,6 +565,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     const hash = bytesToHex(paymentHash);
     const outcome = await this.#retryStore('settle revoke', () => this.#options.store.revokeSettle(paymentHash, setId));
     if (outcome === undefined) return; // stopped: the next start reads the store
+    this.#commitAskedAt.delete(bytesToHex(setId));
     if (outcome === 'revoked') {
       this.#log.warn({ hash, setId: bytesToHex(setId) }, 'Settle revoked before release: a part was lost; the live parts wait again');
       this.#step({ kind: 'settleRevoked', paymentHash, setId });
@@ -552,6 +591,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
       } catch (error) {
         const retryable = (error as { retryable?: boolean }).retryable === true;
         this.#log[retryable ? 'warn' : 'error']({ err: error, attempt }, `Store unavailable for ${what}; holding and retrying`);
+        this.#observer.storeError(what);
         await sleep(this.#clock, Math.min(5_000, (this.#options.storeRetryMs ?? 200) * attempt));
       }
     }
@@ -570,6 +610,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   async #send(link: NodeLink, response: Parameters<NodeLink['send']>[0]): Promise<void> {
     try {
       await link.send(response);
+      if (this.#debug) this.#log.debug({ node: link.pubkeyHex, circuitKey: circuitKeyString({ nodePubkey: link.pubkey, ...response.circuitKey }), action: response.kind }, 'Response sent');
     } catch (error) {
       // Not delivered: LND keeps the HTLC and offers it again when the stream comes back.
       this.#log.warn(

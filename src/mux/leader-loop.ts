@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import { keepAliveClock, sleep } from '../shell/clock.js';
 import type { LeadershipLostCause, LeadershipOptions, Store } from '../store/index.js';
 import type { MuxEvents } from './events.js';
+import { NO_METRICS, type LeadershipObserver } from './metrics.js';
 import type { Term } from './term.js';
 
 /** A leader whose leadership session was lost tries to take it back this often, ms. */
@@ -40,6 +41,8 @@ export interface LeaderLoopOptions {
   readonly host: TermHost;
   readonly log: Logger;
   readonly notify: <K extends 'role' | 'leadership'>(event: K, payload: MuxEvents[K][0]) => void;
+  /** Told of failed leadership checks, for the metrics; default: nobody. */
+  readonly observer?: LeadershipObserver;
 }
 
 export class LeaderLoop {
@@ -127,6 +130,7 @@ export class LeaderLoop {
         }
       } catch (error) {
         if (signal.aborted) break;
+        (this.#options.observer ?? NO_METRICS).storeError('leadership');
         // Database unreachable. A leader whose session is lost keeps intercepting (see the file comment)
         // and its commits wait. Said once per outage.
         if (unavailableSince === undefined) {

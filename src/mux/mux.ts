@@ -13,6 +13,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import { bytesToHex, deriveKeyring, hexToBytes, openPaymentAddr, type Keyring } from '../protocol/index.js';
 import {
   openStore,
@@ -32,14 +33,26 @@ import { UnknownSetError } from './engine.js';
 import type { MuxEvents } from './events.js';
 import { makeInvoice, type CreatedInvoice, type InvoiceRequest } from './invoice-factory.js';
 import { LeaderLoop, type TermHost } from './leader-loop.js';
+import { MuxMetrics } from './metrics.js';
+import type { MuxStatus } from './status.js';
 import { emitSafely } from './safe-emit.js';
 import { beginTerm, endTerm, type Term, type TermContext } from './term.js';
 
 export type { MuxEvents } from './events.js';
+export type { MuxStatus, NodeStatus, HeldSetStatus } from './status.js';
 
 export interface MuxOptions {
-  /** A pino logger (default: a new one at the configured level, JSON to stdout). */
+  /**
+   * A pino logger (or any logger with pino's methods and `isLevelEnabled`). Default: none, the library
+   * writes nothing (the config's `logging` section is for `lnmux run`, which passes its own).
+   */
   readonly logger?: Logger;
+  /**
+   * A prom-client Registry to register this Mux's metrics on (docs/operations.md lists them). Default:
+   * no metrics. Never the global registry: give each Mux its own (or distinct registries merged with
+   * `Registry.merge`), since two Mux instances cannot register the same names on one registry.
+   */
+  readonly metricsRegistry?: Registry;
   /** Apply pending database migrations on open (default false: refuse an old schema and say which command fixes it). */
   readonly migrate?: boolean;
   /** This instance's name in the leadership record (default host:pid:random). */
@@ -72,6 +85,7 @@ export class Mux extends EventEmitter<MuxEvents> {
   readonly #nodes: readonly ClusterNode[];
   readonly #cluster: Cluster;
   readonly #termContext: TermContext;
+  readonly #metrics: MuxMetrics | undefined;
   #running: AbortController | undefined;
   #leader: { readonly loop: LeaderLoop; readonly done: Promise<void> } | undefined;
   #term: Term | undefined;
@@ -87,6 +101,7 @@ export class Mux extends EventEmitter<MuxEvents> {
     this.#options = options;
     this.#instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${bytesToHex(randomBytes(4))}`;
     this.#nodes = clusterNodesOf(config);
+    this.#metrics = options.metricsRegistry !== undefined ? new MuxMetrics(options.metricsRegistry, () => this.status()) : undefined;
     this.#cluster = new Cluster({
       config,
       nodes: this.#nodes,
@@ -94,6 +109,7 @@ export class Mux extends EventEmitter<MuxEvents> {
       log,
       notifyNode: (payload) => this.#notify('node', payload),
       ...(options.gateway?.backoff !== undefined ? { backoff: options.gateway.backoff } : {}),
+      ...(this.#metrics !== undefined ? { observer: this.#metrics } : {}),
     });
     this.#termContext = {
       config,
@@ -103,6 +119,7 @@ export class Mux extends EventEmitter<MuxEvents> {
       log,
       leadership: LEADERSHIP_NAME,
       notify: (event, payload) => this.#notify(event, payload),
+      ...(this.#metrics !== undefined ? { observer: this.#metrics } : {}),
     };
   }
 
@@ -117,7 +134,7 @@ export class Mux extends EventEmitter<MuxEvents> {
     const config = parseConfig(input);
     const identityKey = identityKeyBytes(config);
     const keyring = deriveKeyring(identityKey);
-    const log = options.logger ?? pino({ level: config.logging.level, base: undefined });
+    const log = options.logger ?? pino({ level: 'silent' });
     if (isWellKnownIdentityKey(identityKey)) {
       log.warn(
         { node: bytesToHex(keyring.nodePubkey), network: config.network },
@@ -163,6 +180,34 @@ export class Mux extends EventEmitter<MuxEvents> {
     return this.#term !== undefined ? 'active' : 'standby';
   }
 
+  /** This Mux's metrics (undefined without `metricsRegistry`): the status page reads its failure counts. */
+  get metrics(): MuxMetrics | undefined {
+    return this.#metrics;
+  }
+
+  /** What this instance looks like now: role, term, height, held sets, nodes (see MuxStatus). No I/O. */
+  status(): MuxStatus {
+    const term = this.#term;
+    const nodes = this.#cluster.nodeStatuses();
+    const nodeHeight = Math.max(0, ...nodes.map((n) => n.height ?? 0));
+    const sets = (term?.engine.heldSets() ?? []).map((s) => ({
+      paymentHash: s.paymentHashHex,
+      phase: s.phase,
+      parts: s.parts,
+      heldMsat: s.heldMsat,
+      firstArrivedAtMs: s.firstArrivedAtMs,
+    }));
+    return {
+      role: term !== undefined ? 'active' : 'standby',
+      ...(term !== undefined ? { epoch: term.epoch } : {}),
+      leadershipHeld: term?.held ?? false,
+      height: Math.max(term?.engine.height ?? 0, nodeHeight),
+      heldHtlcs: term?.engine.heldHtlcCount ?? 0,
+      sets,
+      nodes,
+    };
+  }
+
   /**
    * Starts: connects to every node (as a standby: no interceptor yet) and claims the leadership; once
    * it holds it, intercepts. Resolves at once; node connections come up in the background (see the
@@ -181,6 +226,7 @@ export class Mux extends EventEmitter<MuxEvents> {
       host: this.#termHost,
       log: this.#log,
       notify: (event, payload) => this.#notify(event, payload),
+      ...(this.#metrics !== undefined ? { observer: this.#metrics } : {}),
     });
     this.#leader = { loop, done: loop.run(this.#running.signal) };
   }

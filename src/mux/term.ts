@@ -11,6 +11,7 @@ import { hopPolicyOf, registryConfigOf } from './config-map.js';
 import type { MuxConfig } from './config.js';
 import { SettlementEngine } from './engine.js';
 import { PAYMENT_EVENTS, type MuxEvents } from './events.js';
+import type { EngineObserver } from './metrics.js';
 import { settleStoreOf } from './settle-store.js';
 
 /** One holding of the leadership. */
@@ -32,6 +33,8 @@ export interface TermContext {
   readonly leadership: string;
   /** Hands a payment event to the application. */
   readonly notify: (event: keyof MuxEvents, payload: unknown) => void;
+  /** The engines' observer (the metrics), if any. */
+  readonly observer?: EngineObserver;
 }
 
 /**
@@ -52,6 +55,7 @@ export async function beginTerm(context: TermContext, epoch: bigint, isCurrent: 
     keyring: context.keyring,
     store: settleStoreOf(context.store, fence),
     logger: context.log,
+    ...(context.observer !== undefined ? { observer: context.observer } : {}),
   });
   for (const event of PAYMENT_EVENTS) engine.on(event, (payload: unknown) => context.notify(event, payload));
   const term: Term = { epoch, held: true, engine };

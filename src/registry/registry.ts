@@ -150,6 +150,17 @@ export class Registry {
     return this.#hashByPart.size;
   }
 
+  /** The sets held in memory, one summary each (status page, metrics; read at scrape time, not per HTLC). */
+  heldSets(): { paymentHashHex: string; phase: Phase['kind']; parts: number; heldMsat: bigint; firstArrivedAtMs: number }[] {
+    return [...this.#sets].map(([paymentHashHex, set]) => ({
+      paymentHashHex,
+      phase: set.phase.kind,
+      parts: set.parts.size,
+      heldMsat: set.sumMsat,
+      firstArrivedAtMs: set.firstArrivedAtMs,
+    }));
+  }
+
   /** Whether this HTLC is a part of a set held now (an offer of it is a replay). */
   holdsPart(key: CircuitKey): boolean {
     return this.#hashByPart.has(circuitKeyString(key));

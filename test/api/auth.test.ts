@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   authorize,
@@ -304,5 +305,33 @@ describe('the API credentials: the operator\'s own, and refusals naming the fiel
     } finally {
       await server.stop();
     }
+  });
+});
+
+describe('the API request count (lnmux_api_requests_total)', () => {
+  const dataDir = join(mkdtempSync(join(tmpdir(), 'lnmux-api-')), 'api');
+  const registry = new Registry();
+  let server: ApiServer;
+  let client: Client;
+  const macaroonHex = (kind: MacaroonKind) => readFileSync(join(dataDir, `${kind}.macaroon`)).toString('hex');
+  beforeAll(async () => {
+    const c = config({ dataDir });
+    server = await startApiServer({ api: c.api!, config: c, mux: new StandInMux(), log: silent, metricsRegistry: registry });
+    client = tlsClient(server);
+  });
+  afterAll(async () => {
+    client.close();
+    await server.stop();
+  });
+
+  it('counts each call by method and status code, the calls the macaroon check refuses too', async () => {
+    expect((await statusOf(client, 'GetInfo', macaroonHex('readonly'))).code).toBe('OK');
+    expect((await statusOf(client, 'GetInfo', macaroonHex('readonly'))).code).toBe('OK');
+    expect((await statusOf(client, 'GetInfo', undefined)).code).toBe('UNAUTHENTICATED');
+    expect((await statusOf(client, 'AddInvoice', macaroonHex('readonly'))).code).toBe('PERMISSION_DENIED');
+    const text = await registry.metrics();
+    expect(text).toContain('lnmux_api_requests_total{method="GetInfo",code="OK"} 2');
+    expect(text).toContain('lnmux_api_requests_total{method="GetInfo",code="UNAUTHENTICATED"} 1');
+    expect(text).toContain('lnmux_api_requests_total{method="AddInvoice",code="PERMISSION_DENIED"} 1');
   });
 });

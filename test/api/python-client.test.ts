@@ -109,7 +109,7 @@ describe('lnmuxd compatibility: a client in another language', () => {
         join(dir, 'multiplexer.yml'),
         `network: regtest\nidentityKey: "${bytesToHex(randomBytes(32))}"\nnodes:\n${nodes}\ndatabase:\n${database}\n` +
           `settlement:\n  mode: hold\napi:\n  listen: 127.0.0.1:0\n${mode === 'plaintext' ? '  insecurePlaintext: true\n' : ''}` +
-          'logging:\n  level: info\n',
+          'logging:\n  level: info\nmetrics:\n  listen: 127.0.0.1:0\n',
       );
 
       const lnmux = spawn(process.execPath, ['--import', TSX, BIN, '-c', 'multiplexer.yml', 'run'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -441,6 +441,8 @@ async function main(): Promise<number> {
       settlement: { mppTimeoutSeconds: MPP_TIMEOUT_SECONDS },
       lnd: { backoffInitialSeconds: 0.05, backoffMaxSeconds: 0.5 },
       logging: { level: 'info' as const },
+      // Two lnmux processes on one machine: each its own free port.
+      metrics: { listen: '127.0.0.1:0' },
     };
     const muxConfig: MuxConfigInput = {
       ...base,

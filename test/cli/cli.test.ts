@@ -99,6 +99,8 @@ async function configDirWithCluster(yaml: string): Promise<string> {
 
 const GOOD = `network: regtest
 identityKey: "${'42'.repeat(32)}"
+metrics:
+  listen: 127.0.0.1:0
 nodes:
   - pubkey: "${NODE_A}"
     address: 127.0.0.1:10009

@@ -52,6 +52,8 @@ describe('lnmux run on a misconfigured node', () => {
     const info = sim.node(0).info;
     return `network: ${network}
 identityKey: "${'42'.repeat(32)}"
+metrics:
+  listen: 127.0.0.1:0
 nodes:
   - pubkey: "${node.pubkey ?? info.pubkey}"
     address: ${info.address}

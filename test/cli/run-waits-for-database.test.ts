@@ -2,14 +2,15 @@
  * `lnmux run` started while its PostgreSQL cannot be reached: it says so once, keeps trying, and starts
  * once the database answers (a TCP proxy in front of the test server plays the outage). Its one node is
  * unreachable (nothing listens), with readable certificate and macaroon files: not a reason to refuse
- * the start (run-refuses-misconfigured-node.test.ts has the ones that are).
+ * the start (run-refuses-misconfigured-node.test.ts has the ones that are). Its HTTP listener answers
+ * from the start: /healthz 200, /readyz 503 while it waits, then 503 naming the unreachable node.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { writeUnreachableNodeConfig } from './support.js';
+import { NODE_A, writeUnreachableNodeConfig } from './support.js';
 import { ensureTlsCertificate } from '../../src/sim/tls-cert.js';
 import { migrateUp } from '../../src/store/index.js';
 import { waitUntil } from '../support/wait.js';
@@ -53,6 +54,13 @@ describeOnPostgres('lnmux run while the database is down', () => {
     const waiting = (): number => output.split('\n').filter((line) => line.includes('Database unreachable; waiting for it')).length;
     await waitUntil(() => waiting() > 0, { what: 'lnmux run to say it waits for the database', timeoutMs: 60_000 });
     expect(child.exitCode).toBe(null);
+    // Its HTTP listener is up from the start: alive, not ready while the database is awaited.
+    const listening = /"address":"([^"]+)","paths"/.exec(output);
+    expect(listening).not.toBeNull();
+    const http = `http://${listening![1]}`;
+    expect((await fetch(`${http}/healthz`)).status).toBe(200);
+    const starting = await fetch(`${http}/readyz`);
+    expect({ status: starting.status, text: await starting.text() }).toEqual({ status: 503, text: 'not ready: starting (waiting for the database)\n' });
     // Let it retry a few times (one a second) before the database comes back.
     const triedBefore = proxy.refused;
     await waitUntil(() => proxy.refused >= triedBefore + 3, { what: 'lnmux run to try the database three more times', timeoutMs: 30_000, observed: () => proxy.refused - triedBefore });
@@ -61,6 +69,13 @@ describeOnPostgres('lnmux run while the database is down', () => {
     await waitUntil(() => output.includes('lnmux running') && output.includes('Database reachable; starting'), { what: 'lnmux run to start once the database answers', timeoutMs: 30_000 });
     expect(waiting()).toBe(1);
     expect(output).toContain('Node unreachable at start; starting anyway and retrying it');
+    // Started, its one node unreachable: alive, not ready, the node named; the metrics are served.
+    const readyz = await fetch(`${http}/readyz`);
+    expect(readyz.status).toBe(503);
+    expect(await readyz.text()).toContain(`node ${NODE_A}`);
+    const metrics = await (await fetch(`${http}/metrics`)).text();
+    expect(metrics).toContain(`lnmux_node_state{node="${NODE_A}",state="ready"} 0`);
+    expect(metrics).toMatch(/lnmux_role\{role="(active|standby)"\} 1/);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);
   });

@@ -386,6 +386,45 @@ describe('SettlementEngine', () => {
     engine.stop();
   });
 
+  it('at debug, logs each step of an HTLC (inspected, invoice loaded, registry stepped, commit asked, response sent) without the preimage, and tells its observer', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const observed: string[] = [];
+    const engine = new SettlementEngine({
+      registry: { mode: 'auto', mppTimeoutMs: 120_000, holdTimeoutMs: 60_000, expiryMarginBlocks: 10, autoFailMarginBlocks: 3 },
+      policy: { feeBaseMsat: 0n, feeProportionalMillionths: 0n, cltvExpiryDelta: 40 },
+      minFinalCltvExpiryDelta: 40,
+      ecdh: ecdhWithPrivateKey(keyring.identityPrivateKey()),
+      keyring,
+      store: fakeStore(),
+      logger,
+      storeRetryMs: 5,
+      observer: {
+        htlcResumed: () => observed.push('resumed'),
+        htlcAccepted: () => observed.push('accepted'),
+        htlcSettled: (reason) => observed.push(`settled:${reason}`),
+        htlcFailed: (reason) => observed.push(`failed:${reason}`),
+        htlcLost: (reason) => observed.push(`lost:${reason}`),
+        settleCommitted: (seconds, outcome) => observed.push(`commit:${outcome}:${seconds >= 0}`),
+        settleReleased: (seconds) => observed.push(`released:${seconds >= 0}`),
+        storeError: (operation) => observed.push(`storeError:${operation}`),
+      },
+    });
+    const link = new RecordingLink();
+    engine.attachNode(link, SCID);
+    engine.onBlock(HEIGHT);
+    await engine.onHtlc(NODE_HEX, htlc(1n, 10_000n));
+    await waitUntil(() => link.sent.length === 1, { what: 'the SETTLE', intervalMs: 5 });
+    const messages = lines.map((l) => l['msg']);
+    for (const step of ['Htlc received', 'Htlc inspected', 'Loaded invoice from db', 'Registry stepped', 'Settle commit asked', 'Settle committed', 'Sending settle resolution']) {
+      expect(messages).toContain(step);
+    }
+    await waitUntil(() => lines.some((l) => l['msg'] === 'Response sent'), { what: 'the response logged', intervalMs: 5 });
+    expect(JSON.stringify(lines)).not.toContain(Buffer.from(invoice.preimage).toString('hex'));
+    expect(observed).toEqual(['accepted', 'commit:committed:true', 'settled:settled', 'released:true']);
+    engine.stop();
+  });
+
   it('answers with the best height of the cluster when nodes disagree, and logs the node whose height it was', async () => {
     const lines: Record<string, unknown>[] = [];
     const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });

@@ -25,6 +25,7 @@ describe('multiplexerYaml', () => {
       ],
       database: { dsn: 'postgres://postgres@127.0.0.1:5432/lnmux_regtest_1' },
       logging: { level: 'info' },
+      metrics: { listen: '127.0.0.1:0' },
     });
   });
 

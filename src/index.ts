@@ -4,7 +4,7 @@
  * `Mux` is the multiplexer (see docs/library.md). The protocol core is exported as `protocol` for
  * applications that decode invoices, build onions or test against lnmux.
  */
-export { Mux, type MuxEvents, type MuxOptions } from './mux/mux.js';
+export { Mux, type MuxEvents, type MuxOptions, type MuxStatus, type NodeStatus } from './mux/mux.js';
 export { ConfigError, loadConfigFile, parseConfig, type MuxConfig, type MuxConfigInput } from './mux/config.js';
 export { PreimageError, UnknownSetError } from './mux/engine.js';
 export { InvoiceRequestError, type CreatedInvoice, type InvoiceRequest } from './mux/invoice-factory.js';
@@ -20,6 +20,8 @@ export {
   requireNodeIdentity,
   type CancelOutcome,
   type Invoice,
+  type InvoiceEvent,
+  type InvoiceEventKind,
   type InvoicePage,
   type InvoiceState,
   type ListInvoicesQuery,

@@ -14,6 +14,20 @@ import type { SettlementEngine } from './engine.js';
 import type { MuxEvents } from './events.js';
 import { logNodeState, logStreamState, nodeStateDetail } from './node-events-log.js';
 
+/** One node's connection, as {@link Cluster.status} reads it. */
+export interface NodeStatus {
+  /** The node's pubkey, hex. */
+  readonly pubkey: string;
+  /** The gateway's state: idle, connecting, checking, ready, refused, backoff, stopped. */
+  readonly state: string;
+  /** Why it is refused or backing off. */
+  readonly detail?: string;
+  /** The node's chain height (blocks), once it was ready. */
+  readonly blockHeight?: number;
+  /** The interceptor stream: open only on the active instance while the node is ready. */
+  readonly interceptor: string;
+}
+
 export class Cluster {
   readonly #config: MuxConfig;
   readonly #nodes: readonly ClusterNode[];
@@ -49,6 +63,25 @@ export class Cluster {
       gateway.start();
       this.#pumps.push(this.#pump(gateway));
     }
+  }
+
+  /**
+   * Each node's connection as it is now, in configuration order (before start(): `idle`). Read-only:
+   * for the API's GetInfo and the status command.
+   */
+  status(): readonly NodeStatus[] {
+    return this.#nodes.map((node, i) => {
+      const gateway = this.#gateways[i];
+      if (gateway === undefined) return { pubkey: node.pubkeyHex, state: 'idle', interceptor: 'closed' };
+      const detail = nodeStateDetail(gateway.state);
+      return {
+        pubkey: gateway.pubkey,
+        state: gateway.state.kind,
+        ...(detail !== undefined ? { detail } : {}),
+        ...(gateway.blockHeight !== undefined ? { blockHeight: gateway.blockHeight } : {}),
+        interceptor: gateway.streamState('interceptor').kind,
+      };
+    });
   }
 
   /** Disconnects every node and waits for their event pumps to end. */

@@ -20,11 +20,12 @@ import {
   type CancelOutcome,
   type HtlcLogEntry,
   type Invoice,
+  type InvoiceEvent,
   type InvoicePage,
   type ListInvoicesQuery,
   type Store,
 } from '../store/index.js';
-import { Cluster } from './cluster.js';
+import { Cluster, type NodeStatus } from './cluster.js';
 import { clusterNodesOf, invoiceContextOf, type ClusterNode } from './config-map.js';
 import { isWellKnownIdentityKey } from './well-known-keys.js';
 import { identityKeyBytes, parseConfig, storeConfigOf, type MuxConfig, type MuxConfigInput } from './config.js';
@@ -32,10 +33,24 @@ import { UnknownSetError } from './engine.js';
 import type { MuxEvents } from './events.js';
 import { makeInvoice, type CreatedInvoice, type InvoiceRequest } from './invoice-factory.js';
 import { LeaderLoop, type TermHost } from './leader-loop.js';
+import { InvoiceEventWriter } from './invoice-event-writer.js';
 import { emitSafely } from './safe-emit.js';
 import { beginTerm, endTerm, type Term, type TermContext } from './term.js';
 
 export type { MuxEvents } from './events.js';
+export type { NodeStatus } from './cluster.js';
+
+/** What {@link Mux.status} tells: this instance and its view of the cluster, now. */
+export interface MuxStatus {
+  /** 'active' while this instance holds the leadership and intercepts; 'standby' otherwise. */
+  readonly role: 'active' | 'standby';
+  /** The highest chain height any node reported, blocks (undefined before a node was ready). */
+  readonly blockHeight: number | undefined;
+  /** Each node's connection, in configuration order. */
+  readonly nodes: readonly NodeStatus[];
+  /** HTLCs held in memory right now (0 on a standby). */
+  readonly heldHtlcCount: number;
+}
 
 export interface MuxOptions {
   /** A pino logger (default: a new one at the configured level, JSON to stdout). */
@@ -77,6 +92,8 @@ export class Mux extends EventEmitter<MuxEvents> {
   #term: Term | undefined;
   /** HTLC log writes of ended terms still in flight (stop() waits for them). */
   readonly #logFlushes = new Set<Promise<void>>();
+  /** The invoice stream's accepted / released events (the others are written with the changes). */
+  readonly #invoiceEvents: InvoiceEventWriter;
 
   private constructor(config: MuxConfig, store: Store, keyring: Keyring, log: Logger, options: MuxOptions) {
     super();
@@ -87,6 +104,7 @@ export class Mux extends EventEmitter<MuxEvents> {
     this.#options = options;
     this.#instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${bytesToHex(randomBytes(4))}`;
     this.#nodes = clusterNodesOf(config);
+    this.#invoiceEvents = new InvoiceEventWriter({ write: (events) => store.recordInvoiceEvents(events), logger: log });
     this.#cluster = new Cluster({
       config,
       nodes: this.#nodes,
@@ -145,6 +163,13 @@ export class Mux extends EventEmitter<MuxEvents> {
 
   /** Emits to the application; its listeners' errors (thrown or rejected) are logged, never thrown into lnmux. */
   #notify(event: keyof MuxEvents, payload: unknown): void {
+    if (event === 'accepted') {
+      const p = payload as MuxEvents['accepted'][0];
+      this.#invoiceEvents.add({ hash: hexToBytes(p.paymentHash), kind: 'accepted', setId: hexToBytes(p.setId), amountMsat: p.amountMsat, at: new Date() });
+    } else if (event === 'released') {
+      const p = payload as MuxEvents['released'][0];
+      this.#invoiceEvents.add({ hash: hexToBytes(p.paymentHash), kind: 'released', setId: hexToBytes(p.setId), reason: p.reason, at: new Date() });
+    }
     emitSafely(this, event, [payload], (error) => this.#log.error({ err: error, event }, 'Application listener failed'));
   }
 
@@ -161,6 +186,18 @@ export class Mux extends EventEmitter<MuxEvents> {
   /** 'active' while this instance holds the leadership and intercepts; 'standby' otherwise. */
   get role(): 'active' | 'standby' {
     return this.#term !== undefined ? 'active' : 'standby';
+  }
+
+  /** This instance's role and each node's connection, as they are now (read-only). */
+  status(): MuxStatus {
+    const nodes = this.#cluster.status();
+    const heights = nodes.flatMap((node) => (node.blockHeight !== undefined ? [node.blockHeight] : []));
+    return {
+      role: this.role,
+      blockHeight: heights.length > 0 ? Math.max(...heights) : undefined,
+      nodes,
+      heldHtlcCount: this.heldHtlcCount,
+    };
   }
 
   /**
@@ -195,8 +232,8 @@ export class Mux extends EventEmitter<MuxEvents> {
       await this.#cluster.stop();
     }
     this.#endTerm();
-    // The last HTLC log entries of the ended terms, before the database closes.
-    await Promise.all(this.#logFlushes);
+    // The last HTLC log entries of the ended terms and invoice events, before the database closes.
+    await Promise.all([...this.#logFlushes, this.#invoiceEvents.stop()]);
     await this.#store.close();
   }
 
@@ -262,6 +299,23 @@ export class Mux extends EventEmitter<MuxEvents> {
   /** A page of invoices in creation order (see ListInvoicesQuery). */
   listInvoices(query: ListInvoicesQuery): Promise<InvoicePage> {
     return this.#store.listInvoices(query);
+  }
+
+  /**
+   * The invoice stream (docs/library.md, "Invoice events"): the events with an index above `after`, in
+   * index order, at most `limit` (1 .. 1000). Only events given an index by {@link sequenceInvoiceEvents}
+   * are listed: call it before reading (once per round, whatever the number of readers).
+   */
+  listInvoiceEvents(after: bigint, limit: number): Promise<readonly InvoiceEvent[]> {
+    return this.#store.listInvoiceEvents(after, limit);
+  }
+
+  /**
+   * Gives the committed invoice events without an index theirs (src/store/invoice-events.ts): one short
+   * transaction, serialized with any other instance's. Returns the highest index given, if any.
+   */
+  sequenceInvoiceEvents(): Promise<bigint | undefined> {
+    return this.#store.sequenceInvoiceEvents();
   }
 
   /**

@@ -43,7 +43,7 @@ export function runCommand(cli: Command, configPath: () => string): void {
       let api: ApiServer | undefined;
       try {
         await checkNodesAtStart(config, logger, stop.signal);
-        if (config.api !== undefined) api = await startApiServer({ api: config.api, config, mux, log: logger });
+        if (config.api !== undefined) api = await startApiServer({ api: config.api, config, mux, log: logger, version: packageVersion() });
         await mux.start();
       } catch (error) {
         await api?.stop();

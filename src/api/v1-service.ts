@@ -96,6 +96,9 @@ const ADD_INVOICE_FIELD: Record<keyof InvoiceRequest, string> = {
 const LIST_DEFAULT = 100;
 const LIST_MAX = 1000;
 
+/** Committed sets remembered for an idempotent SettleSet (older ones: NOT_FOUND; LookupInvoice tells). */
+const COMMITTED_REMEMBERED = 10_000;
+
 /** A set held now, as ListAcceptedSets tells it. */
 type AcceptedSet = MuxEvents['accepted'][0];
 
@@ -130,6 +133,8 @@ export class V1Service {
   readonly #pageSize: number;
   /** The sets held now (hold mode, hold invoices), by set id hex. */
   readonly #accepted = new Map<string, AcceptedSet>();
+  /** The last sets committed here, hash hex by set id hex: a SettleSet repeated answers OK (bounded). */
+  readonly #committed = new Map<string, string>();
   /** Subscribers waiting for the next sequencer pass. */
   #round: { readonly promise: Promise<void>; readonly resolve: () => void } | undefined;
   #sequencing = false;
@@ -146,7 +151,7 @@ export class V1Service {
     this.#poll.unref();
     this.#mux.on('accepted', this.#onAccepted);
     this.#mux.on('released', this.#onReleased);
-    this.#mux.on('committed', this.#onReleased);
+    this.#mux.on('committed', this.#onCommitted);
     this.#mux.on('settled', this.#wake);
     this.#mux.on('htlcFinal', this.#wake);
     this.#mux.on('role', this.#onRole);
@@ -173,7 +178,7 @@ export class V1Service {
     clearInterval(this.#poll);
     this.#mux.off('accepted', this.#onAccepted);
     this.#mux.off('released', this.#onReleased);
-    this.#mux.off('committed', this.#onReleased);
+    this.#mux.off('committed', this.#onCommitted);
     this.#mux.off('settled', this.#wake);
     this.#mux.off('htlcFinal', this.#wake);
     this.#mux.off('role', this.#onRole);
@@ -206,6 +211,13 @@ export class V1Service {
 
   readonly #onReleased = ({ setId }: { readonly setId: string }): void => {
     this.#accepted.delete(setId);
+    this.#wake();
+  };
+
+  readonly #onCommitted = ({ setId, paymentHash }: MuxEvents['committed'][0]): void => {
+    this.#accepted.delete(setId);
+    this.#committed.set(setId, paymentHash);
+    if (this.#committed.size > COMMITTED_REMEMBERED) this.#committed.delete(this.#committed.keys().next().value!);
     this.#wake();
   };
 
@@ -332,7 +344,11 @@ export class V1Service {
     const preimage = optionalBytes(request, 'preimage', 32);
     const setIdHex = bytesToHex(setId);
     const hash = this.#accepted.get(setIdHex)?.paymentHash;
-    if (hash === undefined) await this.#notHeld(setIdHex, 'settle');
+    if (hash === undefined) {
+      const committed = this.#committed.get(setIdHex);
+      if (committed !== undefined && (await this.#committedWith(committed, setIdHex))) return {};
+      await this.#notHeld(setIdHex, 'settle');
+    }
     try {
       await this.#mux.settle(setId, preimage !== undefined ? { preimage } : {});
     } catch (error) {

@@ -22,6 +22,8 @@ export {
   requireNodeIdentity,
   type CancelOutcome,
   type Invoice,
+  type InvoiceEvent,
+  type InvoiceEventKind,
   type InvoicePage,
   type InvoiceState,
   type ListInvoicesQuery,

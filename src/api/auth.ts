@@ -2,13 +2,13 @@
  * Every call's macaroon, checked before any handler runs (one grpc-js server interceptor, as LND's
  * rpcperms interceptor): the client sends the macaroon's bytes hex-encoded in the `macaroon` metadata,
  * as LND's clients do. No valid macaroon: UNAUTHENTICATED. A valid one without the method's permission
- * (src/api/permissions.ts): PERMISSION_DENIED. The messages say what is wrong, never a secret. A check
+ * (src/api/permissions.ts): PERMISSION_DENIED. Health checking and reflection need none (PUBLIC_METHODS). The messages say what is wrong, never a secret. A check
  * costs about 100 us (the library chains HMACs in JavaScript, sjcl), measured here: no cache is needed.
  */
 import * as grpc from '@grpc/grpc-js';
 import { allows, checkTimeBefore, verifyMacaroon, type MacaroonRefusal } from '../credentials/index.js';
 import { err, ok, type Result } from '../protocol/index.js';
-import { METHOD_PERMISSIONS } from './permissions.js';
+import { METHOD_PERMISSIONS, PUBLIC_METHODS } from './permissions.js';
 
 /** Why a call is refused. */
 export interface AuthRefusal {
@@ -43,6 +43,7 @@ function refusalText(refusal: MacaroonRefusal): string {
  * (a caveat this daemon does not understand must not be ignored: it narrows the macaroon).
  */
 export function authorize(rootKey: Uint8Array, path: string, metadataValues: readonly (string | Buffer)[], now: Date): Result<void, AuthRefusal> {
+  if (PUBLIC_METHODS.has(path)) return ok(undefined);
   if (metadataValues.length === 0) return unauthenticated(`no macaroon: ${MACAROON_HINT}`);
   if (metadataValues.length > 1) return unauthenticated(`expected 1 macaroon, got ${metadataValues.length}`);
   const raw = metadataValues[0]!;

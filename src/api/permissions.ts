@@ -1,6 +1,6 @@
 /**
  * The API's whole access policy, in one place (as LND's `MainRPCServerPermissions`): the permission each
- * RPC needs, and the permissions of the three macaroons `lnmux run` writes. src/api/auth.ts checks every
+ * RPC needs, the few served without a macaroon, and the permissions of the three macaroons `lnmux run` writes. src/api/auth.ts checks every
  * call against METHOD_PERMISSIONS before any handler runs; a method missing from it is refused, and the
  * server refuses to start serving one (docs/api.md has the table for people).
  */
@@ -24,7 +24,32 @@ export const METHOD_PERMISSIONS: Readonly<Record<string, Permission>> = Object.f
   '/lnmux.Service/ListInvoices': { entity: 'invoices', action: 'read' },
   '/lnmux.Service/SettleInvoice': { entity: 'sets', action: 'write' },
   '/lnmux.Service/CancelInvoice': { entity: 'sets', action: 'write' },
+  // Our own service (proto/lnmux/v1/lnmux.proto). CancelInvoice is an invoice's seller's call (it
+  // takes no money, it refuses it), as LND's invoicesrpc.CancelInvoice; SettleSet and CancelSet decide
+  // a held payment.
+  '/lnmux.v1.Lnmux/GetInfo': { entity: 'info', action: 'read' },
+  '/lnmux.v1.Lnmux/AddInvoice': { entity: 'invoices', action: 'write' },
+  '/lnmux.v1.Lnmux/LookupInvoice': { entity: 'invoices', action: 'read' },
+  '/lnmux.v1.Lnmux/ListInvoices': { entity: 'invoices', action: 'read' },
+  '/lnmux.v1.Lnmux/CancelInvoice': { entity: 'invoices', action: 'write' },
+  '/lnmux.v1.Lnmux/SubscribeInvoices': { entity: 'invoices', action: 'read' },
+  '/lnmux.v1.Lnmux/ListAcceptedSets': { entity: 'sets', action: 'read' },
+  '/lnmux.v1.Lnmux/SettleSet': { entity: 'sets', action: 'write' },
+  '/lnmux.v1.Lnmux/CancelSet': { entity: 'sets', action: 'write' },
 });
+
+/**
+ * Methods served without a macaroon (still over TLS): gRPC health checking, which load balancers and
+ * orchestrators call without credentials, and server reflection, which tells only what the published
+ * .proto files tell.
+ */
+export const PUBLIC_METHODS: ReadonlySet<string> = new Set([
+  '/grpc.health.v1.Health/Check',
+  '/grpc.health.v1.Health/Watch',
+  '/grpc.health.v1.Health/List',
+  '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+  '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
+]);
 
 /** The macaroons written at first start, by file name stem (`admin` → admin.macaroon). */
 export const MACAROON_KINDS = ['admin', 'invoice', 'readonly'] as const;

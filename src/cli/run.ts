@@ -67,7 +67,9 @@ export function runCommand(cli: Command, configPath: () => string): void {
       let api: ApiServer | undefined;
       try {
         await checkNodesAtStart(config, logger, stop.signal);
-        if (config.api !== undefined) api = await startApiServer({ api: config.api, config, mux, log: logger, metricsRegistry: registry });
+        if (config.api !== undefined) {
+          api = await startApiServer({ api: config.api, config, mux, log: logger, metricsRegistry: registry, version: packageVersion() });
+        }
         await mux.start();
       } catch (error) {
         await api?.stop();

@@ -21,6 +21,7 @@ import {
   type CancelOutcome,
   type HtlcLogEntry,
   type Invoice,
+  type InvoiceEvent,
   type InvoicePage,
   type ListInvoicesQuery,
   type Store,
@@ -33,6 +34,7 @@ import { UnknownSetError } from './engine.js';
 import type { MuxEvents } from './events.js';
 import { makeInvoice, type CreatedInvoice, type InvoiceRequest } from './invoice-factory.js';
 import { LeaderLoop, type TermHost } from './leader-loop.js';
+import { InvoiceEventWriter } from './invoice-event-writer.js';
 import { MuxMetrics } from './metrics.js';
 import type { MuxStatus } from './status.js';
 import { emitSafely } from './safe-emit.js';
@@ -91,6 +93,8 @@ export class Mux extends EventEmitter<MuxEvents> {
   #term: Term | undefined;
   /** HTLC log writes of ended terms still in flight (stop() waits for them). */
   readonly #logFlushes = new Set<Promise<void>>();
+  /** The invoice stream's accepted / released events (the others are written with the changes). */
+  readonly #invoiceEvents: InvoiceEventWriter;
 
   private constructor(config: MuxConfig, store: Store, keyring: Keyring, log: Logger, options: MuxOptions) {
     super();
@@ -102,6 +106,7 @@ export class Mux extends EventEmitter<MuxEvents> {
     this.#instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${bytesToHex(randomBytes(4))}`;
     this.#nodes = clusterNodesOf(config);
     this.#metrics = options.metricsRegistry !== undefined ? new MuxMetrics(options.metricsRegistry, () => this.status()) : undefined;
+    this.#invoiceEvents = new InvoiceEventWriter({ write: (events) => store.recordInvoiceEvents(events), logger: log });
     this.#cluster = new Cluster({
       config,
       nodes: this.#nodes,
@@ -162,6 +167,13 @@ export class Mux extends EventEmitter<MuxEvents> {
 
   /** Emits to the application; its listeners' errors (thrown or rejected) are logged, never thrown into lnmux. */
   #notify(event: keyof MuxEvents, payload: unknown): void {
+    if (event === 'accepted') {
+      const p = payload as MuxEvents['accepted'][0];
+      this.#invoiceEvents.add({ hash: hexToBytes(p.paymentHash), kind: 'accepted', setId: hexToBytes(p.setId), amountMsat: p.amountMsat, at: new Date() });
+    } else if (event === 'released') {
+      const p = payload as MuxEvents['released'][0];
+      this.#invoiceEvents.add({ hash: hexToBytes(p.paymentHash), kind: 'released', setId: hexToBytes(p.setId), reason: p.reason, at: new Date() });
+    }
     emitSafely(this, event, [payload], (error) => this.#log.error({ err: error, event }, 'Application listener failed'));
   }
 
@@ -241,8 +253,8 @@ export class Mux extends EventEmitter<MuxEvents> {
       await this.#cluster.stop();
     }
     this.#endTerm();
-    // The last HTLC log entries of the ended terms, before the database closes.
-    await Promise.all(this.#logFlushes);
+    // The last HTLC log entries of the ended terms and invoice events, before the database closes.
+    await Promise.all([...this.#logFlushes, this.#invoiceEvents.stop()]);
     await this.#store.close();
   }
 
@@ -308,6 +320,23 @@ export class Mux extends EventEmitter<MuxEvents> {
   /** A page of invoices in creation order (see ListInvoicesQuery). */
   listInvoices(query: ListInvoicesQuery): Promise<InvoicePage> {
     return this.#store.listInvoices(query);
+  }
+
+  /**
+   * The invoice stream (docs/library.md, "Invoice events"): the events with an index above `after`, in
+   * index order, at most `limit` (1 .. 1000). Only events given an index by {@link sequenceInvoiceEvents}
+   * are listed: call it before reading (once per round, whatever the number of readers).
+   */
+  listInvoiceEvents(after: bigint, limit: number): Promise<readonly InvoiceEvent[]> {
+    return this.#store.listInvoiceEvents(after, limit);
+  }
+
+  /**
+   * Gives the committed invoice events without an index theirs (src/store/invoice-events.ts): one short
+   * transaction, serialized with any other instance's. Returns the highest index given, if any.
+   */
+  sequenceInvoiceEvents(): Promise<bigint | undefined> {
+    return this.#store.sequenceInvoiceEvents();
   }
 
   /**

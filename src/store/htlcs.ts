@@ -43,17 +43,23 @@ const UPDATE_HTLCS = `
   JOIN k USING (node_pubkey, chan_id, htlc_id)
   LEFT JOIN changed AS c USING (node_pubkey, chan_id, htlc_id)`;
 
+// With the stream's `settled` / `failed` events (invoice-events.ts), in the same statement.
 const ROLL_UP = `
-  UPDATE lnmux.invoices AS i
-  SET state = CASE WHEN s.failed > 0 THEN 'failed' ELSE 'settled' END, finalized_at = now()
-  FROM (
-    SELECT hash,
-           count(*) FILTER (WHERE state = 'settleCommitted') AS pending,
-           count(*) FILTER (WHERE state = 'failed') AS failed
-    FROM lnmux.htlcs WHERE hash = ANY($1::bytea[]) GROUP BY hash
-  ) AS s
-  WHERE i.hash = s.hash AND s.pending = 0 AND i.state = 'settleCommitted'
-  RETURNING i.hash, i.state`;
+  WITH rolled AS (
+    UPDATE lnmux.invoices AS i
+    SET state = CASE WHEN s.failed > 0 THEN 'failed' ELSE 'settled' END, finalized_at = now()
+    FROM (
+      SELECT hash,
+             count(*) FILTER (WHERE state = 'settleCommitted') AS pending,
+             count(*) FILTER (WHERE state = 'failed') AS failed
+      FROM lnmux.htlcs WHERE hash = ANY($1::bytea[]) GROUP BY hash
+    ) AS s
+    WHERE i.hash = s.hash AND s.pending = 0 AND i.state = 'settleCommitted'
+    RETURNING i.hash, i.state, i.set_id
+  ), event AS (
+    INSERT INTO lnmux.invoice_events (hash, kind, set_id) SELECT hash, state, set_id FROM rolled
+  )
+  SELECT hash, state FROM rolled`;
 
 /** Validates a final-state request. @throws TypeError / RangeError naming the field. */
 export function checkFinalState(state: unknown): asserts state is HtlcFinalState {

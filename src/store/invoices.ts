@@ -130,13 +130,19 @@ export function checkNewInvoice(invoice: NewInvoice): void {
   }
 }
 
+// The `created` event rides in the same statement (invoice-events.ts).
 const INSERT = `
-  INSERT INTO lnmux.invoices (hash, amount_msat, payment_addr, description, description_hash, payment_request,
-    created_at, expires_at, kind, min_amount_msat, metadata)
-  SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::text[], $5::bytea[], $6::text[],
-    $7::timestamptz[], $8::timestamptz[], $9::text[], $10::bigint[], $11::bytea[])
-  ON CONFLICT (hash) DO NOTHING
-  RETURNING ${COLUMNS}`;
+  WITH inserted AS (
+    INSERT INTO lnmux.invoices (hash, amount_msat, payment_addr, description, description_hash, payment_request,
+      created_at, expires_at, kind, min_amount_msat, metadata)
+    SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bytea[], $4::text[], $5::bytea[], $6::text[],
+      $7::timestamptz[], $8::timestamptz[], $9::text[], $10::bigint[], $11::bytea[])
+    ON CONFLICT (hash) DO NOTHING
+    RETURNING ${COLUMNS}
+  ), event AS (
+    INSERT INTO lnmux.invoice_events (hash, kind, amount_msat) SELECT hash, 'created', amount_msat FROM inserted ORDER BY sequence
+  )
+  SELECT ${COLUMNS} FROM inserted`;
 
 const SELECT_BY_HASHES = `SELECT ${COLUMNS} FROM lnmux.invoices WHERE hash = ANY($1::bytea[])`;
 
@@ -197,7 +203,10 @@ export async function getInvoice(db: Db, hash: Uint8Array): Promise<Invoice | un
 /** The most invoices one page may hold. */
 export const MAX_PAGE = 1000;
 
-/** listInvoices: keyset paging on sequence (uses invoices_state_sequence when filtered by state). */
+/**
+ * listInvoices: keyset paging on sequence (uses invoices_state_sequence when filtered by state,
+ * invoices_created_at by creation time).
+ */
 export async function listInvoices(db: Db, query: ListInvoicesQuery): Promise<InvoicePage> {
   const { limit, cursor } = query;
   const direction = query.direction ?? 'forward';
@@ -212,9 +221,21 @@ export async function listInvoices(db: Db, query: ListInvoicesQuery): Promise<In
   for (const s of states) {
     if (!INVOICE_STATES.includes(s)) throw new RangeError(`unknown invoice state ${String(s)}`);
   }
+  for (const field of ['createdFrom', 'createdBefore'] as const) {
+    const value = query[field];
+    if (value !== undefined && (!(value instanceof Date) || Number.isNaN(value.getTime()))) throw new TypeError(`${field} must be a valid Date`);
+  }
   const forward = direction === 'forward';
   const params: unknown[] = [];
   const where: string[] = [];
+  if (query.createdFrom !== undefined) {
+    params.push(query.createdFrom);
+    where.push(`created_at >= $${params.length}::timestamptz`);
+  }
+  if (query.createdBefore !== undefined) {
+    params.push(query.createdBefore);
+    where.push(`created_at < $${params.length}::timestamptz`);
+  }
   if (cursor !== undefined) {
     params.push(cursor.toString());
     where.push(`sequence ${forward ? '>' : '<'} $${params.length}::bigint`);
@@ -236,13 +257,18 @@ export async function listInvoices(db: Db, query: ListInvoicesQuery): Promise<In
   });
 }
 
-/** cancelInvoice: one guarded UPDATE, then (if it changed nothing) a read of why. */
+/** cancelInvoice: one guarded UPDATE (with its `cancelled` event), then (if it changed nothing) a read of why. */
 export async function cancelInvoice(db: Db, hash: Uint8Array): Promise<CancelOutcome> {
   checkBytes(hash, 32, 'hash');
   return db.withSession('cancelInvoice', async (session) => {
     const updated = await session.query<{ cancelled_at: Date }>(
-      `UPDATE lnmux.invoices SET state = 'cancelled', cancelled_at = now()
-       WHERE hash = $1 AND state = 'open' RETURNING cancelled_at`,
+      `WITH cancelled AS (
+         UPDATE lnmux.invoices SET state = 'cancelled', cancelled_at = now()
+         WHERE hash = $1 AND state = 'open' RETURNING hash, cancelled_at
+       ), event AS (
+         INSERT INTO lnmux.invoice_events (hash, kind) SELECT hash, 'cancelled' FROM cancelled
+       )
+       SELECT cancelled_at FROM cancelled`,
       [bytesToSql(hash)],
     );
     const cancelled = updated.rows[0];

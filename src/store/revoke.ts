@@ -17,9 +17,14 @@ const LOCK = `SELECT state, set_id FROM lnmux.invoices WHERE hash = $1 FOR UPDAT
 const READ_FENCE = `SELECT epoch FROM lnmux.leases WHERE name = $1 FOR SHARE`;
 const FINAL_PARTS = `SELECT count(*)::int AS n FROM lnmux.htlcs WHERE hash = $1 AND state <> 'settleCommitted'`;
 const DELETE_SET = `DELETE FROM lnmux.htlcs WHERE hash = $1`;
+// With the stream's `settleRevoked` event (invoice-events.ts).
 const REOPEN = `
-  UPDATE lnmux.invoices SET state = 'open', set_id = NULL, settle_committed_at = NULL, preimage = NULL
-  WHERE hash = $1 AND state = 'settleCommitted'`;
+  WITH reopened AS (
+    UPDATE lnmux.invoices SET state = 'open', set_id = NULL, settle_committed_at = NULL, preimage = NULL
+    WHERE hash = $1 AND state = 'settleCommitted'
+    RETURNING hash
+  )
+  INSERT INTO lnmux.invoice_events (hash, kind, set_id) SELECT hash, 'settleRevoked', $2::bytea FROM reopened`;
 
 /**
  * See the file comment. With a `fence`, nothing changes (`fenced`) unless its epoch is the leadership's
@@ -43,7 +48,7 @@ export async function revokeSettle(db: Db, hash: Uint8Array, setId: Uint8Array, 
     const final = await session.query<{ n: number }>(FINAL_PARTS, [bytesToSql(hash)]);
     if (final.rows[0]!.n > 0) return { kind: 'notRevocable', reason: 'partFinal' };
     await session.query(DELETE_SET, [bytesToSql(hash)]);
-    await session.queryAndCommit(REOPEN, [bytesToSql(hash)]);
+    await session.queryAndCommit(REOPEN, [bytesToSql(hash), bytesToSql(setId)]);
     return { kind: 'revoked' };
   });
 }

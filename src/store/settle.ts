@@ -2,7 +2,7 @@
  * commitSettle as a batch transaction. Per batch, whatever its size: lock the invoice rows
  * (SELECT ... ORDER BY hash FOR UPDATE: row locks, taken in one global order so two batches cannot
  * deadlock), decide each request (settle-decision.ts), write every committed set in one statement
- * (invoice update + HTLC inserts), COMMIT.
+ * (invoice update + HTLC inserts + the stream's `settleCommitted` events: invoice-events.ts), COMMIT.
  *
  * The write statement and COMMIT are sent together (pipelined on PostgreSQL): with BEGIN riding along
  * with the lock, a batch costs two round trips.
@@ -32,11 +32,16 @@ const WRITE_SETS = `
       preimage = CASE WHEN i.kind <> 'stateless' THEN d.preimage END
     FROM unnest($1::bytea[], $2::bytea[], $9::bytea[]) AS d(hash, set_id, preimage)
     WHERE i.hash = d.hash AND i.state = 'open'
-    RETURNING i.hash, i.settle_committed_at
+    RETURNING i.hash, i.set_id, i.settle_committed_at
   ), inserted AS (
     INSERT INTO lnmux.htlcs (node_pubkey, chan_id, htlc_id, hash, set_id, amount_msat)
     SELECT * FROM unnest($3::bytea[], $4::bigint[], $5::bigint[], $6::bytea[], $7::bytea[], $8::bigint[])
     RETURNING 1
+  ), event AS (
+    INSERT INTO lnmux.invoice_events (hash, kind, set_id, amount_msat)
+    SELECT d.hash, 'settleCommitted', d.set_id,
+      (SELECT sum(p.amount_msat) FROM unnest($6::bytea[], $8::bigint[]) AS p(hash, amount_msat) WHERE p.hash = d.hash)::bigint
+    FROM decided AS d
   )
   SELECT hash, settle_committed_at, (SELECT count(*) FROM inserted)::int AS inserted FROM decided`;
 

@@ -15,6 +15,7 @@ import { acquireLease, releaseLease, renewLease } from './leases.js';
 import { checkSettleCommit, type SettleCommit } from './settle-decision.js';
 import { checkHtlcLogEntry, getInvoiceForHtlc, listHtlcLog, recordHtlcLog } from './htlc-log.js';
 import { revokeSettle } from './revoke.js';
+import { checkNewInvoiceEvent, listInvoiceEvents, recordInvoiceEvents, sequenceInvoiceEvents } from './invoice-events.js';
 import { settleRunner } from './settle.js';
 import type {
   AcquireLeaseOutcome,
@@ -23,6 +24,8 @@ import type {
   HtlcFinalState,
   HtlcLogEntry,
   Invoice,
+  InvoiceEvent,
+  NewInvoiceEvent,
   InvoicePage,
   NodeIdentity,
   NodeIdentityOutcome,
@@ -163,6 +166,22 @@ class DbStore implements Store {
   async listUnfinalizedHtlcs(): Promise<readonly UnfinalizedHtlc[]> {
     this.#open('listUnfinalizedHtlcs');
     return listUnfinalizedHtlcs(this.#db);
+  }
+
+  async recordInvoiceEvents(events: readonly NewInvoiceEvent[]): Promise<void> {
+    this.#open('recordInvoiceEvents');
+    for (const event of events) checkNewInvoiceEvent(event);
+    return recordInvoiceEvents(this.#db, events);
+  }
+
+  async sequenceInvoiceEvents(): Promise<bigint | undefined> {
+    this.#open('sequenceInvoiceEvents');
+    return sequenceInvoiceEvents(this.#db);
+  }
+
+  async listInvoiceEvents(after: bigint, limit: number): Promise<readonly InvoiceEvent[]> {
+    this.#open('listInvoiceEvents');
+    return listInvoiceEvents(this.#db, after, limit);
   }
 
   async acquireLease(name: string, holder: string, ttlMs: number): Promise<AcquireLeaseOutcome> {

@@ -130,6 +130,10 @@ export interface ListInvoicesQuery {
   readonly limit: number;
   /** 'forward' (oldest first, the default) or 'backward' (newest first). */
   readonly direction?: 'forward' | 'backward';
+  /** Only invoices created at or after this time (the BOLT 11 timestamp, `createdAt`). */
+  readonly createdFrom?: Date;
+  /** Only invoices created before this time. */
+  readonly createdBefore?: Date;
 }
 
 /** One page of invoices. */
@@ -137,6 +141,64 @@ export interface InvoicePage {
   readonly invoices: readonly Invoice[];
   /** Cursor for the next page, or null when this page is the last. */
   readonly nextCursor: bigint | null;
+}
+
+/**
+ * A change of an invoice, as the durable invoice stream tells it (invoice-events.ts):
+ * - `created`: recorded (amountMsat: the invoice amount, absent for an amountless invoice);
+ * - `accepted`: hold mode or a hold invoice, a complete set is held (setId, amountMsat: the set's);
+ * - `released`: an accepted set was let go before its settle (setId, reason);
+ * - `settleCommitted`: the settle decision and the set are committed, the preimage released (setId, amountMsat);
+ * - `settleRevoked`: a committed decision was taken back before any SETTLE left (a part was lost): open again;
+ * - `settled` / `failed`: every HTLC of the committed set is final at its node (failed: one failed);
+ * - `cancelled`: the invoice can never be paid.
+ */
+export type InvoiceEventKind =
+  | 'created'
+  | 'accepted'
+  | 'released'
+  | 'settleCommitted'
+  | 'settleRevoked'
+  | 'settled'
+  | 'failed'
+  | 'cancelled';
+
+/** Every invoice event kind. */
+export const INVOICE_EVENT_KINDS: readonly InvoiceEventKind[] = Object.freeze([
+  'created',
+  'accepted',
+  'released',
+  'settleCommitted',
+  'settleRevoked',
+  'settled',
+  'failed',
+  'cancelled',
+]);
+
+/** One event of the invoice stream. */
+export interface InvoiceEvent {
+  /** The stream's index: grows with every event, never reused; resume after the last one seen. */
+  readonly index: bigint;
+  readonly hash: Uint8Array;
+  readonly kind: InvoiceEventKind;
+  /** The set, for every kind but created and cancelled. */
+  readonly setId?: Uint8Array;
+  /** msat: the invoice amount (created), the set's amount (accepted, settleCommitted). */
+  readonly amountMsat?: bigint;
+  /** released: why. */
+  readonly reason?: string;
+  /** When the change was written (the database's clock). */
+  readonly at: Date;
+}
+
+/** An event the Mux writes itself (the registry's in-memory state: held sets). */
+export interface NewInvoiceEvent {
+  readonly hash: Uint8Array;
+  readonly kind: 'accepted' | 'released';
+  readonly setId: Uint8Array;
+  readonly amountMsat?: bigint;
+  readonly reason?: string;
+  readonly at: Date;
 }
 
 /** Outcome of {@link InvoiceStore.recordInvoice}. */
@@ -303,6 +365,12 @@ export interface InvoiceStore {
   listInvoiceHtlcs(hash: Uint8Array): Promise<readonly StoredHtlc[]>;
   /** Every HTLC whose settle is committed but not final, oldest decision first: what a restart replays. */
   listUnfinalizedHtlcs(): Promise<readonly UnfinalizedHtlc[]>;
+  /** Writes `accepted` / `released` events (the others are written with the changes themselves). */
+  recordInvoiceEvents(events: readonly NewInvoiceEvent[]): Promise<void>;
+  /** Gives the committed events without a stream index theirs (invoice-events.ts); the highest given, if any. */
+  sequenceInvoiceEvents(): Promise<bigint | undefined>;
+  /** The events with an index above `after`, in index order, at most `limit` (1 .. 1000). */
+  listInvoiceEvents(after: bigint, limit: number): Promise<readonly InvoiceEvent[]>;
 }
 
 /** Leases in PostgreSQL, for one active instance per cluster. Durations in milliseconds. */

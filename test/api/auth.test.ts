@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   authorize,
   lnmuxdService,
+  lnmuxV1Service,
   MACAROON_KINDS,
   METHOD_PERMISSIONS,
   startApiServer,
@@ -105,9 +106,10 @@ async function statusOf(client: Client, method: (typeof METHODS)[number], macaro
 }
 
 describe('the permission table', () => {
-  it('has an entry for every method of lnmux.Service, and none for a method it does not serve', () => {
+  it('has an entry for every method of lnmux.Service and lnmux.v1.Lnmux, and none for a method they do not serve', () => {
     const served = Object.values(lnmuxdService().service).map((m) => m.path).sort();
-    expect(Object.keys(METHOD_PERMISSIONS).sort()).toEqual(served);
+    const v1 = Object.values(lnmuxV1Service().service).map((m) => m.path);
+    expect(Object.keys(METHOD_PERMISSIONS).sort()).toEqual([...served, ...v1].sort());
     expect(served).toEqual(METHODS.map((m) => SERVICE + m).sort());
   });
 

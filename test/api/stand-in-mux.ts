@@ -4,18 +4,19 @@
  */
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { ApiMux } from '../../src/api/index.js';
+import type { ApiMux, V1Mux } from '../../src/api/index.js';
+import type { MuxStatus } from '../../src/mux/mux.js';
 import { UnknownSetError } from '../../src/mux/engine.js';
 import type { MuxEvents } from '../../src/mux/events.js';
 import { makeInvoice, type CreatedInvoice, type InvoiceRequest } from '../../src/mux/invoice-factory.js';
 import { bytesToHex, deriveKeyring, openPaymentAddr } from '../../src/protocol/index.js';
-import type { CancelOutcome, Invoice, InvoicePage, ListInvoicesQuery } from '../../src/store/index.js';
+import type { CancelOutcome, Invoice, InvoiceEvent, InvoicePage, ListInvoicesQuery } from '../../src/store/index.js';
 
 /** A cluster node's pubkey, hex. */
 export const NODE = `02${'ab'.repeat(32)}`;
 
 /** The Mux's public API and events, in memory. */
-export class StandInMux extends EventEmitter<MuxEvents> implements ApiMux {
+export class StandInMux extends EventEmitter<MuxEvents> implements ApiMux, V1Mux {
   readonly #keyring = deriveKeyring(randomBytes(32));
   readonly invoices = new Map<string, Invoice>();
   role: 'active' | 'standby' = 'active';
@@ -23,6 +24,26 @@ export class StandInMux extends EventEmitter<MuxEvents> implements ApiMux {
   #sequence = 0n;
   /** Hold mode's sets: hash hex by accepted set id hex. */
   readonly #held = new Map<string, string>();
+
+  /** The v1 service's reads: one ready node; no invoice events (the stream is tested on a real store). */
+  status(): MuxStatus {
+    return {
+      role: this.role,
+      leadershipHeld: this.role === 'active',
+      height: 800_000,
+      heldHtlcs: 0,
+      sets: [],
+      nodes: [{ pubkey: NODE, state: 'ready', height: 800_000, streams: { interceptor: 'open', blocks: 'open', htlcEvents: 'open' } }],
+    };
+  }
+
+  async listInvoiceEvents(): Promise<readonly InvoiceEvent[]> {
+    return [];
+  }
+
+  async sequenceInvoiceEvents(): Promise<bigint | undefined> {
+    return undefined;
+  }
 
   get nodePubkey(): string {
     return bytesToHex(this.#keyring.nodePubkey);

@@ -119,7 +119,7 @@ export function useTestDatabase(name: BackendName): TestDatabase {
         await self
           .db()
           .withSession('test reset', (s) =>
-            s.query('DELETE FROM lnmux.htlc_log; DELETE FROM lnmux.htlcs; DELETE FROM lnmux.invoices; DELETE FROM lnmux.leases'),
+            s.query('DELETE FROM lnmux.invoice_events; DELETE FROM lnmux.htlc_log; DELETE FROM lnmux.htlcs; DELETE FROM lnmux.invoices; DELETE FROM lnmux.leases'),
           );
         // Not bound to any identity key yet (a new database is not).
         await self.db().withSession('test reset', (s) => s.query('DELETE FROM lnmux.node_identity'));

@@ -59,6 +59,7 @@ const TABLES_AT: Record<number, string[]> = {
   4: ['htlc_log', 'htlcs', 'invoices', 'leases', 'node_identity', 'schema_migrations'],
   5: ['htlc_log', 'htlcs', 'invoices', 'leases', 'node_identity', 'schema_migrations'],
   6: ['htlc_log', 'htlcs', 'invoices', 'leases', 'node_identity', 'schema_migrations'],
+  7: ['htlc_log', 'htlcs', 'invoice_events', 'invoices', 'leases', 'node_identity', 'schema_migrations'],
 };
 
 function versionOf(status: MigrationStatus): number {
@@ -75,7 +76,7 @@ function folder(files: Record<string, string>): string {
 describe('migration files', () => {
   it('are found relative to the code, in the package root’s migrations folder', () => {
     expect(MIGRATIONS_DIR).toBe(fileURLToPath(new URL('../../migrations/', import.meta.url)));
-    expect(packagedMigrations().map((m) => `${m.version}_${m.name}`)).toEqual(['1_init', '2_leases', '3_node_identity', '4_htlc_log', '5_settle_committed', '6_invoice_kinds']);
+    expect(packagedMigrations().map((m) => `${m.version}_${m.name}`)).toEqual(['1_init', '2_leases', '3_node_identity', '4_htlc_log', '5_settle_committed', '6_invoice_kinds', '7_invoice_events']);
     expect(TABLES_AT[LATEST]).toBeDefined();
   });
 

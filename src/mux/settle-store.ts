@@ -84,7 +84,9 @@ export function settleStoreOf(store: Store, fence?: () => SettleFence | undefine
         paymentAddr: invoice.paymentAddr,
         // Neither is known here: the Go lnmux kept its invoices to itself.
         description: { kind: 'text', text: '' },
-        createdAt: new Date(),
+        // Its creation time is not known either: now, kept before its expiry (the row's CHECK) for an
+        // HTLC that arrives within its last second.
+        createdAt: new Date(Math.min(Date.now(), invoice.expiresAt * 1000 - 1000)),
         expiresAt: new Date(invoice.expiresAt * 1000),
       });
     },

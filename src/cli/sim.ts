@@ -44,12 +44,14 @@ export function simCommand(cli: Command): void {
     .option('--via <node>', 'enter the cluster through this node (its name, e.g. node-0, or pubkey)')
     .option('--dir <dir>', 'the simulator\'s folder (its cluster.json)', DEFAULT_DIR)
     .action(async (paymentRequest: string, flags: { via?: string; dir: string }) => {
-      const file = join(resolve(flags.dir), 'cluster.json');
+      // `sim` has a --dir of its own: commander gives a --dir after `pay` to it.
+      const dir = flags.dir !== DEFAULT_DIR ? flags.dir : (sim.opts() as { dir: string }).dir;
+      const file = join(resolve(dir), 'cluster.json');
       let description: SimClusterDescription;
       try {
         description = JSON.parse(readFileSync(file, 'utf8')) as SimClusterDescription;
       } catch (error) {
-        throw new Error(`cannot read ${file} (is lnmux sim running with --dir ${flags.dir}?): ${(error as Error).message}`, { cause: error });
+        throw new Error(`cannot read ${file} (is lnmux sim running with --dir ${dir}?): ${(error as Error).message}`, { cause: error });
       }
       if (description.control === undefined) throw new Error(`${file} names no control endpoint: restart lnmux sim`);
       const response = await fetch(`http://${description.control}/pay`, {

@@ -53,6 +53,7 @@ describe('an operator\'s first hour on the simulator', () => {
     return { sim, dir };
   }
 
+  // Not yet seen passing: its last run failed at `sim pay --dir` (fixed since in src/cli/sim.ts, not re-run).
   it.skip('lnmux run with the written config logs the seed\'s lines in its console format for a payment made with lnmux sim pay', { timeout: 120_000 }, async () => {
     const { sim, dir } = await simulator();
     expect(sim.muxConfigFile).toBe(join(dir, 'multiplexer.yml'));
@@ -75,7 +76,9 @@ describe('an operator\'s first hour on the simulator', () => {
     await waitUntil(() => acceptedStreams() === 2, { what: 'lnmux run intercepting on both nodes', timeoutMs: 60_000 });
 
     const pay = start([BIN, 'sim', 'pay', paymentRequest!, '--via', 'node-0', '--dir', dir], dir);
-    expect({ code: await pay.exited, output: pay.output() }).toEqual({ code: 0, output: expect.any(String) as string });
+    const payCode = await pay.exited;
+    if (payCode !== 0) console.error('SIMPAY', pay.output());
+    expect(payCode).toBe(0);
     const outcome = JSON.parse(pay.stdout()) as { status: string; parts: { via: string }[] };
     expect(outcome.status).toBe('succeeded');
     expect(outcome.parts.map((p) => p.via)).toEqual([sim.description.nodes[0]!.pubkey]);

@@ -130,6 +130,7 @@ export function openInterceptorStream(
 
   return {
     ended: reader.ended,
+    accepted: reader.accepted,
     get end() {
       return reader.end;
     },

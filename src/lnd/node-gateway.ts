@@ -96,14 +96,24 @@ export type NodeState =
 
 export type StreamName = 'interceptor' | 'blocks' | 'htlcEvents';
 
+/**
+ * A stream still running this long after its call started counts as accepted by LND, ms. LND answers
+ * a call it refuses within a round trip; a second is many round trips even to a remote node.
+ */
+export const STREAM_ACCEPTED_AFTER_MS = 1_000;
+
 /** The state of one stream while the node is ready. */
 export type StreamState =
   /**
-   * The call is started. LND sends no response headers on these streams before its first message, so
-   * for the interceptor 'open' does not prove LND has registered it yet (HTLCs arriving meanwhile
-   * are failed by LND as if no interceptor were connected; held ones are replayed once it is).
+   * The call is started (`accepted: false`), then LND accepted it (`accepted: true`, a second event).
+   * Accepted means: LND's response headers or a first message arrived, or the call is still running
+   * {@link STREAM_ACCEPTED_AFTER_MS} after it started. LND sends no headers on these streams before
+   * its first message, and it refuses a call it will not serve (a second interceptor: "interceptor
+   * already exists"; a missing permission: "permission denied") at once, so a call that lives past
+   * the grace period was accepted. HTLCs arriving before LND registered the interceptor are failed by
+   * LND as if no interceptor were connected; held ones are replayed once it is.
    */
-  | { readonly kind: 'open' }
+  | { readonly kind: 'open'; readonly accepted: boolean }
   | { readonly kind: 'backoff'; readonly attemptMs: number; readonly attempt: number; readonly end: StreamEnd }
   /** The session ended (node no longer ready, or stopping). */
   | { readonly kind: 'closed' }
@@ -511,9 +521,19 @@ export class NodeGateway {
       const onAbort = (): void => reader.cancel('stopped');
       signal.addEventListener('abort', onAbort, { once: true });
       const openedAt = this.#clock.now();
-      this.#setStream(name, { kind: 'open' });
+      this.#setStream(name, { kind: 'open', accepted: false });
+      let settled = false;
+      const settle = (accepted: boolean): void => {
+        if (settled) return;
+        settled = true;
+        cancelGrace();
+        if (accepted && reader.end === undefined && !signal.aborted) this.#setStream(name, { kind: 'open', accepted: true });
+      };
+      const cancelGrace = this.#clock.timer(STREAM_ACCEPTED_AFTER_MS, () => settle(true));
+      void reader.accepted.then(settle);
       for await (const item of reader) onItem(item);
       lastEnd = await reader.ended;
+      settle(false);
       signal.removeEventListener('abort', onAbort);
       if (signal.aborted) break;
       if (gate && !this.#interceptWanted) continue; // closed on purpose: stand by at the gate

@@ -30,6 +30,13 @@ export interface StreamReader<T> extends AsyncIterable<T> {
   readonly end: StreamEnd | undefined;
   /** Number of messages received so far. */
   readonly received: number;
+  /**
+   * Resolves true once the server answered the call: its response headers (metadata) or a first
+   * message arrived; false if the call ended before either. LND sends neither on its streams until
+   * it has something to send, so a caller that needs "accepted" earlier adds a grace period
+   * (see the gateway's stream loop).
+   */
+  readonly accepted: Promise<boolean>;
   /** Cancels the call (idempotent; a no-op once ended). */
   cancel(reason: CancelReason): void;
 }
@@ -55,10 +62,15 @@ export function readStream<T>(call: ReadableCall, decode: (raw: unknown) => T): 
     call.cancel();
   };
   const queue = new AsyncQueue<T>(() => cancel('stopped'));
+  let resolveAccepted!: (accepted: boolean) => void;
+  const accepted = new Promise<boolean>((resolve) => {
+    resolveAccepted = resolve;
+  });
 
   const finish = (value: StreamEnd): void => {
     if (end) return;
     end = value;
+    resolveAccepted(false);
     queue.close();
     resolveEnded(value);
   };
@@ -66,8 +78,10 @@ export function readStream<T>(call: ReadableCall, decode: (raw: unknown) => T): 
   call.on('data', (raw: unknown) => {
     if (end) return;
     received++;
+    resolveAccepted(true);
     queue.push(decode(raw));
   });
+  call.on('metadata', () => resolveAccepted(true));
   call.on('error', (error: unknown) => {
     const failure = classifyRpcError(error);
     finish(cancelReason ? { kind: 'cancelled', reason: cancelReason } : { kind: 'failed', failure });
@@ -82,6 +96,7 @@ export function readStream<T>(call: ReadableCall, decode: (raw: unknown) => T): 
 
   return {
     ended,
+    accepted,
     get end() {
       return end;
     },

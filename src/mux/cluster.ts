@@ -188,8 +188,11 @@ export class Cluster {
       }
       case 'stream':
         if (event.stream === 'interceptor') {
-          if (event.state.kind === 'open') engine?.onInterceptorUp(event.node);
-          else engine?.onInterceptorDown(event.node);
+          // The call's start, not LND's acceptance, opens the replay window: LND replays held HTLCs as
+          // its first messages, which are also what accepts the stream.
+          if (event.state.kind === 'open') {
+            if (!event.state.accepted) engine?.onInterceptorUp(event.node);
+          } else engine?.onInterceptorDown(event.node);
         }
         if (event.state.kind === 'backoff') this.#observer.reconnect(event.node, event.stream);
         logStreamState(this.#log, event);

@@ -20,6 +20,7 @@ import { sleep, systemClock, type Clock } from '../shell/clock.js';
 import type { PaymentEvents } from './events.js';
 import { emitSafely } from './safe-emit.js';
 import { NO_METRICS, type EngineObserver } from './metrics.js';
+import { isExpectedOutage, OutageReporter } from './outage-reporter.js';
 
 export interface EngineOptions {
   readonly registry: RegistryConfig;
@@ -36,6 +37,8 @@ export interface EngineOptions {
   readonly clock?: Clock;
   /** Delay before retrying a store call that failed to reach the database, ms. */
   readonly storeRetryMs?: number;
+  /** Says database outages (one line at the start, one a minute, one at the end); default one of its own. */
+  readonly outages?: OutageReporter;
   /**
    * After a node's interceptor stream opens, how long it has to offer again every HTLC it holds before
    * a held part of that node not offered again is taken as gone, ms (default 3 s; LND replays its held
@@ -67,6 +70,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   readonly #nodes = new Map<string, { link: NodeLink; virtualChannelId: bigint }>();
   readonly #clock: Clock;
   readonly #log: Logger;
+  readonly #outages: OutageReporter;
   readonly #observer: EngineObserver;
   /** The logger's debug level is on (read once: the per-HTLC debug lines build their fields only then). */
   readonly #debug: boolean;
@@ -106,6 +110,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     this.#registry = new Registry(options.registry);
     this.#clock = options.clock ?? systemClock;
     this.#log = options.logger;
+    this.#outages = options.outages ?? new OutageReporter({ log: options.logger, clock: this.#clock });
     this.#observer = options.observer ?? NO_METRICS;
     this.#debug = options.logger.isLevelEnabled('debug');
     this.#htlcLog = new HtlcLogWriter({ write: (entries) => options.store.logHtlcs(entries), logger: options.logger, clock: this.#clock });
@@ -587,10 +592,13 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   async #retryStore<T>(what: string, call: () => Promise<T>): Promise<T | undefined> {
     for (let attempt = 1; !this.#stopped; attempt++) {
       try {
-        return await call();
+        const result = await call();
+        this.#outages.succeeded();
+        return result;
       } catch (error) {
-        const retryable = (error as { retryable?: boolean }).retryable === true;
-        this.#log[retryable ? 'warn' : 'error']({ err: error, attempt }, `Store unavailable for ${what}; holding and retrying`);
+        // An expected outage is told by the shared reporter; anything else is logged in full, each time.
+        if (isExpectedOutage(error)) this.#outages.failed(what, error);
+        else this.#log.error({ err: error, attempt }, `Store call failed for ${what}; holding and retrying`);
         this.#observer.storeError(what);
         await sleep(this.#clock, Math.min(5_000, (this.#options.storeRetryMs ?? 200) * attempt));
       }

@@ -15,6 +15,7 @@ import type { LeadershipLostCause, LeadershipOptions, Store } from '../store/ind
 import type { MuxEvents } from './events.js';
 import { NO_METRICS, type LeadershipObserver } from './metrics.js';
 import type { Term } from './term.js';
+import { isExpectedOutage, OutageReporter } from './outage-reporter.js';
 
 /** A leader whose leadership session was lost tries to take it back this often, ms. */
 const RETAKE_MS = 200;
@@ -43,6 +44,8 @@ export interface LeaderLoopOptions {
   readonly notify: <K extends 'role' | 'leadership'>(event: K, payload: MuxEvents[K][0]) => void;
   /** Told of failed leadership checks, for the metrics; default: nobody. */
   readonly observer?: LeadershipObserver;
+  /** Says database outages; default one of its own (the Mux shares its one with the engines). */
+  readonly outages?: OutageReporter;
 }
 
 export class LeaderLoop {
@@ -72,7 +75,7 @@ export class LeaderLoop {
     }, { once: true });
     let previousEpoch: bigint | undefined;
     let announcedStandby = false;
-    let unavailableSince: number | undefined;
+    const outages = this.#options.outages ?? new OutageReporter({ log });
     while (!signal.aborted) {
       const term = host.term;
       if (term?.held === true) {
@@ -84,10 +87,7 @@ export class LeaderLoop {
         // intercepting), and so does the first attempt (to say 'standby' at once if another leads).
         const wait = term === undefined && announcedStandby;
         const outcome = await leadership.take({ wait, ...(previousEpoch !== undefined ? { previousEpoch } : {}) });
-        if (unavailableSince !== undefined) {
-          log.info({ afterMs: Date.now() - unavailableSince }, 'Database reachable again for the leadership');
-          unavailableSince = undefined;
-        }
+        outages.succeeded();
         if (signal.aborted) break;
         if (outcome.kind === 'taken') {
           previousEpoch = outcome.epoch;
@@ -132,11 +132,10 @@ export class LeaderLoop {
         if (signal.aborted) break;
         (this.#options.observer ?? NO_METRICS).storeError('leadership');
         // Database unreachable. A leader whose session is lost keeps intercepting (see the file comment)
-        // and its commits wait. Said once per outage.
-        if (unavailableSince === undefined) {
-          unavailableSince = Date.now();
-          log.warn({ err: error, role: host.term !== undefined ? 'active' : 'standby' }, 'Leadership check failed: database unreachable; retrying');
-        }
+        // and its commits wait. Told by the outage reporter (a line at the start, one a minute, one at
+        // the end); an unexpected error in full.
+        if (isExpectedOutage(error)) outages.failed('leadership', error);
+        else log.error({ err: error, role: host.term !== undefined ? 'active' : 'standby' }, 'Leadership check failed; retrying');
         await sleep(keepAliveClock, host.term !== undefined ? RETAKE_MS : STANDBY_RETRY_MS, signal);
       }
     }

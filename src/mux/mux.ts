@@ -38,6 +38,7 @@ import { InvoiceEventWriter } from './invoice-event-writer.js';
 import { MuxMetrics } from './metrics.js';
 import type { MuxStatus } from './status.js';
 import { emitSafely } from './safe-emit.js';
+import { OutageReporter } from './outage-reporter.js';
 import { beginTerm, endTerm, type Term, type TermContext } from './term.js';
 
 export type { MuxEvents } from './events.js';
@@ -82,6 +83,8 @@ export class Mux extends EventEmitter<MuxEvents> {
   readonly #store: Store;
   readonly #keyring: Keyring;
   readonly #log: Logger;
+  /** Database outages, told once at the start, once a minute, once at the end (engines and leader loop). */
+  readonly #outages: OutageReporter;
   readonly #options: MuxOptions;
   readonly #instanceId: string;
   readonly #nodes: readonly ClusterNode[];
@@ -102,6 +105,7 @@ export class Mux extends EventEmitter<MuxEvents> {
     this.#store = store;
     this.#keyring = keyring;
     this.#log = log;
+    this.#outages = new OutageReporter({ log });
     this.#options = options;
     this.#instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${bytesToHex(randomBytes(4))}`;
     this.#nodes = clusterNodesOf(config);
@@ -125,6 +129,7 @@ export class Mux extends EventEmitter<MuxEvents> {
       leadership: LEADERSHIP_NAME,
       notify: (event, payload) => this.#notify(event, payload),
       ...(this.#metrics !== undefined ? { observer: this.#metrics } : {}),
+      outages: this.#outages,
     };
   }
 
@@ -239,6 +244,7 @@ export class Mux extends EventEmitter<MuxEvents> {
       log: this.#log,
       notify: (event, payload) => this.#notify(event, payload),
       ...(this.#metrics !== undefined ? { observer: this.#metrics } : {}),
+      outages: this.#outages,
     });
     this.#leader = { loop, done: loop.run(this.#running.signal) };
   }

@@ -51,9 +51,9 @@ export function logNodeState(log: Logger, event: StateEvent, intercepting: boole
   }
 }
 
-/** Logs a stream that opened or was lost. */
+/** Logs a stream that LND accepted (not the call's start: see StreamState) or that was lost. */
 export function logStreamState(log: Logger, event: StreamEvent): void {
-  if (event.state.kind === 'open') log.info({ node: event.node, stream: event.stream }, 'Stream open');
+  if (event.state.kind === 'open' && event.state.accepted) log.info({ node: event.node, stream: event.stream }, 'Stream open');
   else if (event.state.kind === 'backoff') {
     log.warn(
       {

@@ -12,6 +12,7 @@ import type { MuxConfig } from './config.js';
 import { SettlementEngine } from './engine.js';
 import { PAYMENT_EVENTS, type MuxEvents } from './events.js';
 import type { EngineObserver } from './metrics.js';
+import type { OutageReporter } from './outage-reporter.js';
 import { settleStoreOf } from './settle-store.js';
 
 /** One holding of the leadership. */
@@ -35,6 +36,8 @@ export interface TermContext {
   readonly notify: (event: keyof MuxEvents, payload: unknown) => void;
   /** The engines' observer (the metrics), if any. */
   readonly observer?: EngineObserver;
+  /** The Mux's database outage reporter, shared with the leader loop. */
+  readonly outages?: OutageReporter;
 }
 
 /**
@@ -55,6 +58,7 @@ export async function beginTerm(context: TermContext, epoch: bigint, isCurrent: 
     keyring: context.keyring,
     store: settleStoreOf(context.store, fence),
     logger: context.log,
+    ...(context.outages !== undefined ? { outages: context.outages } : {}),
     ...(context.observer !== undefined ? { observer: context.observer } : {}),
   });
   for (const event of PAYMENT_EVENTS) engine.on(event, (payload: unknown) => context.notify(event, payload));

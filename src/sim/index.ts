@@ -5,7 +5,7 @@
  * See docs/simulator.md.
  */
 export { startCluster, SimCluster, type ClusterOptions, type ClusterNodeInfo } from './cluster.js';
-export { runSimulator, describeCluster, type SimCommandOptions, type RunningSimulator, type SimClusterDescription, type SimNodeDescription } from './sim-command.js';
+export { runSimulator, describeCluster, simPay, type SimPayRequest, type SimPayOutcome, type SimCommandOptions, type RunningSimulator, type SimClusterDescription, type SimNodeDescription } from './sim-command.js';
 export { SimNode, DEFAULT_POLICY, DEFAULT_LND_VERSION, type SimNodeOptions, type SimNodeInfo, type NodeChannel, type ResolvedHtlc } from './node.js';
 export { SimPayer, type PaymentResult, type Attempt, type AttemptOutcome, type PayOptions } from './payer.js';
 export { SimRecipient } from './recipient.js';

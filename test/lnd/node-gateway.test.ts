@@ -307,6 +307,40 @@ describe('interceptor stream', () => {
   });
 });
 
+describe('stream acceptance', () => {
+  const isAccepted =
+    (stream: string) =>
+    (e: GatewayEvent): boolean =>
+      e.kind === 'stream' && e.stream === stream && e.state.kind === 'open' && e.state.accepted;
+
+  it('reports a stream accepted only once LND accepted it: a refused interceptor call never is', async () => {
+    const fake = await startFake();
+    const other = openLndConnection({ address: fake.address, tlsCert: tls.cert, macaroon: MACAROON, tlsServerName: 'localhost' });
+    cleanups.push(() => other.close());
+    const otherStream = openInterceptorStream(other);
+    await fake.until(() => fake.interceptorConnected, 'the interceptor registered at the fake LND');
+
+    const { log } = startGateway(fake);
+    const backoff = await log.next(isStream('interceptor', 'backoff'));
+    expect(backoff.state).toMatchObject({ end: { kind: 'failed', failure: { kind: 'interceptorAlreadyExists' } } });
+    const before = log.events.slice(0, log.events.indexOf(backoff));
+    expect(before.some((e) => e.kind === 'stream' && e.stream === 'interceptor' && e.state.kind === 'open' && !e.state.accepted)).toBe(true);
+    expect(before.some(isAccepted('interceptor'))).toBe(false);
+
+    otherStream.cancel('stopped');
+    await log.next(isAccepted('interceptor'));
+    expect(fake.interceptorConnected).toBe(true);
+  });
+
+  it('reports a stream accepted once its first message arrives', async () => {
+    const fake = await startFake();
+    const { log } = startGateway(fake);
+    await ready(fake, log);
+    fake.mineBlock(); // LND's block stream sends the best block at once; the fake's at the next block
+    await log.next(isAccepted('blocks'));
+  });
+});
+
 describe('response delivery', () => {
   it('reports a response as not sent when no interceptor stream is open', async () => {
     const fake = await startFake({ requireInterceptor: false });

@@ -12,7 +12,9 @@ describe('runSimulator', () => {
       const written = JSON.parse(await readFile(sim.infoFile, 'utf8'));
       expect(written).toEqual(sim.description);
       expect(written.nodes).toHaveLength(2);
-      expect(lines).toHaveLength(3);
+      // The summary, one line per node, and the lnmux config written for this cluster.
+      expect(lines).toHaveLength(4);
+      expect(lines[3]).toContain(`lnmux config for this cluster: ${sim.muxConfigFile}`);
       const node = written.nodes[1];
       const client = connect({ address: node.address, certPath: node.certPath, macaroonHex: node.macaroonHex });
       expect((await client.getInfo())['identity_pubkey']).toBe(node.pubkey);

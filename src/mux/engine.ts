@@ -11,7 +11,12 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { bytesToHex, circuitKeyString, createFailurePacket, encodeFailureMessage, type CircuitKey, type Ecdh, type Keyring, type NodeCircuitKey } from '../protocol/index.js';
-import { acceptStoredTerms, inspectHtlc, type HopPolicy, type OfferedHtlc, type Rejection } from './inspect.js';
+import { acceptStoredTerms, inspectHtlc, type HopPolicy, type InspectContext, type OfferedHtlc, type RejectReason, type Rejection } from './inspect.js';
+
+/** The inspection's refusals that come from the configured hop policy, not from the HTLC itself. */
+const POLICY_REASONS: ReadonlySet<RejectReason> = new Set(['feeInsufficient', 'cltvDeltaTooSmall']);
+/** No policy: what a committed HTLC is checked against when offered again. */
+const NO_POLICY: HopPolicy = { feeBaseMsat: 0n, feeProportionalMillionths: 0n, cltvExpiryDelta: 0 };
 import { Registry } from '../registry/registry.js';
 import type { Decision, InvoiceView, RegistryConfig, RegistryEvent } from '../registry/types.js';
 import type { NodeLink, SettleStore, StoreInvoiceView } from './ports.js';
@@ -199,17 +204,18 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
       await this.#heightKnown;
       if (this.#stopped) return; // LND offers it again to the next interceptor
     }
+    const context: InspectContext = {
+      virtualChannelId: node.virtualChannelId,
+      policy: this.#options.policy,
+      ecdh: this.#options.ecdh,
+      keyring: this.#options.keyring,
+      height: this.#registry.height,
+      minFinalCltvExpiryDelta: this.#options.minFinalCltvExpiryDelta,
+      acceptGoLnmuxInvoices: this.#options.acceptGoLnmuxInvoices === true,
+    };
     let inspection;
     try {
-      inspection = inspectHtlc(offered, {
-        virtualChannelId: node.virtualChannelId,
-        policy: this.#options.policy,
-        ecdh: this.#options.ecdh,
-        keyring: this.#options.keyring,
-        height: this.#registry.height,
-        minFinalCltvExpiryDelta: this.#options.minFinalCltvExpiryDelta,
-        acceptGoLnmuxInvoices: this.#options.acceptGoLnmuxInvoices === true,
-      });
+      inspection = inspectHtlc(offered, context);
     } catch (error) {
       // A bug, not an input: fail this HTLC as unreadable rather than take the process down.
       this.#log.error({ err: error, circuitKey: circuitKeyString(key) }, 'Htlc inspection failed');
@@ -229,13 +235,26 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
       'Htlc received',
     );
     if (this.#debug) this.#log.debug({ hash, circuitKey: circuitKeyString(key), inspection: inspection.kind }, 'Htlc inspected');
+    let invoice: StoreInvoiceView | undefined;
+    if (inspection.kind === 'rejected' && POLICY_REASONS.has(inspection.rejection.reason)) {
+      // The virtual hop's policy is configuration: it may have changed since this HTLC's set was
+      // committed (a restart, a standby with another config). A committed HTLC offered again is settled
+      // whatever the policy says (docs/architecture.md, invariant 2); only the others fail on it.
+      invoice = await this.#retryStore('invoice lookup', () => this.#options.store.invoiceStatus(htlc.paymentHash, key));
+      if (invoice === undefined) return; // stopped while the database was down: LND re-offers on reconnect
+      if (invoice.kind === 'settleCommitted' && invoice.htlcs.some((member) => circuitKeyString(member) === circuitKeyString(key))) {
+        this.#log.warn({ hash, circuitKey: circuitKeyString(key), reason: inspection.rejection.reason }, 'Htlc of a committed set breaks the current hop policy; settled anyway');
+        const again = inspectHtlc(offered, { ...context, policy: NO_POLICY });
+        if (again.kind !== 'foreign') inspection = again; // the same channel: never foreign
+      }
+    }
     if (inspection.kind === 'rejected') {
       await this.#reject(node.link, key, htlc.paymentHash, htlc.outgoingAmountMsat, inspection.rejection);
       return;
     }
     // A part the registry holds already (offered again after a reconnect) needs no lookup: its set
     // decides, and the registry learns at once that its node still holds it.
-    let invoice: StoreInvoiceView | undefined =
+    invoice ??=
       inspection.kind === 'arrived' && this.#registry.holdsPart(key)
         ? { kind: 'open' }
         : await this.#retryStore('invoice lookup', () => this.#options.store.invoiceStatus(htlc.paymentHash, key));

@@ -22,7 +22,7 @@ import { pgliteTemplate, useTestDatabase, type BackendName } from '../store/help
 import type { ChildSpec } from './fixtures/lnmux-child.js';
 import { expectPaidAndSettled, expectSucceeded, heldParts, partKey } from './support/checks.js';
 import { spawnLnmux, type LnmuxChild } from './support/child.js';
-import { intercepting, muxConfig, newIdentityKey, notIntercepting, startMux, stopMux } from './support/mux.js';
+import { intercepting, muxConfig, newIdentityKey, notIntercepting, startMux, stopMux, type MuxSettings } from './support/mux.js';
 import { describeEachBackend, useCluster } from './support/setup.js';
 import { isSettled, waitUntil } from '../support/wait.js';
 
@@ -104,7 +104,14 @@ describeEachBackend('lnmux killed in the middle of a settle (%s)', (backend) => 
     return { child, paymentHash, payment, held };
   }
 
-  it('settles every part from the store after being killed between the commit and the SETTLEs', { timeout: 120_000 }, async () => {
+  // The restarted lnmux may run with another virtual hop policy than the one that committed: a committed
+  // set is settled whatever it says (invariant 2), even though new HTLCs paying the old one would fail.
+  const restartPolicies: [string, MuxSettings['routing'] | undefined][] = [
+    ['the same config', undefined],
+    ['a higher virtual hop fee', { feeBaseMsat: 1000 }],
+    ['a larger virtual hop cltv_expiry_delta', { cltvExpiryDelta: 144 }],
+  ];
+  it.each(restartPolicies)('settles every part from the store after being killed between the commit and the SETTLEs, restarted with %s', { timeout: 120_000 }, async (_, routing) => {
     const { child, paymentHash, payment, held } = await payIntoCrashingChild('afterCommit');
     const committed = child.messages.find((m) => m.event === 'committed');
     expect(committed).toMatchObject({ outcome: 'committed' });
@@ -117,7 +124,7 @@ describeEachBackend('lnmux killed in the middle of a settle (%s)', (backend) => 
       expect(rows.map((r) => r.state)).toEqual(['settleCommitted', 'settleCommitted']);
       expect(rows.map((r) => circuitKeyString(r)).sort()).toEqual(held);
 
-      const mux = await startMux(cluster(), store, { identityKey });
+      const mux = await startMux(cluster(), store, { identityKey, ...(routing !== undefined ? { routing } : {}) });
       try {
         const result = await payment;
         expectSucceeded(result);

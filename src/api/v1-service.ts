@@ -17,7 +17,7 @@ import { PreimageError, UnknownSetError } from '../mux/engine.js';
 import { InvoiceRequestError, type InvoiceRequest } from '../mux/invoice-factory.js';
 import type { MuxEvents } from '../mux/events.js';
 import type { Mux } from '../mux/mux.js';
-import { bytesToHex } from '../protocol/index.js';
+import { bytesToHex, paymentHashOf } from '../protocol/index.js';
 import type { Invoice, InvoiceEvent, InvoiceKind, InvoiceState, ListInvoicesQuery } from '../store/index.js';
 import { ApiError, bytes32, integer, invalidArgument, toServiceError } from './status.js';
 
@@ -346,14 +346,14 @@ export class V1Service {
     const hash = this.#accepted.get(setIdHex)?.paymentHash;
     if (hash === undefined) {
       const committed = this.#committed.get(setIdHex);
-      if (committed !== undefined && (await this.#committedWith(committed, setIdHex))) return {};
+      if (committed !== undefined && (await this.#committedWith(committed, setIdHex))) return this.#settledAlready(committed, preimage);
       await this.#notHeld(setIdHex, 'settle');
     }
     try {
       await this.#mux.settle(setId, preimage !== undefined ? { preimage } : {});
     } catch (error) {
       // Committed by an earlier call (its answer lost) or meanwhile: the store tells.
-      if (error instanceof UnknownSetError && hash !== undefined && (await this.#committedWith(hash, setIdHex))) return {};
+      if (error instanceof UnknownSetError && hash !== undefined && (await this.#committedWith(hash, setIdHex))) return this.#settledAlready(hash, preimage);
       throw error;
     }
     return {};
@@ -382,6 +382,14 @@ export class V1Service {
       throw new ApiError(grpc.status.UNAVAILABLE, `this lnmux instance is a standby and holds no sets: ${action} on the active instance`);
     }
     throw new ApiError(grpc.status.NOT_FOUND, `set_id: no accepted set ${setIdHex} (never accepted, released, or settled already)`);
+  }
+
+  /** A repeated SettleSet of a committed set: OK, unless it carries a preimage of another hash (never an OK for that). */
+  #settledAlready(hashHex: string, preimage: Uint8Array | undefined): Message {
+    if (preimage !== undefined && bytesToHex(paymentHashOf(preimage)) !== hashHex) {
+      throw invalidArgument('preimage', "its SHA256 is not the invoice's payment hash");
+    }
+    return {};
   }
 
   async #committedWith(hashHex: string, setIdHex: string): Promise<boolean> {

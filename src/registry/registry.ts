@@ -495,14 +495,19 @@ export class Registry {
       out.push({ kind: 'applicationSettleAnswered', setId, answer: 'unknownSet' });
       return;
     }
+    // A wrong preimage is refused whatever the set's phase: never an OK for a settle that could not work.
+    if (set.needsPreimage && preimage !== undefined && !equalBytes(paymentHashOf(preimage), set.paymentHash)) {
+      out.push({ kind: 'applicationSettleAnswered', setId, answer: 'wrongPreimage' });
+      return;
+    }
     if (set.phase.kind === 'committed') {
       out.push({ kind: 'applicationSettleAnswered', setId, answer: 'alreadySettled' });
       return;
     }
     if (set.phase.kind === 'committing') return; // the commit under way answers
     if (set.needsPreimage) {
-      if (preimage === undefined || !equalBytes(paymentHashOf(preimage), set.paymentHash)) {
-        out.push({ kind: 'applicationSettleAnswered', setId, answer: preimage === undefined ? 'preimageRequired' : 'wrongPreimage' });
+      if (preimage === undefined) {
+        out.push({ kind: 'applicationSettleAnswered', setId, answer: 'preimageRequired' });
         return;
       }
       set.preimage = preimage;

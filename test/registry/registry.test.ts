@@ -639,6 +639,17 @@ describe('Registry: the invoice kinds (docs/library.md, "Invoices")', () => {
       expect(settled.filter((d) => d.kind === 'settle').map((d) => d.kind === 'settle' && d.preimage)).toEqual([PRE, PRE]);
     });
 
+    it('answers wrongPreimage, never OK, to a settle with a wrong preimage while the set is committing or committed', () => {
+      const r = registry();
+      const id = accepted(r);
+      expect(kinds(r.step({ kind: 'applicationSettle', setId: id, preimage: PRE }, T0 + 2))).toEqual(['commitSettle']);
+      const wrong = { kind: 'applicationSettle', setId: id, preimage: PREIMAGE } as const;
+      expect(r.step(wrong, T0 + 3)).toEqual([{ kind: 'applicationSettleAnswered', setId: id, answer: 'wrongPreimage' }]);
+      r.step({ kind: 'settleCommitted', paymentHash: PAYMENT_HASH, setId: id }, T0 + 4);
+      expect(r.step(wrong, T0 + 5)).toEqual([{ kind: 'applicationSettleAnswered', setId: id, answer: 'wrongPreimage' }]);
+      expect(r.step({ kind: 'applicationSettle', setId: id, preimage: PRE }, T0 + 6)).toEqual([{ kind: 'applicationSettleAnswered', setId: id, answer: 'alreadySettled' }]);
+    });
+
     it('has no hold timeout: still accepted long after the hold timeout, released by its parts\' expiry margin', () => {
       const r = registry({ mode: 'hold' });
       const id = accepted(r);

@@ -16,7 +16,7 @@ import { createStatelessInvoice } from '../../src/protocol/stateless-invoice.js'
 import { virtualChannelId } from '../../src/protocol/virtual-scid.js';
 import { SettlementEngine } from '../../src/mux/engine.js';
 import type { InterceptorResponse } from '../../src/lnd/index.js';
-import type { NodeLink, SettleCommitResult, SettleStore, StoreInvoiceView } from '../../src/mux/ports.js';
+import type { NodeLink, SettleCommitResult, SettleStore } from '../../src/mux/ports.js';
 import type { InvoiceView } from '../../src/registry/types.js';
 import { quietFor, waitUntil } from '../support/wait.js';
 
@@ -258,30 +258,6 @@ describe('SettlementEngine', () => {
     // The application hears of it, and the settled set leaves memory (the store remembers it).
     expect(finals).toEqual([{ circuitKey: `7:1@${NODE_HEX}`, settled: true }]);
     expect(engine.heldHtlcCount).toBe(0);
-    engine.stop();
-  });
-
-  it('writes an HTLC final state only once the invoice lookup under way has answered (bookkeeping yields to decisions)', async () => {
-    const lookup = deferred<StoreInvoiceView>();
-    let lookups = 0;
-    const marked: string[] = [];
-    const { engine, link } = engineWith(
-      fakeStore({
-        invoiceStatus: () => (++lookups === 1 ? Promise.resolve({ kind: 'open' }) : lookup.promise),
-        markHtlcFinal: async (key) => void marked.push(String(key.htlcId)),
-      }),
-    );
-    await engine.onHtlc(NODE_HEX, htlc(1n));
-    await waitUntil(() => link.sent.length === 1, { what: 'the SETTLE', intervalMs: 5 });
-    const second = engine.onHtlc(NODE_HEX, htlc(2n));
-    await waitUntil(() => lookups === 2, { what: 'the second lookup', intervalMs: 5 });
-    const final = engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 1n }, true);
-    await quietFor(20); // the point: no final-state write while the lookup is under way
-    expect(marked).toEqual([]);
-    lookup.resolve({ kind: 'open' });
-    await final;
-    expect(marked).toEqual(['1']);
-    await second;
     engine.stop();
   });
 

@@ -48,12 +48,6 @@ export interface EngineOptions {
 
 const DEFAULT_REPLAY_WINDOW_MS = 3_000;
 
-/**
- * Longest a bookkeeping write (an HTLC's final state, the HTLC log) waits for the store calls that
- * decide payments to finish, ms: it yields to them, it is never starved by them.
- */
-const BOOKKEEPING_MAX_WAIT_MS = 100;
-
 /** Thrown by settle() when no accepted set has this id. */
 export class UnknownSetError extends Error {
   override readonly name = 'UnknownSetError';
@@ -102,10 +96,6 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   #heightNode: string | undefined;
   /** Each node's last reported height: nodes may disagree, the best one counts. */
   readonly #nodeHeights = new Map<string, number>();
-  /** Store calls that decide a payment (invoice lookups, settle commits) under way. */
-  #decisionCalls = 0;
-  /** Bookkeeping writes waiting for #decisionCalls to reach 0. */
-  #bookkeepingWaiters: (() => void)[] = [];
   /** Resolves once a height is known (or the engine stops): HTLCs for the virtual node wait for it. */
   readonly #heightKnown: Promise<void>;
   #resolveHeightKnown!: () => void;
@@ -118,14 +108,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     this.#log = options.logger;
     this.#observer = options.observer ?? NO_METRICS;
     this.#debug = options.logger.isLevelEnabled('debug');
-    this.#htlcLog = new HtlcLogWriter({
-      write: async (entries) => {
-        await this.#decisionsDone();
-        await options.store.logHtlcs(entries);
-      },
-      logger: options.logger,
-      clock: this.#clock,
-    });
+    this.#htlcLog = new HtlcLogWriter({ write: (entries) => options.store.logHtlcs(entries), logger: options.logger, clock: this.#clock });
     this.#heightKnown = new Promise((resolve) => {
       this.#resolveHeightKnown = resolve;
     });
@@ -161,9 +144,6 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     this.#replayTimers.clear();
     for (const waiters of this.#settleWaiters.values()) for (const w of waiters) w.reject(new Error('lnmux stopped'));
     this.#settleWaiters.clear();
-    const bookkeeping = this.#bookkeepingWaiters;
-    this.#bookkeepingWaiters = [];
-    for (const wake of bookkeeping) wake();
     this.#resolveHeightKnown();
     void this.#htlcLog.stop();
   }
@@ -253,7 +233,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     let invoice: StoreInvoiceView | undefined =
       inspection.kind === 'arrived' && this.#registry.holdsPart(key)
         ? { kind: 'open' }
-        : await this.#retryStore('invoice lookup', () => this.#deciding(() => this.#options.store.invoiceStatus(htlc.paymentHash, key)));
+        : await this.#retryStore('invoice lookup', () => this.#options.store.invoiceStatus(htlc.paymentHash, key));
     if (invoice === undefined) return; // stopped while the database was down: LND re-offers on reconnect
     if (this.#debug) this.#log.debug({ hash, invoice: invoice.kind }, 'Loaded invoice from db');
     const go = inspection.kind === 'arrived' ? inspection.goLnmux : undefined;
@@ -312,8 +292,6 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
       this.#step({ kind: 'htlcFinal', key, settled });
       return;
     }
-    // Bookkeeping after the SETTLE: it must not compete for the database with the next payment's decision.
-    await this.#decisionsDone();
     const done = await this.#retryStore('final htlc', () => this.#options.store.markHtlcFinal(key, settled));
     if (this.#stopped) return; // stopped before the database answered
     this.#step({ kind: 'htlcFinal', key, settled });
@@ -561,7 +539,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     const askedAt = this.#clock.now();
     if (this.#debug) this.#log.debug({ hash, setId, parts: d.htlcs.length }, 'Settle commit asked');
     const result = await this.#retryStore('settle commit', () =>
-      this.#deciding(() => this.#options.store.commitSettle(d.paymentHash, d.setId, d.htlcs, d.preimage)),
+      this.#options.store.commitSettle(d.paymentHash, d.setId, d.htlcs, d.preimage),
     );
     if (result === undefined) return; // stopped: nothing was assumed; the next start replays from the store
     this.#observer.settleCommitted((this.#clock.now() - askedAt) / 1000, result.kind === 'committed' ? 'committed' : 'refused');
@@ -618,41 +596,6 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
       }
     }
     return undefined;
-  }
-
-  /** Runs a store call that decides a payment; bookkeeping writes wait for it (#decisionsDone). */
-  async #deciding<T>(call: () => Promise<T>): Promise<T> {
-    this.#decisionCalls++;
-    try {
-      return await call();
-    } finally {
-      if (--this.#decisionCalls === 0) {
-        const waiters = this.#bookkeepingWaiters;
-        this.#bookkeepingWaiters = [];
-        for (const wake of waiters) wake();
-      }
-    }
-  }
-
-  /**
-   * Resolves when no store call deciding a payment is under way, or after BOOKKEEPING_MAX_WAIT_MS:
-   * on a loaded database a final-state write or an HTLC log insert beside a lookup or a commit delays
-   * that payment's SETTLE (they share the server's CPU and WAL flush), and neither decides anything.
-   */
-  #decisionsDone(): Promise<void> {
-    if (this.#decisionCalls === 0 || this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = { cancel: (): void => {} };
-      const wake = (): void => {
-        timer.cancel();
-        resolve();
-      };
-      this.#bookkeepingWaiters.push(wake);
-      timer.cancel = this.#clock.timer(BOOKKEEPING_MAX_WAIT_MS, () => {
-        this.#bookkeepingWaiters = this.#bookkeepingWaiters.filter((w) => w !== wake);
-        resolve();
-      });
-    });
   }
 
   #reply(key: CircuitKey, build: (circuitKey: NodeCircuitKey) => Parameters<NodeLink['send']>[0]): void {

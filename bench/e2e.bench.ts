@@ -29,6 +29,9 @@
  *    The hooks are wrappers installed on the classes' prototypes by this file, recording only while
  *    the latency phase runs; src/ carries no instrumentation. The event loop delay of this process is
  *    recorded during each latency phase too (perf_hooks.monitorEventLoopDelay).
+ * 4. one at a time: E2E_SERIAL payments, closed loop with 1 in flight, the same two latencies and the
+ *    payer's (addHtlc -> fulfilled), plus a trace of lnmux per payment (class Tracer below): where a lone
+ *    payment's milliseconds go, from the part read to its SETTLE written, statement by statement.
  * Memory: N incomplete sets (one part of half the invoice amount, mpp timeout one hour) held, ROUNDS
  * rounds after a warm-up round; heap growth per held HTLC after a full GC (v8 --expose-gc set at run
  * time), median of the rounds. Baseline: the trivial interceptor keeping each request without answer.
@@ -37,7 +40,7 @@
  * load of other jobs on the machine weighs on both. Knobs (environment, defaults in brackets):
  * E2E_RUNS [3], E2E_TARGETS [baseline,postgres,pglite], E2E_PARTS [1,4], E2E_THROUGHPUT [1000],
  * E2E_THROUGHPUT_PGLITE [300], E2E_IN_FLIGHT [100], E2E_RATES [200,50], E2E_LATENCY_SECONDS [5],
- * E2E_MEMORY [1: measure], E2E_MEMORY_HTLCS [1000 per round], E2E_BACKGROUND_HELD [0: incomplete sets
+ * E2E_SERIAL [300; 0 skips], E2E_MEMORY [1: measure], E2E_MEMORY_HTLCS [1000 per round], E2E_BACKGROUND_HELD [0: incomplete sets
  * held in the background while measuring], E2E_PROFILE [a folder: write a CPU profile of this process
  * per throughput phase], E2E_POOL_SIZE [lnmux's PostgreSQL pool; lnmux's default].
  * PostgreSQL: LNMUX_BENCH_DATABASE_URL, else LNMUX_TEST_DATABASE_URL, else
@@ -59,6 +62,9 @@ import pino from 'pino';
 import { NodeGateway } from '../src/lnd/node-gateway.js';
 import { Mux } from '../src/mux/mux.js';
 import { SettlementEngine } from '../src/mux/engine.js';
+import { Registry } from '../src/registry/registry.js';
+import { Batcher } from '../src/store/batcher.js';
+import { Db } from '../src/store/db.js';
 import { encodeInvoice } from '../src/protocol/bolt11.js';
 import { bytesToHex, hexToBytes } from '../src/protocol/bytes.js';
 import { virtualChannelId } from '../src/protocol/virtual-scid.js';
@@ -77,7 +83,7 @@ const WARMUP = 200;
 const THROUGHPUT = Number(env('E2E_THROUGHPUT', '1000'));
 const IN_FLIGHT = Number(env('E2E_IN_FLIGHT', '100'));
 /** Offered loads of the latency phase, payments/s: the target's 200, and one lnmux sustains here. */
-const RATES = env('E2E_RATES', '200,50').split(',').map(Number);
+const RATES = env('E2E_RATES', '200,50').split(',').filter((r) => r !== '').map(Number);
 const LATENCY_SECONDS = Number(env('E2E_LATENCY_SECONDS', '5'));
 /** PGlite settles an order of magnitude fewer payments per second: fewer of them keep a run short. */
 const THROUGHPUT_PGLITE = Number(env('E2E_THROUGHPUT_PGLITE', '300'));
@@ -90,6 +96,8 @@ const BACKGROUND_HELD = Number(env('E2E_BACKGROUND_HELD', '0'));
 const POOL_SIZE = process.env['E2E_POOL_SIZE'] === undefined ? undefined : Number(process.env['E2E_POOL_SIZE']);
 /** A folder: write a CPU profile of this process's throughput phase per scenario there. */
 const PROFILE_DIR = process.env['E2E_PROFILE'];
+/** Payments one at a time (closed loop, 1 in flight) after the latency phases; 0 skips the phase. */
+const SERIAL = Number(env('E2E_SERIAL', '300'));
 const AMOUNT_MSAT = 100_000n;
 const NODES = 3;
 const BASE_URL = process.env['LNMUX_BENCH_DATABASE_URL'] ?? process.env['LNMUX_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -137,17 +145,114 @@ const recorder = new Recorder();
 
 const onHtlc = SettlementEngine.prototype.onHtlc;
 SettlementEngine.prototype.onHtlc = function (this: SettlementEngine, node, htlc) {
+  tracer.start();
   if (recorder.on) recorder.arrived(`${node}:${htlc.circuitKey.chanId}:${htlc.circuitKey.htlcId}`, bytesToHex(htlc.paymentHash));
   return onHtlc.call(this, node, htlc);
 };
 const gatewaySend = NodeGateway.prototype.send;
 NodeGateway.prototype.send = function (this: NodeGateway, response) {
+  if (response.kind === 'settle') tracer.mark('SETTLE asked (NodeGateway.send)');
   const sent = gatewaySend.call(this, response);
+  if (tracer.on && response.kind === 'settle') void sent.then(() => tracer.end());
   if (recorder.on && response.kind === 'settle') {
     const key = `${this.pubkey}:${response.circuitKey.chanId}:${response.circuitKey.htlcId}`;
     void sent.then((result) => result.ok && recorder.settleSent(key));
   }
   return sent;
+};
+
+// ---- per-HTLC trace of a lone payment -------------------------------------------------------------
+
+/**
+ * Where a lone payment's milliseconds go, while the one-at-a-time phase runs: marks (ms after the part
+ * was handed to SettlementEngine.onHtlc) of the first occurrence of each step in that payment's window.
+ * Only one payment is in flight, so every mark between its arrival and its SETTLE written is its own,
+ * or work left over from the payment before (the HTLC log, the final-state write), which is then
+ * named as such. Hooks on prototypes, like the recorder's: src/ carries no instrumentation.
+ */
+class Tracer {
+  on = false;
+  #t0: number | undefined;
+  #marks = new Map<string, number>();
+  readonly traces: Map<string, number>[] = [];
+
+  start(): void {
+    if (!this.on) return;
+    this.#t0 = performance.now();
+    this.#marks = new Map();
+  }
+
+  mark(name: string): void {
+    if (this.#t0 === undefined) return;
+    if (!this.#marks.has(name)) this.#marks.set(name, performance.now() - this.#t0);
+  }
+
+  end(): void {
+    if (this.#t0 === undefined) return;
+    this.mark('SETTLE written');
+    this.traces.push(this.#marks);
+    this.#t0 = undefined;
+  }
+
+  take(): Map<string, number>[] {
+    this.#t0 = undefined;
+    return this.traces.splice(0);
+  }
+}
+
+const tracer = new Tracer();
+
+/** A short name for a statement, from its text. */
+function statementName(sql: string): string {
+  if (/^\s*(BEGIN|COMMIT|ROLLBACK)\b/.test(sql)) return sql.trim().split(/\s/)[0]!;
+  if (sql.includes('FOR UPDATE')) return 'lock invoices';
+  if (sql.includes('FOR SHARE')) return 'read fence';
+  if (sql.includes('WITH decided')) return 'write set';
+  if (sql.includes('lnmux.htlc_log AS l')) return 'invoice lookup';
+  if (sql.includes('INSERT INTO lnmux.htlc_log')) return 'htlc log insert';
+  return sql.trim().replace(/\s+/g, ' ').slice(0, 40);
+}
+
+const registryStep = Registry.prototype.step;
+Registry.prototype.step = function (this: Registry, event, nowMs) {
+  tracer.mark(`registry ${event.kind} start`);
+  const decisions = registryStep.call(this, event, nowMs);
+  tracer.mark(`registry ${event.kind} end`);
+  return decisions;
+};
+const transaction = Db.prototype.transaction;
+Db.prototype.transaction = function <T>(this: Db, operation: string, fn: Parameters<Db['transaction']>[1]): Promise<T> {
+  const done = transaction.call(this, operation, fn) as Promise<T>;
+  if (tracer.on) void done.then(() => tracer.mark(`${operation} transaction returned`), () => undefined);
+  return done;
+};
+const batcherSubmit = Batcher.prototype.submit;
+Batcher.prototype.submit = function (this: Batcher<unknown, unknown>, request: unknown) {
+  const done = batcherSubmit.call(this, request);
+  const what = typeof request === 'object' && request !== null && 'setId' in request ? 'settle' : 'other';
+  if (tracer.on) void done.then(() => tracer.mark(`${what} batcher submit resolved`), () => undefined);
+  return done;
+};
+const withSession = Db.prototype.withSession;
+Db.prototype.withSession = function <T>(this: Db, operation: string, fn: (session: Parameters<Parameters<Db['withSession']>[1]>[0]) => Promise<T>): Promise<T> {
+  tracer.mark(`${operation} asked`);
+  return withSession.call(this, operation, (session) => {
+    tracer.mark(`${operation} connection checked out`);
+    if (!tracer.on) return fn(session);
+    // Statements named by operation: the previous payment's final-state write may overlap this one.
+    const query = session.query.bind(session);
+    const traced = {
+      ...session,
+      query: (sql: string, params?: readonly unknown[]) => {
+        const name = `${operation}: ${statementName(sql)}`;
+        tracer.mark(`${name} sent`);
+        const result = query(sql, params);
+        void result.then(() => tracer.mark(`${name} answered`), () => undefined);
+        return result;
+      },
+    };
+    return fn(traced as typeof session);
+  }) as Promise<T>;
 };
 
 // ---- interceptors under test ---------------------------------------------------------------------
@@ -282,7 +387,20 @@ interface Figures {
   /** The simulator process's CPU per settled payment in the throughput phase, ms. */
   readonly simCpuMs: number;
   readonly latency: readonly LatencyFigures[];
+  /** The one-at-a-time phase (SERIAL payments, 1 in flight); undefined if skipped. */
+  readonly serial: SerialFigures | undefined;
   readonly load: readonly [number, number];
+}
+
+/** One payment at a time: latencies in ms, and the per-HTLC traces of lnmux (empty for the baseline). */
+interface SerialFigures {
+  readonly muxP50: number;
+  readonly muxP99: number;
+  readonly nodeP50: number;
+  readonly nodeP99: number;
+  readonly payerP50: number;
+  readonly payerP99: number;
+  readonly traces: readonly Map<string, number>[];
 }
 
 /** One latency phase: `count` payments offered at `rate` per second. Latencies in ms. */
@@ -351,7 +469,7 @@ async function scenario(target: TargetName, parts: number): Promise<Figures> {
     }
     const throughput = target === 'pglite' ? THROUGHPUT_PGLITE : THROUGHPUT;
     const latencyCounts = RATES.map((rate) => Math.round(rate * LATENCY_SECONDS));
-    const requests = await t.invoices(WARMUP + throughput + latencyCounts.reduce((a, b) => a + b, 0));
+    const requests = await t.invoices(WARMUP + throughput + latencyCounts.reduce((a, b) => a + b, 0) + SERIAL);
     await cluster.prepare(requests, parts);
     check(await cluster.closedLoop(WARMUP, IN_FLIGHT), 'warm-up');
     for (const until = performance.now() + 60_000; t.finalized() < WARMUP * parts && performance.now() < until; ) await sleep(5);
@@ -363,7 +481,7 @@ async function scenario(target: TargetName, parts: number): Promise<Figures> {
     const pg0 = await t.databaseCpu();
     const finals0 = t.finalized();
     const started = performance.now();
-    const tp = await cluster.closedLoop(throughput, IN_FLIGHT);
+    const tp = throughput > 0 ? await cluster.closedLoop(throughput, IN_FLIGHT) : { settled: 0, elapsedMs: 1, cpuMs: 0, failed: 0, payments: 0 } as unknown as RunResult;
     check(tp, 'throughput');
     // Done when every HTLC's final state is recorded too (lnmux writes it after the SETTLE).
     const deadline = performance.now() + 120_000;
@@ -404,9 +522,30 @@ async function scenario(target: TargetName, parts: number): Promise<Figures> {
         loopDelayMax: loop.max / 1e6,
       });
     }
+    let serial: SerialFigures | undefined;
+    if (SERIAL > 0) {
+      await sleep(300);
+      recorder.on = true;
+      tracer.on = true;
+      const lone = await cluster.closedLoop(SERIAL, 1);
+      recorder.on = false;
+      tracer.on = false;
+      check(lone, 'one at a time');
+      const muxLatency = recorder.take(parts);
+      serial = {
+        muxP50: percentile(muxLatency, 50),
+        muxP99: percentile(muxLatency, 99),
+        nodeP50: percentile(lone.nodeLatencyMs, 50),
+        nodeP99: percentile(lone.nodeLatencyMs, 99),
+        payerP50: percentile(lone.payLatencyMs, 50),
+        payerP99: percentile(lone.payLatencyMs, 99),
+        traces: tracer.take(),
+      };
+    }
     return {
       target,
       parts,
+      serial,
       perSecond: (tp.settled * 1000) / elapsedMs,
       payerPerSecond: (tp.settled * 1000) / tp.elapsedMs,
       ownCpuMs: (cpu1 - cpu0) / tp.settled,
@@ -510,6 +649,45 @@ function report(all: readonly Figures[], mem: readonly MemoryFigures[]): void {
     }
   }
 
+  if (all.some((f) => f.serial !== undefined)) {
+    console.log(`\nOne payment at a time: ${SERIAL} payments per run, 1 in flight (median over runs of each run's percentile), ms\n`);
+    console.log('| parts | interceptor | at the interceptor p50 | p99 | at the nodes p50 | p99 | at the payer p50 | p99 | added at the nodes p50 / p99 (median of per-run differences) |');
+    console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const parts of PARTS) {
+      const gs = groups(parts);
+      const base = gs.find((g) => g.target === 'baseline');
+      for (const g of gs) {
+        const runs = g.runs.filter((f) => f.serial !== undefined);
+        if (runs.length === 0) continue;
+        const s = (pick: (x: SerialFigures) => number): number => med(runs, (f) => pick(f.serial!));
+        // Differences per run: each run's baseline ran minutes apart at most, under the same load.
+        let added = '-';
+        if (base !== undefined && g.target !== 'baseline') {
+          const pairs = runs.map((f, i) => [f, base.runs[i]] as const).filter(([, b]) => b?.serial !== undefined);
+          if (pairs.length > 0) {
+            added = `${fmt(median(pairs.map(([f, b]) => f.serial!.nodeP50 - b!.serial!.nodeP50)), 2)} / ${fmt(median(pairs.map(([f, b]) => f.serial!.nodeP99 - b!.serial!.nodeP99)), 2)}`;
+          }
+        }
+        console.log(`| ${parts} | ${label[g.target]} | ${fmt(s((x) => x.muxP50), 2)} | ${fmt(s((x) => x.muxP99), 2)} | ${fmt(s((x) => x.nodeP50), 2)} | ${fmt(s((x) => x.nodeP99), 2)} | ${fmt(s((x) => x.payerP50), 2)} | ${fmt(s((x) => x.payerP99), 2)} | ${added} |`);
+      }
+      for (const g of gs) {
+        const traces = g.runs.flatMap((f) => f.serial?.traces ?? []);
+        if (traces.length === 0 || g.target === 'baseline') continue;
+        console.log(`\nTrace of a lone ${parts}-part payment, ${label[g.target]}: ms after the last part reached SettlementEngine.onHtlc, median (p90) over ${traces.length} payments of all runs; step = from the mark above\n`);
+        console.log('| mark | in % of payments | at, p50 | p90 | step p50 |');
+        console.log('|---|---:|---:|---:|---:|');
+        const names = new Map<string, number[]>();
+        for (const t of traces) for (const [name, at] of t) names.set(name, [...(names.get(name) ?? []), at]);
+        const rows = [...names].map(([name, ats]) => ({ name, share: ats.length / traces.length, p50: median(ats), p90: percentile(ats, 90) })).sort((a, b) => a.p50 - b.p50);
+        let before = 0;
+        for (const r of rows) {
+          console.log(`| ${r.name} | ${fmt(r.share * 100, 0)} | ${fmt(r.p50, 3)} | ${fmt(r.p90, 3)} | ${r.share >= 0.9 ? fmt(r.p50 - before, 3) : '-'} |`);
+          if (r.share >= 0.9) before = r.p50;
+        }
+      }
+    }
+  }
+
   if (mem.length > 0) {
     console.log(`\nMemory: ${MEMORY_HTLCS} incomplete 1-part sets held per round, median of ${MEMORY_ROUNDS} rounds after a warm-up round, after a full GC\n`);
     console.log('| interceptor | heap bytes per held HTLC | external bytes per held HTLC | x baseline (heap) | load |');
@@ -531,6 +709,7 @@ async function main(): Promise<void> {
         all.push(f);
         console.log(
           `run ${run} ${parts}-part ${target}: ${fmt(f.perSecond, 0)} payments/s (${fmt(f.payerPerSecond, 0)} at the payer; CPU ms/payment: own ${fmt(f.ownCpuMs, 2)} of which system ${fmt(f.ownSystemMs, 2)}, ${fmt(f.statements, 1)} SQL statements/payment, pg ${fmt(f.pgCpuMs, 2)}, sim ${fmt(f.simCpuMs, 2)}); ` +
+            (f.serial !== undefined ? `one at a time: interceptor p50/p99 ${fmt(f.serial.muxP50, 2)}/${fmt(f.serial.muxP99, 2)} ms, nodes ${fmt(f.serial.nodeP50, 2)}/${fmt(f.serial.nodeP99, 2)} ms, payer ${fmt(f.serial.payerP50, 2)}/${fmt(f.serial.payerP99, 2)} ms; ` : '') +
             f.latency
               .map((l) => `offered ${l.rate}/s, settled ${fmt(l.achievedRate, 0)}/s: interceptor p50/p99 ${fmt(l.muxP50, 2)}/${fmt(l.muxP99, 2)} ms, nodes p50/p99 ${fmt(l.nodeP50, 2)}/${fmt(l.nodeP99, 2)} ms, event loop delay p99/max ${fmt(l.loopDelayP99, 1)}/${fmt(l.loopDelayMax, 1)} ms`)
               .join('; ') +

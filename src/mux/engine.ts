@@ -253,9 +253,21 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
       return;
     }
     // A part the registry holds already (offered again after a reconnect) needs no lookup: its set
-    // decides, and the registry learns at once that its node still holds it.
+    // decides, and the registry learns at once that its node still holds it. Nor does a part whose
+    // payment_addr proves its terms and that completes a set on its own, in auto mode: the settle
+    // commit that follows reads and locks the invoice row anyway, and refuses the set if the invoice is
+    // not open (cancelled, unknown, settled by another set: the registry then fails the part as the
+    // lookup would have); the same set committed before is the commit's `alreadyCommitted`. That saves
+    // a lone payment one database round trip (docs/benchmarks.md, "Latency one payment at a time").
+    const alone =
+      inspection.kind === 'arrived' &&
+      inspection.goLnmux === undefined &&
+      inspection.htlc.preimage !== undefined &&
+      this.#options.registry.mode === 'auto' &&
+      inspection.htlc.amountMsat >= inspection.htlc.totalMsat &&
+      !this.#registry.holdsSet(htlc.paymentHash);
     invoice ??=
-      inspection.kind === 'arrived' && this.#registry.holdsPart(key)
+      inspection.kind === 'arrived' && (alone || this.#registry.holdsPart(key))
         ? { kind: 'open' }
         : await this.#retryStore('invoice lookup', () => this.#options.store.invoiceStatus(htlc.paymentHash, key));
     if (invoice === undefined) return; // stopped while the database was down: LND re-offers on reconnect

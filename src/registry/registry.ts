@@ -162,6 +162,11 @@ export class Registry {
   }
 
   /** Whether this HTLC is a part of a set held now (an offer of it is a replay). */
+  /** True while a set of this payment hash is in memory (any phase). */
+  holdsSet(paymentHash: Uint8Array): boolean {
+    return this.#sets.has(bytesToHex(paymentHash));
+  }
+
   holdsPart(key: CircuitKey): boolean {
     return this.#hashByPart.has(circuitKeyString(key));
   }

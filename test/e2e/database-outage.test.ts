@@ -54,7 +54,13 @@ describeEachBackend('lnmux while its database is unreachable (%s)', (backend) =>
       await databaseBack;
       return store().getInvoiceForHtlc(hash, key);
     };
-    mux = await startMux(c, sharedStore(store(), { getInvoiceForHtlc: hanging }));
+    // A part that completes its set alone is committed without a lookup: the commit hangs as well.
+    const hangingCommit: Store['commitSettle'] = async (...args) => {
+      lookups++;
+      await databaseBack;
+      return store().commitSettle(...args);
+    };
+    mux = await startMux(c, sharedStore(store(), { getInvoiceForHtlc: hanging, commitSettle: hangingCommit }));
     const invoice = await mux.createInvoice({ amountMsat: 20_000_000n, description: 'waits for the database' });
     const virtual = c.payer.pay(invoice.paymentRequest);
     await waitUntil(() => lookups > 0, { what: 'lnmux to look the invoice up' });

@@ -189,7 +189,7 @@ describe('SettlementEngine', () => {
 
   it('RESUMEs a forward for another channel at once, even while the database hangs (invariant 5)', async () => {
     const never = new Promise<InvoiceView>(() => undefined);
-    const { engine, link } = engineWith(fakeStore({ invoiceStatus: () => never }));
+    const { engine, link } = engineWith(fakeStore({ invoiceStatus: () => never, commitSettle: () => new Promise(() => undefined) }));
     // An HTLC of ours waits on the hung database...
     void engine.onHtlc(NODE_HEX, htlc(1n));
     // ...while a regular forward goes through.
@@ -214,7 +214,9 @@ describe('SettlementEngine', () => {
 
   it('settles again an HTLC the store lists in the committed set when it is offered after a restart (invariant 2)', async () => {
     const key: CircuitKey = { nodePubkey: NODE, chanId: 7n, htlcId: 1n };
-    const committed: InvoiceView = { kind: 'settleCommitted', setId: setId([key]), htlcs: [key] };
+    const other: CircuitKey = { nodePubkey: NODE, chanId: 7n, htlcId: 2n };
+    // A part of a two-part set, whose other part reached its final state (released): the lookup says so.
+    const committed: InvoiceView = { kind: 'settleCommitted', setId: setId([key, other]), htlcs: [key, other], released: true };
     let commits = 0;
     const { engine, link } = engineWith(
       fakeStore({
@@ -225,9 +227,27 @@ describe('SettlementEngine', () => {
         },
       }),
     );
-    await engine.onHtlc(NODE_HEX, htlc(1n));
+    await engine.onHtlc(NODE_HEX, htlc(1n, 4_000n));
     expect(link.sent.map((r) => r.kind)).toEqual(['settle']);
     expect(commits).toBe(0);
+    engine.stop();
+  });
+
+  it('takes the commit straight for a part that completes its set alone, without a lookup, and fails it when the store refuses the set', async () => {
+    let lookups = 0;
+    const { engine, link } = engineWith(
+      fakeStore({
+        invoiceStatus: async () => {
+          lookups++;
+          return { kind: 'open' };
+        },
+        commitSettle: async () => ({ kind: 'refused', invoice: { kind: 'cancelled' } }),
+      }),
+    );
+    await engine.onHtlc(NODE_HEX, htlc(1n));
+    await waitUntil(() => link.sent.length === 1, { what: 'the answer', intervalMs: 5 });
+    expect(lookups).toBe(0);
+    expect(link.sent.map((r) => r.kind)).toEqual(['failWithMessage']);
     engine.stop();
   });
 
@@ -324,7 +344,9 @@ describe('SettlementEngine', () => {
   });
 
   it('never FAILs an HTLC held in LND\'s on-chain flow (only SETTLE is accepted there): it is left to LND', async () => {
-    const { engine, link } = engineWith(fakeStore({ invoiceStatus: async () => ({ kind: 'cancelled' }) }));
+    const { engine, link } = engineWith(
+      fakeStore({ invoiceStatus: async () => ({ kind: 'cancelled' }), commitSettle: async () => ({ kind: 'refused', invoice: { kind: 'cancelled' } }) }),
+    );
     // auto_fail_height equal to the incoming expiry: LND offers it from the on-chain flow.
     await engine.onHtlc(NODE_HEX, htlc(1n, 10_000n, { autoFailHeight: HEIGHT + 80 }));
     await engine.onHtlc(NODE_HEX, htlc(2n, 10_000n));

@@ -5,7 +5,9 @@
  * an async iterator; every failure is an {@link LnmuxClientError} carrying the gRPC status code.
  */
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
+import { checkServerIdentity } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { lnmuxV1Service } from '../api/protos.js';
 import { loadConfigFile, splitHostPort, type ApiConfig, type MuxConfig } from '../mux/config.js';
@@ -175,8 +177,18 @@ export class LnmuxClient {
     if (options.tlsCert === undefined) throw new TypeError('tlsCert: required (the daemon\'s tls.cert), unless insecurePlaintext');
     if (options.macaroon === undefined) throw new TypeError('macaroon: required (admin.macaroon, invoice.macaroon or readonly.macaroon), unless insecurePlaintext');
     const [cert, macaroon] = await Promise.all([read(options.tlsCert, 'tlsCert'), read(options.macaroon, 'macaroon')]);
-    const channelOptions: grpc.ChannelOptions = options.tlsServerName !== undefined ? { 'grpc.ssl_target_name_override': options.tlsServerName } : {};
-    const client = new Service(address, grpc.credentials.createSsl(cert), channelOptions) as unknown as RawClient;
+    const host = splitHostPort(address)!.host.replace(/^\[(.*)\]$/, '$1');
+    let channelOptions: grpc.ChannelOptions = {};
+    let verify: grpc.VerifyOptions = {};
+    if (options.tlsServerName !== undefined) {
+      channelOptions = { 'grpc.ssl_target_name_override': options.tlsServerName };
+    } else if (isIP(host) !== 0) {
+      // grpc-js would send the IP address as the TLS server name, which RFC 6066 forbids (Node warns on
+      // stderr): send a name instead and check the certificate against the address itself.
+      channelOptions = { 'grpc.ssl_target_name_override': 'localhost' };
+      verify = { checkServerIdentity: (_name, peer) => checkServerIdentity(host, peer) };
+    }
+    const client = new Service(address, grpc.credentials.createSsl(cert, null, null, verify), channelOptions) as unknown as RawClient;
     return new LnmuxClient(client, macaroon.toString('hex'), timeoutMs);
   }
 

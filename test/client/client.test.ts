@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApiServer, type ApiServer } from '../../src/api/index.js';
+import { createSelfSignedCertificate } from '../../src/credentials/index.js';
 import { GrpcStatus, LnmuxClient, LnmuxClientError, type InvoiceEvent } from '../../src/client/index.js';
 import type { Mux } from '../../src/mux/mux.js';
 import { parseConfig, type MuxConfig } from '../../src/mux/config.js';
@@ -100,6 +101,16 @@ describeEachBackend('lnmux/client over the simulator (%s)', (backend) => {
       nobody.close();
     }
     await expect(LnmuxClient.connect({ address: server.address, macaroon: randomBytes(8) })).rejects.toThrow(/^tlsCert: required/);
+  });
+
+  it('pins the certificate: another one, even for the same address, is refused (UNAVAILABLE)', async () => {
+    const other = await createSelfSignedCertificate({ organization: 'not lnmux', commonName: 'localhost', dnsNames: ['localhost'], ipAddresses: ['127.0.0.1'], validDays: 1 });
+    const impostor = await LnmuxClient.connect({ address: server.address, tlsCert: Buffer.from(other.cert), macaroon: join(dataDir, 'admin.macaroon'), timeoutMs: 5_000 });
+    try {
+      expect((await refusal(impostor.getInfo()))[0]).toBe('UNAVAILABLE');
+    } finally {
+      impostor.close();
+    }
   });
 
   it('makes a hold invoice, settles its set with the preimage, and looks it up', async () => {

@@ -312,6 +312,9 @@ export class LnmuxClient {
    */
   subscribeInvoices(fromIndex: bigint = 0n): InvoiceSubscription {
     const stream = this.#client['SubscribeInvoices']!({ from_index: String(fromIndex) }, this.#metadata()) as grpc.ClientReadableStream<Message>;
+    // Errors reach the iterator; without a listener, a stream cancelled (or failed) before it is
+    // iterated would throw its 'error' event at the process.
+    stream.on('error', () => undefined);
     let cancelled = false;
     return {
       cancel: () => {

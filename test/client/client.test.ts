@@ -177,5 +177,8 @@ describeEachBackend('lnmux/client over the simulator (%s)', (backend) => {
     resumed.cancel();
     expect(next.value).toMatchObject({ index: last + 1n, kind: 'cancelled' });
     expect(hex((next.value as InvoiceEvent).paymentHash)).toBe(hex(a.paymentHash));
+    // A subscription never iterated, then cancelled: nothing thrown at the process.
+    client.subscribeInvoices(0n).cancel();
+    await new Promise((resolve) => setTimeout(resolve, 100));
   });
 });

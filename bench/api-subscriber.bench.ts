@@ -8,7 +8,7 @@
  * settled: the whole HTLC path, interception to SETTLE), while a second loop makes invoice changes
  * through the API (AddInvoice then CancelInvoice), so that at least 1,000 invoice changes happen in
  * the round (the payments' own settle-committed and settled events count too; the figure printed is
- * counted from the stream's indexes: events, not just index gaps). Rounds alternate: baseline (no subscriber), then with one
+ * counted from the stream's indexes: events, not just index gaps). Rounds alternate (ABBA order): baseline (no subscriber), and with one
  * subscriber from index 0 that never reads (its gRPC stream is paused from the start: grpc-js reads a
  * message only when asked, so HTTP/2 flow control fills and the server's writes stall); a fresh
  * subscriber each round. Per kind, the median over ROUNDS rounds of each round's p50 and p99.
@@ -30,7 +30,7 @@ import { machine, median, percentile } from './lib/measure.js';
 const PAYMENTS = Number(process.env['BENCH_PAYMENTS'] ?? 300);
 const IN_FLIGHT = 10;
 const CHURN = Number(process.env['BENCH_CHURN'] ?? 400);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 4);
 const BASE_URL = process.env['LNMUX_BENCH_DATABASE_URL'] ?? process.env['LNMUX_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 interface Round {
@@ -115,7 +115,8 @@ async function main(): Promise<void> {
     await round(cluster, mux, client, false); // warm-up
     const rounds: Record<'baseline' | 'subscriber', Round[]> = { baseline: [], subscriber: [] };
     for (let r = 0; r < ROUNDS; r++) {
-      for (const kind of ['baseline', 'subscriber'] as const) {
+      // ABBA: the database grows every round (the invoices, their events), so neither kind always goes first.
+      for (const kind of r % 2 === 0 ? (['baseline', 'subscriber'] as const) : (['subscriber', 'baseline'] as const)) {
         const figures = await round(cluster, mux, client, kind === 'subscriber');
         rounds[kind].push(figures);
         console.log(`${kind} round ${r + 1}: p50 ${figures.p50.toFixed(1)} ms, p99 ${figures.p99.toFixed(1)} ms, max ${figures.max.toFixed(1)} ms, ${figures.changes} invoice changes in ${figures.seconds.toFixed(1)} s`);

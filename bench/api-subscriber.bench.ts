@@ -9,12 +9,12 @@
  * through the API (AddInvoice then CancelInvoice), so that at least 1,000 invoice changes happen in
  * the round (the payments' own settle-committed and settled events count too; the figure printed is
  * counted from the stream's indexes: events, not just index gaps). Rounds alternate (ABBA order): baseline (no subscriber), and with one
- * subscriber from index 0 that never reads (its gRPC stream is paused from the start: grpc-js reads a
- * message only when asked, so HTTP/2 flow control fills and the server's writes stall); a fresh
- * subscriber each round. Per kind, the median over ROUNDS rounds of each round's p50 and p99.
+ * subscriber from index 0 that never reads (raw HTTP/2 with a window of 0: see stalledSubscriber; the
+ * counts of the server's page reads and sequencer passes show it stalled); a fresh subscriber each round. Per kind, the median over ROUNDS rounds of each round's p50 and p99.
  *
  * Run: `npm run bench -- api-subscriber`. Figures go to docs/benchmarks.md, "The API".
  */
+import { connect } from 'node:http2';
 import { loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -39,7 +39,13 @@ interface Round {
   readonly max: number;
   readonly changes: bigint;
   readonly seconds: number;
+  /** Calls made on the Mux's stream during the round (by the API server: the bench calls them between rounds only): pages of events read, sequencer passes. */
+  readonly pages: number;
+  readonly passes: number;
 }
+
+/** The API server's reads of the stream, counted (it calls these on the Mux). */
+const streamCalls = { pages: 0, passes: 0 };
 
 /** The highest index of the stream, paging from `from` (the server's subscribers may have sequenced the events already). */
 async function lastIndex(mux: Mux, from: bigint): Promise<bigint> {
@@ -51,13 +57,30 @@ async function lastIndex(mux: Mux, from: bigint): Promise<bigint> {
   }
 }
 
-async function round(cluster: SimCluster, mux: Mux, client: LnmuxClient, subscriber: boolean): Promise<Round> {
+/**
+ * A SubscribeInvoices call from index 0 whose client never reads: raw HTTP/2 with a stream window of 0
+ * bytes, so the server can send no event at all (a paused grpc-js stream would not do: the transport
+ * under it keeps accepting events, and the server keeps reading them for it). The request is the empty
+ * SubscribeInvoicesRequest (from_index 0) in its 5-byte gRPC frame.
+ */
+function stalledSubscriber(address: string): { close: () => void } {
+  const session = connect(`http://${address}`, { settings: { initialWindowSize: 0 } });
+  const stream = session.request({ ':method': 'POST', ':path': '/lnmux.v1.Lnmux/SubscribeInvoices', 'content-type': 'application/grpc', te: 'trailers' });
+  stream.on('error', () => undefined);
+  session.on('error', () => undefined);
+  stream.end(Buffer.alloc(5));
+  stream.pause();
+  return { close: () => session.destroy() };
+}
+
+async function round(cluster: SimCluster, mux: Mux, client: LnmuxClient, address: string, subscriber: boolean): Promise<Round> {
   const invoices: { paymentRequest: string }[] = [];
   for (let i = 0; i < PAYMENTS; i++) invoices.push(await mux.createInvoice({ amountMsat: 10_000n, description: `bench ${i}` }));
   await mux.sequenceInvoiceEvents();
   const before = await lastIndex(mux, 0n);
-  const subscription = subscriber ? client.subscribeInvoices(0n) : undefined; // never iterated: never read
+  const subscription = subscriber ? stalledSubscriber(address) : undefined;
   const latencies: number[] = [];
+  const calls0 = { ...streamCalls };
   const start = performance.now();
   let next = 0;
   const paying = Promise.all(
@@ -79,12 +102,14 @@ async function round(cluster: SimCluster, mux: Mux, client: LnmuxClient, subscri
   })();
   await Promise.all([paying, churning]);
   const seconds = (performance.now() - start) / 1000;
+  const pages = streamCalls.pages - calls0.pages;
+  const passes = streamCalls.passes - calls0.passes;
   // Every settled event written (they follow the settles) before the count.
   await new Promise((resolve) => setTimeout(resolve, 500));
   await mux.sequenceInvoiceEvents();
   const after = await lastIndex(mux, before);
-  subscription?.cancel();
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), changes: after - before, seconds };
+  subscription?.close();
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), changes: after - before, seconds, pages, passes };
 }
 
 async function main(): Promise<void> {
@@ -107,19 +132,23 @@ async function main(): Promise<void> {
   };
   const config = parseConfig(input);
   const mux = await Mux.open(config, { store, logger: pino({ level: 'silent' }) });
+  const listPage = mux.listInvoiceEvents.bind(mux);
+  const sequence = mux.sequenceInvoiceEvents.bind(mux);
+  mux.listInvoiceEvents = (after: bigint, limit: number) => (streamCalls.pages++, listPage(after, limit));
+  mux.sequenceInvoiceEvents = () => (streamCalls.passes++, sequence());
   const server = await startApiServer({ api: config.api!, config, mux, log: pino({ level: 'silent' }) });
   await mux.start();
   while (!cluster.nodes.every((n) => n.interceptorConnected)) await new Promise((r) => setTimeout(r, 50));
   const client = await LnmuxClient.connect({ address: server.address, insecurePlaintext: true });
   try {
-    await round(cluster, mux, client, false); // warm-up
+    await round(cluster, mux, client, server.address, false); // warm-up
     const rounds: Record<'baseline' | 'subscriber', Round[]> = { baseline: [], subscriber: [] };
     for (let r = 0; r < ROUNDS; r++) {
       // ABBA: the database grows every round (the invoices, their events), so neither kind always goes first.
       for (const kind of r % 2 === 0 ? (['baseline', 'subscriber'] as const) : (['subscriber', 'baseline'] as const)) {
-        const figures = await round(cluster, mux, client, kind === 'subscriber');
+        const figures = await round(cluster, mux, client, server.address, kind === 'subscriber');
         rounds[kind].push(figures);
-        console.log(`${kind} round ${r + 1}: p50 ${figures.p50.toFixed(1)} ms, p99 ${figures.p99.toFixed(1)} ms, max ${figures.max.toFixed(1)} ms, ${figures.changes} invoice changes in ${figures.seconds.toFixed(1)} s`);
+        console.log(`${kind} round ${r + 1}: p50 ${figures.p50.toFixed(1)} ms, p99 ${figures.p99.toFixed(1)} ms, max ${figures.max.toFixed(1)} ms, ${figures.changes} invoice changes in ${figures.seconds.toFixed(1)} s; the server read ${figures.pages} pages of events and ran ${figures.passes} sequencer passes`);
       }
     }
     load.push(loadavg()[0]!);

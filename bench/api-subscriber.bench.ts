@@ -14,6 +14,7 @@
  *
  * Run: `npm run bench -- api-subscriber`. Figures go to docs/benchmarks.md, "The API".
  */
+import { spawn } from 'node:child_process';
 import { connect } from 'node:http2';
 import { loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -31,6 +32,8 @@ const PAYMENTS = Number(process.env['BENCH_PAYMENTS'] ?? 300);
 const IN_FLIGHT = 10;
 const CHURN = Number(process.env['BENCH_CHURN'] ?? 400);
 const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 4);
+/** never (default): a subscriber that never reads; reading: one that reads everything, in its own process. */
+const SUBSCRIBER = process.env['BENCH_SUBSCRIBER'] === 'reading' ? 'reading' : 'never';
 const BASE_URL = process.env['LNMUX_BENCH_DATABASE_URL'] ?? process.env['LNMUX_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 interface Round {
@@ -73,12 +76,22 @@ function stalledSubscriber(address: string): { close: () => void } {
   return { close: () => session.destroy() };
 }
 
+/** bench/lib/reading-subscriber.ts in a child process, once it is past the history. */
+async function readingSubscriber(address: string, history: bigint): Promise<{ close: () => void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./lib/reading-subscriber.ts', import.meta.url).pathname, address, String(history)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => chunk.includes('ready') && resolve());
+    child.on('exit', (code) => reject(new Error(`reading subscriber exited with ${code}`)));
+  });
+  return { close: () => child.kill() };
+}
+
 async function round(cluster: SimCluster, mux: Mux, client: LnmuxClient, address: string, subscriber: boolean): Promise<Round> {
   const invoices: { paymentRequest: string }[] = [];
   for (let i = 0; i < PAYMENTS; i++) invoices.push(await mux.createInvoice({ amountMsat: 10_000n, description: `bench ${i}` }));
   await mux.sequenceInvoiceEvents();
   const before = await lastIndex(mux, 0n);
-  const subscription = subscriber ? stalledSubscriber(address) : undefined;
+  const subscription = subscriber ? (SUBSCRIBER === 'reading' ? await readingSubscriber(address, before) : stalledSubscriber(address)) : undefined;
   const latencies: number[] = [];
   const calls0 = { ...streamCalls };
   const start = performance.now();
@@ -158,7 +171,7 @@ async function main(): Promise<void> {
     const baseP99 = median(rounds.baseline.map((f) => f.p99));
     for (const kind of ['baseline', 'subscriber'] as const) {
       const m = (pick: (f: Round) => number) => median(rounds[kind].map(pick));
-      const label = kind === 'baseline' ? 'no subscriber (baseline)' : 'one SubscribeInvoices subscriber that never reads';
+      const label = kind === 'baseline' ? 'no subscriber (baseline)' : SUBSCRIBER === 'reading' ? 'one SubscribeInvoices subscriber reading everything (another process)' : 'one SubscribeInvoices subscriber that never reads';
       console.log(`| ${label} | ${m((f) => f.p50).toFixed(1)} | ${m((f) => f.p99).toFixed(1)} | ${m((f) => f.max).toFixed(1)} | ${m((f) => Number(f.changes)).toFixed(0)} | ${(m((f) => f.p99) / baseP99).toFixed(2)} |`);
     }
   } finally {

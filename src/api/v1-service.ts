@@ -479,10 +479,14 @@ export class V1Service {
         for (const event of page) {
           if (gone || this.#closed) return;
           if (!call.write(eventMessage(event))) {
+            // One wait per full buffer: its listeners go when it ends, or a slow subscriber would
+            // gather two more at every drain for as long as it stays.
             await new Promise<void>((resolve) => {
-              call.once('drain', resolve);
-              call.once('cancelled', resolve);
-              call.once('close', resolve);
+              const wake = (): void => {
+                for (const name of ['drain', 'cancelled', 'close']) call.off(name, wake);
+                resolve();
+              };
+              for (const name of ['drain', 'cancelled', 'close']) call.on(name, wake);
             });
           }
           cursor = event.index;

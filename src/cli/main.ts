@@ -8,10 +8,14 @@ import { UsageError } from './flags.js';
 import { addInvoiceCommand } from './addinvoice.js';
 import { demoCommand } from './demo.js';
 import { initCommand } from './init.js';
+import { invoiceCommand } from './invoice.js';
 import { migrateCommand } from './migrate.js';
 import { packageVersion } from './package-version.js';
 import { runCommand } from './run.js';
+import { setCommand } from './set.js';
 import { simCommand } from './sim.js';
+import { statusCommand } from './status.js';
+import { subscribeCommand } from './subscribe.js';
 
 export { packageVersion } from './package-version.js';
 
@@ -28,6 +32,10 @@ export function program(): Command {
   migrateCommand(cli, configPath);
   runCommand(cli, configPath);
   addInvoiceCommand(cli, configPath);
+  invoiceCommand(cli, configPath);
+  setCommand(cli, configPath);
+  statusCommand(cli, configPath);
+  subscribeCommand(cli, configPath);
   demoCommand(cli);
   simCommand(cli);
   return cli;

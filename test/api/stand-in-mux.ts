@@ -37,7 +37,7 @@ export class StandInMux extends EventEmitter<MuxEvents> implements ApiMux, V1Mux
     };
   }
 
-  async listInvoiceEvents(): Promise<readonly InvoiceEvent[]> {
+  async listInvoiceEvents(_after: bigint, _limit: number): Promise<readonly InvoiceEvent[]> {
     return [];
   }
 

@@ -87,7 +87,7 @@ describe('the packed package', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lnmux-pack-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('installs, type-checks and runs docs/library.md against lnmux/sim, and runs npx lnmux', { timeout: 420_000 }, async () => {
+  it('installs, type-checks and runs docs/library.md against lnmux/sim, imports lnmux/client, and runs npx lnmux', { timeout: 420_000 }, async () => {
     const timings: string[] = [];
     const time = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
       const t0 = Date.now();
@@ -111,6 +111,9 @@ describe('the packed package', () => {
       'dist/index.d.ts',
       'dist/sim/index.js',
       'dist/sim/index.d.ts',
+      'dist/client/index.js',
+      'dist/client/index.d.ts',
+      'proto/lnmux/v1/lnmux.proto',
       'dist/cli/bin.js',
       'proto/lnrpc/lightning.proto',
       'proto/lnrpc/routerrpc/router.proto',
@@ -165,12 +168,33 @@ describe('the packed package', () => {
     // The type check and the run go side by side: the run takes the example transpiled alone.
     const simJs = ts.transpileModule(simExample!, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } });
     writeFileSync(join(dir, 'sim-example.js'), simJs.outputText);
+    // lnmux/client: its types check and it loads (with the .proto it reads at connect), without a daemon.
+    const clientExample = [
+      "import { LnmuxClient, LnmuxClientError, GrpcStatus, type InvoiceEvent } from 'lnmux/client';",
+      "const client = await LnmuxClient.connect({ address: '127.0.0.1:1', insecurePlaintext: true, timeoutMs: 2_000 });",
+      'const seen: InvoiceEvent[] = [];',
+      'try {',
+      '  await client.getInfo();',
+      '} catch (error) {',
+      "  if (error instanceof LnmuxClientError && error.code === GrpcStatus.UNAVAILABLE) console.log(`client: ${error.codeName}`);",
+      '  else throw error;',
+      '} finally {',
+      '  client.close();',
+      '}',
+      'console.log(`events: ${seen.length}`);',
+      'export {};',
+    ].join('\n');
+    writeFileSync(join(dir, 'client-example.ts'), clientExample);
+    const clientJs = ts.transpileModule(clientExample, { compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext } });
+    writeFileSync(join(dir, 'client-example.mjs'), clientJs.outputText);
     const t0 = Date.now();
-    const [, ran, version] = await Promise.all([
+    const [, ran, version, clientRan] = await Promise.all([
       time('tsc (consumer, skipLibCheck false)', () => run(process.execPath, [tsc, '-p', dir, '--noEmit'], dir)),
       time('sim example', () => run(process.execPath, [join(dir, 'sim-example.js')], dir, 120_000)),
       time('npx lnmux --version', () => run(npm, ['exec', '--offline', '--', 'lnmux', '--version'], dir)),
+      time('lnmux/client example', () => run(process.execPath, [join(dir, 'client-example.mjs')], dir, 60_000)),
     ]);
+    expect(clientRan.stdout).toBe('client: UNAVAILABLE\nevents: 0\n');
     timings.push(`(these three side by side: ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
     expect(ran.stdout).toMatch(/^paid in \d+ part\(s\)$/m);
     expect(ran.stdout).toMatch(/^invoice settled$/m);

@@ -17,11 +17,12 @@ import type { Registry } from 'prom-client';
 import { ConfigError, splitHostPort } from '../mux/config.js';
 import { readinessOf, type MuxStatus } from '../mux/status.js';
 import { renderStatusPage } from './status-page.js';
+import type { RecentSettle } from '../mux/metrics.js';
 
 /** What the listener reads: the running Mux (its status and failure counts). */
 export interface StatusSource {
   status(): MuxStatus;
-  readonly metrics?: { failuresByReason(): Promise<ReadonlyMap<string, number>> } | undefined;
+  readonly metrics?: { failuresByReason(): Promise<ReadonlyMap<string, number>>; recentSettles(): readonly RecentSettle[] } | undefined;
 }
 
 export interface HttpServerOptions {
@@ -115,6 +116,7 @@ async function handle(options: HttpServerOptions, request: IncomingMessage, resp
       const html = renderStatusPage({
         status: source?.status(),
         failures: (await source?.metrics?.failuresByReason()) ?? new Map(),
+        recent: source?.metrics?.recentSettles() ?? [],
         version: options.version,
         nowMs: Date.now(),
       });

@@ -1,9 +1,11 @@
 /**
  * The operator's status page: one server-rendered HTML page, no script, readable in any browser and in
  * a terminal browser: the instance's role and term, the height, every node with its connection and
- * streams (and why it is down), the sets held with their parts and age, and the HTLCs failed since the
- * start by reason. It refreshes itself every 5 s. Pure: status in, HTML out.
+ * streams (and why it is down), the sets held with their parts and age, the last payments received, the
+ * settle latency over the last minutes as a small SVG chart, and the HTLCs failed since the start by
+ * reason. It refreshes itself every 5 s. Pure: status in, HTML out.
  */
+import type { RecentSettle } from '../mux/metrics.js';
 import type { MuxStatus } from '../mux/status.js';
 import { readinessOf } from '../mux/status.js';
 
@@ -12,6 +14,8 @@ export interface StatusPageInput {
   readonly status: MuxStatus | undefined;
   /** HTLCs failed since the start, by reason. */
   readonly failures: ReadonlyMap<string, number>;
+  /** The last payments received, oldest first. */
+  readonly recent: readonly RecentSettle[];
   /** lnmux's version. */
   readonly version: string;
   /** Now, unix ms (the sets' ages). */
@@ -62,6 +66,7 @@ export function renderStatusPage(input: StatusPageInput): string {
       );
     }
   }
+  body.push(...recentPayments(input.recent, input.nowMs));
   body.push('<h2>Failures since start, by reason</h2>');
   if (input.failures.size === 0) body.push('<p id="failures">none</p>');
   else {
@@ -76,6 +81,42 @@ export function renderStatusPage(input: StatusPageInput): string {
     '<!doctype html><html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">' +
     `<title>lnmux status</title><style>${STYLE}</style></head><body>${body.join('\n')}</body></html>\n`
   );
+}
+
+/** The chart's window: the settle latency of the payments received in the last minutes. */
+const CHART_WINDOW_MS = 10 * 60_000;
+const CHART_WIDTH = 600;
+const CHART_HEIGHT = 120;
+
+/** The last payments received (newest first, ten of them) and their settle latency over the last 10 minutes. */
+function recentPayments(recent: readonly RecentSettle[], nowMs: number): string[] {
+  const out = ['<h2>Recent payments</h2>'];
+  if (recent.length === 0) return [...out, '<p id="recent">none yet</p>'];
+  out.push(
+    '<table id="recent"><tr><th>received, s ago</th><th>payment hash</th><th>amount, msat</th><th>settle latency, ms</th></tr>',
+    ...recent
+      .slice(-10)
+      .reverse()
+      .map(
+        (p) =>
+          `<tr><td>${Math.max(0, Math.round((nowMs - p.atMs) / 1000))}</td><td><code>${escapeHtml(p.paymentHash)}</code></td>` +
+          `<td>${p.amountMsat}</td><td>${(p.seconds * 1000).toFixed(1)}</td></tr>`,
+      ),
+    '</table>',
+  );
+  const window = recent.filter((p) => p.atMs >= nowMs - CHART_WINDOW_MS);
+  const maxMs = Math.max(1, ...window.map((p) => p.seconds * 1000));
+  const dots = window.map((p) => {
+    const x = ((p.atMs - (nowMs - CHART_WINDOW_MS)) / CHART_WINDOW_MS) * CHART_WIDTH;
+    const y = CHART_HEIGHT - ((p.seconds * 1000) / maxMs) * (CHART_HEIGHT - 10);
+    return `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="2.5" fill="#1f5fa8"/>`;
+  });
+  out.push(
+    `<h2>Settle latency, last 10 minutes (max ${maxMs.toFixed(1)} ms)</h2>`,
+    `<svg id="latency" role="img" aria-label="settle latency of ${window.length} payments" width="${CHART_WIDTH}" height="${CHART_HEIGHT}" ` +
+      `viewBox="0 0 ${CHART_WIDTH} ${CHART_HEIGHT}" style="border:1px solid #ccc;background:#fafafa">${dots.join('')}</svg>`,
+  );
+  return out;
 }
 
 function row(name: string, html: string): string {

@@ -82,7 +82,8 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
   /** When each set's commit was asked, by set id hex, unix ms: its settle latency counts from there. */
   readonly #commitAskedAt = new Map<string, number>();
   /** The set whose SETTLEs the current step releases (its latency is observed once they are handed out). */
-  #releasing: string | undefined;
+  /** The set whose SETTLEs the current step hands out (settle latency, recent payments). */
+  #releasing: { readonly setId: string; readonly paymentHash: string; readonly amountMsat: bigint } | undefined;
   #cancelTimer: (() => void) | undefined;
   #timerAt: number | undefined;
   #stopped = false;
@@ -412,10 +413,13 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     }
     if (this.#releasing !== undefined) {
       // Every SETTLE of the released set was handed to its node by the decisions above.
-      const askedAt = this.#commitAskedAt.get(this.#releasing);
-      this.#commitAskedAt.delete(this.#releasing);
+      const released = this.#releasing;
+      const askedAt = this.#commitAskedAt.get(released.setId);
+      this.#commitAskedAt.delete(released.setId);
       this.#releasing = undefined;
-      if (askedAt !== undefined) this.#observer.settleReleased((this.#clock.now() - askedAt) / 1000);
+      if (askedAt !== undefined) {
+        this.#observer.settleReleased((this.#clock.now() - askedAt) / 1000, { paymentHash: released.paymentHash, amountMsat: released.amountMsat });
+      }
     }
     this.#armTimer();
   }
@@ -510,7 +514,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
         const hash = bytesToHex(d.paymentHash);
         const setId = bytesToHex(d.setId);
         this.#log.info({ hash, setId, amountMsat: String(d.amountMsat) }, 'Settle released: preimage sent to every node of the set');
-        this.#releasing = setId;
+        this.#releasing = { setId, paymentHash: hash, amountMsat: d.amountMsat };
         this.#notify('committed', {
           paymentHash: hash,
           setId,

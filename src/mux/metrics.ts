@@ -27,8 +27,11 @@ export interface EngineObserver {
   htlcLost(reason: string): void;
   /** A settle commit answered (after retries), `seconds` after it was asked. */
   settleCommitted(seconds: number, outcome: 'committed' | 'refused'): void;
-  /** Every SETTLE of a set was handed to its node, `seconds` after the set's commit was asked (its completion). */
-  settleReleased(seconds: number): void;
+  /**
+   * Every SETTLE of a set was handed to its node, `seconds` after the set's commit was asked (its
+   * completion): a payment received (hash hex, amount msat).
+   */
+  settleReleased(seconds: number, payment: { readonly paymentHash: string; readonly amountMsat: bigint }): void;
   /** A store call failed (it is retried); `operation`: what the engine was doing (invoice lookup, settle commit, ...). */
   storeError(operation: string): void;
 }
@@ -71,7 +74,22 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 type CounterChild = { inc(value?: number): void };
 
 /** The metrics of one Mux, registered on `registry`. `status` is read at each scrape for the gauges. */
+/** A payment received, as the status page lists it. */
+export interface RecentSettle {
+  /** When its SETTLEs went out, unix ms. */
+  readonly atMs: number;
+  /** hex */
+  readonly paymentHash: string;
+  readonly amountMsat: bigint;
+  /** Settle latency: its completion (commit asked) -> every SETTLE handed to its node, seconds. */
+  readonly seconds: number;
+}
+
+/** How many received payments the status page can show (its chart and list). */
+const RECENT_SETTLES = 200;
+
 export class MuxMetrics implements EngineObserver, ClusterObserver, LeadershipObserver {
+  readonly #recent: RecentSettle[] = [];
   readonly registry: Registry;
   readonly #htlcs: Counter<'outcome' | 'reason'>;
   readonly #resumed: Counter;
@@ -223,8 +241,15 @@ export class MuxMetrics implements EngineObserver, ClusterObserver, LeadershipOb
     this.#commitLatency.observe({ outcome }, seconds);
   }
 
-  settleReleased(seconds: number): void {
+  settleReleased(seconds: number, payment: { readonly paymentHash: string; readonly amountMsat: bigint }): void {
     this.#settleLatency.observe(seconds);
+    this.#recent.push({ atMs: Date.now(), ...payment, seconds });
+    if (this.#recent.length > RECENT_SETTLES) this.#recent.shift();
+  }
+
+  /** The last payments received (at most 200, oldest first), for the status page. */
+  recentSettles(): readonly RecentSettle[] {
+    return this.#recent;
   }
 
   storeError(operation: string): void {

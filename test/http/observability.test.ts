@@ -109,6 +109,9 @@ describe('metrics, health and the status page while payments flow', () => {
     expect(page.text).toContain('<span id="role" class="ok">active</span>');
     for (const node of cluster().nodeInfos()) expect(page.text).toContain(node.pubkey);
     expect(page.text).toMatch(/<tr><td>invoiceCancelled<\/td><td>\d+<\/td><\/tr>/);
+    // The payments settled in this file: listed, and charted with their settle latency.
+    expect(page.text).toMatch(/<table id="recent">.*<td>\d+\.\d<\/td><\/tr>/s);
+    expect(page.text).toMatch(/aria-label="settle latency of [1-9]\d* payments"/);
     expect((await get(http, '/')).text).toContain('<title>lnmux status</title>');
     expect((await get(http, '/nothing')).status).toBe(404);
   });

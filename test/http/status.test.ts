@@ -49,6 +49,7 @@ describe('renderStatusPage', () => {
         sets: [{ paymentHash: 'ab'.repeat(32), phase: 'accepting', parts: 2, heldMsat: 150_000n, firstArrivedAtMs: 1_000 }],
       }),
       failures: new Map([['mppTimeout', 3], ['invoiceUnknown', 5]]),
+      recent: [],
       version: '1.2.3',
       nowMs: 31_000,
     });
@@ -64,8 +65,24 @@ describe('renderStatusPage', () => {
     expect(html).not.toContain('<script');
   });
 
+  it('lists the last payments received, newest first, and charts their settle latency over the last 10 minutes', () => {
+    const nowMs = 1_000_000;
+    const recent = [
+      { atMs: nowMs - 11 * 60_000, paymentHash: '01'.repeat(32), amountMsat: 1_000n, seconds: 0.5 },
+      { atMs: nowMs - 60_000, paymentHash: '02'.repeat(32), amountMsat: 2_000n, seconds: 0.004 },
+      { atMs: nowMs - 2_000, paymentHash: '03'.repeat(32), amountMsat: 3_000n, seconds: 0.008 },
+    ];
+    const html = renderStatusPage({ status: undefined, failures: new Map(), recent, version: '1', nowMs });
+    expect(html).toContain(`<tr><td>2</td><td><code>${'03'.repeat(32)}</code></td><td>3000</td><td>8.0</td></tr>`);
+    expect(html.indexOf('03'.repeat(32))).toBeLessThan(html.indexOf('02'.repeat(32)));
+    // The chart: the two payments of the last 10 minutes (the older one is listed, not charted), scaled to the slowest.
+    expect(html).toContain('aria-label="settle latency of 2 payments"');
+    expect(html).toContain('(max 8.0 ms)');
+    expect(html.match(/<circle /g)).toHaveLength(2);
+  });
+
   it('says lnmux is starting before its Mux is open', () => {
-    const html = renderStatusPage({ status: undefined, failures: new Map(), version: '1', nowMs: 0 });
+    const html = renderStatusPage({ status: undefined, failures: new Map(), recent: [], version: '1', nowMs: 0 });
     expect(html).toContain('starting: waiting for the database');
   });
 });

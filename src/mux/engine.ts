@@ -20,7 +20,8 @@ const NO_POLICY: HopPolicy = { feeBaseMsat: 0n, feeProportionalMillionths: 0n, c
 import { Registry } from '../registry/registry.js';
 import type { Decision, InvoiceView, RegistryConfig, RegistryEvent } from '../registry/types.js';
 import type { NodeLink, SettleStore, StoreInvoiceView } from './ports.js';
-import { HtlcLogWriter } from './htlc-log-writer.js';
+import { htlcLogWriter, type BatchedWriter } from './batched-writer.js';
+import type { HtlcLogEntry } from '../store/index.js';
 import { sleep, systemClock, type Clock } from '../shell/clock.js';
 import type { PaymentEvents } from './events.js';
 import { emitSafely } from './safe-emit.js';
@@ -101,7 +102,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
    */
   readonly #onChain = new Set<string>();
   /** What happened to each HTLC lnmux did not settle, written in batches (the store's HTLC log). */
-  readonly #htlcLog: HtlcLogWriter;
+  readonly #htlcLog: BatchedWriter<HtlcLogEntry>;
   /** The node whose report set the best height (the registry's), for the logs; undefined if none said. */
   #heightNode: string | undefined;
   /** Each node's last reported height: nodes may disagree, the best one counts. */
@@ -119,7 +120,7 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
     this.#outages = options.outages ?? new OutageReporter({ log: options.logger, clock: this.#clock });
     this.#observer = options.observer ?? NO_METRICS;
     this.#debug = options.logger.isLevelEnabled('debug');
-    this.#htlcLog = new HtlcLogWriter({ write: (entries) => options.store.logHtlcs(entries), logger: options.logger, clock: this.#clock });
+    this.#htlcLog = htlcLogWriter({ write: (entries) => options.store.logHtlcs(entries), logger: options.logger, clock: this.#clock });
     this.#heightKnown = new Promise((resolve) => {
       this.#resolveHeightKnown = resolve;
     });

@@ -20,6 +20,7 @@ import {
   requireNodeIdentity,
   type CancelOutcome,
   type HtlcLogEntry,
+  type NewInvoiceEvent,
   type Invoice,
   type InvoiceEvent,
   type InvoicePage,
@@ -34,7 +35,7 @@ import { UnknownSetError } from './engine.js';
 import type { MuxEvents } from './events.js';
 import { makeInvoice, type CreatedInvoice, type InvoiceRequest } from './invoice-factory.js';
 import { LeaderLoop, type TermHost } from './leader-loop.js';
-import { InvoiceEventWriter } from './invoice-event-writer.js';
+import { invoiceEventWriter, type BatchedWriter } from './batched-writer.js';
 import { MuxMetrics } from './metrics.js';
 import type { MuxStatus } from './status.js';
 import { emitSafely } from './safe-emit.js';
@@ -97,7 +98,7 @@ export class Mux extends EventEmitter<MuxEvents> {
   /** HTLC log writes of ended terms still in flight (stop() waits for them). */
   readonly #logFlushes = new Set<Promise<void>>();
   /** The invoice stream's accepted / released events (the others are written with the changes). */
-  readonly #invoiceEvents: InvoiceEventWriter;
+  readonly #invoiceEvents: BatchedWriter<NewInvoiceEvent>;
 
   private constructor(config: MuxConfig, store: Store, keyring: Keyring, log: Logger, options: MuxOptions) {
     super();
@@ -110,7 +111,7 @@ export class Mux extends EventEmitter<MuxEvents> {
     this.#instanceId = options.instanceId ?? `${hostname()}:${process.pid}:${bytesToHex(randomBytes(4))}`;
     this.#nodes = clusterNodesOf(config);
     this.#metrics = options.metricsRegistry !== undefined ? new MuxMetrics(options.metricsRegistry, () => this.status()) : undefined;
-    this.#invoiceEvents = new InvoiceEventWriter({ write: (events) => store.recordInvoiceEvents(events), logger: log });
+    this.#invoiceEvents = invoiceEventWriter({ write: (events) => store.recordInvoiceEvents(events), logger: log });
     this.#cluster = new Cluster({
       config,
       nodes: this.#nodes,

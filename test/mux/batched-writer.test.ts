@@ -5,7 +5,7 @@
  */
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { HtlcLogWriter } from '../../src/mux/htlc-log-writer.js';
+import { htlcLogWriter } from '../../src/mux/batched-writer.js';
 import type { HtlcLogEntry } from '../../src/store/types.js';
 import { waitUntil } from '../support/wait.js';
 
@@ -17,11 +17,11 @@ const entry = (htlcId: bigint, amountMsat = 1_000n): HtlcLogEntry => ({
   at: new Date(0),
 });
 
-describe('HtlcLogWriter', () => {
+describe('the HTLC log writer (BatchedWriter)', () => {
   it('retries through an outage, and drops what the store refuses for good without blocking later entries', async () => {
     const written: bigint[] = [];
     let outage = 2;
-    const writer = new HtlcLogWriter({
+    const writer = htlcLogWriter({
       logger: pino({ level: 'silent' }),
       flushMs: 1,
       retryMs: 5,
@@ -42,7 +42,7 @@ describe('HtlcLogWriter', () => {
 
   it('logs an amount beyond what the store holds as the largest it holds', async () => {
     const amounts: bigint[] = [];
-    const writer = new HtlcLogWriter({ logger: pino({ level: 'silent' }), flushMs: 1, write: async (es) => void amounts.push(...es.map((e) => e.amountMsat)) });
+    const writer = htlcLogWriter({ logger: pino({ level: 'silent' }), flushMs: 1, write: async (es) => void amounts.push(...es.map((e) => e.amountMsat)) });
     writer.add(entry(1n, 1n << 64n));
     await writer.stop();
     expect(amounts).toEqual([(1n << 63n) - 1n]);

@@ -175,6 +175,19 @@ describe('lnmux command line', () => {
     const noDescription = await lnmux(['-c', 'multiplexer.yml', 'addinvoice', '--amt', '5'], dir);
     expect(noDescription.code).toBe(2);
     expect(noDescription.stderr).toContain('give a description with --desc <text> or --desc-hash <hex>');
+    // The invoice kinds' flags: an amountless invoice is never made by forgetting --amt.
+    const noAmount = await lnmux(['-c', 'multiplexer.yml', 'addinvoice', '--desc', 'x'], dir);
+    expect(noAmount.code).toBe(2);
+    expect(noAmount.stderr).toContain('give the amount with --amt <sat> or --amt-msat <msat>, or --amountless');
+    const minimumWithAmount = await lnmux(['-c', 'multiplexer.yml', 'addinvoice', '--amt', '5', '--min-amt-msat', '1000', '--desc', 'x'], dir);
+    expect(minimumWithAmount.code).toBe(2);
+    expect(minimumWithAmount.stderr).toContain('--min-amt-msat: only with --amountless');
+    const shortHash = await lnmux(['-c', 'multiplexer.yml', 'addinvoice', '--amt', '5', '--hash', 'abcd', '--desc', 'x'], dir);
+    expect(shortHash.code).toBe(2);
+    expect(shortHash.stderr).toMatch(/--hash <hex>.*expected 32 bytes as 64 hex characters/);
+    const oddMetadata = await lnmux(['-c', 'multiplexer.yml', 'addinvoice', '--amt', '5', '--metadata', 'abc', '--desc', 'x'], dir);
+    expect(oddMetadata.code).toBe(2);
+    expect(oddMetadata.stderr).toMatch(/--metadata <hex>.*expected 1 to 639 bytes/);
     const unknown = await lnmux(['frobnicate']);
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command 'frobnicate'/);

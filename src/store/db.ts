@@ -75,8 +75,10 @@ export class Db {
    * Runs `fn` with one connection checked out. Driver errors become StoreUnavailableError (retryable)
    * or StoreError; a connection that failed is destroyed rather than returned to the pool.
    * @param operation what is being done, for error messages.
+   * @param commitsAlone the session's statements run outside any transaction (each commits itself): a
+   *   connection lost after one was sent leaves its outcome unknown (`mayHaveCommitted`).
    */
-  async withSession<T>(operation: string, fn: (session: Session) => Promise<T>): Promise<T> {
+  async withSession<T>(operation: string, fn: (session: Session) => Promise<T>, commitsAlone = false): Promise<T> {
     if (this.#closed) throw new StoreClosedError(`${operation}: the store is closed`);
     let lease: Lease;
     try {
@@ -96,7 +98,7 @@ export class Db {
         try {
           return await lease.client.query(sql, params as unknown[] | undefined);
         } catch (error) {
-          const storeError = toStoreError(error, operation, this.where, sql === 'COMMIT');
+          const storeError = toStoreError(error, operation, this.where, sql === 'COMMIT' || commitsAlone);
           if (storeError instanceof StoreUnavailableError) broken = true;
           throw storeError;
         }
@@ -114,16 +116,39 @@ export class Db {
   }
 
   /**
+   * One statement as its own transaction (autocommit): one round trip, its COMMIT included. A
+   * connection lost once it was sent throws StoreUnavailableError with `mayHaveCommitted` set.
+   */
+  async statement<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    operation: string,
+    sql: string,
+    params?: readonly unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    return this.withSession(operation, (session) => session.query<R>(sql, params), true);
+  }
+
+  /**
    * Runs `fn` in BEGIN ... COMMIT (READ COMMITTED); if `fn` throws, ROLLBACK and rethrow.
    * Returns only after COMMIT succeeded. A connection failure once COMMIT may have been sent throws
    * StoreUnavailableError with `mayHaveCommitted` set; an ERROR before it means nothing was committed.
    *
    * Round trips: BEGIN travels with the body's first statement, and `queryAndCommit` sends the last
    * statement and COMMIT together (on a pipelined connection; elsewhere pg queues them in order).
+   *
+   * `options.flush: false` commits without waiting for the WAL flush (synchronous_commit off for this
+   * transaction only): for what is redone after a database crash anyway and decides no payment
+   * (docs/architecture.md, "What waits for the disk"). Anything a later synchronous commit depends on is
+   * flushed with it, since the WAL is flushed in order.
    */
-  async transaction<T>(operation: string, fn: (session: TransactionSession) => Promise<T>): Promise<T> {
+  async transaction<T>(
+    operation: string,
+    fn: (session: TransactionSession) => Promise<T>,
+    options: { readonly flush?: boolean } = {},
+  ): Promise<T> {
     return this.withSession(operation, async (session) => {
-      let begin: Promise<unknown> | undefined = session.query('BEGIN');
+      let begin: Promise<unknown> | undefined = session.query(
+        options.flush === false ? 'BEGIN; SET LOCAL synchronous_commit TO OFF' : 'BEGIN',
+      );
       let committed = false;
       const query = async <R extends pg.QueryResultRow = pg.QueryResultRow>(
         sql: string,

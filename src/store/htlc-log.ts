@@ -3,6 +3,9 @@
  * when each part joined its set. Written in batches after the decisions (never on the settle path), read
  * by operators ("what happened to this payment") and by the invoice lookup of an arriving HTLC, whose
  * logged arrival keeps its set's MPP timeout across a restart.
+ *
+ * Written without waiting for the WAL flush, as best effort as the writer that batches it
+ * (docs/architecture.md, "What waits for the disk").
  */
 import { bigintFromSql, bytesToSql, checkBytes, keyColumns, keyFromRow, u64ToSql } from './codec.js';
 import type { Db } from './db.js';
@@ -37,8 +40,11 @@ const INSERT = `
 export async function recordHtlcLog(db: Db, entries: readonly HtlcLogEntry[]): Promise<void> {
   if (entries.length === 0) return;
   const [nodes, chans, ids] = keyColumns(entries.map((e) => e.key));
-  await db.withSession('recordHtlcLog', (session) =>
-    session.query(INSERT, [
+  // Not waiting for the WAL flush: see the file comment.
+  await db.transaction(
+    'recordHtlcLog',
+    (session) =>
+      session.queryAndCommit(INSERT, [
       nodes,
       chans,
       ids,
@@ -47,7 +53,8 @@ export async function recordHtlcLog(db: Db, entries: readonly HtlcLogEntry[]): P
       entries.map((e) => u64ToSql(e.amountMsat)),
       entries.map((e) => e.reason ?? null),
       entries.map((e) => e.at),
-    ]),
+      ]),
+    { flush: false },
   );
 }
 

@@ -6,6 +6,10 @@
  * whose set has no HTLC left pending (settled if all settled, failed if any failed), COMMIT. The invoice
  * lock makes the roll-up exact: two transactions finalizing the last two HTLCs of one set are serialized,
  * so the second sees the first's update and rolls the invoice up.
+ *
+ * Final states are written without waiting for the WAL flush: a crash can lose them, and the node is then
+ * asked again for the HTLC's resolution and its final state written again (docs/architecture.md, "What
+ * waits for the disk").
  */
 import type { BatchRunner } from './batcher.js';
 import { bytesFromSql, bytesToSql, checkBytes, keyColumns, keyFromRow, setHtlcFromRow } from './codec.js';
@@ -71,57 +75,62 @@ export function checkFinalState(state: unknown): asserts state is HtlcFinalState
 /** The batch runner behind markHtlcFinal. */
 export function finalRunner(db: Db): BatchRunner<FinalRequest, HtlcFinalOutcome> {
   return (requests) =>
-    db.transaction('markHtlcFinal', async (session) => {
-      // A key twice in one batch: the first request decides, the later ones see its result.
-      const first = new Map<string, FinalRequest>();
-      for (const r of requests) if (!first.has(circuitKeyString(r.key))) first.set(circuitKeyString(r.key), r);
-      const unique = [...first.values()];
-      const [nodes, chans, ids] = keyColumns(unique.map((r) => r.key));
-      await session.query(LOCK_INVOICES, [nodes, chans, ids]);
-      const rows = await session.query<{
-        node_pubkey: Buffer;
-        chan_id: string;
-        htlc_id: string;
-        hash: Buffer;
-        previous: HtlcState;
-        changed: boolean;
-      }>(UPDATE_HTLCS, [nodes, chans, ids, unique.map((r) => r.state)]);
-      const found = new Map(rows.rows.map((row) => [circuitKeyString(keyFromRow(row)), row]));
-      const touched = [...new Map(rows.rows.filter((r) => r.changed).map((r) => [r.hash.toString('hex'), r.hash])).values()];
-      const rolledUp = new Map<string, 'settled' | 'failed'>();
-      if (touched.length > 0) {
-        // The roll-up and COMMIT travel together.
-        const rolled = await session.queryAndCommit<{ hash: Buffer; state: 'settled' | 'failed' }>(ROLL_UP, [touched]);
-        for (const row of rolled.rows) rolledUp.set(row.hash.toString('hex'), row.state);
-      }
-      // The request that finalizes an invoice: the last one of the batch that changed one of its HTLCs.
-      const finalizer = new Map<string, FinalRequest>();
-      for (const r of unique) {
-        const row = found.get(circuitKeyString(r.key));
-        if (row?.changed === true && rolledUp.has(row.hash.toString('hex'))) finalizer.set(row.hash.toString('hex'), r);
-      }
-      const decided = new Set<string>();
-      const outcomes = requests.map((r): HtlcFinalOutcome => {
-        const id = circuitKeyString(r.key);
-        const row = found.get(id);
-        if (row === undefined) return { kind: 'unknown' };
-        const hash = bytesFromSql(row.hash);
-        if (row.changed && !decided.has(id)) {
-          decided.add(id);
-          const hashHex = row.hash.toString('hex');
-          return {
-            kind: 'recorded',
-            hash,
-            invoiceState: rolledUp.get(hashHex) ?? 'settleCommitted',
-            invoiceFinalized: finalizer.get(hashHex) === first.get(id),
-          };
+    db.transaction(
+      'markHtlcFinal',
+      async (session) => {
+        // A key twice in one batch: the first request decides, the later ones see its result.
+        const first = new Map<string, FinalRequest>();
+        for (const r of requests) if (!first.has(circuitKeyString(r.key))) first.set(circuitKeyString(r.key), r);
+        const unique = [...first.values()];
+        const [nodes, chans, ids] = keyColumns(unique.map((r) => r.key));
+        await session.query(LOCK_INVOICES, [nodes, chans, ids]);
+        const rows = await session.query<{
+          node_pubkey: Buffer;
+          chan_id: string;
+          htlc_id: string;
+          hash: Buffer;
+          previous: HtlcState;
+          changed: boolean;
+        }>(UPDATE_HTLCS, [nodes, chans, ids, unique.map((r) => r.state)]);
+        const found = new Map(rows.rows.map((row) => [circuitKeyString(keyFromRow(row)), row]));
+        const touched = [...new Map(rows.rows.filter((r) => r.changed).map((r) => [r.hash.toString('hex'), r.hash])).values()];
+        const rolledUp = new Map<string, 'settled' | 'failed'>();
+        if (touched.length > 0) {
+          // The roll-up and COMMIT travel together.
+          const rolled = await session.queryAndCommit<{ hash: Buffer; state: 'settled' | 'failed' }>(ROLL_UP, [touched]);
+          for (const row of rolled.rows) rolledUp.set(row.hash.toString('hex'), row.state);
         }
-        const state: HtlcState = row.changed ? first.get(id)!.state : row.previous;
-        if (state === 'settleCommitted') throw new StoreError(`invariant: HTLC ${id} unchanged yet still pending`);
-        return { kind: 'alreadyFinal', hash, state };
-      });
-      return { kind: 'done', outcomes };
-    });
+        // The request that finalizes an invoice: the last one of the batch that changed one of its HTLCs.
+        const finalizer = new Map<string, FinalRequest>();
+        for (const r of unique) {
+          const row = found.get(circuitKeyString(r.key));
+          if (row?.changed === true && rolledUp.has(row.hash.toString('hex'))) finalizer.set(row.hash.toString('hex'), r);
+        }
+        const decided = new Set<string>();
+        const outcomes = requests.map((r): HtlcFinalOutcome => {
+          const id = circuitKeyString(r.key);
+          const row = found.get(id);
+          if (row === undefined) return { kind: 'unknown' };
+          const hash = bytesFromSql(row.hash);
+          if (row.changed && !decided.has(id)) {
+            decided.add(id);
+            const hashHex = row.hash.toString('hex');
+            return {
+              kind: 'recorded',
+              hash,
+              invoiceState: rolledUp.get(hashHex) ?? 'settleCommitted',
+              invoiceFinalized: finalizer.get(hashHex) === first.get(id),
+            };
+          }
+          const state: HtlcState = row.changed ? first.get(id)!.state : row.previous;
+          if (state === 'settleCommitted') throw new StoreError(`invariant: HTLC ${id} unchanged yet still pending`);
+          return { kind: 'alreadyFinal', hash, state };
+        });
+        return { kind: 'done', outcomes };
+      },
+      // The final state is not waited on to disk: see the file comment.
+      { flush: false },
+    );
 }
 
 const HTLC_COLUMNS = 'node_pubkey, chan_id, htlc_id, amount_msat, hash, set_id, state';

@@ -11,6 +11,9 @@
  * index, and commits them all at once; the next pass starts after it. So once a reader has seen index N,
  * every row that will ever get an index below N is already visible: following `event_index > N` never
  * skips one. The HTLC path never waits for it; a subscriber's delay is one pass.
+ *
+ * `accepted`/`released` rows are written without waiting for the WAL flush (they are best effort); the
+ * sequencer's pass waits for it, so a numbered row is on disk (docs/architecture.md, "What waits for the disk").
  */
 import { bigintFromSql, bytesFromSql, bytesToSql, checkBytes, checkMsat, u64ToSql } from './codec.js';
 import type { Db } from './db.js';
@@ -83,15 +86,19 @@ export function checkNewInvoiceEvent(event: NewInvoiceEvent): void {
 /** Writes `accepted` / `released` events (one statement). */
 export async function recordInvoiceEvents(db: Db, events: readonly NewInvoiceEvent[]): Promise<void> {
   if (events.length === 0) return;
-  await db.withSession('recordInvoiceEvents', (session) =>
-    session.query(INSERT, [
+  // Not waiting for the WAL flush: see the file comment.
+  await db.transaction(
+    'recordInvoiceEvents',
+    (session) =>
+      session.queryAndCommit(INSERT, [
       events.map((e) => bytesToSql(e.hash)),
       events.map((e) => e.kind),
       events.map((e) => bytesToSql(e.setId)),
       events.map((e) => (e.amountMsat !== undefined ? u64ToSql(e.amountMsat) : null)),
       events.map((e) => e.reason ?? null),
       events.map((e) => e.at),
-    ]),
+      ]),
+    { flush: false },
   );
 }
 

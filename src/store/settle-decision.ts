@@ -73,12 +73,13 @@ export function checkSettleCommit(request: SettleCommit): void {
   }
 }
 
-function sha256(data: Uint8Array): Uint8Array {
-  return new Uint8Array(createHash('sha256').update(data).digest());
+/** True when SHA256(`preimage`) is `hash` (BOLT 11 `p`: the payment hash is the preimage's SHA256). */
+export function preimageMatches(preimage: Uint8Array, hash: Uint8Array): boolean {
+  return sameBytes(new Uint8Array(createHash('sha256').update(preimage).digest()), hash);
 }
 
 /** Sum of a set's amounts in msat. */
-function setAmountMsat(htlcs: readonly SetHtlc[]): bigint {
+export function setAmountMsat(htlcs: readonly SetHtlc[]): bigint {
   return htlcs.reduce((sum, h) => sum + h.amountMsat, 0n);
 }
 
@@ -124,7 +125,7 @@ export function decideSettles(
         if (setMsat < leastMsat) {
           return { kind: 'amountMismatch', invoiceMsat: leastMsat, setMsat };
         }
-        if (invoice.kind !== 'stateless' && (request.preimage === undefined || !sameBytes(sha256(request.preimage), request.hash))) {
+        if (invoice.kind !== 'stateless' && (request.preimage === undefined || !preimageMatches(request.preimage, request.hash))) {
           return { kind: 'wrongPreimage' };
         }
         written.set(key, { setId: request.setId, writeIndex: index });

@@ -15,7 +15,7 @@ import type { BatchResult, BatchRunner } from './batcher.js';
 import { bigintFromSql, bytesFromSql, bytesToSql, hex, keyColumns, keyFromRow, u64ToSql } from './codec.js';
 import type { Db, TransactionSession } from './db.js';
 import { StoreError, sqlStateOf } from './errors.js';
-import { decideSettles, type InvoiceForSettle, type SettleCommit } from './settle-decision.js';
+import { decideSettles, preimageMatches, setAmountMsat, type InvoiceForSettle, type SettleCommit } from './settle-decision.js';
 import type { InvoiceKind, InvoiceState, SettleCommitOutcome } from './types.js';
 
 const LOCK_INVOICES = `
@@ -44,6 +44,33 @@ const WRITE_SETS = `
     FROM decided AS d
   )
   SELECT hash, settle_committed_at, (SELECT count(*) FROM inserted)::int AS inserted FROM decided`;
+
+// A lone request, decided and written in one autocommit statement: the rows it needs are locked by the
+// statement itself (the lease FOR SHARE in an InitPlan, before the invoice row; the invoice row by the
+// UPDATE, re-checked after any wait). It writes only where decideSettles would say `write` for an open
+// invoice; anything else writes nothing and goes the full way (LOCK_INVOICES, decideSettles).
+const WRITE_LONE_SET = `
+  WITH fence AS (
+    SELECT epoch FROM lnmux.leases WHERE name = $8::text FOR SHARE
+  ), decided AS (
+    UPDATE lnmux.invoices AS i
+    SET state = 'settleCommitted', set_id = $2, settle_committed_at = now(),
+      preimage = CASE WHEN i.kind <> 'stateless' THEN $10::bytea END
+    WHERE i.hash = $1 AND i.state = 'open'
+      AND $6::bigint >= coalesce(i.amount_msat, i.min_amount_msat, 1)
+      AND (i.kind = 'stateless' OR $7::boolean)
+      AND ($8::text IS NULL OR (SELECT epoch FROM fence) = $9::bigint)
+    RETURNING i.hash, i.set_id, i.settle_committed_at
+  ), inserted AS (
+    INSERT INTO lnmux.htlcs (node_pubkey, chan_id, htlc_id, hash, set_id, amount_msat)
+    SELECT k.node_pubkey, k.chan_id, k.htlc_id, d.hash, d.set_id, k.amount_msat
+    FROM decided AS d, unnest($3::bytea[], $4::bigint[], $5::bigint[], $11::bigint[]) AS k(node_pubkey, chan_id, htlc_id, amount_msat)
+    RETURNING 1
+  ), event AS (
+    INSERT INTO lnmux.invoice_events (hash, kind, set_id, amount_msat)
+    SELECT hash, 'settleCommitted', set_id, $6::bigint FROM decided
+  )
+  SELECT settle_committed_at, (SELECT count(*) FROM inserted)::int AS inserted FROM decided`;
 
 const FIND_CONFLICTS = `
   SELECT h.node_pubkey, h.chan_id, h.htlc_id
@@ -79,6 +106,11 @@ function isHtlcKeyConflict(error: unknown): boolean {
 export function settleRunner(db: Db): BatchRunner<SettleCommit, SettleCommitOutcome> {
   return async (requests) => {
     try {
+      // One payment at a time, batches are of one: its usual outcome costs one round trip, not two.
+      if (requests.length === 1) {
+        const committed = await commitLone(db, requests[0]!);
+        if (committed !== undefined) return { kind: 'done', outcomes: [committed] };
+      }
       return await db.transaction<BatchResult<SettleCommitOutcome>>('commitSettle', (session) =>
         settleBatch(session, requests),
       );
@@ -101,6 +133,34 @@ export function settleRunner(db: Db): BatchRunner<SettleCommit, SettleCommitOutc
       return { kind: 'done', outcomes: [{ kind: 'htlcInOtherSet', key: keyFromRow(row) }] };
     }
   };
+}
+
+/**
+ * The lone request's one-statement commit: `committed`, or undefined when it wrote nothing (the invoice
+ * is not open, short, fenced, unknown or needs a preimage it lacks): the full transaction then finds
+ * out which. A key already in another set throws the unique violation, nothing written.
+ */
+async function commitLone(db: Db, request: SettleCommit): Promise<SettleCommitOutcome | undefined> {
+  const [nodes, chans, ids] = keyColumns(request.htlcs);
+  const written = await db.statement<{ settle_committed_at: Date; inserted: number }>('commitSettle', WRITE_LONE_SET, [
+    bytesToSql(request.hash),
+    bytesToSql(request.setId),
+    nodes,
+    chans,
+    ids,
+    u64ToSql(setAmountMsat(request.htlcs)),
+    request.preimage !== undefined && preimageMatches(request.preimage, request.hash),
+    request.fence?.leadership ?? null,
+    request.fence !== undefined ? request.fence.epoch.toString() : null,
+    request.preimage !== undefined ? bytesToSql(request.preimage) : null,
+    request.htlcs.map((h) => u64ToSql(h.amountMsat)),
+  ]);
+  const row = written.rows[0];
+  if (row === undefined) return undefined;
+  if (row.inserted !== request.htlcs.length) {
+    throw new StoreError(`invariant: committed a settle decision with ${row.inserted} of ${request.htlcs.length} HTLCs`);
+  }
+  return { kind: 'committed', settleCommittedAt: row.settle_committed_at };
 }
 
 async function settleBatch(

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveStoreConfig } from '../../src/store/config.js';
-import { EMBEDDED_WARNING } from '../../src/store/connect.js';
 import { StoreClosedError, StoreUnavailableError } from '../../src/store/errors.js';
 import { openStore } from '../../src/store/open.js';
+import { EMBEDDED_WARNING, connectPostgres } from '../../src/store/connect.js';
 import { createStore } from '../../src/store/store.js';
 import type { Store } from '../../src/store/types.js';
 import { TEST_DATABASE_URL, createTestDatabase, describeOnPostgres, htlcSet, newInvoice, pgliteTemplate, useTestDatabase } from './helpers.js';
@@ -122,29 +122,100 @@ describeOnPostgres('a PostgreSQL connection that breaks', () => {
     expect((await store.commitSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('committed');
   });
 
-  it('never reports a commit that did not happen: COMMIT lost on the way, the retry commits', async () => {
-    const invoice = newInvoice();
-    await store.recordInvoice(invoice);
-    const set = htlcSet(invoice.amountMsat, 2);
-    proxy.mode = 'dropBeforeCommit';
-    const error = await unavailable(store.commitSettle(invoice.hash, set.setId, set.htlcs));
-    expect(error.mayHaveCommitted).toBe(true);
-    expect(error.message).toMatch(/COMMIT was in flight/);
-    expect(proxy.cuts).toBeGreaterThan(0);
-    // The server never saw COMMIT: nothing is stored, and retrying the same set commits it now.
-    expect((await store.getInvoice(invoice.hash))?.state).toBe('open');
-    expect((await store.commitSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('committed');
+  // A lone request commits in one autocommit statement (store/settle.ts, WRITE_LONE_SET): its message is
+  // the one that commits.
+  describe('a lone settle decision (one statement)', () => {
+    beforeAll(() => {
+      proxy.commitsAlone = 'INSERT INTO lnmux.htlcs';
+    });
+    afterAll(() => {
+      proxy.commitsAlone = undefined;
+    });
+
+    it('never reports a commit that did not happen: statement lost on the way, the retry commits', async () => {
+      const invoice = newInvoice();
+      await store.recordInvoice(invoice);
+      const set = htlcSet(invoice.amountMsat, 2);
+      const cutsBefore = proxy.cuts;
+      proxy.mode = 'dropBeforeCommit';
+      const error = await unavailable(store.commitSettle(invoice.hash, set.setId, set.htlcs));
+      expect(error.mayHaveCommitted).toBe(true);
+      expect(error.message).toMatch(/COMMIT was in flight/);
+      expect(proxy.cuts).toBe(cutsBefore + 1);
+      // The server never saw it: nothing is stored, and retrying the same set commits it now.
+      expect((await store.getInvoice(invoice.hash))?.state).toBe('open');
+      expect((await store.commitSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('committed');
+    });
+
+    it('reports a commit whose answer was lost as unknown; the retry of the same set finds it committed', async () => {
+      const invoice = newInvoice();
+      await store.recordInvoice(invoice);
+      const set = htlcSet(invoice.amountMsat, 2);
+      proxy.mode = 'dropAfterCommit';
+      const error = await unavailable(store.commitSettle(invoice.hash, set.setId, set.htlcs));
+      expect(error.mayHaveCommitted).toBe(true);
+      expect((await store.commitSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('alreadyCommitted');
+      expect(await store.listInvoiceHtlcs(invoice.hash)).toHaveLength(2);
+    });
   });
 
-  it('reports a commit whose answer was lost as unknown; the retry of the same set finds it committed', async () => {
-    const invoice = newInvoice();
-    await store.recordInvoice(invoice);
-    const set = htlcSet(invoice.amountMsat, 2);
-    proxy.mode = 'dropAfterCommit';
-    const error = await unavailable(store.commitSettle(invoice.hash, set.setId, set.htlcs));
-    expect(error.mayHaveCommitted).toBe(true);
-    expect((await store.commitSettle(invoice.hash, set.setId, set.htlcs)).kind).toBe('alreadyCommitted');
-    expect(await store.listInvoiceHtlcs(invoice.hash)).toHaveLength(2);
+  // Requests that queue behind one in flight are decided together in a transaction (lock, write, COMMIT).
+  describe('a batch of settle decisions (one transaction)', () => {
+    let batching: Store;
+    beforeAll(() => {
+      const url = new URL(database.config().databaseUrl!);
+      url.host = `127.0.0.1:${proxy.port}`;
+      batching = createStore(
+        connectPostgres({
+          ...resolveStoreConfig({ databaseUrl: url.toString(), poolSize: 2, connectTimeoutMs: 2_000, onWarning: quiet }),
+          databaseUrl: url.toString(),
+        }),
+        'postgres',
+        { maxBatchSize: 10, maxBatchesInFlight: 1 },
+      );
+    });
+    afterAll(async () => {
+      await batching.close();
+    });
+
+    /** Three sets submitted at once: the first runs alone, the other two queue and run as one batch. */
+    async function threeSets() {
+      const invoices = [newInvoice(), newInvoice(), newInvoice()];
+      for (const invoice of invoices) await batching.recordInvoice(invoice);
+      const sets = invoices.map((invoice) => htlcSet(invoice.amountMsat, 2));
+      const results = await Promise.allSettled(
+        invoices.map((invoice, i) => batching.commitSettle(invoice.hash, sets[i]!.setId, sets[i]!.htlcs)),
+      );
+      return { invoices, sets, results };
+    }
+
+    it('never reports a commit that did not happen: COMMIT lost on the way, the retry commits', async () => {
+      const cutsBefore = proxy.cuts;
+      proxy.mode = 'dropBeforeCommit';
+      const { invoices, sets, results } = await threeSets();
+      expect(proxy.cuts).toBe(cutsBefore + 1);
+      expect(results[0]).toMatchObject({ status: 'fulfilled', value: { kind: 'committed' } });
+      for (const i of [1, 2]) {
+        const error = await unavailable(Promise.reject((results[i] as PromiseRejectedResult).reason));
+        expect(error.mayHaveCommitted).toBe(true);
+        expect(error.message).toMatch(/COMMIT was in flight/);
+        // The server never saw COMMIT: nothing is stored, and retrying the same set commits it now.
+        expect((await batching.getInvoice(invoices[i]!.hash))?.state).toBe('open');
+        expect((await batching.commitSettle(invoices[i]!.hash, sets[i]!.setId, sets[i]!.htlcs)).kind).toBe('committed');
+      }
+    });
+
+    it('reports a commit whose answer was lost as unknown; the retry of the same set finds it committed', async () => {
+      proxy.mode = 'dropAfterCommit';
+      const { invoices, sets, results } = await threeSets();
+      expect(results[0]).toMatchObject({ status: 'fulfilled', value: { kind: 'committed' } });
+      for (const i of [1, 2]) {
+        const error = await unavailable(Promise.reject((results[i] as PromiseRejectedResult).reason));
+        expect(error.mayHaveCommitted).toBe(true);
+        expect((await batching.commitSettle(invoices[i]!.hash, sets[i]!.setId, sets[i]!.htlcs)).kind).toBe('alreadyCommitted');
+        expect(await batching.listInvoiceHtlcs(invoices[i]!.hash)).toHaveLength(2);
+      }
+    });
   });
 
   it('times a statement out that waits too long on a row lock, with a retryable error, committing nothing', async () => {

@@ -1,7 +1,7 @@
 /**
  * A TCP proxy in front of the test PostgreSQL that can play a failing network: cut every connection
- * ('down'), or cut the one that sends COMMIT, either before the server sees it or after the server
- * answered (so the client cannot know whether it committed). Also a silent server that accepts
+ * ('down'), or cut the one that sends COMMIT (or a statement that commits alone), either before the
+ * server sees it or after the server answered (so the client cannot know whether it committed). Also a silent server that accepts
  * connections and never answers.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
@@ -14,6 +14,11 @@ const COMMIT = Buffer.concat([Buffer.from('Q'), Buffer.from([0, 0, 0, 11]), Buff
 export interface Proxy {
   readonly port: number;
   mode: ProxyMode;
+  /**
+   * Text of a statement that commits by itself (autocommit): its message counts as a COMMIT for the
+   * drop modes. Undefined: only COMMIT does.
+   */
+  commitsAlone: string | undefined;
   /** How many COMMITs were cut (each cut resets the mode to 'up'). */
   readonly cuts: number;
   /** How many connections were refused (closed at once) while 'down'. */
@@ -25,7 +30,9 @@ export async function startProxy(upstreamHost: string, upstreamPort: number): Pr
   const sockets = new Set<Socket>();
   let cuts = 0;
   let refused = 0;
-  const state = { mode: 'up' as ProxyMode };
+  const state = { mode: 'up' as ProxyMode, commitsAlone: undefined as string | undefined };
+  const commits = (chunk: Buffer): boolean =>
+    chunk.includes(COMMIT) || (state.commitsAlone !== undefined && chunk.includes(state.commitsAlone));
   const cutAll = (): void => {
     for (const s of sockets) s.destroy();
     sockets.clear();
@@ -47,8 +54,8 @@ export async function startProxy(upstreamHost: string, upstreamPort: number): Pr
       upstream.destroy();
     };
     client.on('data', (chunk: Buffer) => {
-      if (chunk.includes(COMMIT) && state.mode === 'dropBeforeCommit') return cut();
-      if (chunk.includes(COMMIT) && state.mode === 'dropAfterCommit') swallowReply = true;
+      if (state.mode === 'dropBeforeCommit' && commits(chunk)) return cut();
+      if (state.mode === 'dropAfterCommit' && commits(chunk)) swallowReply = true;
       upstream.write(chunk);
     });
     upstream.on('data', (chunk: Buffer) => {
@@ -76,6 +83,12 @@ export async function startProxy(upstreamHost: string, upstreamPort: number): Pr
     set mode(mode: ProxyMode) {
       state.mode = mode;
       if (mode === 'down') cutAll();
+    },
+    get commitsAlone() {
+      return state.commitsAlone;
+    },
+    set commitsAlone(text: string | undefined) {
+      state.commitsAlone = text;
     },
     get cuts() {
       return cuts;

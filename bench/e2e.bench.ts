@@ -206,6 +206,7 @@ const tracer = new Tracer();
 function statementName(sql: string): string {
   if (/^\s*(BEGIN|COMMIT|ROLLBACK)\b/.test(sql)) return sql.trim().split(/\s/)[0]!;
   if (sql.includes('FOR UPDATE')) return 'lock invoices';
+  if (sql.includes('WITH fence AS')) return 'lone settle statement (fence, write, commit)';
   if (sql.includes('FOR SHARE')) return 'read fence';
   if (sql.includes('WITH decided')) return 'write set';
   if (sql.includes('lnmux.htlc_log AS l')) return 'invoice lookup';

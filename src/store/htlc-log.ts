@@ -7,7 +7,9 @@
  * Written without waiting for the WAL flush, as best effort as the writer that batches it
  * (docs/architecture.md, "What waits for the disk").
  */
+import type { BatchRunner } from './batcher.js';
 import { bigintFromSql, bytesToSql, checkBytes, keyColumns, keyFromRow, u64ToSql } from './codec.js';
+import { StoreError } from './errors.js';
 import type { Db } from './db.js';
 import { COLUMNS, invoiceFromRow, type InvoiceRow } from './invoices.js';
 import { assertCircuitKey, type CircuitKey } from '../protocol/index.js';
@@ -89,28 +91,58 @@ export async function listHtlcLog(db: Db, hash: Uint8Array): Promise<readonly Ht
   });
 }
 
+/** One getInvoiceForHtlc call. */
+export interface HtlcLookup {
+  readonly hash: Uint8Array;
+  readonly key: CircuitKey;
+}
+
+/** What getInvoiceForHtlc gives back. */
+export interface HtlcLookupResult {
+  readonly invoice: Invoice | undefined;
+  /** When this HTLC first joined its set, if it was logged (a part offered again after a restart). */
+  readonly acceptedAt: Date | undefined;
+}
+
+// One row per request, in request order: the invoice (NULLs when unknown) and the part's logged arrival.
+const LOOKUP = `
+  SELECT ${COLUMNS}, q.i, (inv.hash IS NOT NULL) AS found,
+    (SELECT l.at FROM lnmux.htlc_log AS l
+     WHERE (l.node_pubkey, l.chan_id, l.htlc_id, l.event) = (q.node_pubkey, q.chan_id, q.htlc_id, 'accepted')
+       AND l.hash = q.q_hash) AS accepted_at
+  FROM unnest($1::bytea[], $2::bytea[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS q(q_hash, node_pubkey, chan_id, htlc_id, i)
+  LEFT JOIN lnmux.invoices AS inv ON inv.hash = q.q_hash
+  ORDER BY q.i`;
+
+/** Validates a lookup before it is queued. @throws TypeError / RangeError naming the field. */
+export function checkHtlcLookup(request: HtlcLookup): void {
+  checkBytes(request.hash, 32, 'hash');
+  assertCircuitKey(request.key);
+}
+
 /**
- * The invoice for an arriving HTLC, and when that HTLC first joined its set if it was logged (a part
- * offered again after a restart), in one round trip.
+ * The batch runner behind getInvoiceForHtlc: the invoices of every HTLC that arrived while an earlier
+ * lookup was in flight, and each part's logged arrival, in one statement (one round trip).
  */
-export async function getInvoiceForHtlc(
-  db: Db,
-  hash: Uint8Array,
-  key: CircuitKey,
-): Promise<{ readonly invoice: Invoice | undefined; readonly acceptedAt: Date | undefined }> {
-  checkBytes(hash, 32, 'hash');
-  assertCircuitKey(key);
-  const [[node], [chan], [id]] = keyColumns([key]);
-  return db.withSession('getInvoiceForHtlc', async (session) => {
-    const result = await session.query<InvoiceRow & { accepted_at: Date | null }>(
-      `SELECT ${COLUMNS},
-         (SELECT l.at FROM lnmux.htlc_log AS l
-          WHERE (l.node_pubkey, l.chan_id, l.htlc_id, l.event) = ($2, $3, $4, 'accepted') AND l.hash = $1) AS accepted_at
-       FROM lnmux.invoices WHERE hash = $1`,
-      [bytesToSql(hash), node, chan, id],
+export function lookupRunner(db: Db): BatchRunner<HtlcLookup, HtlcLookupResult> {
+  return async (requests) => {
+    const [nodes, chans, ids] = keyColumns(requests.map((r) => r.key));
+    const result = await db.withSession('getInvoiceForHtlc', (session) =>
+      session.query<InvoiceRow & { found: boolean; accepted_at: Date | null }>(LOOKUP, [
+        requests.map((r) => bytesToSql(r.hash)),
+        nodes,
+        chans,
+        ids,
+      ]),
     );
-    const row = result.rows[0];
-    if (row === undefined) return { invoice: undefined, acceptedAt: undefined };
-    return { invoice: invoiceFromRow(row), acceptedAt: row.accepted_at ?? undefined };
-  });
+    if (result.rows.length !== requests.length) {
+      throw new StoreError(`invariant: ${result.rows.length} lookup rows for ${requests.length} HTLCs`);
+    }
+    return {
+      kind: 'done',
+      outcomes: result.rows.map((row) =>
+        row.found ? { invoice: invoiceFromRow(row), acceptedAt: row.accepted_at ?? undefined } : { invoice: undefined, acceptedAt: undefined },
+      ),
+    };
+  };
 }

@@ -13,7 +13,7 @@ import { cancelInvoice, checkNewInvoice, getInvoice, listInvoices, recordRunner 
 import { openLeadership, type Leadership, type LeadershipOptions } from './leadership.js';
 import { acquireLease, releaseLease, renewLease } from './leases.js';
 import { checkSettleCommit, type SettleCommit } from './settle-decision.js';
-import { checkHtlcLogEntry, getInvoiceForHtlc, listHtlcLog, recordHtlcLog } from './htlc-log.js';
+import { checkHtlcLogEntry, checkHtlcLookup, listHtlcLog, lookupRunner, recordHtlcLog, type HtlcLookup, type HtlcLookupResult } from './htlc-log.js';
 import { revokeSettle } from './revoke.js';
 import { checkNewInvoiceEvent, listInvoiceEvents, recordInvoiceEvents, sequenceInvoiceEvents } from './invoice-events.js';
 import { settleRunner } from './settle.js';
@@ -61,6 +61,7 @@ class DbStore implements Store {
   readonly #record: Batcher<NewInvoice, RecordInvoiceOutcome>;
   readonly #settle: Batcher<SettleCommit, SettleCommitOutcome>;
   readonly #final: Batcher<FinalRequest, HtlcFinalOutcome>;
+  readonly #lookup: Batcher<HtlcLookup, HtlcLookupResult>;
   #closing: Promise<void> | undefined;
 
   constructor(
@@ -75,6 +76,7 @@ class DbStore implements Store {
     this.#record = new Batcher(recordRunner(db), options);
     this.#settle = new Batcher(settleRunner(db), options);
     this.#final = new Batcher(finalRunner(db), options);
+    this.#lookup = new Batcher(lookupRunner(db), options);
   }
 
   #open(operation: string): void {
@@ -132,9 +134,11 @@ class DbStore implements Store {
     return listHtlcLog(this.#db, hash);
   }
 
-  async getInvoiceForHtlc(hash: Uint8Array, key: CircuitKey) {
+  async getInvoiceForHtlc(hash: Uint8Array, key: CircuitKey): Promise<HtlcLookupResult> {
     this.#open('getInvoiceForHtlc');
-    return getInvoiceForHtlc(this.#db, hash, key);
+    const request = { hash, key };
+    checkHtlcLookup(request);
+    return this.#lookup.submit(request);
   }
 
   async revokeSettle(hash: Uint8Array, setId: Uint8Array, fence?: SettleFence): Promise<RevokeSettleOutcome> {
@@ -216,7 +220,7 @@ class DbStore implements Store {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await Promise.all([this.#record.idle(), this.#settle.idle(), this.#final.idle()]);
+      await Promise.all([this.#record.idle(), this.#settle.idle(), this.#final.idle(), this.#lookup.idle()]);
       await this.#db.close();
     })();
     return this.#closing;

@@ -49,4 +49,25 @@ describeEachBackend('HTLC log (%s)', (backend) => {
     expect((await store.getInvoiceForHtlc(invoice.hash, key(2n))).acceptedAt).toBeUndefined();
     expect(await store.getInvoiceForHtlc(new Uint8Array(32).fill(5), key(1n))).toEqual({ invoice: undefined, acceptedAt: undefined });
   });
+
+  it('answers lookups that arrive together in one batch, each with its own invoice and arrival', async () => {
+    const store = await database.freshStore();
+    const [a, b] = [newInvoice(), newInvoice()];
+    await store.recordInvoice(a);
+    await store.recordInvoice(b);
+    const at = new Date(1_800_000_000_456);
+    await store.recordHtlcLog([{ key: key(7n), event: 'accepted', hash: b.hash, amountMsat: 1_000n, at }]);
+    const unknown = new Uint8Array(32).fill(9);
+    // Submitted at once: the first runs alone, the rest queue behind it and share one statement.
+    const answers = await Promise.all([
+      store.getInvoiceForHtlc(a.hash, key(5n)),
+      store.getInvoiceForHtlc(b.hash, key(6n)),
+      store.getInvoiceForHtlc(unknown, key(7n)),
+      store.getInvoiceForHtlc(b.hash, key(7n)),
+      store.getInvoiceForHtlc(a.hash, key(7n)),
+    ]);
+    expect(answers.map((x) => x.invoice?.hash)).toEqual([a.hash, b.hash, undefined, b.hash, a.hash]);
+    expect(answers.map((x) => x.acceptedAt)).toEqual([undefined, undefined, undefined, at, undefined]);
+    await expect(store.getInvoiceForHtlc(new Uint8Array(31), key(1n))).rejects.toThrow(/hash/);
+  });
 });

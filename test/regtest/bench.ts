@@ -34,7 +34,7 @@
  *  - REGBENCH_ROUNDS: rounds (default 5);
  *  - REGBENCH_PHASES: comma-separated phases (default serial,p8,p32,mpp1,mpp8);
  *  - REGBENCH_SERIAL, REGBENCH_P8, REGBENCH_P32, REGBENCH_MPP1, REGBENCH_MPP8: payments per target per
- *    round in that phase (defaults 40, 160, 256, 20, 64);
+ *    round in that phase (defaults 30, 128, 192, 16, 48);
  *  - REGBENCH_AMOUNT_SAT: amount of a payment (an MPP pays twice it, in two parts), sat (default 1,000:
  *    above the dust limit, so every HTLC is an output of the commitment transactions);
  *  - REGBENCH_TRIVIAL_ROUNDS: rounds of the second block (default 3; 0 skips it);
@@ -111,11 +111,11 @@ interface Phase {
 }
 
 const ALL_PHASES: readonly Phase[] = [
-  { name: 'serial', parallel: 1, mpp: false, payments: envInt('REGBENCH_SERIAL', 40) },
-  { name: 'p8', parallel: 8, mpp: false, payments: envInt('REGBENCH_P8', 160) },
-  { name: 'p32', parallel: 32, mpp: false, payments: envInt('REGBENCH_P32', 256) },
-  { name: 'mpp1', parallel: 1, mpp: true, payments: envInt('REGBENCH_MPP1', 20) },
-  { name: 'mpp8', parallel: 8, mpp: true, payments: envInt('REGBENCH_MPP8', 64) },
+  { name: 'serial', parallel: 1, mpp: false, payments: envInt('REGBENCH_SERIAL', 30) },
+  { name: 'p8', parallel: 8, mpp: false, payments: envInt('REGBENCH_P8', 128) },
+  { name: 'p32', parallel: 32, mpp: false, payments: envInt('REGBENCH_P32', 192) },
+  { name: 'mpp1', parallel: 1, mpp: true, payments: envInt('REGBENCH_MPP1', 16) },
+  { name: 'mpp8', parallel: 8, mpp: true, payments: envInt('REGBENCH_MPP8', 48) },
 ];
 
 /** An invoice ready to pay, decoded by B beforehand (outside the timed window). */
@@ -433,9 +433,11 @@ function lnmuxOwnTimes(logText: string, invoices: readonly Prepared[]): number[]
     } catch {
       continue;
     }
-    if (typeof entry.hash !== 'string' || typeof entry.time !== 'number' || !wanted.has(entry.hash)) continue;
-    if (entry.msg === 'Htlc received' && !first.has(entry.hash)) first.set(entry.hash, entry.time);
-    if (entry.msg === 'Sending settle resolution') last.set(entry.hash, entry.time);
+    // `lnmux run` logs ISO 8601 times (src/cli/logger.ts); a number would be pino's default epoch ms.
+    const time = typeof entry.time === 'string' ? Date.parse(entry.time) : typeof entry.time === 'number' ? entry.time : Number.NaN;
+    if (typeof entry.hash !== 'string' || !Number.isFinite(time) || !wanted.has(entry.hash)) continue;
+    if (entry.msg === 'Htlc received' && !first.has(entry.hash)) first.set(entry.hash, time);
+    if (entry.msg === 'Sending settle resolution') last.set(entry.hash, time);
   }
   const out: number[] = [];
   for (const [hash, end] of last) {
@@ -604,6 +606,14 @@ async function main(): Promise<number> {
       if (single.succeeded === 0 || mpp.succeeded === 0) throw new Error(`warm-up: no ${target} payment settled: ${single.firstError ?? mpp.firstError ?? ''}`);
     }
 
+    // lnmux's CPU while no payment runs (lease renewals, timers, streams), ms per s: it is inside every
+    // batch's CPU figure, so a slow batch carries more of it.
+    const idleMs = 10_000;
+    const idleBefore = processCpuMs(lnmux.pid);
+    await sleep(idleMs);
+    const lnmuxIdleCpuMsPerS = ((processCpuMs(lnmux.pid) - idleBefore) * 1000) / idleMs;
+    log(`lnmux idle: ${fmt(lnmuxIdleCpuMsPerS, 2)} ms of CPU per s`);
+
     const batches: Batch[] = [];
     const report = (b: Batch): void => {
       batches.push(b);
@@ -649,10 +659,10 @@ async function main(): Promise<number> {
     }
     const summary = summarize(batches, phases);
     const table = markdown(summary);
-    process.stdout.write(`\n${machine}\n\n${table}\n`);
+    process.stdout.write(`\n${machine}; lnmux idle ${fmt(lnmuxIdleCpuMsPerS, 2)} ms CPU/s\n\n${table}\n`);
     const outPath = process.env['REGBENCH_OUT'] ?? join(repoRoot, '.tmp', 'regbench.json');
     mkdirSync(dirname(outPath), { recursive: true });
-    writeFileSync(outPath, `${JSON.stringify({ machine, rounds, amountSat: Number(amountSat), phases, summary, batches }, null, 2)}\n`);
+    writeFileSync(outPath, `${JSON.stringify({ machine, rounds, trivialRounds, amountSat: Number(amountSat), lnmuxIdleCpuMsPerS, phases, summary, batches }, null, 2)}\n`);
     log(`every batch in ${outPath} (${since(started)} ms in all)`);
     client.close();
     return 0;

@@ -153,6 +153,8 @@ interface CpuSnapshot {
   readonly B: number;
   readonly C: number;
   readonly pg: Map<number, number>;
+  /** pg_stat_database of lnmux's database: committed transactions and rows written so far. */
+  readonly pgStats: { transactions: number; rowsWritten: number };
 }
 
 /** One batch: one phase, one target, one round. */
@@ -171,6 +173,13 @@ interface Batch {
   readonly p99Ms: number;
   /** CPU ms per settled payment. */
   readonly cpuMsPerPayment: { lnmux: number; lndA: number; lndB: number; lndC: number; postgres: number };
+  /**
+   * lnmux's database per settled payment (pg_stat_database): committed transactions (one per statement
+   * outside BEGIN) and rows inserted, updated or deleted. PostgreSQL publishes a backend's counts when
+   * it goes idle, at most once a second and up to seconds later: a batch's figure may carry some of
+   * its neighbours'; the run's total (`postgresPerLnmuxPayment` in the JSON) does not.
+   */
+  readonly postgresPerPayment: { transactions: number; rowsWritten: number };
   /** lnmux's own time per payment from its log (lnmux batches only), ms. */
   readonly lnmuxOwnP50Ms?: number;
   readonly lnmuxOwnP99Ms?: number;
@@ -348,7 +357,19 @@ class Bench {
       B: processCpuMs(B.pid),
       C: processCpuMs(C.pid),
       pg: await backendCpu(this.pgAdmin, this.databaseName),
+      pgStats: await this.pgStats(),
     };
+  }
+
+  private async pgStats(): Promise<{ transactions: number; rowsWritten: number }> {
+    // Fresh figures, not the snapshot this transaction would otherwise keep.
+    await this.pgAdmin.query('SELECT pg_stat_clear_snapshot()');
+    const { rows } = await this.pgAdmin.query<{ xact_commit: string; written: string }>(
+      'SELECT xact_commit, tup_inserted + tup_updated + tup_deleted AS written FROM pg_stat_database WHERE datname = $1',
+      [this.databaseName],
+    );
+    const row = rows[0];
+    return { transactions: Number(row?.xact_commit ?? 0), rowsWritten: Number(row?.written ?? 0) };
   }
 
   /**
@@ -391,6 +412,11 @@ class Bench {
         lndB: perPayment(after.B - before.B),
         lndC: perPayment(after.C - before.C),
         postgres: perPayment(cpuBetween(before.pg, after.pg)),
+      },
+      postgresPerPayment: {
+        // The benchmark's own reads (two snapshots: 3 statements each) are taken off.
+        transactions: perPayment(after.pgStats.transactions - before.pgStats.transactions - 6),
+        rowsWritten: perPayment(after.pgStats.rowsWritten - before.pgStats.rowsWritten),
       },
       ...(own.length > 0 ? { lnmuxOwnP50Ms: percentile(own, 50), lnmuxOwnP99Ms: percentile(own, 99) } : {}),
       loadBefore,
@@ -658,11 +684,21 @@ async function main(): Promise<number> {
       }
     }
     const summary = summarize(batches, phases);
+    // Over the whole main block (LND's batches cause next to no writes in lnmux's database), so that the
+    // delay of PostgreSQL's statistics does not matter.
+    const main = batches.filter((b) => b.block === 'main');
+    const lnmuxPayments = main.filter((b) => b.target === 'lnmux').reduce((sum, b) => sum + b.succeeded, 0);
+    const total = (pick: (b: Batch) => number): number => main.reduce((sum, b) => sum + pick(b) * b.succeeded, 0);
+    const postgresPerLnmuxPayment = {
+      transactions: total((b) => b.postgresPerPayment.transactions) / lnmuxPayments,
+      rowsWritten: total((b) => b.postgresPerPayment.rowsWritten) / lnmuxPayments,
+    };
+    log(`lnmux's database over the main block: ${fmt(postgresPerLnmuxPayment.transactions, 2)} transactions and ${fmt(postgresPerLnmuxPayment.rowsWritten, 2)} rows written per lnmux payment`);
     const table = markdown(summary);
     process.stdout.write(`\n${machine}; lnmux idle ${fmt(lnmuxIdleCpuMsPerS, 2)} ms CPU/s\n\n${table}\n`);
     const outPath = process.env['REGBENCH_OUT'] ?? join(repoRoot, '.tmp', 'regbench.json');
     mkdirSync(dirname(outPath), { recursive: true });
-    writeFileSync(outPath, `${JSON.stringify({ machine, rounds, trivialRounds, amountSat: Number(amountSat), lnmuxIdleCpuMsPerS, phases, summary, batches }, null, 2)}\n`);
+    writeFileSync(outPath, `${JSON.stringify({ machine, rounds, trivialRounds, amountSat: Number(amountSat), lnmuxIdleCpuMsPerS, postgresPerLnmuxPayment, phases, summary, batches }, null, 2)}\n`);
     log(`every batch in ${outPath} (${since(started)} ms in all)`);
     client.close();
     return 0;

@@ -26,6 +26,11 @@ export interface NetworkOptions {
   readonly binDir: string;
   /** Progress lines (default: stderr). */
   readonly log?: (line: string) => void;
+  /**
+   * Capacity of each of B's channels, sat (default CHANNEL_CAPACITY_SAT). The benchmark opens larger ones
+   * so that thousands of payments fit without rebalancing; at most 16,777,215 (no wumbo channels).
+   */
+  readonly channelCapacitySat?: bigint;
 }
 
 /** A channel as ListChannels gives it (the fields the harness reads). */
@@ -91,12 +96,13 @@ export class Network {
 }
 
 /**
- * Starts btcd and A, B, C; funds B; opens B->A and B->C (CHANNEL_CAPACITY_SAT each); mines to confirm
+ * Starts btcd and A, B, C; funds B; opens B->A and B->C (`channelCapacitySat` each); mines to confirm
  * and announce them; waits until the channels are active and every node's graph has both.
  * Throws with the failing step on any error (the caller's clean-up stops what started).
  */
 export async function startNetwork(options: NetworkOptions): Promise<Network> {
   const log = options.log ?? ((line: string) => process.stderr.write(`regtest: ${line}\n`));
+  const capacitySat = options.channelCapacitySat ?? CHANNEL_CAPACITY_SAT;
   const started = performance.now();
   const dir = mkdtempSync(join(tmpdir(), 'lnmux-regtest-'));
   removeOnExit(dir);
@@ -136,7 +142,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
   const height = await network.mine(SEGWIT_ACTIVATION_HEIGHT + COINBASE_MATURITY + 8);
   await waitFor(async () => {
     const balance = await nodes.B.rpc.call<{ confirmed_balance: string }>('lightning', 'WalletBalance');
-    return BigInt(balance.confirmed_balance) > 10n * CHANNEL_CAPACITY_SAT ? balance.confirmed_balance : undefined;
+    return BigInt(balance.confirmed_balance) > 10n * capacitySat ? balance.confirmed_balance : undefined;
   }, { what: 'B confirmed balance', timeoutMs: 60_000, intervalMs: 250, retryErrors: true });
   log(`mined to height ${height}, B funded (${since(started)} ms)`);
 
@@ -153,7 +159,7 @@ export async function startNetwork(options: NetworkOptions): Promise<Network> {
     }, { what: `B connected to ${peer}`, timeoutMs: 60_000, intervalMs: 250, retryErrors: true });
     await nodes.B.rpc.call('lightning', 'OpenChannelSync', {
       node_pubkey: Buffer.from(nodes[peer].pubkey, 'hex'),
-      local_funding_amount: CHANNEL_CAPACITY_SAT.toString(),
+      local_funding_amount: capacitySat.toString(),
       sat_per_vbyte: '2',
     });
   }

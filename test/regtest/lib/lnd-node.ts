@@ -114,6 +114,11 @@ export class LndNode {
     return this.client;
   }
 
+  /** The lnd process id while it runs (its CPU time is read from /proc by the benchmark). */
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
   get running(): boolean {
     return this.child !== undefined && !this.child.hasExited();
   }

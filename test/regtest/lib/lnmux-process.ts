@@ -69,12 +69,21 @@ export async function addInvoice(configPath: string, amountSat: bigint | undefin
 export class LnmuxDaemon {
   private child: Child | undefined;
 
-  constructor(private readonly configPath: string, private readonly logPath: string) {}
+  /**
+   * `nodeArgs` go to node before the loader (the benchmark's `--cpu-prof`, for instance); the process is
+   * node itself, so {@link pid} is lnmux's own.
+   */
+  constructor(private readonly configPath: string, private readonly logPath: string, private readonly nodeArgs: readonly string[] = []) {}
+
+  /** The process id of the running lnmux (node running src/cli/bin.ts), for its CPU time in /proc. */
+  get pid(): number | undefined {
+    return this.child !== undefined && !this.child.hasExited() ? this.child.pid : undefined;
+  }
 
   /** Starts `lnmux -c <config> run` and waits until it holds the interceptor stream of every cluster node. */
   async start(clusterNodes: readonly LndNode[]): Promise<void> {
     const { command, args } = lnmuxCommand();
-    this.child = startProcess('lnmux', command, [...args, '-c', this.configPath, 'run'], this.logPath);
+    this.child = startProcess('lnmux', command, [...this.nodeArgs, ...args, '-c', this.configPath, 'run'], this.logPath);
     await this.waitAttached(clusterNodes);
   }
 

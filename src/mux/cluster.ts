@@ -124,6 +124,18 @@ export class Cluster {
     }
   }
 
+  /**
+   * Asks every connected node again for the HTLCs the store holds unfinalized: after the database came
+   * back from a crash, which can lose final states committed without waiting for the disk
+   * (docs/architecture.md, "What waits for the disk").
+   */
+  reconcileFinal(engine: SettlementEngine): void {
+    if (this.#engine !== engine) return;
+    for (const gateway of this.#gateways) {
+      if (gateway.state.kind === 'ready') void this.#reconcileFinal(gateway, engine);
+    }
+  }
+
   /** Final events missed while no subscription ran (lnmux down, standby): ask LND for each unfinalized HTLC. */
   async #reconcileFinal(gateway: NodeGateway, engine: SettlementEngine): Promise<void> {
     try {
@@ -131,6 +143,8 @@ export class Cluster {
       for (const htlc of unfinalized) {
         if (bytesToHex(htlc.nodePubkey) !== gateway.pubkey) continue;
         const circuitKey = { chanId: htlc.chanId, htlcId: htlc.htlcId };
+        // Its final state is written when it comes, whether the lookup or the event stream tells it.
+        engine.expectFinal(htlc);
         const resolution = await gateway.lookupHtlcResolution(circuitKey);
         if (resolution.ok && resolution.value.kind === 'final') {
           await engine.onHtlcFinal(gateway.pubkey, circuitKey, resolution.value.settled);

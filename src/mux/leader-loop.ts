@@ -30,6 +30,8 @@ export interface TermHost {
   beginTerm(epoch: bigint): Promise<void>;
   /** Ends the current term, if any. */
   endTerm(): void;
+  /** The current term goes on after its leadership session was lost and taken back. */
+  resumeTerm(): void;
 }
 
 export interface LeaderLoopOptions {
@@ -93,6 +95,7 @@ export class LeaderLoop {
           previousEpoch = outcome.epoch;
           if (term !== undefined && outcome.resumed) {
             term.held = true;
+            host.resumeTerm();
             log.info({ instance: instanceId, epoch: String(outcome.epoch) }, 'Leadership taken back; the term goes on');
             notify('leadership', { held: true, epoch: outcome.epoch, resumed: true });
             continue;

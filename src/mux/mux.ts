@@ -381,6 +381,11 @@ export class Mux extends EventEmitter<MuxEvents> {
       },
       beginTerm: (epoch: bigint) => mux.#beginTerm(epoch),
       endTerm: () => mux.#endTerm(),
+      // The session is lost when the database restarts, and a crash can lose final states written
+      // without waiting for the disk: ask the nodes for them again.
+      resumeTerm: () => {
+        if (mux.#term !== undefined) mux.#cluster.reconcileFinal(mux.#term.engine);
+      },
     };
   })();
 

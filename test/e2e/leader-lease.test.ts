@@ -116,4 +116,45 @@ describeOnPostgres('the leadership session of one instance when its database goe
     expect(roles).toEqual(['active']);
     await expectPaidAndSettled(store, invoice.paymentHash, await payment);
   });
+
+  // Final states commit without waiting for the disk (docs/architecture.md, "What waits for the disk"): a
+  // database crash can lose them, and it also ends the leadership session. Taking it back must ask the
+  // nodes again, or the invoice stays settleCommitted until lnmux restarts.
+  it('writes final states again once it takes the leadership back: one lost in a database crash is not left pending', { timeout: 60_000 }, async () => {
+    const c = cluster();
+    await database.freshStore();
+    const upstream = new URL(database.config().databaseUrl!);
+    proxy = await startProxy(upstream.hostname, Number(upstream.port || 5432));
+    const viaProxy = new URL(upstream.href);
+    viaProxy.port = String(proxy.port);
+    store = await openStore({ databaseUrl: viaProxy.href, connectTimeoutMs: 1_000, onWarning: () => {} });
+    const leadership: MuxEvents['leadership'][0][] = [];
+    mux = await Mux.open(muxConfig(c), {
+      store: sharedStore(store),
+      logger: testLogger(),
+      leadership: { heartbeatMs: 100, sessionTimeoutMs: 1_000 },
+      gateway: { backoff: { initialMs: 50, maxMs: 250 } },
+    });
+    mux.on('leadership', (e) => leadership.push(e));
+    await mux.start();
+    await waitUntil(() => intercepting(c), { what: 'lnmux to intercept' });
+    const invoice = await mux.createInvoice({ amountMsat: 16_000_000n, description: 'final state lost' });
+    await expectPaidAndSettled(store, invoice.paymentHash, await c.payer.pay(invoice.paymentRequest));
+    const state = async () => (await store!.getInvoice(invoice.paymentHash))?.state;
+    await waitUntil(async () => (await state()) === 'settled', { what: 'the invoice to be settled in the database' });
+
+    // What a crash leaves when it loses the final-state transaction.
+    await database.db().withSession('test: lose the final state', async (s) => {
+      await s.query(`UPDATE lnmux.htlcs SET state = 'settleCommitted', finalized_at = NULL WHERE hash = $1`, [Buffer.from(invoice.paymentHash)]);
+      await s.query(`UPDATE lnmux.invoices SET state = 'settleCommitted', finalized_at = NULL WHERE hash = $1`, [Buffer.from(invoice.paymentHash)]);
+    });
+    expect(await state()).toBe('settleCommitted');
+
+    proxy.mode = 'down';
+    await waitUntil(() => leadership.some((e) => !e.held), { what: 'lnmux to see its leadership session lost' });
+    proxy.mode = 'up';
+    await waitUntil(() => leadership.at(-1)?.resumed === true, { what: 'the leadership to be taken back', timeoutMs: 20_000 });
+    await waitUntil(async () => (await state()) === 'settled', { what: 'the invoice to be settled again', timeoutMs: 20_000 });
+    expect((await store.listInvoiceHtlcs(invoice.paymentHash)).map((h) => h.state)).toEqual(['settled']);
+  });
 });

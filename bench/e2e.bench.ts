@@ -64,7 +64,7 @@ import { Mux } from '../src/mux/mux.js';
 import { SettlementEngine } from '../src/mux/engine.js';
 import { Registry } from '../src/registry/registry.js';
 import { Batcher } from '../src/store/batcher.js';
-import { Db } from '../src/store/db.js';
+import { Db, type Statement } from '../src/store/db.js';
 import { encodeInvoice } from '../src/protocol/bolt11.js';
 import { bytesToHex, hexToBytes } from '../src/protocol/bytes.js';
 import { virtualChannelId } from '../src/protocol/virtual-scid.js';
@@ -235,7 +235,7 @@ Batcher.prototype.submit = function (this: Batcher<unknown, unknown>, request: u
   return done;
 };
 const withSession = Db.prototype.withSession;
-Db.prototype.withSession = function <T>(this: Db, operation: string, fn: (session: Parameters<Parameters<Db['withSession']>[1]>[0]) => Promise<T>): Promise<T> {
+Db.prototype.withSession = function <T>(this: Db, operation: string, fn: (session: Parameters<Parameters<Db['withSession']>[1]>[0]) => Promise<T>, commitsAlone?: boolean): Promise<T> {
   tracer.mark(`${operation} asked`);
   return withSession.call(this, operation, (session) => {
     tracer.mark(`${operation} connection checked out`);
@@ -244,8 +244,8 @@ Db.prototype.withSession = function <T>(this: Db, operation: string, fn: (sessio
     const query = session.query.bind(session);
     const traced = {
       ...session,
-      query: (sql: string, params?: readonly unknown[]) => {
-        const name = `${operation}: ${statementName(sql)}`;
+      query: (sql: Statement, params?: readonly unknown[]) => {
+        const name = `${operation}: ${statementName(typeof sql === 'string' ? sql : sql.text)}`;
         tracer.mark(`${name} sent`);
         const result = query(sql, params);
         void result.then(() => tracer.mark(`${name} answered`), () => undefined);
@@ -253,7 +253,7 @@ Db.prototype.withSession = function <T>(this: Db, operation: string, fn: (sessio
       },
     };
     return fn(traced as typeof session);
-  }) as Promise<T>;
+  }, commitsAlone) as Promise<T>;
 };
 
 // ---- interceptors under test ---------------------------------------------------------------------

@@ -10,7 +10,7 @@
 import type { BatchRunner } from './batcher.js';
 import { bigintFromSql, bytesToSql, checkBytes, keyColumns, keyFromRow, u64ToSql } from './codec.js';
 import { StoreError } from './errors.js';
-import type { Db } from './db.js';
+import { prepared, type Db } from './db.js';
 import { COLUMNS, invoiceFromRow, type InvoiceRow } from './invoices.js';
 import { assertCircuitKey, type CircuitKey } from '../protocol/index.js';
 import type { HtlcLogEntry, HtlcLogEvent, Invoice } from './types.js';
@@ -33,10 +33,10 @@ export function checkHtlcLogEntry(entry: HtlcLogEntry): void {
   if (!(entry.at instanceof Date) || Number.isNaN(entry.at.getTime())) throw new TypeError('at must be a valid Date');
 }
 
-const INSERT = `
+const INSERT = prepared('htlc_log_insert', `
   INSERT INTO lnmux.htlc_log (node_pubkey, chan_id, htlc_id, event, hash, amount_msat, reason, at)
   SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::text[], $5::bytea[], $6::bigint[], $7::text[], $8::timestamptz[])
-  ON CONFLICT DO NOTHING`;
+  ON CONFLICT DO NOTHING`);
 
 /** Appends entries (one statement); an entry already logged for the same HTLC and event is kept as it was. */
 export async function recordHtlcLog(db: Db, entries: readonly HtlcLogEntry[]): Promise<void> {
@@ -105,14 +105,14 @@ export interface HtlcLookupResult {
 }
 
 // One row per request, in request order: the invoice (NULLs when unknown) and the part's logged arrival.
-const LOOKUP = `
+const LOOKUP = prepared('htlc_lookup', `
   SELECT ${COLUMNS}, q.i, (inv.hash IS NOT NULL) AS found,
     (SELECT l.at FROM lnmux.htlc_log AS l
      WHERE (l.node_pubkey, l.chan_id, l.htlc_id, l.event) = (q.node_pubkey, q.chan_id, q.htlc_id, 'accepted')
        AND l.hash = q.q_hash) AS accepted_at
   FROM unnest($1::bytea[], $2::bytea[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS q(q_hash, node_pubkey, chan_id, htlc_id, i)
   LEFT JOIN lnmux.invoices AS inv ON inv.hash = q.q_hash
-  ORDER BY q.i`;
+  ORDER BY q.i`);
 
 /** Validates a lookup before it is queued. @throws TypeError / RangeError naming the field. */
 export function checkHtlcLookup(request: HtlcLookup): void {

@@ -13,7 +13,7 @@
  */
 import type { BatchRunner } from './batcher.js';
 import { bytesFromSql, bytesToSql, checkBytes, keyColumns, keyFromRow, setHtlcFromRow } from './codec.js';
-import type { Db } from './db.js';
+import { prepared, type Db } from './db.js';
 import { StoreError } from './errors.js';
 import { circuitKeyString, type CircuitKey } from '../protocol/index.js';
 import type { HtlcFinalOutcome, HtlcFinalState, HtlcState, StoredHtlc, UnfinalizedHtlc } from './types.js';
@@ -26,14 +26,14 @@ export interface FinalRequest {
 
 const KEYS = `unnest($1::bytea[], $2::bigint[], $3::bigint[]) AS k(node_pubkey, chan_id, htlc_id)`;
 
-const LOCK_INVOICES = `
+const LOCK_INVOICES = prepared('final_lock', `
   SELECT i.hash FROM lnmux.invoices AS i
   WHERE i.hash IN (SELECT h.hash FROM lnmux.htlcs AS h JOIN ${KEYS} USING (node_pubkey, chan_id, htlc_id))
   ORDER BY i.hash
-  FOR UPDATE OF i`;
+  FOR UPDATE OF i`);
 
 // The outer SELECT sees the rows as they were before the CTE's UPDATE: `state` is the previous state.
-const UPDATE_HTLCS = `
+const UPDATE_HTLCS = prepared('final_update', `
   WITH k AS (
     SELECT * FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::text[]) AS k(node_pubkey, chan_id, htlc_id, state)
   ), changed AS (
@@ -45,10 +45,10 @@ const UPDATE_HTLCS = `
   SELECT h.node_pubkey, h.chan_id, h.htlc_id, h.hash, h.state AS previous, (c.htlc_id IS NOT NULL) AS changed
   FROM lnmux.htlcs AS h
   JOIN k USING (node_pubkey, chan_id, htlc_id)
-  LEFT JOIN changed AS c USING (node_pubkey, chan_id, htlc_id)`;
+  LEFT JOIN changed AS c USING (node_pubkey, chan_id, htlc_id)`);
 
 // With the stream's `settled` / `failed` events (invoice-events.ts), in the same statement.
-const ROLL_UP = `
+const ROLL_UP = prepared('final_roll_up', `
   WITH rolled AS (
     UPDATE lnmux.invoices AS i
     SET state = CASE WHEN s.failed > 0 THEN 'failed' ELSE 'settled' END, finalized_at = now()
@@ -63,7 +63,7 @@ const ROLL_UP = `
   ), event AS (
     INSERT INTO lnmux.invoice_events (hash, kind, set_id) SELECT hash, state, set_id FROM rolled
   )
-  SELECT hash, state FROM rolled`;
+  SELECT hash, state FROM rolled`);
 
 /** Validates a final-state request. @throws TypeError / RangeError naming the field. */
 export function checkFinalState(state: unknown): asserts state is HtlcFinalState {

@@ -16,7 +16,7 @@
  * sequencer's pass waits for it, so a numbered row is on disk (docs/architecture.md, "What waits for the disk").
  */
 import { bigintFromSql, bytesFromSql, bytesToSql, checkBytes, checkMsat, u64ToSql } from './codec.js';
-import type { Db } from './db.js';
+import { prepared, type Db } from './db.js';
 import { StoreError } from './errors.js';
 import { INVOICE_EVENT_KINDS, type InvoiceEvent, type InvoiceEventKind, type NewInvoiceEvent } from './types.js';
 
@@ -44,9 +44,9 @@ const LIST = `
   SELECT event_index, hash, kind, set_id, amount_msat, reason, at FROM lnmux.invoice_events
   WHERE event_index > $1 ORDER BY event_index LIMIT $2`;
 
-const INSERT = `
+const INSERT = prepared('invoice_events_insert', `
   INSERT INTO lnmux.invoice_events (hash, kind, set_id, amount_msat, reason, at)
-  SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::bigint[], $5::text[], $6::timestamptz[])`;
+  SELECT * FROM unnest($1::bytea[], $2::text[], $3::bytea[], $4::bigint[], $5::text[], $6::timestamptz[])`);
 
 interface EventRow {
   event_index: string;

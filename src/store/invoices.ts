@@ -5,7 +5,7 @@
  */
 import type { BatchRunner } from './batcher.js';
 import { bigintFromSql, bytesFromSql, bytesToSql, checkBytes, checkMsat, hex, u64ToSql } from './codec.js';
-import type { Db } from './db.js';
+import { prepared, type Db } from './db.js';
 import { StoreError } from './errors.js';
 import {
   INVOICE_KINDS,
@@ -131,7 +131,7 @@ export function checkNewInvoice(invoice: NewInvoice): void {
 }
 
 // The `created` event rides in the same statement (invoice-events.ts).
-const INSERT = `
+const INSERT = prepared('invoice_insert', `
   WITH inserted AS (
     INSERT INTO lnmux.invoices (hash, amount_msat, payment_addr, description, description_hash, payment_request,
       created_at, expires_at, kind, min_amount_msat, metadata)
@@ -142,7 +142,7 @@ const INSERT = `
   ), event AS (
     INSERT INTO lnmux.invoice_events (hash, kind, amount_msat) SELECT hash, 'created', amount_msat FROM inserted ORDER BY sequence
   )
-  SELECT ${COLUMNS} FROM inserted`;
+  SELECT ${COLUMNS} FROM inserted`);
 
 const SELECT_BY_HASHES = `SELECT ${COLUMNS} FROM lnmux.invoices WHERE hash = ANY($1::bytea[])`;
 

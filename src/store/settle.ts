@@ -13,19 +13,19 @@
  */
 import type { BatchResult, BatchRunner } from './batcher.js';
 import { bigintFromSql, bytesFromSql, bytesToSql, hex, keyColumns, keyFromRow, u64ToSql } from './codec.js';
-import type { Db, TransactionSession } from './db.js';
+import { prepared, type Db, type TransactionSession } from './db.js';
 import { StoreError, sqlStateOf } from './errors.js';
 import { decideSettles, preimageMatches, setAmountMsat, type InvoiceForSettle, type SettleCommit } from './settle-decision.js';
 import type { InvoiceKind, InvoiceState, SettleCommitOutcome } from './types.js';
 
-const LOCK_INVOICES = `
+const LOCK_INVOICES = prepared('settle_lock', `
   SELECT hash, state, kind, amount_msat, min_amount_msat, set_id, settle_committed_at
   FROM lnmux.invoices
   WHERE hash = ANY($1::bytea[])
   ORDER BY hash
-  FOR UPDATE`;
+  FOR UPDATE`);
 
-const WRITE_SETS = `
+const WRITE_SETS = prepared('settle_write', `
   WITH decided AS (
     UPDATE lnmux.invoices AS i
     SET state = 'settleCommitted', set_id = d.set_id, settle_committed_at = now(),
@@ -43,13 +43,13 @@ const WRITE_SETS = `
       (SELECT sum(p.amount_msat) FROM unnest($6::bytea[], $8::bigint[]) AS p(hash, amount_msat) WHERE p.hash = d.hash)::bigint
     FROM decided AS d
   )
-  SELECT hash, settle_committed_at, (SELECT count(*) FROM inserted)::int AS inserted FROM decided`;
+  SELECT hash, settle_committed_at, (SELECT count(*) FROM inserted)::int AS inserted FROM decided`);
 
 // A lone request, decided and written in one autocommit statement: the rows it needs are locked by the
 // statement itself (the lease FOR SHARE in an InitPlan, before the invoice row; the invoice row by the
 // UPDATE, re-checked after any wait). It writes only where decideSettles would say `write` for an open
 // invoice; anything else writes nothing and goes the full way (LOCK_INVOICES, decideSettles).
-const WRITE_LONE_SET = `
+const WRITE_LONE_SET = prepared('settle_lone', `
   WITH fence AS (
     SELECT epoch FROM lnmux.leases WHERE name = $8::text FOR SHARE
   ), decided AS (
@@ -70,7 +70,7 @@ const WRITE_LONE_SET = `
     INSERT INTO lnmux.invoice_events (hash, kind, set_id, amount_msat)
     SELECT hash, 'settleCommitted', set_id, $6::bigint FROM decided
   )
-  SELECT settle_committed_at, (SELECT count(*) FROM inserted)::int AS inserted FROM decided`;
+  SELECT settle_committed_at, (SELECT count(*) FROM inserted)::int AS inserted FROM decided`);
 
 const FIND_CONFLICTS = `
   SELECT h.node_pubkey, h.chan_id, h.htlc_id
@@ -83,8 +83,8 @@ const FIND_CONFLICTS = `
 // FOR SHARE: a new leader's epoch bump (an UPDATE of the row) waits for this commit, or this commit
 // waits for it and then reads the new epoch. Either way a commit is never accepted from a term that
 // has ended before it.
-const READ_FENCES = `
-  SELECT name, epoch FROM lnmux.leases WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE`;
+const READ_FENCES = prepared('settle_fences', `
+  SELECT name, epoch FROM lnmux.leases WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE`);
 
 interface LockedRow {
   hash: Buffer;

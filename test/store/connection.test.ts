@@ -123,10 +123,10 @@ describeOnPostgres('a PostgreSQL connection that breaks', () => {
   });
 
   // A lone request commits in one autocommit statement (store/settle.ts, WRITE_LONE_SET): its message is
-  // the one that commits.
+  // the one that commits. Prepared, it is named in its Parse and in every Bind.
   describe('a lone settle decision (one statement)', () => {
     beforeAll(() => {
-      proxy.commitsAlone = 'INSERT INTO lnmux.htlcs';
+      proxy.commitsAlone = 'lnmux_settle_lone';
     });
     afterAll(() => {
       proxy.commitsAlone = undefined;

@@ -125,7 +125,7 @@ function deriveSharedSecrets(
   sessionKey: Uint8Array,
 ): { sharedSecrets: Uint8Array[]; firstEphemeralKey: Uint8Array } {
   const sharedSecrets: Uint8Array[] = [];
-  let ephemeralPrivate = Uint8Array.from(sessionKey);
+  let ephemeralPrivate: Uint8Array = Uint8Array.from(sessionKey);
   let firstEphemeralKey: Uint8Array | undefined;
   hops.forEach((hop, index) => {
     const ephemeralPublic = pointFromScalar(ephemeralPrivate, true);

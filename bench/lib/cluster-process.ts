@@ -25,11 +25,12 @@ export class ClusterProcess {
 
   /**
    * Forks the child and starts a cluster of `nodes` simulated LND nodes in it: on its main thread with
-   * the payer (`threads` 0), or split over `threads` worker threads (bench/lib/e2e-cluster.ts).
+   * the payer (`threads` 0), or split over `threads` worker threads; `knownSecrets`: the nodes get the
+   * onions' shared secrets from the payer and skip their ECDH (bench/lib/e2e-cluster.ts).
    */
-  static async start(nodes: number, threads = 0): Promise<ClusterProcess> {
+  static async start(nodes: number, threads = 0, knownSecrets = false): Promise<ClusterProcess> {
     const process = new ClusterProcess();
-    const started = await process.#ask({ kind: 'start', nodes, threads });
+    const started = await process.#ask({ kind: 'start', nodes, threads, knownSecrets });
     if (started.kind !== 'started') throw new Error(`cluster did not start: ${JSON.stringify(started)}`);
     process.nodes = started.nodes;
     return process;

@@ -25,8 +25,12 @@ import { addTimed, epochMs, instrumentSwitch, offeredCount, type PartOutcome } f
 
 /** Parent -> child. */
 export type ClusterCommand =
-  /** `threads`: 0 runs the nodes on the main thread with the payer, else in that many worker threads. */
-  | { readonly kind: 'start'; readonly nodes: number; readonly threads: number }
+  /**
+   * `threads`: 0 runs the nodes on the main thread with the payer, else in that many worker threads.
+   * `knownSecrets`: hand each node the shared secret of the onions it receives (the payer computed it
+   * building them), so that the nodes' peel skips its ECDH (src/sim/known-secrets.ts).
+   */
+  | { readonly kind: 'start'; readonly nodes: number; readonly threads: number; readonly knownSecrets: boolean }
   | { readonly kind: 'interceptors' }
   /** Decode the invoices and build their onions (not timed); queued for the next runs, in order. */
   | { readonly kind: 'prepare'; readonly requests: readonly string[]; readonly parts: number; readonly sendMsat?: bigint }
@@ -77,7 +81,8 @@ interface NodeHost {
   readonly nodes: readonly NodeFacts[];
   /** The chain height the cluster started at (no block is mined while benchmarking). */
   readonly height: number;
-  add(node: number, offer: HtlcOffer): Promise<PartOutcome>;
+  /** `sharedSecret`: handed to the node with the HTLC (src/sim/known-secrets.ts). */
+  add(node: number, offer: HtlcOffer, sharedSecret?: Uint8Array): Promise<PartOutcome>;
   interceptorsConnected(): Promise<boolean>;
   /** HTLCs offered to an interceptor so far, over all nodes. */
   offered(): Promise<number>;
@@ -101,8 +106,8 @@ class InProcessHost implements NodeHost {
     return new InProcessHost(await startCluster({ nodes }));
   }
 
-  add(node: number, offer: HtlcOffer): Promise<PartOutcome> {
-    return addTimed(this.#cluster, node, offer);
+  add(node: number, offer: HtlcOffer, sharedSecret?: Uint8Array): Promise<PartOutcome> {
+    return addTimed(this.#cluster, node, offer, sharedSecret);
   }
 
   interceptorsConnected(): Promise<boolean> {
@@ -155,11 +160,11 @@ class NodeThread {
     return reply;
   }
 
-  add(node: number, offer: HtlcOffer): Promise<PartOutcome> {
+  add(node: number, offer: HtlcOffer, sharedSecret?: Uint8Array): Promise<PartOutcome> {
     const id = this.#nextId++;
     return new Promise((resolve) => {
       this.#pending.set(id, resolve);
-      this.worker.postMessage({ kind: 'add', id, node, offer } satisfies NodeThreadCommand);
+      this.worker.postMessage({ kind: 'add', id, node, offer, ...(sharedSecret !== undefined ? { sharedSecret } : {}) } satisfies NodeThreadCommand);
     });
   }
 }
@@ -208,10 +213,10 @@ class ThreadedHost implements NodeHost {
     return new ThreadedHost(started, where, facts);
   }
 
-  add(node: number, offer: HtlcOffer): Promise<PartOutcome> {
+  add(node: number, offer: HtlcOffer, sharedSecret?: Uint8Array): Promise<PartOutcome> {
     const at = this.#where[node];
     if (at === undefined) throw new RangeError(`no node ${node}`);
-    return at.thread.add(at.local, offer);
+    return at.thread.add(at.local, offer, sharedSecret);
   }
 
   async interceptorsConnected(): Promise<boolean> {
@@ -231,6 +236,7 @@ class ThreadedHost implements NodeHost {
 }
 
 let host: NodeHost | undefined;
+let knownSecrets = false;
 const queue: PrebuiltPayment[] = [];
 
 function reply(message: ClusterReply): void {
@@ -244,7 +250,7 @@ function cpuMs(start: NodeJS.CpuUsage): number {
 
 /** Adds every part of `payment`; resolves with the parts' outcomes once all are resolved. */
 function send(h: NodeHost, payment: PrebuiltPayment): Promise<PartOutcome[]> {
-  return Promise.all(payment.parts.map((part) => h.add(part.node, part.offer)));
+  return Promise.all(payment.parts.map((part) => h.add(part.node, part.offer, knownSecrets ? part.firstHopSecret : undefined)));
 }
 
 /** Runs `count` queued payments, started by `schedule`; collects the figures. */
@@ -296,6 +302,7 @@ async function run(h: NodeHost, count: number, schedule: (start: (i: number) => 
 async function handle(command: ClusterCommand): Promise<void> {
   switch (command.kind) {
     case 'start': {
+      knownSecrets = command.knownSecrets;
       host = command.threads > 0 ? await ThreadedHost.start(command.nodes, command.threads) : await InProcessHost.start(command.nodes);
       reply({ kind: 'started', nodes: host.nodes });
       return;
@@ -365,7 +372,7 @@ async function handle(command: ClusterCommand): Promise<void> {
       let refused: string | undefined;
       for (const payment of payments) {
         for (const part of payment.parts) {
-          void h.add(part.node, part.offer).then((o) => {
+          void h.add(part.node, part.offer, knownSecrets ? part.firstHopSecret : undefined).then((o) => {
             if (o.offeredAt === undefined) refused ??= o.outcome;
           });
         }

@@ -22,8 +22,11 @@ export interface NodeThreadData {
 
 /** Main thread -> node thread. */
 export type NodeThreadCommand =
-  /** Add `offer` on node `node` (the thread's own index) from the payer; answered by 'resolved'. */
-  | { readonly kind: 'add'; readonly id: number; readonly node: number; readonly offer: HtlcOffer }
+  /**
+   * Add `offer` on node `node` (the thread's own index) from the payer; answered by 'resolved'.
+   * `sharedSecret`: the onion's secret with that node, handed to it (src/sim/known-secrets.ts).
+   */
+  | { readonly kind: 'add'; readonly id: number; readonly node: number; readonly offer: HtlcOffer; readonly sharedSecret?: Uint8Array }
   | { readonly kind: 'interceptors' }
   /** How many HTLCs were offered to an interceptor so far. */
   | { readonly kind: 'offered' }
@@ -57,7 +60,7 @@ async function main(): Promise<void> {
   parentPort!.on('message', (command: NodeThreadCommand) => {
     switch (command.kind) {
       case 'add':
-        void addTimed(cluster, command.node, command.offer).then((outcome) => post({ kind: 'resolved', id: command.id, ...outcome }));
+        void addTimed(cluster, command.node, command.offer, command.sharedSecret).then((outcome) => post({ kind: 'resolved', id: command.id, ...outcome }));
         return;
       case 'interceptors':
         post({ kind: 'interceptors', connected: cluster.nodes.every((n) => n.interceptorConnected) });

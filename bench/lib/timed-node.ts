@@ -59,10 +59,12 @@ export function instrumentSwitch(): void {
 
 /**
  * Adds `offer` from the payer on `cluster`'s node `node` (the cluster's own index); resolves when the
- * HTLC is resolved (never, for one the interceptor holds).
+ * HTLC is resolved (never, for one the interceptor holds). `sharedSecret`: the onion's secret with the
+ * node, handed to it first so that its peel skips the ECDH (src/sim/known-secrets.ts).
  */
-export function addTimed(cluster: SimCluster, node: number, offer: HtlcOffer): Promise<PartOutcome> {
+export function addTimed(cluster: SimCluster, node: number, offer: HtlcOffer, sharedSecret?: Uint8Array): Promise<PartOutcome> {
   const chanId = cluster.payerChannelId(node);
+  if (sharedSecret !== undefined) cluster.node(node).knownSharedSecrets.add(offer.onion.subarray(1, 34), sharedSecret);
   const added = cluster.node(node).addHtlc(chanId, offer);
   if (!added.ok) return Promise.resolve({ outcome: added.refusal });
   const key = keyOf({ chanId, htlcId: added.htlcId });

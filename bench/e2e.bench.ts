@@ -7,8 +7,12 @@
  *   baseline — three plain grpc-js HtlcInterceptor streams that answer SETTLE at once from a preimage
  *   they already know (no onion, no database, no lnmux);
  * - a child (bench/lib/e2e-cluster.ts) runs the simulated cluster and a payer whose onions are built
- *   before the timed window (the payer's @noble/curves onion construction, 1-2 ms per part here, would
- *   otherwise be what is measured).
+ *   before the timed window (the payer's onion construction, two ECDH and two key derivations, about
+ *   1 ms per part here, would otherwise be what is measured). The payer hands each node the shared
+ *   secret of its onions (E2E_SIM_KNOWN_SECRETS), so the nodes' own work per HTLC is their peel without
+ *   its ECDH, gRPC and TLS. The nodes can run in worker threads (E2E_SIM_THREADS); on this 2-core
+ *   machine that cost more CPU per payment (messages between threads, one event loop per node) than
+ *   it gained, so they run on the child's main thread by default.
  * So this process's CPU time is the interceptor's own (for PGlite, the database's too); the PostgreSQL
  * backends of the benchmark's database are read from /proc.
  *
@@ -42,7 +46,12 @@
  * E2E_THROUGHPUT_PGLITE [300], E2E_IN_FLIGHT [100], E2E_RATES [200,50], E2E_LATENCY_SECONDS [5],
  * E2E_SERIAL [300; 0 skips], E2E_MEMORY [1: measure], E2E_MEMORY_HTLCS [1000 per round], E2E_BACKGROUND_HELD [0: incomplete sets
  * held in the background while measuring], E2E_PROFILE [a folder: write a CPU profile of this process
- * per throughput phase], E2E_POOL_SIZE [lnmux's PostgreSQL pool; lnmux's default].
+ * per throughput phase, and of the simulator process's main thread and node threads for its whole life],
+ * E2E_POOL_SIZE [lnmux's PostgreSQL pool; lnmux's default], E2E_SIM_THREADS [0: the simulated nodes on the
+ * simulator's main thread with the payer; n: split over n worker threads],
+ * E2E_SIM_KNOWN_SECRETS [1: the payer hands each node its onions' shared secret, so that the simulated
+ * nodes skip their ECDH (src/sim/known-secrets.ts; the peel and its HMAC check still run); 0: each node
+ * computes it, as LND does].
  * PostgreSQL: LNMUX_BENCH_DATABASE_URL, else LNMUX_TEST_DATABASE_URL, else
  * postgres://postgres@127.0.0.1:5432/postgres; a database lnmux_e2e_<pid>_<n> is created and dropped.
  *
@@ -100,6 +109,10 @@ const PROFILE_DIR = process.env['E2E_PROFILE'];
 const SERIAL = Number(env('E2E_SERIAL', '300'));
 const AMOUNT_MSAT = 100_000n;
 const NODES = 3;
+/** Worker threads of the simulator process that run the nodes (0: its main thread, with the payer). */
+const SIM_THREADS = Number(env('E2E_SIM_THREADS', '0'));
+/** Whether the simulated nodes get their onions' shared secrets from the payer instead of an ECDH. */
+const SIM_KNOWN_SECRETS = env('E2E_SIM_KNOWN_SECRETS', '1') === '1';
 const BASE_URL = process.env['LNMUX_BENCH_DATABASE_URL'] ?? process.env['LNMUX_TEST_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 type TargetName = 'baseline' | 'postgres' | 'pglite';
@@ -459,7 +472,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 async function scenario(target: TargetName, parts: number): Promise<Figures> {
   const loadBefore = loadavg()[0]!;
-  const cluster = await ClusterProcess.start(NODES);
+  const cluster = await ClusterProcess.start(NODES, SIM_THREADS, SIM_KNOWN_SECRETS);
   const t = await startTarget(target, cluster);
   try {
     if (BACKGROUND_HELD > 0) {
@@ -573,7 +586,7 @@ interface MemoryFigures {
 }
 
 async function memory(target: TargetName): Promise<MemoryFigures> {
-  const cluster = await ClusterProcess.start(NODES);
+  const cluster = await ClusterProcess.start(NODES, SIM_THREADS, SIM_KNOWN_SECRETS);
   const t = target === 'baseline' ? await startBaseline(cluster) : await startLnmux(target, cluster, 3600);
   try {
     const requests = await t.invoices(MEMORY_HTLCS * (MEMORY_ROUNDS + 1), false);
@@ -612,7 +625,7 @@ const label: Record<TargetName, string> = {
 };
 
 function report(all: readonly Figures[], mem: readonly MemoryFigures[]): void {
-  console.log(`\n${machine()}; ${RUNS} runs; load average (1 min) during the runs ${fmt(Math.min(...all.map((f) => f.load[0]), ...all.map((f) => f.load[1])))}-${fmt(Math.max(...all.map((f) => f.load[0]), ...all.map((f) => f.load[1])))}\n`);
+  console.log(`\n${machine()}; ${RUNS} runs; simulated nodes in ${SIM_THREADS === 0 ? "the simulator's main thread" : `${SIM_THREADS} worker threads`}, ${SIM_KNOWN_SECRETS ? 'given the onions\' shared secrets' : 'each computing its ECDH'}; load average (1 min) during the runs ${fmt(Math.min(...all.map((f) => f.load[0]), ...all.map((f) => f.load[1])))}-${fmt(Math.max(...all.map((f) => f.load[0]), ...all.map((f) => f.load[1])))}\n`);
   const groups = (parts: number) =>
     TARGETS.map((target) => ({ target, runs: all.filter((f) => f.parts === parts && f.target === target) })).filter((g) => g.runs.length > 0);
   const med = (runs: readonly Figures[], pick: (f: Figures) => number): number => median(runs.map(pick));

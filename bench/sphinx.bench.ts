@@ -1,7 +1,8 @@
 /**
  * Peeling one onion as the final hop (BOLT 4), per second on one core, next to the raw secp256k1 ECDH
  * that the peel cannot avoid (tiny-secp256k1 `pointMultiply`, no hash), measured in the same run.
- * Target: the peel within 1.5x of the raw ECDH. `npm run bench -- sphinx`.
+ * Target: the peel within 1.5x of the raw ECDH. Also the payer's side: building a 2-hop onion (what the
+ * simulator's payer does per part). `npm run bench -- sphinx`.
  *
  * The rounds of the operations are interleaved (raw, ecdh, peel, raw, ecdh, peel, ...) so that a busy
  * neighbour on the shared cores weighs on every row alike; each row is the median of its rounds.
@@ -22,6 +23,12 @@ const ephemeralKey = onion.subarray(1, 34);
 const ecdh = ecdhWithPrivateKey(virtualNodeKey);
 const sharedSecret = ecdh(ephemeralKey)!;
 
+const twoHops = [
+  { publicKey: pointFromScalar(new Uint8Array(32).fill(0x11), true)!, payload: Uint8Array.from(Buffer.from('0203989680' + '04030c3550' + '0608' + '0000010000010000', 'hex')) },
+  { publicKey: virtualNodePublicKey, payload },
+];
+const sessionKey = new Uint8Array(32).fill(0x44);
+
 const check = peelOnion(onion, paymentHash, ecdh);
 if (!check.ok || check.value.next.kind !== 'final') throw new Error('the bench onion does not peel as final');
 
@@ -31,6 +38,8 @@ const operations: readonly (readonly [string, () => unknown])[] = [
   ['peelOnion, final hop', () => peelOnion(onion, paymentHash, ecdh)],
   // What the peel adds to the ECDH: the same peel with the shared secret computed once beforehand.
   ['peelOnion, shared secret precomputed', () => peelOnion(onion, paymentHash, () => sharedSecret)],
+  // What the simulator's payer does per part: a 2-hop onion (a cluster node, then the virtual node).
+  ['buildOnion, 2 hops (the payer)', () => buildOnion(twoHops, sessionKey, paymentHash)],
 ];
 const opsPerRound = Number(process.env.SPHINX_BENCH_OPS ?? 500);
 const rounds = Number(process.env.SPHINX_BENCH_ROUNDS ?? 21);

@@ -15,14 +15,22 @@ export class ClusterProcess {
   nodes: readonly NodeFacts[] = [];
 
   private constructor() {
-    this.#child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], serialization: 'advanced', stdio: 'inherit' });
+    // E2E_PROFILE: the simulator's own CPU profiles too (a file per thread, its whole life), to see what
+    // bounds the harness.
+    const profile = process.env['E2E_PROFILE'];
+    const execArgv = ['--import', 'tsx', ...(profile === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profile, 'simulator')}`])];
+    this.#child = fork(CHILD, [], { execArgv, serialization: 'advanced', stdio: 'inherit' });
     this.#child.on('message', (reply: ClusterReply) => this.#waiting.shift()?.(reply));
   }
 
-  /** Forks the child and starts a cluster of `nodes` simulated LND nodes in it. */
-  static async start(nodes: number): Promise<ClusterProcess> {
+  /**
+   * Forks the child and starts a cluster of `nodes` simulated LND nodes in it: on its main thread with
+   * the payer (`threads` 0), or split over `threads` worker threads; `knownSecrets`: the nodes get the
+   * onions' shared secrets from the payer and skip their ECDH (bench/lib/e2e-cluster.ts).
+   */
+  static async start(nodes: number, threads = 0, knownSecrets = false): Promise<ClusterProcess> {
     const process = new ClusterProcess();
-    const started = await process.#ask({ kind: 'start', nodes });
+    const started = await process.#ask({ kind: 'start', nodes, threads, knownSecrets });
     if (started.kind !== 'started') throw new Error(`cluster did not start: ${JSON.stringify(started)}`);
     process.nodes = started.nodes;
     return process;

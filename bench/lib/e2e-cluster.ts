@@ -5,19 +5,32 @@
  * measured process lets the parent charge its own CPU time to whatever interceptor it runs (lnmux, or
  * the trivial baseline).
  *
- * Timestamps are taken here, at the simulated nodes, by wrapping the interceptable switch's `forward`
- * (the HTLC is offered to the interceptor: the request is written to the stream) and `resolve` (the
- * interceptor's SETTLE has arrived and is applied). Nothing of this is in src/.
+ * The nodes run on this process's main thread with the payer (`threads` 0 in 'start'), or in
+ * `threads` worker threads (bench/lib/sim-node-thread.ts), the cluster split between them with one
+ * seed: then each node's work per HTLC (its onion peel, gRPC, TLS) runs on a core of its own and the
+ * main thread only schedules the payer's HTLCs and collects their outcomes. This process's CPU time
+ * (process.cpuUsage) counts every thread.
+ *
+ * Times at the nodes are taken by bench/lib/timed-node.ts (the interceptable switch's `forward` and
+ * `resolve`, wrapped), as epoch milliseconds. Nothing of this is in src/.
  */
-import { performance } from 'node:perf_hooks';
-import { decodeInvoice, type NodeCircuitKey } from '../../src/protocol/index.js';
+import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
+import { decodeInvoice } from '../../src/protocol/index.js';
 import { startCluster, type SimCluster } from '../../src/sim/cluster.js';
-import { InterceptableSwitch, type FwdResolution, type InterceptedForward } from '../../src/sim/interceptable-switch.js';
+import type { HtlcOffer } from '../../src/sim/htlc.js';
 import { prebuildPayment, type PrebuiltPayment } from './prebuilt-payment.js';
+import type { NodeThreadCommand, NodeThreadData, NodeThreadReply, StartedNode } from './sim-node-thread.js';
+import { addTimed, epochMs, instrumentSwitch, offeredCount, type PartOutcome } from './timed-node.js';
 
 /** Parent -> child. */
 export type ClusterCommand =
-  | { readonly kind: 'start'; readonly nodes: number }
+  /**
+   * `threads`: 0 runs the nodes on the main thread with the payer, else in that many worker threads.
+   * `knownSecrets`: hand each node the shared secret of the onions it receives (the payer computed it
+   * building them), so that the nodes' peel skips its ECDH (src/sim/known-secrets.ts).
+   */
+  | { readonly kind: 'start'; readonly nodes: number; readonly threads: number; readonly knownSecrets: boolean }
   | { readonly kind: 'interceptors' }
   /** Decode the invoices and build their onions (not timed); queued for the next runs, in order. */
   | { readonly kind: 'prepare'; readonly requests: readonly string[]; readonly parts: number; readonly sendMsat?: bigint }
@@ -63,32 +76,167 @@ export type ClusterReply =
   | { readonly kind: 'error'; readonly message: string }
   | { readonly kind: 'stopped' };
 
-const keyOf = (key: NodeCircuitKey): string => `${key.chanId}:${key.htlcId}`;
-
-/** Times at the nodes, by circuit key (payer channel ids differ per node, so keys are cluster-wide). */
-const offeredAt = new Map<string, number>();
-const settleAt = new Map<string, number>();
-let offeredCount = 0;
-
-function instrumentSwitch(): void {
-  const proto = InterceptableSwitch.prototype;
-  const forward = proto.forward;
-  proto.forward = function (this: InterceptableSwitch, f: InterceptedForward, isReplay: boolean): boolean {
-    if (this.hasInterceptor) {
-      offeredAt.set(keyOf(f.key), performance.now());
-      offeredCount++;
-    }
-    return forward.call(this, f, isReplay);
-  };
-  const resolve = proto.resolve;
-  proto.resolve = function (this: InterceptableSwitch, key: NodeCircuitKey, resolution: FwdResolution): string | undefined {
-    const error = resolve.call(this, key, resolution);
-    if (error === undefined && resolution.action === 'settle') settleAt.set(keyOf(key), performance.now());
-    return error;
-  };
+/** Where the nodes run: their facts in cluster order, and the payer's way to add an HTLC on one. */
+interface NodeHost {
+  readonly nodes: readonly NodeFacts[];
+  /** The chain height the cluster started at (no block is mined while benchmarking). */
+  readonly height: number;
+  /** `sharedSecret`: handed to the node with the HTLC (src/sim/known-secrets.ts). */
+  add(node: number, offer: HtlcOffer, sharedSecret?: Uint8Array): Promise<PartOutcome>;
+  interceptorsConnected(): Promise<boolean>;
+  /** HTLCs offered to an interceptor so far, over all nodes. */
+  offered(): Promise<number>;
+  stop(): Promise<void>;
 }
 
-let cluster: SimCluster | undefined;
+/** The nodes on this thread, with the payer. */
+class InProcessHost implements NodeHost {
+  readonly #cluster: SimCluster;
+  readonly nodes: readonly NodeFacts[];
+  readonly height: number;
+
+  constructor(cluster: SimCluster) {
+    this.#cluster = cluster;
+    this.nodes = cluster.nodeInfos().map((n) => ({ pubkey: n.pubkey, address: n.address, certPath: n.certPath, macaroonPath: n.macaroonPath, macaroonHex: n.macaroonHex }));
+    this.height = cluster.chain.height;
+  }
+
+  static async start(nodes: number): Promise<InProcessHost> {
+    instrumentSwitch();
+    return new InProcessHost(await startCluster({ nodes }));
+  }
+
+  add(node: number, offer: HtlcOffer, sharedSecret?: Uint8Array): Promise<PartOutcome> {
+    return addTimed(this.#cluster, node, offer, sharedSecret);
+  }
+
+  interceptorsConnected(): Promise<boolean> {
+    return Promise.resolve(this.#cluster.nodes.every((n) => n.interceptorConnected));
+  }
+
+  offered(): Promise<number> {
+    return Promise.resolve(offeredCount());
+  }
+
+  stop(): Promise<void> {
+    return this.#cluster.stop();
+  }
+}
+
+/** One worker thread running some of the nodes. */
+class NodeThread {
+  readonly worker: Worker;
+  readonly #pending = new Map<number, (outcome: PartOutcome) => void>();
+  /** Waiters for the replies that are not 'resolved', in the order asked (the thread answers in order). */
+  readonly #waiting: ((reply: NodeThreadReply) => void)[] = [];
+  #nextId = 0;
+
+  constructor(data: NodeThreadData) {
+    // A worker thread does not inherit the --import tsx of its process: it registers tsx itself, then
+    // loads the TypeScript module.
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const entry = import.meta.resolve('./sim-node-thread.ts');
+    const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
+    this.worker = new Worker(boot, { eval: true, workerData: data });
+    this.worker.on('message', (reply: NodeThreadReply) => {
+      if (reply.kind === 'resolved') {
+        const { kind: _kind, id, ...outcome } = reply;
+        this.#pending.get(id)?.(outcome);
+        this.#pending.delete(id);
+      } else {
+        this.#waiting.shift()?.(reply);
+      }
+    });
+  }
+
+  /** The next reply that is not 'resolved' ('started' first). */
+  next(): Promise<NodeThreadReply> {
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  ask(command: NodeThreadCommand): Promise<NodeThreadReply> {
+    const reply = this.next();
+    this.worker.postMessage(command);
+    return reply;
+  }
+
+  add(node: number, offer: HtlcOffer, sharedSecret?: Uint8Array): Promise<PartOutcome> {
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve);
+      this.worker.postMessage({ kind: 'add', id, node, offer, ...(sharedSecret !== undefined ? { sharedSecret } : {}) } satisfies NodeThreadCommand);
+    });
+  }
+}
+
+/** Where a node of the cluster runs: its thread and its index there. */
+interface NodePlace {
+  readonly thread: NodeThread;
+  readonly local: number;
+}
+
+/** The nodes split over worker threads (contiguous ranges of node indices), one seed. */
+class ThreadedHost implements NodeHost {
+  readonly #threads: readonly NodeThread[];
+  /** For each node of the cluster, in order. */
+  readonly #where: readonly NodePlace[];
+  readonly nodes: readonly NodeFacts[];
+  readonly height: number;
+
+  private constructor(threads: readonly NodeThread[], where: readonly NodePlace[], nodes: readonly NodeFacts[]) {
+    this.#threads = threads;
+    this.#where = where;
+    this.nodes = nodes;
+    // startCluster's default start height; every thread's chain is at it (nothing is mined here).
+    this.height = 1_000;
+  }
+
+  static async start(nodes: number, threads: number): Promise<ThreadedHost> {
+    const count = Math.min(threads, nodes);
+    const seed = `lnmux-e2e-${randomBytes(8).toString('hex')}`;
+    const started: NodeThread[] = [];
+    const where: NodePlace[] = [];
+    const facts: NodeFacts[] = [];
+    let first = 0;
+    for (let t = 0; t < count; t++) {
+      const size = Math.floor(nodes / count) + (t < nodes % count ? 1 : 0);
+      const thread = new NodeThread({ nodes: size, firstNodeIndex: first, seed });
+      const reply = await thread.next();
+      if (reply.kind !== 'started') throw new Error(`node thread ${t} did not start: ${reply.kind}`);
+      started.push(thread);
+      reply.nodes.forEach((n: StartedNode, local) => {
+        where.push({ thread, local });
+        facts.push(n);
+      });
+      first += size;
+    }
+    return new ThreadedHost(started, where, facts);
+  }
+
+  add(node: number, offer: HtlcOffer, sharedSecret?: Uint8Array): Promise<PartOutcome> {
+    const at = this.#where[node];
+    if (at === undefined) throw new RangeError(`no node ${node}`);
+    return at.thread.add(at.local, offer, sharedSecret);
+  }
+
+  async interceptorsConnected(): Promise<boolean> {
+    const replies = await Promise.all(this.#threads.map((t) => t.ask({ kind: 'interceptors' })));
+    return replies.every((r) => r.kind === 'interceptors' && r.connected);
+  }
+
+  async offered(): Promise<number> {
+    const replies = await Promise.all(this.#threads.map((t) => t.ask({ kind: 'offered' })));
+    return replies.reduce((sum, r) => sum + (r.kind === 'offered' ? r.count : 0), 0);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.#threads.map((t) => t.ask({ kind: 'stop' })));
+    await Promise.all(this.#threads.map((t) => t.worker.terminate()));
+  }
+}
+
+let host: NodeHost | undefined;
+let knownSecrets = false;
 const queue: PrebuiltPayment[] = [];
 
 function reply(message: ClusterReply): void {
@@ -100,23 +248,13 @@ function cpuMs(start: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1000;
 }
 
-/** Adds every part of `payment`; resolves true when all parts were fulfilled. */
-function send(c: SimCluster, payment: PrebuiltPayment, keys: string[]): Promise<{ ok: boolean; why?: string }> {
-  const resolutions = payment.parts.map((part) => {
-    const chanId = c.payerChannelId(part.node);
-    const added = c.node(part.node).addHtlc(chanId, part.offer);
-    if (!added.ok) return Promise.resolve({ kind: 'refused', why: added.refusal });
-    keys.push(keyOf({ chanId, htlcId: added.htlcId }));
-    return added.resolution.then((r) => ({ kind: r.kind, why: r.kind }));
-  });
-  return Promise.all(resolutions).then((outcomes) => {
-    const bad = outcomes.find((o) => o.kind !== 'fulfill');
-    return bad === undefined ? { ok: true } : { ok: false, why: bad.why };
-  });
+/** Adds every part of `payment`; resolves with the parts' outcomes once all are resolved. */
+function send(h: NodeHost, payment: PrebuiltPayment): Promise<PartOutcome[]> {
+  return Promise.all(payment.parts.map((part) => h.add(part.node, part.offer, knownSecrets ? part.firstHopSecret : undefined)));
 }
 
 /** Runs `count` queued payments, started by `schedule`; collects the figures. */
-async function run(c: SimCluster, count: number, schedule: (start: (i: number) => Promise<void>) => Promise<void>): Promise<RunResult> {
+async function run(h: NodeHost, count: number, schedule: (start: (i: number) => Promise<void>) => Promise<void>): Promise<RunResult> {
   if (queue.length < count) throw new Error(`only ${queue.length} payments prepared, ${count} asked`);
   const payments = queue.splice(0, count);
   const nodeLatencyMs: number[] = [];
@@ -126,27 +264,25 @@ async function run(c: SimCluster, count: number, schedule: (start: (i: number) =
   let firstFailure: string | undefined;
   let lastDone = 0;
   const cpu = process.cpuUsage();
-  const t0 = performance.now();
+  const t0 = epochMs();
   await schedule(async (i) => {
-    const keys: string[] = [];
-    const added = performance.now();
-    const outcome = await send(c, payments[i]!, keys);
-    const done = performance.now();
+    const added = epochMs();
+    const outcomes = await send(h, payments[i]!);
+    const done = epochMs();
     lastDone = Math.max(lastDone, done);
-    if (!outcome.ok) {
+    const bad = outcomes.find((o) => o.outcome !== 'fulfill');
+    if (bad !== undefined) {
       failed++;
-      firstFailure ??= outcome.why;
+      firstFailure ??= bad.outcome;
       return;
     }
     settled++;
     payLatencyMs.push(done - added);
     let offered = 0;
     let settledAtNode = 0;
-    for (const key of keys) {
-      offered = Math.max(offered, offeredAt.get(key) ?? Number.NaN);
-      settledAtNode = Math.max(settledAtNode, settleAt.get(key) ?? Number.NaN);
-      offeredAt.delete(key);
-      settleAt.delete(key);
+    for (const o of outcomes) {
+      offered = Math.max(offered, o.offeredAt ?? Number.NaN);
+      settledAtNode = Math.max(settledAtNode, o.settledAt ?? Number.NaN);
     }
     if (Number.isFinite(offered) && Number.isFinite(settledAtNode)) nodeLatencyMs.push(settledAtNode - offered);
   });
@@ -166,21 +302,18 @@ async function run(c: SimCluster, count: number, schedule: (start: (i: number) =
 async function handle(command: ClusterCommand): Promise<void> {
   switch (command.kind) {
     case 'start': {
-      instrumentSwitch();
-      cluster = await startCluster({ nodes: command.nodes });
-      reply({
-        kind: 'started',
-        nodes: cluster.nodeInfos().map((n) => ({ pubkey: n.pubkey, address: n.address, certPath: n.certPath, macaroonPath: n.macaroonPath, macaroonHex: n.macaroonHex })),
-      });
+      knownSecrets = command.knownSecrets;
+      host = command.threads > 0 ? await ThreadedHost.start(command.nodes, command.threads) : await InProcessHost.start(command.nodes);
+      reply({ kind: 'started', nodes: host.nodes });
       return;
     }
     case 'interceptors':
-      reply({ kind: 'interceptors', connected: cluster!.nodes.every((n) => n.interceptorConnected) });
+      reply({ kind: 'interceptors', connected: await host!.interceptorsConnected() });
       return;
     case 'prepare': {
-      const c = cluster!;
-      const t0 = performance.now();
-      const nodePubkeys = c.nodeInfos().map((n) => n.pubkey);
+      const h = host!;
+      const t0 = epochMs();
+      const nodePubkeys = h.nodes.map((n) => n.pubkey);
       command.requests.forEach((request, i) => {
         const decoded = decodeInvoice(request);
         if (!decoded.ok) throw new Error(`invoice does not decode: ${JSON.stringify(decoded.error)}`);
@@ -189,17 +322,17 @@ async function handle(command: ClusterCommand): Promise<void> {
             parts: command.parts,
             firstNode: i % nodePubkeys.length,
             nodePubkeys,
-            height: c.chain.height,
+            height: h.height,
             ...(command.sendMsat !== undefined ? { sendMsat: command.sendMsat } : {}),
           }),
         );
       });
-      reply({ kind: 'prepared', payments: command.requests.length, ms: performance.now() - t0 });
+      reply({ kind: 'prepared', payments: command.requests.length, ms: epochMs() - t0 });
       return;
     }
     case 'closed': {
-      const c = cluster!;
-      const result = await run(c, command.count, async (start) => {
+      const h = host!;
+      const result = await run(h, command.count, async (start) => {
         let next = 0;
         const worker = async (): Promise<void> => {
           while (next < command.count) await start(next++);
@@ -210,17 +343,17 @@ async function handle(command: ClusterCommand): Promise<void> {
       return;
     }
     case 'open': {
-      const c = cluster!;
+      const h = host!;
       const intervalMs = 1000 / command.perSecond;
-      const result = await run(c, command.count, (start) => {
+      const result = await run(h, command.count, (start) => {
         const all: Promise<void>[] = [];
-        const t0 = performance.now();
+        const t0 = epochMs();
         let next = 0;
         return new Promise<void>((resolve) => {
           const tick = (): void => {
-            const now = performance.now();
+            const now = epochMs();
             while (next < command.count && t0 + next * intervalMs <= now) all.push(start(next++));
-            if (next < command.count) setTimeout(tick, Math.max(0, t0 + next * intervalMs - performance.now()));
+            if (next < command.count) setTimeout(tick, Math.max(0, t0 + next * intervalMs - epochMs()));
             else void Promise.all(all).then(() => resolve());
           };
           tick();
@@ -230,23 +363,30 @@ async function handle(command: ClusterCommand): Promise<void> {
       return;
     }
     case 'offer': {
-      const c = cluster!;
+      const h = host!;
       const payments = queue.splice(0, command.count);
-      const target = offeredCount + payments.reduce((n, p) => n + p.parts.length, 0);
+      const parts = payments.reduce((n, p) => n + p.parts.length, 0);
+      const target = (await h.offered()) + parts;
+      // Held by the interceptor, these resolve only when their node stops; one refused by its node
+      // (resolved without being offered) would never be offered: an error.
+      let refused: string | undefined;
       for (const payment of payments) {
         for (const part of payment.parts) {
-          const added = c.node(part.node).addHtlc(c.payerChannelId(part.node), part.offer);
-          if (!added.ok) throw new Error(`HTLC refused: ${added.refusal}`);
+          void h.add(part.node, part.offer, knownSecrets ? part.firstHopSecret : undefined).then((o) => {
+            if (o.offeredAt === undefined) refused ??= o.outcome;
+          });
         }
       }
-      while (offeredCount < target) await new Promise((r) => setTimeout(r, 5));
-      offeredAt.clear();
-      reply({ kind: 'offered', parts: payments.reduce((n, p) => n + p.parts.length, 0) });
+      while ((await h.offered()) < target) {
+        if (refused !== undefined) throw new Error(`HTLC not offered to the interceptor: ${refused}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      reply({ kind: 'offered', parts });
       return;
     }
     case 'stop':
-      await cluster?.stop();
-      cluster = undefined;
+      await host?.stop();
+      host = undefined;
       reply({ kind: 'stopped' }); // the parent then disconnects, and this process exits
       return;
   }
@@ -254,7 +394,7 @@ async function handle(command: ClusterCommand): Promise<void> {
 
 // The parent disconnected: after 'stop', or because it crashed or was killed. Stop with it.
 process.on('disconnect', () => {
-  void (cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
+  void (host?.stop() ?? Promise.resolve()).finally(() => process.exit(0));
 });
 
 // Commands are handled one at a time, in order.

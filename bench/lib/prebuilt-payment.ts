@@ -3,8 +3,9 @@
  * simulator's payer builds (src/sim/payer.ts: payer -> cluster node -> payee over the invoice's route
  * hint, final payload with payment_data, final CLTV = height + `c` + 3), split into `parts` equal
  * shards spread over the cluster nodes. Sending one is then only `addHtlc` on the node's channel, so the
- * payer's onion construction (@noble/curves scalar work, about 1 ms per onion here) stays out of what is
- * timed.
+ * payer's onion construction (two ECDH and two key derivations on tiny-secp256k1, about 1 ms per onion
+ * here) stays out of what is timed. Each part keeps the shared secret with its first hop, which the
+ * benchmark may hand to that node (src/sim/known-secrets.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { isPrivate } from 'tiny-secp256k1';
@@ -22,6 +23,8 @@ const BLOCK_PADDING = 3;
 export interface PrebuiltPart {
   readonly node: number;
   readonly offer: HtlcOffer;
+  /** The onion's shared secret with the cluster node (its first hop), 32 bytes. */
+  readonly firstHopSecret: Uint8Array;
 }
 
 export interface PrebuiltPayment {
@@ -66,7 +69,7 @@ export function prebuildPayment(
     });
     const hopPayload = encodeHopPayload({ amtToForwardMsat: amount, outgoingCltvValue: finalExpiry, shortChannelId: hop.shortChannelId, otherRecords: [] });
     const fee = BigInt(hop.feeBaseMsat) + (amount * BigInt(hop.feeProportionalMillionths)) / 1_000_000n;
-    const { onion } = buildOnion(
+    const { onion, sharedSecrets } = buildOnion(
       [
         { publicKey: hop.pubkey, payload: hopPayload },
         { publicKey: invoice.payeePubkey, payload: finalPayload },
@@ -74,7 +77,11 @@ export function prebuildPayment(
       sessionKey(),
       invoice.paymentHash,
     );
-    parts.push({ node, offer: { amountMsat: amount + fee, expiry: finalExpiry + hop.cltvExpiryDelta, paymentHash: invoice.paymentHash, onion } });
+    parts.push({
+      node,
+      offer: { amountMsat: amount + fee, expiry: finalExpiry + hop.cltvExpiryDelta, paymentHash: invoice.paymentHash, onion },
+      firstHopSecret: sharedSecrets[0]!,
+    });
   }
   return { paymentHash: bytesToHex(invoice.paymentHash), parts };
 }

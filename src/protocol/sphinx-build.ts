@@ -1,9 +1,9 @@
 /**
  * Building a BOLT 4 onion for a route ("Packet Construction"), as the origin: the simulator's payer
- * and the tests. Off the hot path, so scalar arithmetic uses @noble/curves; point multiplications use
- * tiny-secp256k1 like the peel.
+ * and the tests. Point multiplications use tiny-secp256k1 like the peel (they are nearly all of a
+ * build's time); the one scalar product per hop (blinding the ephemeral key) is a BigInt product
+ * modulo the group order, which needs no curve library.
  */
-import { secp256k1 } from '@noble/curves/secp256k1.js';
 import { isPrivate, pointFromScalar } from 'tiny-secp256k1';
 import { encodeBigSize } from './bigsize.js';
 import { ecdhWithPrivateKey } from './ecdh.js';
@@ -41,7 +41,26 @@ export interface BuiltOnion {
   readonly sharedSecrets: Uint8Array[];
 }
 
-const Fn = secp256k1.Point.Fn;
+/** n, the order of secp256k1's group (SEC 2, 2.4.1). */
+const CURVE_ORDER = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+
+/** A 32-byte big-endian scalar as a bigint. */
+function scalarFromBytes(bytes: Uint8Array): bigint {
+  return BigInt(`0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`);
+}
+
+/** A scalar in [0, n) as 32 bytes, big-endian. */
+function scalarToBytes(scalar: bigint): Uint8Array {
+  return Uint8Array.from(Buffer.from(scalar.toString(16).padStart(64, '0'), 'hex'));
+}
+
+/**
+ * `a * b mod n` for 32-byte scalars: blinding an ephemeral private key (BOLT 4 "Blinding Ephemeral
+ * Onion Keys"). Exported for its test; 32 bytes, big-endian.
+ */
+export function multiplyScalars(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return scalarToBytes((scalarFromBytes(a) * scalarFromBytes(b)) % CURVE_ORDER);
+}
 
 /**
  * Builds the onion that carries `hops[i].payload` to hop i, with `sessionKey` (32 bytes, a valid
@@ -106,17 +125,17 @@ function deriveSharedSecrets(
   sessionKey: Uint8Array,
 ): { sharedSecrets: Uint8Array[]; firstEphemeralKey: Uint8Array } {
   const sharedSecrets: Uint8Array[] = [];
-  let ephemeralScalar = Fn.fromBytes(sessionKey);
+  let ephemeralPrivate: Uint8Array = Uint8Array.from(sessionKey);
   let firstEphemeralKey: Uint8Array | undefined;
   hops.forEach((hop, index) => {
-    const ephemeralPrivate = Fn.toBytes(ephemeralScalar);
     const ephemeralPublic = pointFromScalar(ephemeralPrivate, true);
     if (ephemeralPublic === null) throw new RangeError(`hops[${index}]: the blinded ephemeral key is zero`);
     firstEphemeralKey ??= ephemeralPublic;
     const sharedSecret = ecdhWithPrivateKey(ephemeralPrivate)(hop.publicKey);
     if (sharedSecret === undefined) throw new RangeError(`hops[${index}].publicKey: not a valid compressed point`);
     sharedSecrets.push(sharedSecret);
-    ephemeralScalar = Fn.mul(ephemeralScalar, Fn.fromBytes(blindingFactor(ephemeralPublic, sharedSecret)));
+    // A zero product (a blinding factor that is 0 mod n, probability ~2^-256) fails pointFromScalar above.
+    ephemeralPrivate = multiplyScalars(ephemeralPrivate, blindingFactor(ephemeralPublic, sharedSecret));
   });
   return { sharedSecrets, firstEphemeralKey: firstEphemeralKey! };
 }

@@ -17,6 +17,13 @@ import { SimRecipient } from './recipient.js';
 export interface ClusterOptions {
   /** Number of LND nodes (default 3). */
   readonly nodes?: number;
+  /**
+   * Index of this cluster's first node (default 0): its nodes are node-<first>, node-<first+1>, ...
+   * with the names, seeded keys and channel ids those indices give. Several clusters started with the
+   * same `seed` and disjoint indices (in several threads or processes) then form one cluster: one
+   * chain (same block hashes), one payer key, distinct nodes and channel ids.
+   */
+  readonly firstNodeIndex?: number;
   /** Folder for the nodes' files (node-<i>/tls.cert, admin.macaroon, …); default a fresh temporary folder, removed by stop(). */
   readonly dir?: string;
   /** Derive every key from this seed (same pubkeys on every run); default random keys. */
@@ -155,6 +162,8 @@ export class SimCluster {
 export async function startCluster(options: ClusterOptions = {}): Promise<SimCluster> {
   const count = options.nodes ?? 3;
   if (!Number.isInteger(count) || count < 1 || count > 64) throw new RangeError(`nodes: expected an integer in [1, 64], got ${count}`);
+  const first = options.firstNodeIndex ?? 0;
+  if (!Number.isInteger(first) || first < 0 || first + count > 64) throw new RangeError(`firstNodeIndex: expected an integer in [0, ${64 - count}], got ${first}`);
   const removeDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'lnmux-sim-')));
   const chain = new SimChain(options.startHeight ?? 1_000, options.seed ?? `lnmux-sim-${Math.random()}`);
@@ -167,21 +176,22 @@ export async function startCluster(options: ClusterOptions = {}): Promise<SimClu
   const recipientChannels: bigint[] = [];
   try {
     for (let i = 0; i < count; i++) {
+      const n = first + i;
       const privateKey = options.nodePrivateKeys?.[i];
       const node = await SimNode.create({
-        name: `node-${i}`,
-        dir: join(dir, `node-${i}`),
+        name: `node-${n}`,
+        dir: join(dir, `node-${n}`),
         chain,
-        keys: privateKey !== undefined ? keyPairOf(privateKey) : nodeKeyPair(`node-${i}`, options.seed),
-        ...(options.basePort === undefined ? {} : { port: options.basePort + i }),
+        keys: privateKey !== undefined ? keyPairOf(privateKey) : nodeKeyPair(`node-${n}`, options.seed),
+        ...(options.basePort === undefined ? {} : { port: options.basePort + n }),
         ...(options.network === undefined ? {} : { network: options.network }),
         ...(options.requireInterceptor === undefined ? {} : { requireInterceptor: options.requireInterceptor }),
         ...(options.storeFinalHtlcResolutions === undefined ? {} : { storeFinalHtlcResolutions: options.storeFinalHtlcResolutions }),
         ...(options.lndVersion === undefined ? {} : { lndVersion: options.lndVersion }),
       });
-      const recipient = new SimRecipient(`recipient-${i}`, nodeKeyPair(`recipient-${i}`, options.seed), chain);
-      const payerScid = shortChannelId(500 + i, 1, 0);
-      const recipientScid = shortChannelId(600 + i, 2, 1);
+      const recipient = new SimRecipient(`recipient-${n}`, nodeKeyPair(`recipient-${n}`, options.seed), chain);
+      const payerScid = shortChannelId(500 + n, 1, 0);
+      const recipientScid = shortChannelId(600 + n, 2, 1);
       node.openChannel({ scid: payerScid, peerPublicKey: payer.keys.publicKey, localMsat: 0n, remoteMsat: inbound });
       const toRecipient = node.openChannel({ scid: recipientScid, peerPublicKey: recipient.publicKey, peer: recipient, localMsat: outbound, remoteMsat: 0n });
       recipient.addInboundRoute({ nodePublicKey: node.publicKey, shortChannelId: recipientScid, policy: toRecipient.policy });

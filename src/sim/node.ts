@@ -14,6 +14,7 @@ import { FinalResolutions, type FinalResolution, type ResolvedHtlc } from './fin
 import { addIncomingHtlc, expireOnChain, forceClose } from './forwarding.js';
 import type { AddHtlcResult, HtlcOffer, HtlcReceiver } from './htlc.js';
 import type { KeyPair } from './keys.js';
+import { KnownSharedSecrets } from './known-secrets.js';
 import type { BackendSettings } from './node-backend.js';
 import { NodeChannels, type NodeChannel, type OpenChannelOptions } from './node-channels.js';
 import type { IncomingState, NodeContext } from './node-context.js';
@@ -78,6 +79,11 @@ export class SimNode implements HtlcReceiver {
   readonly #files: NodeFiles;
   #port: number;
   readonly #node: NodeContext;
+  /**
+   * Shared secrets of onions this node will receive, handed over by a payer that built them
+   * (benchmarks: see known-secrets.ts); empty, the node computes every ECDH itself as LND does.
+   */
+  readonly knownSharedSecrets = new KnownSharedSecrets();
 
   private constructor(options: SimNodeOptions, files: NodeFiles) {
     this.name = options.name;
@@ -99,7 +105,7 @@ export class SimNode implements HtlcReceiver {
       keys: this.keys,
       chain: this.chain,
       network: this.network,
-      ecdh: ecdhWithPrivateKey(options.keys.privateKey),
+      ecdh: this.knownSharedSecrets.wrap(ecdhWithPrivateKey(options.keys.privateKey)),
       now,
       channels: new NodeChannels(this.name, this.keys, this.network, now),
       incoming: new NodeCircuitMap(),

@@ -95,11 +95,11 @@ async function freshDatabase(prefix: string): Promise<{ dsn: string; drop: () =>
   return { dsn: url.toString(), drop: () => admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).then(() => undefined) };
 }
 
-async function openMux(cluster: ClusterProcess, dsn: string): Promise<Mux> {
+async function openMux(cluster: ClusterProcess, dsn: string, identityKey = bytesToHex(randomBytes(32))): Promise<Mux> {
   return Mux.open(
     {
       network: 'regtest',
-      identityKey: bytesToHex(randomBytes(32)),
+      identityKey,
       nodes: cluster.nodes.map((n) => ({ pubkey: n.pubkey, address: n.address, tlsCertPath: n.certPath, macaroonPath: n.macaroonPath })),
       database: { dsn },
       // Held parts must stay held for the whole measurement.
@@ -461,9 +461,10 @@ async function startupRun(htlcs: number): Promise<StartupRun> {
   const db = await freshDatabase('coststart');
   const cluster = await ClusterProcess.start(3);
   // Migrate once with a throwaway Mux, then fill, then time a fresh one.
-  await (await openMux(cluster, db.dsn)).stop();
+  const identityKey = bytesToHex(randomBytes(32));
+  await (await openMux(cluster, db.dsn, identityKey)).stop();
   await writeUnfinalized(db.dsn, cluster.nodes.map((n) => n.pubkey), htlcs);
-  const mux = await openMux(cluster, db.dsn);
+  const mux = await openMux(cluster, db.dsn, identityKey);
   try {
     lookups = 0;
     const t0 = performance.now();

@@ -17,7 +17,8 @@
  * - `nodes`: COST_NODES simulated nodes with one lnmux: Mux.start -> ready (every node's interceptor
  *   stream open, readinessOf), the heap after a forced GC, and the per-payment latency (last part read
  *   -> last SETTLE written, as the e2e bench times it; and at the nodes) of 2-part payments at
- *   COST_RATE payments/s offered for COST_RATE_SECONDS, parts spread over the nodes.
+ *   COST_RATE payments/s offered for COST_RATE_SECONDS, parts spread over the nodes; this process's
+ *   CPU over 5 s without payments (what the nodes' streams cost idle) and per payment.
  * - `startup`: COST_STARTUP_POINTS HTLCs whose settle is committed but not final (sets of 2 HTLCs, the
  *   invoices settleCommitted) written in SQL before the Mux starts: Mux.start -> ready, and -> every
  *   such HTLC looked up at its node (the cluster's final-state reconciliation, LookupHtlcResolution one
@@ -308,7 +309,7 @@ async function invoicesCurve(): Promise<{ points: InvoicePoint[]; explains: Map<
 async function explain(client: pg.Client): Promise<string[]> {
   const hash = (await client.query<{ h: Buffer }>('SELECT hash AS h FROM lnmux.invoices ORDER BY sequence DESC LIMIT 1')).rows[0]!.h;
   const lookup = await client.query<{ 'QUERY PLAN': string }>(
-    `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+    `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF)
      SELECT i.*, (SELECT l.at FROM lnmux.htlc_log AS l
        WHERE (l.node_pubkey, l.chan_id, l.htlc_id, l.event) = ($2, $3, $4, 'accepted') AND l.hash = $1) AS accepted_at
      FROM lnmux.invoices AS i WHERE hash = $1`,
@@ -316,7 +317,7 @@ async function explain(client: pg.Client): Promise<string[]> {
   );
   await client.query('BEGIN');
   const insert = await client.query<{ 'QUERY PLAN': string }>(
-    `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+    `EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF)
      INSERT INTO lnmux.invoices (hash, amount_msat, payment_addr, description, payment_request, created_at, expires_at)
      VALUES ($1, 1000, $1, 'x', 'lnbcrt', now(), now() + interval '1 day') ON CONFLICT (hash) DO NOTHING`,
     [randomBytes(32)],
@@ -371,8 +372,17 @@ interface NodesRun {
   readonly nodeP50: number;
   readonly nodeP99: number;
   readonly achieved: number;
+  /** This process's CPU while no payment flows (streams, probes), % of one core. */
+  readonly idleCpuPercent: number;
+  /** This process's CPU per payment during the offered-rate phase, ms. */
+  readonly cpuPerPaymentMs: number;
   readonly load: number;
 }
+
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 async function nodesRun(nodes: number): Promise<NodesRun> {
   const db = await freshDatabase('costnodes');
@@ -389,9 +399,15 @@ async function nodesRun(nodes: number): Promise<NodesRun> {
     if (warm.failed > 0) throw new Error(`warm-up: ${warm.failed} failed (${warm.firstFailure})`);
     fullGc();
     const heapMb = process.memoryUsage().heapUsed / 1e6;
+    const idle0 = cpuMs();
+    const idleT0 = performance.now();
+    await sleep(5000);
+    const idleCpuPercent = ((cpuMs() - idle0) / (performance.now() - idleT0)) * 100;
+    const cpu0 = cpuMs();
     timing.on = true;
     const run = await cluster.openLoop(count, RATE);
     timing.on = false;
+    const cpuPerPaymentMs = (cpuMs() - cpu0) / run.settled;
     if (run.failed > 0) throw new Error(`${run.failed} of ${count} payments failed (${run.firstFailure})`);
     const muxMs: number[] = [];
     for (const [hash, at] of timing.arrived) {
@@ -410,6 +426,8 @@ async function nodesRun(nodes: number): Promise<NodesRun> {
       nodeP50: percentile(run.nodeLatencyMs, 50),
       nodeP99: percentile(run.nodeLatencyMs, 99),
       achieved: (run.settled * 1000) / run.elapsedMs,
+      idleCpuPercent,
+      cpuPerPaymentMs,
       load: load(),
     };
   } finally {
@@ -507,18 +525,25 @@ async function main(): Promise<void> {
       console.log(`\nInvoices: one call at a time, ${INVOICE_OPS} per run, medians of ${RUNS} runs' percentiles, ms\n`);
       console.log('| invoices in the table | recordInvoice p50 | p99 | getInvoiceForHtlc p50 | p99 | load |\n|---:|---:|---:|---:|---:|---:|');
       for (const p of points) console.log(`| ${p.rows.toLocaleString('en-US')} | ${fmt(p.createP50, 2)} | ${fmt(p.createP99, 2)} | ${fmt(p.lookupP50, 2)} | ${fmt(p.lookupP99, 2)} | ${fmt(p.load)} |`);
-      const last = [...explains].at(-1)!;
-      console.log(`\nPlans at ${last[0].toLocaleString('en-US')} rows (lookup, then the insert):\n\n\`\`\`\n${last[1].join('\n')}\n\`\`\``);
+      // The first and the last point: the same plans, and the buffers they touch (the B-tree's depth).
+      for (const [rows, plan] of [[...explains][0]!, [...explains].at(-1)!]) {
+        console.log(`\nPlans at ${rows.toLocaleString('en-US')} rows (lookup, then the insert):\n\n\`\`\`\n${plan.join('\n')}\n\`\`\``);
+      }
     }
     if (PARTS.includes('nodes')) {
       const runs: NodesRun[] = [];
-      for (let r = 0; r < RUNS; r++) for (const nodes of NODES) runs.push(await nodesRun(nodes));
+      for (let r = 0; r < RUNS; r++) {
+        for (const nodes of NODES) {
+          runs.push(await nodesRun(nodes));
+          console.error(`nodes: ${JSON.stringify(runs.at(-1))}`);
+        }
+      }
       console.log(`\nCluster size: one lnmux, 2-part payments at ${RATE}/s offered for ${RATE_SECONDS} s, medians of ${RUNS} runs\n`);
-      console.log('| nodes | start -> ready, ms | heap after GC, MB | payments/s achieved | last part -> last SETTLE p50 / p99, ms | at the nodes p50 / p99, ms | load |\n|---:|---:|---:|---:|---|---|---:|');
+      console.log('| nodes | start -> ready, ms | heap after GC, MB | idle CPU, % of a core | payments/s achieved | CPU per payment, ms | last part -> last SETTLE p50 / p99, ms | at the nodes p50 / p99, ms | load |\n|---:|---:|---:|---:|---:|---:|---|---|---:|');
       for (const nodes of NODES) {
         const rs = runs.filter((r) => r.nodes === nodes);
         console.log(
-          `| ${nodes} | ${fmt(medianBy(rs, (r) => r.startMs), 0)} | ${fmt(medianBy(rs, (r) => r.heapMb))} | ${fmt(medianBy(rs, (r) => r.achieved))} | ${fmt(medianBy(rs, (r) => r.muxP50))} / ${fmt(medianBy(rs, (r) => r.muxP99))} | ${fmt(medianBy(rs, (r) => r.nodeP50))} / ${fmt(medianBy(rs, (r) => r.nodeP99))} | ${fmt(medianBy(rs, (r) => r.load))} |`,
+          `| ${nodes} | ${fmt(medianBy(rs, (r) => r.startMs), 0)} | ${fmt(medianBy(rs, (r) => r.heapMb))} | ${fmt(medianBy(rs, (r) => r.idleCpuPercent))} | ${fmt(medianBy(rs, (r) => r.achieved))} | ${fmt(medianBy(rs, (r) => r.cpuPerPaymentMs), 2)} | ${fmt(medianBy(rs, (r) => r.muxP50))} / ${fmt(medianBy(rs, (r) => r.muxP99))} | ${fmt(medianBy(rs, (r) => r.nodeP50))} / ${fmt(medianBy(rs, (r) => r.nodeP99))} | ${fmt(medianBy(rs, (r) => r.load))} |`,
         );
       }
     }

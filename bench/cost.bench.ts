@@ -508,11 +508,15 @@ async function main(): Promise<void> {
   await admin.connect();
   console.log(`\n${machine()}; ${RUNS} runs; load average (1 min) at start ${fmt(load())}`);
   try {
+    const memoryRuns: MemoryRun[] = [];
     if (PARTS.includes('memory')) {
-      const runs: MemoryRun[] = [];
+      const runs = memoryRuns;
       // The snapshot's histograms are themselves on the heap: that run only explains, it is not counted.
       if (MEMORY_SNAPSHOT) await memoryRun(true);
       for (let r = 0; r < RUNS; r++) runs.push(await memoryRun(false));
+    }
+    if (PARTS.includes('memory') && RUNS > 0) {
+      const runs = memoryRuns;
       console.log(`\nMemory per held HTLC (incomplete 1-part sets; medians of ${RUNS} runs; heap after a full GC, minus after ${MEMORY_WARMUP} held)\n`);
       console.log('| HTLCs held | heap bytes per held HTLC | (min-max of runs) | external + array buffers per held HTLC | load |\n|---:|---:|---|---:|---:|');
       for (const point of [...MEMORY_POINTS].sort((a, b) => a - b)) {

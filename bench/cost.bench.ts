@@ -30,8 +30,9 @@
  * COST_MEMORY_POINTS [1000,10000,30000,100000], COST_MEMORY_SNAPSHOT [0], COST_INVOICE_POINTS
  * [1000,10000,100000,1000000], COST_INVOICE_OPS [500 timed calls per point and statement],
  * COST_NODES [3,10,30], COST_RATE [20 payments/s], COST_RATE_SECONDS [10], COST_STARTUP_POINTS
- * [1000,10000,100000], COST_LOG [silent: lnmux's pino level]. PostgreSQL: LNMUX_BENCH_DATABASE_URL, else LNMUX_TEST_DATABASE_URL, else
- * postgres://postgres@127.0.0.1:5432/postgres; every database the bench creates is dropped.
+ * [1000,10000,100000], COST_LOG [silent: lnmux's pino level, logs to stdout]. PostgreSQL:
+ * LNMUX_BENCH_DATABASE_URL, else LNMUX_TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/postgres;
+ * every database the bench creates is dropped.
  *
  * Run: `npm run bench -- cost`. Figures go to docs/benchmarks.md, "How cost grows (issue 15 §4)".
  */

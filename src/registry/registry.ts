@@ -33,6 +33,7 @@ import {
   type FailureMessage,
 } from '../protocol/index.js';
 import { DeadlineQueue } from './deadline-queue.js';
+import { flatCopy } from './flat-string.js';
 import type {
   ArrivedHtlc,
   Decision,
@@ -43,8 +44,28 @@ import type {
   RegistryEvent,
 } from './types.js';
 
+/**
+ * What the registry keeps of a held part: the fields its later decisions read (settle, fail, the block
+ * margins, the commit's amounts), copied into one fixed shape. The ArrivedHtlc as inspect.ts builds it
+ * (spreads, optional fields) gets a hidden class and an out-of-object property array of its own in V8,
+ * about 450 bytes per held part (docs/benchmarks.md, "How cost grows"); the set's hash and preimage
+ * are shared with the set.
+ */
+interface HeldHtlc {
+  readonly key: CircuitKey;
+  readonly paymentHash: Uint8Array;
+  readonly preimage: Uint8Array | undefined;
+  readonly amountMsat: bigint;
+  readonly expiry: number;
+  readonly autoFailHeight: number;
+  readonly sharedSecret: Uint8Array;
+}
+
+/** A set that waits for parts holds nothing else in its phase: one object serves them all. */
+const ACCEPTING: Phase = Object.freeze({ kind: 'accepting' });
+
 interface HeldPart {
-  readonly htlc: ArrivedHtlc;
+  readonly htlc: HeldHtlc;
   /** The node holding it, pubkey hex. */
   readonly node: string;
   /** Offered by its node since that node's interceptor stream last went down (or never went down). */
@@ -78,6 +99,8 @@ type Phase =
 
 interface PaymentSet {
   readonly paymentHash: Uint8Array;
+  /** Its key in the registry's maps (flat, see flat-string.ts), shared by its parts and deadlines. */
+  readonly hashHex: string;
   /** msat; undefined for an amountless invoice. */
   readonly invoiceAmountMsat: bigint | undefined;
   /**
@@ -135,9 +158,22 @@ export class Registry {
   readonly #deadlines = new DeadlineQueue<Deadline>();
   #compactAt = MIN_COMPACTION_SIZE;
   #height = 0;
+  /** Each cluster node's pubkey hex, one flat string per node shared by all its held parts. */
+  readonly #nodeIds = new Map<string, string>();
 
   constructor(config: RegistryConfig) {
     this.#config = config;
+  }
+
+  /** The pubkey hex of a part's node: the one string of that node (a few nodes, many parts). */
+  #nodeId(nodePubkey: Uint8Array): string {
+    const hex = bytesToHex(nodePubkey);
+    let id = this.#nodeIds.get(hex);
+    if (id === undefined) {
+      id = flatCopy(hex);
+      this.#nodeIds.set(id, id);
+    }
+    return id;
   }
 
   /** The best chain height seen, blocks. */
@@ -249,15 +285,16 @@ export class Registry {
   }
 
   /** Starts a new round of collecting: the MPP timeout counts from `nowMs`. */
-  #beginRound(hashHex: string, set: PaymentSet, nowMs: number): void {
-    set.phase = { kind: 'accepting' };
+  #beginRound(set: PaymentSet, nowMs: number): void {
+    set.phase = ACCEPTING;
     set.firstArrivedAtMs = nowMs;
-    this.#schedule({ at: nowMs + this.#config.mppTimeoutMs, hashHex, kind: 'mpp' });
+    this.#schedule({ at: nowMs + this.#config.mppTimeoutMs, hashHex: set.hashHex, kind: 'mpp' });
   }
 
   #onHtlcArrived(htlc: ArrivedHtlc, invoice: InvoiceView, nowMs: number, out: Decision[]): void {
     const hashHex = bytesToHex(htlc.paymentHash);
-    const id = circuitKeyString(htlc.key);
+    // Kept as a map key while the part is held: flat (flat-string.ts).
+    const id = flatCopy(circuitKeyString(htlc.key));
     const set = this.#sets.get(hashHex);
 
     if (set !== undefined) {
@@ -265,7 +302,7 @@ export class Registry {
       const held = set.parts.get(id);
       if (held !== undefined) {
         // The same HTLC offered again (reconnect): its node still holds it. Keep the newest offer.
-        set.parts.set(id, { htlc, node: held.node, confirmed: true });
+        set.parts.set(id, { htlc: heldHtlc(htlc, set), node: held.node, confirmed: true });
         if (phase.kind === 'committed' && phase.released) out.push(settle(htlc, set.preimage, 'replayToSettled'));
         else out.push(hold(htlc, set.sumMsat));
         this.#proceed(hashHex, set, nowMs, out);
@@ -273,7 +310,7 @@ export class Registry {
       }
       if (phase.kind === 'committed' && !phase.released && phase.members.has(id)) {
         // A member of a restored set offered again: it counts towards the release.
-        set.parts.set(id, { htlc, node: bytesToHex(htlc.key.nodePubkey), confirmed: true });
+        set.parts.set(id, { htlc: heldHtlc(htlc, set), node: this.#nodeId(htlc.key.nodePubkey), confirmed: true });
         set.sumMsat += htlc.amountMsat;
         out.push(hold(htlc, set.sumMsat));
         this.#proceed(hashHex, set, nowMs, out);
@@ -346,10 +383,10 @@ export class Registry {
     if (invoice.kind === 'open' && invoice.acceptedAtMs !== undefined && invoice.acceptedAtMs < target.firstArrivedAtMs) {
       // A part offered again after a restart: the nodes kept holding it, so its set's timeout kept running.
       target.firstArrivedAtMs = invoice.acceptedAtMs;
-      this.#schedule({ at: invoice.acceptedAtMs + this.#config.mppTimeoutMs, hashHex, kind: 'mpp' });
+      this.#schedule({ at: invoice.acceptedAtMs + this.#config.mppTimeoutMs, hashHex: target.hashHex, kind: 'mpp' });
     }
-    target.parts.set(id, { htlc, node: bytesToHex(htlc.key.nodePubkey), confirmed: true });
-    this.#hashByPart.set(id, hashHex);
+    target.parts.set(id, { htlc: heldHtlc(htlc, target), node: this.#nodeId(htlc.key.nodePubkey), confirmed: true });
+    this.#hashByPart.set(id, target.hashHex);
     target.sumMsat += htlc.amountMsat;
     out.push(hold(htlc, target.sumMsat));
     this.#proceed(hashHex, target, nowMs, out);
@@ -369,20 +406,22 @@ export class Registry {
     nowMs: number,
     out: Decision[],
   ): void {
-    const members = new Set(invoice.htlcs.map(circuitKeyString));
+    const members = new Set(invoice.htlcs.map((key) => flatCopy(circuitKeyString(key))));
     const set = this.#createSet(hashHex, htlc, nowMs, { kind: 'committed', setId: invoice.setId, members, released: false, restored: true });
     set.preimage = invoice.preimage ?? htlc.preimage;
-    this.#hashBySetId.set(bytesToHex(invoice.setId), hashHex);
-    for (const member of members) this.#hashByPart.set(member, hashHex);
-    set.parts.set(circuitKeyString(htlc.key), { htlc, node: bytesToHex(htlc.key.nodePubkey), confirmed: true });
+    this.#hashBySetId.set(flatCopy(bytesToHex(invoice.setId)), set.hashHex);
+    for (const member of members) this.#hashByPart.set(member, set.hashHex);
+    set.parts.set(flatCopy(circuitKeyString(htlc.key)), { htlc: heldHtlc(htlc, set), node: this.#nodeId(htlc.key.nodePubkey), confirmed: true });
     set.sumMsat = htlc.amountMsat;
     out.push(hold(htlc, set.sumMsat));
     this.#proceed(hashHex, set, nowMs, out);
   }
 
-  #createSet(hashHex: string, htlc: ArrivedHtlc, nowMs: number, phase: Phase): PaymentSet {
+  #createSet(hashHexOfHtlc: string, htlc: ArrivedHtlc, nowMs: number, phase: Phase): PaymentSet {
+    const hashHex = flatCopy(hashHexOfHtlc);
     const set: PaymentSet = {
       paymentHash: htlc.paymentHash,
+      hashHex,
       invoiceAmountMsat: htlc.invoiceAmountMsat,
       preimage: htlc.preimage,
       needsPreimage: htlc.preimage === undefined,
@@ -399,12 +438,12 @@ export class Registry {
 
   #newSet(hashHex: string, htlc: ArrivedHtlc, nowMs: number): PaymentSet {
     const set = this.#createSet(hashHex, htlc, nowMs, { kind: 'accepting' });
-    this.#beginRound(hashHex, set, nowMs);
+    this.#beginRound(set, nowMs);
     return set;
   }
 
   /** Why a held HTLC must not be kept or settled at the current height, if it must not. */
-  #tooSoon(htlc: ArrivedHtlc): FailOutcome | undefined {
+  #tooSoon(htlc: Pick<ArrivedHtlc, 'expiry' | 'autoFailHeight'>): FailOutcome | undefined {
     if (htlc.expiry <= this.#height + this.#config.expiryMarginBlocks) return 'expiryTooSoon';
     if (this.#nearAutoFail(htlc)) return 'autoFailHeightNear';
     return undefined;
@@ -415,7 +454,7 @@ export class Registry {
     out.push({ kind: 'revokeSettle', paymentHash: set.paymentHash, setId });
   }
 
-  #nearAutoFail(htlc: ArrivedHtlc): boolean {
+  #nearAutoFail(htlc: Pick<ArrivedHtlc, 'autoFailHeight'>): boolean {
     return htlc.autoFailHeight <= this.#height + this.#config.autoFailMarginBlocks;
   }
 
@@ -461,13 +500,13 @@ export class Registry {
   #onComplete(hashHex: string, set: PaymentSet, nowMs: number, out: Decision[]): void {
     const parts = [...set.parts.values()];
     const setId = computeSetId(parts.map((p) => p.htlc.key));
-    this.#hashBySetId.set(bytesToHex(setId), hashHex);
+    this.#hashBySetId.set(flatCopy(bytesToHex(setId)), set.hashHex);
     if (this.#config.mode === 'auto' && !set.needsPreimage) {
       this.#commit(set, setId, out);
     } else {
       set.phase = { kind: 'accepted', setId, acceptedAtMs: nowMs, applicationSettled: false };
       // A hold invoice's set has no hold timeout (as LND's): the block margins are its limit.
-      if (!set.needsPreimage) this.#schedule({ at: nowMs + this.#config.holdTimeoutMs, hashHex, kind: 'hold' });
+      if (!set.needsPreimage) this.#schedule({ at: nowMs + this.#config.holdTimeoutMs, hashHex: set.hashHex, kind: 'hold' });
       const htlcs = parts.map((p) => ({ key: p.htlc.key, amountMsat: p.htlc.amountMsat }));
       out.push({
         kind: 'setAccepted',
@@ -553,7 +592,7 @@ export class Registry {
       return;
     }
     // The live parts wait for the payer to pay the rest again; those too close to their expiry fail now.
-    this.#beginRound(hashHex, set, nowMs);
+    this.#beginRound(set, nowMs);
     const tooSoon: [HeldPart, FailOutcome][] = [];
     for (const part of set.parts.values()) {
       const outcome = this.#tooSoon(part.htlc);
@@ -671,7 +710,7 @@ export class Registry {
       case 'accepted':
         out.push({ kind: 'setReleased', paymentHash: set.paymentHash, setId: phase.setId, outcome: 'partLost' });
         this.#hashBySetId.delete(bytesToHex(phase.setId));
-        if (set.parts.size > 0) this.#beginRound(hashHex, set, nowMs);
+        if (set.parts.size > 0) this.#beginRound(set, nowMs);
         break;
       case 'committing':
         phase.lost = true;
@@ -770,7 +809,7 @@ export class Registry {
     if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(bytesToHex(set.phase.setId));
   }
 
-  #fail(htlc: ArrivedHtlc, outcome: FailOutcome): Decision {
+  #fail(htlc: Pick<ArrivedHtlc, 'key' | 'paymentHash' | 'amountMsat' | 'sharedSecret'>, outcome: FailOutcome): Decision {
     return {
       kind: 'fail',
       key: htlc.key,
@@ -788,7 +827,7 @@ export class Registry {
  * incorrect_or_unknown_payment_details, so that a prober cannot tell an unknown invoice from an
  * expired, cancelled or settled one (BOLT 4, "Failure Messages", final node requirements).
  */
-export function failureFor(outcome: FailOutcome, htlc: ArrivedHtlc, height: number): FailureMessage {
+export function failureFor(outcome: FailOutcome, htlc: Pick<ArrivedHtlc, 'amountMsat'>, height: number): FailureMessage {
   if (outcome === 'mppTimeout') return { kind: 'mppTimeout' };
   return { kind: 'incorrectOrUnknownPaymentDetails', htlcMsat: htlc.amountMsat, height };
 }
@@ -798,10 +837,27 @@ export function failureFor(outcome: FailOutcome, htlc: ArrivedHtlc, height: numb
  * @throws Error if none is known: a committed hold invoice whose preimage the store did not give back,
  *   a broken invariant; the engine logs it and the HTLC stays held (never failed: invariant 2).
  */
-function settle(htlc: ArrivedHtlc, preimage: Uint8Array | undefined, outcome: 'settled' | 'replayToSettled'): Decision {
+function settle(htlc: Pick<ArrivedHtlc, 'key' | 'paymentHash' | 'preimage'>, preimage: Uint8Array | undefined, outcome: 'settled' | 'replayToSettled'): Decision {
   const known = preimage ?? htlc.preimage;
   if (known === undefined) throw new Error(`invariant: no preimage to settle ${circuitKeyString(htlc.key)}`);
   return { kind: 'settle', key: htlc.key, paymentHash: htlc.paymentHash, preimage: known, outcome };
+}
+
+/**
+ * The held copy of a part of `set` (see HeldHtlc). Its payment hash equals the set's (the set is keyed by
+ * it), so the set's bytes serve; so does the set's preimage when it is the same.
+ */
+function heldHtlc(htlc: ArrivedHtlc, set: PaymentSet): HeldHtlc {
+  const { key, preimage } = htlc;
+  return {
+    key: { nodePubkey: key.nodePubkey, chanId: key.chanId, htlcId: key.htlcId },
+    paymentHash: set.paymentHash,
+    preimage: preimage !== undefined && set.preimage !== undefined && equalBytes(preimage, set.preimage) ? set.preimage : preimage,
+    amountMsat: htlc.amountMsat,
+    expiry: htlc.expiry,
+    autoFailHeight: htlc.autoFailHeight,
+    sharedSecret: htlc.sharedSecret,
+  };
 }
 
 function released(set: PaymentSet, setId: Uint8Array): Decision {

@@ -16,6 +16,9 @@ import { NO_METRICS, type ClusterObserver } from './metrics.js';
 import { logNodeState, logStreamState, nodeStateDetail } from './node-events-log.js';
 import type { NodeStatus } from './status.js';
 
+/** How many LookupHtlcResolution calls a reconciliation keeps in flight per node. */
+const RECONCILE_IN_FLIGHT = 8;
+
 export class Cluster {
   readonly #config: MuxConfig;
   readonly #nodes: readonly ClusterNode[];
@@ -136,23 +139,34 @@ export class Cluster {
     }
   }
 
-  /** Final events missed while no subscription ran (lnmux down, standby): ask LND for each unfinalized HTLC. */
+  /**
+   * Final events missed while no subscription ran (lnmux down, standby): ask LND for each unfinalized
+   * HTLC, {@link RECONCILE_IN_FLIGHT} lookups at a time (one at a time took 83 s for 100,000 HTLCs:
+   * docs/benchmarks.md, "How cost grows"). A lookup that fails is counted and said once at the end;
+   * that HTLC's final state then comes from the event stream, or from the next reconciliation.
+   */
   async #reconcileFinal(gateway: NodeGateway, engine: SettlementEngine): Promise<void> {
+    let failed = 0;
     try {
-      const unfinalized = await this.#store.listUnfinalizedHtlcs();
-      for (const htlc of unfinalized) {
-        if (bytesToHex(htlc.nodePubkey) !== gateway.pubkey) continue;
-        const circuitKey = { chanId: htlc.chanId, htlcId: htlc.htlcId };
-        // Its final state is written when it comes, whether the lookup or the event stream tells it.
-        engine.expectFinal(htlc);
-        const resolution = await gateway.lookupHtlcResolution(circuitKey);
-        if (resolution.ok && resolution.value.kind === 'final') {
-          await engine.onHtlcFinal(gateway.pubkey, circuitKey, resolution.value.settled);
+      const unfinalized = (await this.#store.listUnfinalizedHtlcs()).filter((htlc) => bytesToHex(htlc.nodePubkey) === gateway.pubkey);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < unfinalized.length) {
+          const htlc = unfinalized[next++]!;
+          const circuitKey = { chanId: htlc.chanId, htlcId: htlc.htlcId };
+          // Its final state is written when it comes, whether the lookup or the event stream tells it.
+          engine.expectFinal(htlc);
+          const resolution = await gateway.lookupHtlcResolution(circuitKey);
+          if (!resolution.ok) failed++;
+          else if (resolution.value.kind === 'final') await engine.onHtlcFinal(gateway.pubkey, circuitKey, resolution.value.settled);
         }
-      }
+      };
+      await Promise.all(Array.from({ length: Math.min(RECONCILE_IN_FLIGHT, unfinalized.length) }, worker));
     } catch (error) {
       this.#log.warn({ err: error, node: gateway.pubkey }, 'Could not reconcile final HTLC states');
+      return;
     }
+    if (failed > 0) this.#log.warn({ node: gateway.pubkey, failedLookups: failed }, 'Could not look up the final state of some HTLCs');
   }
 
   /** Feeds one gateway's events to the engine until the gateway stops. */

@@ -6,7 +6,8 @@
  *
  * Safe only because the registry sends no SETTLE for a set until every part is confirmed live after the
  * commit: the caller guarantees that none went out. The store checks what it can: the invoice still
- * names this set and no HTLC of it is final.
+ * names this set and no HTLC of it is settled (a failed one, recorded before the registry heard of it,
+ * is no reason to keep the decision).
  */
 import { bigintFromSql, bytesToSql } from './codec.js';
 import type { Db } from './db.js';
@@ -15,7 +16,9 @@ import type { RevokeSettleOutcome, SettleFence } from './types.js';
 const LOCK = `SELECT state, set_id FROM lnmux.invoices WHERE hash = $1 FOR UPDATE`;
 // As in settle.ts: FOR SHARE orders this against a new leader's epoch bump.
 const READ_FENCE = `SELECT epoch FROM lnmux.leases WHERE name = $1 FOR SHARE`;
-const FINAL_PARTS = `SELECT count(*)::int AS n FROM lnmux.htlcs WHERE hash = $1 AND state <> 'settleCommitted'`;
+// Only a settled part means the preimage is out. A failed one is why the set is revoked: refusing for it
+// would leave the decision standing and the rest settled, the preimage for less than the invoice.
+const SETTLED_PARTS = `SELECT count(*)::int AS n FROM lnmux.htlcs WHERE hash = $1 AND state = 'settled'`;
 const DELETE_SET = `DELETE FROM lnmux.htlcs WHERE hash = $1`;
 // With the stream's `settleRevoked` event (invoice-events.ts).
 const REOPEN = `
@@ -45,8 +48,8 @@ export async function revokeSettle(db: Db, hash: Uint8Array, setId: Uint8Array, 
     if (row.state !== 'settleCommitted' || row.set_id === null || !row.set_id.equals(Buffer.from(setId))) {
       return { kind: 'notRevocable', reason: 'otherState' };
     }
-    const final = await session.query<{ n: number }>(FINAL_PARTS, [bytesToSql(hash)]);
-    if (final.rows[0]!.n > 0) return { kind: 'notRevocable', reason: 'partFinal' };
+    const settled = await session.query<{ n: number }>(SETTLED_PARTS, [bytesToSql(hash)]);
+    if (settled.rows[0]!.n > 0) return { kind: 'notRevocable', reason: 'partSettled' };
     await session.query(DELETE_SET, [bytesToSql(hash)]);
     await session.queryAndCommit(REOPEN, [bytesToSql(hash), bytesToSql(setId)]);
     return { kind: 'revoked' };

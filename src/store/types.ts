@@ -289,9 +289,10 @@ export type RevokeSettleOutcome =
   | { readonly kind: 'revoked' }
   /**
    * Nothing changed: the invoice is unknown, no longer names this set (`otherState`), or an HTLC of the
-   * set is final already (`partFinal`: a SETTLE did reach a node, the decision stands).
+   * set is settled already (`partSettled`: a SETTLE did reach a node, the decision stands). A failed
+   * HTLC does not stop a revoke.
    */
-  | { readonly kind: 'notRevocable'; readonly reason: 'unknownInvoice' | 'otherState' | 'partFinal' }
+  | { readonly kind: 'notRevocable'; readonly reason: 'unknownInvoice' | 'otherState' | 'partSettled' }
   /** The fence's epoch is not the leadership's current one: nothing changed (another instance leads). */
   | { readonly kind: 'fenced'; readonly currentEpoch: bigint | null };
 

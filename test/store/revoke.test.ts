@@ -27,17 +27,27 @@ describeEachBackend('revokeSettle (%s)', (backend) => {
     expect((await store.commitSettle(invoice.hash, other.setId, other.htlcs)).kind).toBe('committed');
   });
 
+  // The engine may record a lost part's failure before the registry asks for the revoke (an awaited
+  // HTLC's final state is written first): that failure is the reason to revoke, not a reason to refuse.
+  it('revokes a set whose failed part was recorded first, and the invoice is open again', async () => {
+    const { store, invoice, set } = await committed();
+    await store.markHtlcFinal(set.htlcs[0]!, 'failed');
+    expect(await store.revokeSettle(invoice.hash, set.setId)).toEqual({ kind: 'revoked' });
+    expect((await store.getInvoice(invoice.hash))?.state).toBe('open');
+    expect(await store.listInvoiceHtlcs(invoice.hash)).toEqual([]);
+  });
+
   it('answers a repeated revoke (its first answer lost) as revoked', async () => {
     const { store, invoice, set } = await committed();
     expect(await store.revokeSettle(invoice.hash, set.setId)).toEqual({ kind: 'revoked' });
     expect(await store.revokeSettle(invoice.hash, set.setId)).toEqual({ kind: 'revoked' });
   });
 
-  it('refuses once an HTLC of the set is final, for another set, or for an unknown invoice', async () => {
+  it('refuses once an HTLC of the set is settled, for another set, or for an unknown invoice', async () => {
     const { store, invoice, set } = await committed();
     expect(await store.revokeSettle(invoice.hash, new Uint8Array(32).fill(1))).toEqual({ kind: 'notRevocable', reason: 'otherState' });
     await store.markHtlcFinal(set.htlcs[0]!, 'settled');
-    expect(await store.revokeSettle(invoice.hash, set.setId)).toEqual({ kind: 'notRevocable', reason: 'partFinal' });
+    expect(await store.revokeSettle(invoice.hash, set.setId)).toEqual({ kind: 'notRevocable', reason: 'partSettled' });
     expect((await store.getInvoice(invoice.hash))?.state).toBe('settleCommitted');
     expect(await store.revokeSettle(new Uint8Array(32).fill(2), set.setId)).toEqual({ kind: 'notRevocable', reason: 'unknownInvoice' });
   });

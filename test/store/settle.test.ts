@@ -335,6 +335,9 @@ describeEachBackend('settle decisions on %s', (backend) => {
       const setA = htlcSet(first.amountMsat, 2);
       const setB = htlcSet(second.amountMsat, 1);
       await store.commitSettle(first.hash, setA.setId, setA.htlcs);
+      // A lone commit is one round trip, and PGlite's clock counts milliseconds: two commits in the same
+      // millisecond tie and are listed in hash order. Nothing must happen meanwhile; the clock must move.
+      await new Promise((resolve) => setTimeout(resolve, 5));
       await store.commitSettle(second.hash, setB.setId, setB.htlcs);
       await store.markHtlcFinal(setA.htlcs[0]!, 'settled');
       const pending = await store.listUnfinalizedHtlcs();

@@ -21,6 +21,11 @@ export interface BatcherOptions {
   readonly maxBatchSize: number;
   /** Most batches running at once (>= 1); each holds one connection. */
   readonly maxInFlight: number;
+  /**
+   * Wait this long (ms, default 0) after the first request of an idle queue before running it, so that
+   * the requests of the next moments share its transaction. Only for writes that decide no payment.
+   */
+  readonly lingerMs?: number;
 }
 
 interface Pending<Req, Out> {
@@ -34,8 +39,10 @@ export class Batcher<Req, Out> {
   readonly #run: BatchRunner<Req, Out>;
   readonly #maxBatchSize: number;
   readonly #maxInFlight: number;
+  readonly #lingerMs: number;
   #queue: Pending<Req, Out>[] = [];
   #inFlight = 0;
+  #lingering: NodeJS.Timeout | undefined;
   #idleWaiters: (() => void)[] = [];
 
   constructor(run: BatchRunner<Req, Out>, options: BatcherOptions) {
@@ -48,12 +55,22 @@ export class Batcher<Req, Out> {
     this.#run = run;
     this.#maxBatchSize = options.maxBatchSize;
     this.#maxInFlight = options.maxInFlight;
+    this.#lingerMs = options.lingerMs ?? 0;
+    if (!Number.isFinite(this.#lingerMs) || this.#lingerMs < 0) throw new RangeError(`lingerMs must be >= 0, got ${options.lingerMs}`);
   }
 
   /** Queues `request`; resolves with its own outcome once its batch has committed. */
   submit(request: Req): Promise<Out> {
     return new Promise<Out>((resolve, reject) => {
       this.#queue.push({ request, resolve, reject });
+      if (this.#lingerMs > 0 && this.#queue.length < this.#maxBatchSize) {
+        // The batch's timer runs from its first request; the queue is pumped when it fires.
+        this.#lingering ??= setTimeout(() => {
+          this.#lingering = undefined;
+          this.#pump();
+        }, this.#lingerMs);
+        return;
+      }
       this.#pump();
     });
   }
@@ -65,6 +82,10 @@ export class Batcher<Req, Out> {
   }
 
   #pump(): void {
+    if (this.#lingering !== undefined) {
+      clearTimeout(this.#lingering);
+      this.#lingering = undefined;
+    }
     while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatchSize);
       this.#inFlight++;

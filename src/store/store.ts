@@ -51,6 +51,9 @@ export interface BatchSettings {
   readonly maxBatchesInFlight?: number;
 }
 
+/** How long a final-state write waits for others to share its transaction, ms (docs/architecture.md, "What waits for the disk"). */
+const FINAL_LINGER_MS = 20;
+
 /** A Store over `db` (whose schema must be current: openStore checks it). */
 export function createStore(db: Db, backend: Store['backend'], settings: BatchSettings): Store {
   return new DbStore(db, backend, settings);
@@ -75,7 +78,9 @@ class DbStore implements Store {
     const options = { maxBatchSize: settings.maxBatchSize, maxInFlight };
     this.#record = new Batcher(recordRunner(db), options);
     this.#settle = new Batcher(settleRunner(db), options);
-    this.#final = new Batcher(finalRunner(db), options);
+    // Final states decide nothing and are written without the flush: gathered over FINAL_LINGER_MS, they
+    // take one transaction for many payments instead of one each, beside the next payment's commit.
+    this.#final = new Batcher(finalRunner(db), { ...options, lingerMs: FINAL_LINGER_MS });
     this.#lookup = new Batcher(lookupRunner(db), options);
   }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Batcher, type BatchResult } from '../../src/store/batcher.js';
 import { StoreError, StoreUnavailableError } from '../../src/store/errors.js';
+import { waitUntil } from '../support/wait.js';
 
 /** A runner that records its batches and resolves each when the test says so. */
 function controlledRunner(decide: (batch: readonly number[]) => BatchResult<string> | Error = (b) => ({
@@ -32,6 +33,30 @@ describe('Batcher', () => {
     expect(runner.batches).toEqual([[1]]);
     await runner.flush();
     expect(await outcome).toBe('ok 1');
+  });
+
+  it('with a linger, holds a lone request until its time is up, so that the next ones share its batch', async () => {
+    const runner = controlledRunner();
+    const batcher = new Batcher(runner.run, { maxBatchSize: 10, maxInFlight: 1, lingerMs: 30 });
+    const outcomes = [batcher.submit(1)];
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    outcomes.push(batcher.submit(2), batcher.submit(3));
+    expect(runner.batches).toEqual([]);
+    await waitUntil(() => runner.batches.length > 0, { what: 'the lingering batch to run' });
+    expect(runner.batches).toEqual([[1, 2, 3]]);
+    await runner.flush();
+    expect(await Promise.all(outcomes)).toEqual(['ok 1', 'ok 2', 'ok 3']);
+    await batcher.idle();
+  });
+
+  it('with a linger, runs a full batch at once', async () => {
+    const runner = controlledRunner();
+    const batcher = new Batcher(runner.run, { maxBatchSize: 2, maxInFlight: 1, lingerMs: 60_000 });
+    const outcomes = [batcher.submit(1), batcher.submit(2)];
+    expect(runner.batches).toEqual([[1, 2]]);
+    await runner.flush();
+    expect(await Promise.all(outcomes)).toEqual(['ok 1', 'ok 2']);
+    expect(() => new Batcher(runner.run, { maxBatchSize: 2, maxInFlight: 1, lingerMs: -1 })).toThrow(/lingerMs/);
   });
 
   it('groups the requests that arrive while a batch is in flight, up to the batch size', async () => {

@@ -18,6 +18,7 @@
  * not complete within `writeTimeoutMs` marks the interceptor stream stuck; a block stream whose
  * height stays below GetInfo's `block_height` for two probes is restarted.
  */
+import { setMaxListeners } from 'node:events';
 import { err, type NodeCircuitKey, type Result } from '../protocol/index.js';
 import { AsyncQueue } from './async-queue.js';
 import { backoffDelayMs, DEFAULT_BACKOFF, validateBackoff, type BackoffPolicy } from './backoff.js';
@@ -265,6 +266,9 @@ export class NodeGateway {
   start(): void {
     if (this.#root || this.#events.closed) throw new Error(`gateway ${this.name} already started or stopped`);
     this.#root = new AbortController();
+    // Every call in flight listens to it: the streams, the probes, and the start-up reconciliation's
+    // lookups (several at once per node, mux/cluster.ts), more than Node's default warning threshold.
+    setMaxListeners(64, this.#root.signal);
     this.#loop = this.#run(this.#root.signal);
   }
 

@@ -7,7 +7,8 @@
 import type { Logger } from 'pino';
 import { NodeGateway, type GatewayEvent, type InterceptedHtlc } from '../lnd/index.js';
 import { bytesToHex } from '../protocol/index.js';
-import type { Store } from '../store/index.js';
+import { sleep, systemClock } from '../shell/clock.js';
+import type { Store, UnfinalizedHtlc } from '../store/index.js';
 import { gatewayConfigOf, type BackoffOverrides, type ClusterNode } from './config-map.js';
 import type { MuxConfig } from './config.js';
 import type { SettlementEngine } from './engine.js';
@@ -18,6 +19,9 @@ import type { NodeStatus } from './status.js';
 
 /** How many LookupHtlcResolution calls a reconciliation keeps in flight per node. */
 const RECONCILE_IN_FLIGHT = 8;
+/** How often, and how far apart (ms), a reconciliation reads the unfinalized HTLCs when the store fails. */
+const RECONCILE_READ_ATTEMPTS = 30;
+const RECONCILE_READ_RETRY_MS = 1_000;
 
 export class Cluster {
   readonly #config: MuxConfig;
@@ -148,7 +152,8 @@ export class Cluster {
   async #reconcileFinal(gateway: NodeGateway, engine: SettlementEngine): Promise<void> {
     let failed = 0;
     try {
-      const unfinalized = (await this.#store.listUnfinalizedHtlcs()).filter((htlc) => bytesToHex(htlc.nodePubkey) === gateway.pubkey);
+      const unfinalized = await this.#unfinalizedOf(gateway, engine);
+      if (unfinalized === undefined) return;
       let next = 0;
       const worker = async (): Promise<void> => {
         while (next < unfinalized.length) {
@@ -167,6 +172,25 @@ export class Cluster {
       return;
     }
     if (failed > 0) this.#log.warn({ node: gateway.pubkey, failedLookups: failed }, 'Could not look up the final state of some HTLCs');
+  }
+
+  /**
+   * The store's unfinalized HTLCs of `gateway`'s node. The read is tried again while `engine` is the
+   * current one (the database may have just come back, mux.ts `resumeTerm`), up to
+   * {@link RECONCILE_READ_ATTEMPTS} times; undefined when it gave up or `engine` was detached.
+   */
+  async #unfinalizedOf(gateway: NodeGateway, engine: SettlementEngine): Promise<UnfinalizedHtlc[] | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await this.#store.listUnfinalizedHtlcs()).filter((htlc) => bytesToHex(htlc.nodePubkey) === gateway.pubkey);
+      } catch (error) {
+        if (this.#engine !== engine || attempt >= RECONCILE_READ_ATTEMPTS) {
+          this.#log.warn({ err: error, node: gateway.pubkey, attempts: attempt }, 'Could not read the unfinalized HTLCs to reconcile');
+          return undefined;
+        }
+        await sleep(systemClock, RECONCILE_READ_RETRY_MS);
+      }
+    }
   }
 
   /** Feeds one gateway's events to the engine until the gateway stops. */

@@ -129,8 +129,18 @@ describeOnPostgres('the leadership session of one instance when its database goe
     viaProxy.port = String(proxy.port);
     store = await openStore({ databaseUrl: viaProxy.href, connectTimeoutMs: 1_000, onWarning: () => {} });
     const leadership: MuxEvents['leadership'][0][] = [];
+    // The database just came back: the first read of the unfinalized HTLCs after it fails, and is tried again.
+    let failNextRead = false;
+    const opened = store;
+    const flakyRead: Store['listUnfinalizedHtlcs'] = async () => {
+      if (failNextRead) {
+        failNextRead = false;
+        throw new StoreUnavailableError('database unreachable (test)', false);
+      }
+      return opened.listUnfinalizedHtlcs();
+    };
     mux = await Mux.open(muxConfig(c), {
-      store: sharedStore(store),
+      store: sharedStore(store, { listUnfinalizedHtlcs: flakyRead }),
       logger: testLogger(),
       leadership: { heartbeatMs: 100, sessionTimeoutMs: 1_000 },
       gateway: { backoff: { initialMs: 50, maxMs: 250 } },
@@ -152,9 +162,11 @@ describeOnPostgres('the leadership session of one instance when its database goe
 
     proxy.mode = 'down';
     await waitUntil(() => leadership.some((e) => !e.held), { what: 'lnmux to see its leadership session lost' });
+    failNextRead = true;
     proxy.mode = 'up';
     await waitUntil(() => leadership.at(-1)?.resumed === true, { what: 'the leadership to be taken back', timeoutMs: 20_000 });
     await waitUntil(async () => (await state()) === 'settled', { what: 'the invoice to be settled again', timeoutMs: 20_000 });
     expect((await store.listInvoiceHtlcs(invoice.paymentHash)).map((h) => h.state)).toEqual(['settled']);
+    expect(failNextRead).toBe(false); // the failed read happened, and was tried again
   });
 });

@@ -75,25 +75,33 @@ describeOnPostgres('the leadership session of one instance when its database goe
     proxy = undefined;
   });
 
-  it('keeps intercepting while the database is unreachable: regular forwards flow, the settle waits; it takes the leadership back with the same epoch and settles', { timeout: 60_000 }, async () => {
-    const c = cluster();
+  /** A fresh database behind the proxy, and one instance on it (store calls overridable), started. */
+  async function startBehindProxy(overrides: (opened: Store) => Partial<Store> = () => ({})) {
     await database.freshStore();
     const upstream = new URL(database.config().databaseUrl!);
     proxy = await startProxy(upstream.hostname, Number(upstream.port || 5432));
     const viaProxy = new URL(upstream.href);
     viaProxy.port = String(proxy.port);
-    store = await openStore({ databaseUrl: viaProxy.href, connectTimeoutMs: 1_000, onWarning: () => {} });
+    const opened = await openStore({ databaseUrl: viaProxy.href, connectTimeoutMs: 1_000, onWarning: () => {} });
+    store = opened;
     const leadership: MuxEvents['leadership'][0][] = [];
     const roles: MuxEvents['role'][0]['role'][] = [];
-    mux = await Mux.open(muxConfig(c), {
-      store: sharedStore(store),
+    const started = await Mux.open(muxConfig(cluster()), {
+      store: sharedStore(opened, overrides(opened)),
       logger: testLogger(),
       leadership: { heartbeatMs: 100, sessionTimeoutMs: 1_000 },
       gateway: { backoff: { initialMs: 50, maxMs: 250 } },
     });
-    mux.on('leadership', (e) => leadership.push(e));
-    mux.on('role', (e) => roles.push(e.role));
-    await mux.start();
+    mux = started;
+    started.on('leadership', (e) => leadership.push(e));
+    started.on('role', (e) => roles.push(e.role));
+    await started.start();
+    return { mux: started, proxy, store: opened, leadership, roles };
+  }
+
+  it('keeps intercepting while the database is unreachable: regular forwards flow, the settle waits; it takes the leadership back with the same epoch and settles', { timeout: 60_000 }, async () => {
+    const c = cluster();
+    const { mux, proxy, store, leadership, roles } = await startBehindProxy();
     await waitUntil(() => roles.includes('active') && intercepting(c), { what: 'lnmux to become active and intercept' });
     const invoice = await mux.createInvoice({ amountMsat: 15_000_000n, description: 'during the outage' });
 
@@ -122,35 +130,21 @@ describeOnPostgres('the leadership session of one instance when its database goe
   // nodes again, or the invoice stays settleCommitted until lnmux restarts.
   it('writes final states again once it takes the leadership back: one lost in a database crash is not left pending', { timeout: 60_000 }, async () => {
     const c = cluster();
-    await database.freshStore();
-    const upstream = new URL(database.config().databaseUrl!);
-    proxy = await startProxy(upstream.hostname, Number(upstream.port || 5432));
-    const viaProxy = new URL(upstream.href);
-    viaProxy.port = String(proxy.port);
-    store = await openStore({ databaseUrl: viaProxy.href, connectTimeoutMs: 1_000, onWarning: () => {} });
-    const leadership: MuxEvents['leadership'][0][] = [];
     // The database just came back: the first read of the unfinalized HTLCs after it fails, and is tried again.
     let failNextRead = false;
-    const opened = store;
-    const flakyRead: Store['listUnfinalizedHtlcs'] = async () => {
-      if (failNextRead) {
-        failNextRead = false;
-        throw new StoreUnavailableError('database unreachable (test)', false);
-      }
-      return opened.listUnfinalizedHtlcs();
-    };
-    mux = await Mux.open(muxConfig(c), {
-      store: sharedStore(store, { listUnfinalizedHtlcs: flakyRead }),
-      logger: testLogger(),
-      leadership: { heartbeatMs: 100, sessionTimeoutMs: 1_000 },
-      gateway: { backoff: { initialMs: 50, maxMs: 250 } },
-    });
-    mux.on('leadership', (e) => leadership.push(e));
-    await mux.start();
+    const { mux, proxy, store, leadership } = await startBehindProxy((opened) => ({
+      listUnfinalizedHtlcs: async () => {
+        if (failNextRead) {
+          failNextRead = false;
+          throw new StoreUnavailableError('database unreachable (test)', false);
+        }
+        return opened.listUnfinalizedHtlcs();
+      },
+    }));
     await waitUntil(() => intercepting(c), { what: 'lnmux to intercept' });
     const invoice = await mux.createInvoice({ amountMsat: 16_000_000n, description: 'final state lost' });
     await expectPaidAndSettled(store, invoice.paymentHash, await c.payer.pay(invoice.paymentRequest));
-    const state = async () => (await store!.getInvoice(invoice.paymentHash))?.state;
+    const state = async () => (await store.getInvoice(invoice.paymentHash))?.state;
     await waitUntil(async () => (await state()) === 'settled', { what: 'the invoice to be settled in the database' });
 
     // What a crash leaves when it loses the final-state transaction.

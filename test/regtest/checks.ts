@@ -73,18 +73,33 @@ export async function runLndChecks(network: Network, log: (line: string) => void
   return ctx.obs;
 }
 
+/** Longest a check may run: past it, it is recorded as an unexpected error and the next one runs. */
+const CHECK_TIMEOUT_MS = 120_000;
+
 async function runOne(ctx: Context, name: string, check: (ctx: Context) => Promise<void>): Promise<void> {
   ctx.current = name;
+  // LND lets go of a cancelled interceptor stream a moment after the client: the next check's interceptor
+  // was once refused ("interceptor already exists") and the check after it hung on a payment nobody
+  // answered. Nothing must happen in this pause.
+  await new Promise((resolve) => setTimeout(resolve, 500));
   const started = performance.now();
   ctx.log(`check ${name}`);
+  let timer: NodeJS.Timeout | undefined;
   try {
-    await check(ctx);
+    await Promise.race([
+      check(ctx),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`check ${name} still running after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+      }),
+    ]);
   } catch (error) {
     if (error instanceof CheckFailed) throw error;
     // An unexpected error is itself an observation; the next checks still run.
     const message = error instanceof Error ? error.message : String(error);
     ctx.obs[`${name}.unexpectedError`] = message;
     ctx.log(`check ${name}: unexpected error ${message}`);
+  } finally {
+    clearTimeout(timer);
   }
   ctx.obs[`${name}.durationMs`] = Math.round(performance.now() - started);
 }

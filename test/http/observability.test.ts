@@ -59,6 +59,10 @@ describe('metrics, health and the status page while payments flow', () => {
     const cancelled = await mux.createInvoice({ amountMsat: 30_000_000n, description: 'metrics: cancelled' });
     await mux.cancelInvoice(cancelled.paymentHash);
     expect((await cluster().payer.pay(cancelled.paymentRequest)).status).not.toBe('succeeded');
+    // The settled part stays in the registry until its final state is recorded, which waits up to
+    // FINAL_LINGER_MS for company (docs/architecture.md "What waits for the disk"): the payer can see
+    // the preimage first.
+    await waitUntil(() => mux.heldHtlcCount === 0, { what: 'the settled part to be forgotten once final' });
 
     const { status, text, type } = await get(http, '/metrics');
     expect(status).toBe(200);

@@ -30,7 +30,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { migrateUp } from '../src/store/index.js';
-import type { FailoverClusterCommand, FailoverClusterReply, FailoverNodeFacts } from './lib/failover-cluster.js';
+import type { FailoverClusterCommand, FailoverClusterReply } from './lib/failover-cluster.js';
+import type { NodeFacts } from './lib/node-facts.js';
 import type { FailoverLnmuxReport, FailoverLnmuxSpec } from './lib/failover-lnmux.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -140,7 +141,7 @@ try {
   await migrateUp({ databaseUrl, onWarning: () => {} });
   const started = await cluster.ask({ kind: 'start', nodes: 3 });
   if (started.kind !== 'started') throw new Error(`cluster: ${started.kind}`);
-  const nodes: readonly FailoverNodeFacts[] = started.nodes;
+  const nodes: readonly NodeFacts[] = started.nodes;
   const config = {
     network: 'regtest' as const,
     identityKey: randomBytes(32).toString('hex'),

@@ -5,7 +5,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ClusterCommand, ClusterReply, NodeFacts, RunResult } from './e2e-cluster.js';
+import type { ClusterCommand, ClusterReply, RunResult } from './e2e-cluster.js';
+import type { NodeFacts } from './node-facts.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'e2e-cluster.ts');
 

@@ -20,7 +20,8 @@ import { decodeInvoice } from '../../src/protocol/index.js';
 import { startCluster, type SimCluster } from '../../src/sim/cluster.js';
 import type { HtlcOffer } from '../../src/sim/htlc.js';
 import { prebuildPayment, type PrebuiltPayment } from './prebuilt-payment.js';
-import type { NodeThreadCommand, NodeThreadData, NodeThreadReply, StartedNode } from './sim-node-thread.js';
+import { nodeFacts, type NodeFacts } from './node-facts.js';
+import type { NodeThreadCommand, NodeThreadData, NodeThreadReply } from './sim-node-thread.js';
 import { addTimed, epochMs, instrumentSwitch, offeredCount, type PartOutcome } from './timed-node.js';
 
 /** Parent -> child. */
@@ -41,14 +42,6 @@ export type ClusterCommand =
   /** Add the parts of `count` queued payments and reply once every part was offered to the interceptor. */
   | { readonly kind: 'offer'; readonly count: number }
   | { readonly kind: 'stop' };
-
-export interface NodeFacts {
-  readonly pubkey: string;
-  readonly address: string;
-  readonly certPath: string;
-  readonly macaroonPath: string;
-  readonly macaroonHex: string;
-}
 
 export interface RunResult {
   readonly kind: 'result';
@@ -97,7 +90,7 @@ class InProcessHost implements NodeHost {
 
   constructor(cluster: SimCluster) {
     this.#cluster = cluster;
-    this.nodes = cluster.nodeInfos().map((n) => ({ pubkey: n.pubkey, address: n.address, certPath: n.certPath, macaroonPath: n.macaroonPath, macaroonHex: n.macaroonHex }));
+    this.nodes = cluster.nodeInfos().map(nodeFacts);
     this.height = cluster.chain.height;
   }
 
@@ -204,7 +197,7 @@ class ThreadedHost implements NodeHost {
       const reply = await thread.next();
       if (reply.kind !== 'started') throw new Error(`node thread ${t} did not start: ${reply.kind}`);
       started.push(thread);
-      reply.nodes.forEach((n: StartedNode, local) => {
+      reply.nodes.forEach((n: NodeFacts, local) => {
         where.push({ thread, local });
         facts.push(n);
       });

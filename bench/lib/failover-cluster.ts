@@ -10,13 +10,7 @@
  */
 import { startCluster, type SimCluster } from '../../src/sim/cluster.js';
 import { InterceptableSwitch } from '../../src/sim/interceptable-switch.js';
-
-export interface FailoverNodeFacts {
-  readonly pubkey: string;
-  readonly address: string;
-  readonly certPath: string;
-  readonly macaroonPath: string;
-}
+import { nodeFacts, type NodeFacts } from './node-facts.js';
 
 export type FailoverClusterCommand =
   | { readonly kind: 'start'; readonly nodes: number }
@@ -25,7 +19,7 @@ export type FailoverClusterCommand =
   | { readonly kind: 'stop' };
 
 export type FailoverClusterReply =
-  | { readonly kind: 'started'; readonly nodes: readonly FailoverNodeFacts[] }
+  | { readonly kind: 'started'; readonly nodes: readonly NodeFacts[] }
   | { readonly kind: 'failedOver'; readonly registeredAt: number; readonly settledAt: number; readonly attempts: number }
   | { readonly kind: 'error'; readonly message: string }
   | { readonly kind: 'stopped' };
@@ -80,7 +74,7 @@ async function handle(command: FailoverClusterCommand): Promise<void> {
       cluster = await startCluster({ nodes: command.nodes });
       reply({
         kind: 'started',
-        nodes: cluster.nodeInfos().map((n) => ({ pubkey: n.pubkey, address: n.address, certPath: n.certPath, macaroonPath: n.macaroonPath })),
+        nodes: cluster.nodeInfos().map(nodeFacts),
       });
       return;
     case 'failover':

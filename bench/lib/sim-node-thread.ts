@@ -9,6 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { startCluster } from '../../src/sim/cluster.js';
 import type { HtlcOffer } from '../../src/sim/htlc.js';
+import { nodeFacts, type NodeFacts } from './node-facts.js';
 import { addTimed, instrumentSwitch, offeredCount, type PartOutcome } from './timed-node.js';
 
 /** What the thread is started with. */
@@ -34,20 +35,12 @@ export type NodeThreadCommand =
 
 /** Node thread -> main thread. */
 export type NodeThreadReply =
-  | { readonly kind: 'started'; readonly nodes: readonly StartedNode[] }
+  | { readonly kind: 'started'; readonly nodes: readonly NodeFacts[] }
   /** The HTLC `id` was refused or resolved. */
   | ({ readonly kind: 'resolved'; readonly id: number } & PartOutcome)
   | { readonly kind: 'interceptors'; readonly connected: boolean }
   | { readonly kind: 'offered'; readonly count: number }
   | { readonly kind: 'stopped' };
-
-export interface StartedNode {
-  readonly pubkey: string;
-  readonly address: string;
-  readonly certPath: string;
-  readonly macaroonPath: string;
-  readonly macaroonHex: string;
-}
 
 function post(reply: NodeThreadReply): void {
   parentPort!.postMessage(reply);
@@ -78,7 +71,7 @@ async function main(): Promise<void> {
   });
   post({
     kind: 'started',
-    nodes: cluster.nodeInfos().map((n) => ({ pubkey: n.pubkey, address: n.address, certPath: n.certPath, macaroonPath: n.macaroonPath, macaroonHex: n.macaroonHex })),
+    nodes: cluster.nodeInfos().map(nodeFacts),
   });
 }
 

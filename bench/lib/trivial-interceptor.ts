@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { lndServices } from '../../src/lnd/index.js';
-import type { NodeFacts } from './e2e-cluster.js';
+import type { NodeFacts } from './node-facts.js';
 
 type Stream = grpc.ClientDuplexStream<Record<string, unknown>, Record<string, unknown>>;
 

@@ -330,10 +330,13 @@ export class SettlementEngine extends EventEmitter<PaymentEvents> {
       this.#step({ kind: 'htlcFinal', key, settled });
       return;
     }
-    const done = await this.#retryStore('final htlc', () => this.#options.store.markHtlcFinal(key, settled));
-    if (this.#stopped) return; // stopped before the database answered
+    const recorded = await this.#retryStore('final htlc', () => this.#options.store.markHtlcFinal(key, settled));
+    if (this.#stopped || recorded === undefined) return; // stopped before the database answered
     this.#step({ kind: 'htlcFinal', key, settled });
+    // Told twice, said once: the application hears of each HTLC's final state one time.
+    if (recorded.kind === 'alreadyFinal') return;
     this.#notify('htlcFinal', { circuitKey: id, settled });
+    const done = recorded.kind === 'recorded' ? recorded.invoiceFinal : undefined;
     if (done !== undefined) {
       const hash = bytesToHex(done.paymentHash);
       if (done.state === 'settled') {

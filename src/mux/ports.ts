@@ -72,9 +72,18 @@ export interface SettleStore {
    * the release): 'revoked' (the invoice is open again) or 'notRevocable' (the decision stands).
    */
   revokeSettle(paymentHash: Uint8Array, setId: Uint8Array): Promise<'revoked' | 'notRevocable'>;
-  /**
-   * Records LND's final resolution of a settled-set HTLC. Resolves to the invoice's final state when this
-   * event made every HTLC of its set final (once per invoice), undefined otherwise.
-   */
-  markHtlcFinal(key: CircuitKey, settled: boolean): Promise<{ readonly paymentHash: Uint8Array; readonly state: 'settled' | 'failed' } | undefined>;
+  /** Records LND's final resolution of a settled-set HTLC. */
+  markHtlcFinal(key: CircuitKey, settled: boolean): Promise<HtlcFinalRecorded>;
 }
+
+/** What {@link SettleStore.markHtlcFinal} did. */
+export type HtlcFinalRecorded =
+  /** Recorded now. `invoiceFinal`: the invoice's final state, when this made every HTLC of its set final (once per invoice). */
+  | { readonly kind: 'recorded'; readonly invoiceFinal?: { readonly paymentHash: Uint8Array; readonly state: 'settled' | 'failed' } }
+  /**
+   * Recorded before: the same resolution told twice (the event stream, and a reconciliation's lookup
+   * of an HTLC it read as unfinalized just before the first was written).
+   */
+  | { readonly kind: 'alreadyFinal' }
+  /** The store holds no such HTLC in a committed set. */
+  | { readonly kind: 'unknown' };

@@ -148,8 +148,9 @@ export function settleStoreOf(store: Store, fence?: () => SettleFence | undefine
 
     async markHtlcFinal(key: CircuitKey, settled: boolean) {
       const outcome = await store.markHtlcFinal(key, settled ? 'settled' : 'failed');
-      if (outcome.kind !== 'recorded' || !outcome.invoiceFinalized || outcome.invoiceState === 'settleCommitted') return undefined;
-      return { paymentHash: outcome.hash, state: outcome.invoiceState };
+      if (outcome.kind !== 'recorded') return { kind: outcome.kind };
+      if (!outcome.invoiceFinalized || outcome.invoiceState === 'settleCommitted') return { kind: 'recorded' };
+      return { kind: 'recorded', invoiceFinal: { paymentHash: outcome.hash, state: outcome.invoiceState } };
     },
   };
 }

@@ -132,7 +132,7 @@ function fakeStore(overrides: Partial<SettleStore> = {}): SettleStore {
     commitSettle: async () => ({ kind: 'committed' }),
     revokeSettle: async () => 'revoked',
     logHtlcs: async () => undefined,
-    markHtlcFinal: async () => undefined,
+    markHtlcFinal: async () => ({ kind: 'recorded' }),
     ...overrides,
   };
 }
@@ -270,7 +270,13 @@ describe('SettlementEngine', () => {
 
   it('records final events only for HTLCs of settled sets, tells the application, and forgets the set', async () => {
     const marked: string[] = [];
-    const { engine, link } = engineWith(fakeStore({ markHtlcFinal: async (key, settled) => void marked.push(`${key.htlcId}:${settled}`) }));
+    const { engine, link } = engineWith(fakeStore({
+        markHtlcFinal: async (key, settled) => {
+          marked.push(`${key.htlcId}:${settled}`);
+          return { kind: 'recorded' };
+        },
+      }),
+    );
     await engine.onHtlc(NODE_HEX, htlc(1n));
     await waitUntil(() => link.sent.length === 1, { what: 'the SETTLE', intervalMs: 5 });
     const finals: unknown[] = [];
@@ -281,6 +287,36 @@ describe('SettlementEngine', () => {
     expect(marked).toEqual(['1:true']);
     // The application hears of it, and the settled set leaves memory (the store remembers it).
     expect(finals).toEqual([{ circuitKey: `7:1@${NODE_HEX}`, settled: true }]);
+    expect(engine.heldHtlcCount).toBe(0);
+    engine.stop();
+  });
+
+  it('tells the application of an HTLC final once when it is reported twice (event stream and reconciliation), and of its invoice once', async () => {
+    const recorded = new Set<string>();
+    const { engine, link } = engineWith(
+      fakeStore({
+        markHtlcFinal: async (key) => {
+          const id = circuitKeyString(key);
+          if (recorded.has(id)) return { kind: 'alreadyFinal' };
+          recorded.add(id);
+          return { kind: 'recorded', invoiceFinal: { paymentHash: key.nodePubkey, state: 'settled' } };
+        },
+      }),
+    );
+    await engine.onHtlc(NODE_HEX, htlc(1n));
+    await waitUntil(() => link.sent.length === 1, { what: 'the SETTLE', intervalMs: 5 });
+    const finals: unknown[] = [];
+    const settled: unknown[] = [];
+    engine.on('htlcFinal', (e) => finals.push(e));
+    engine.on('settled', (e) => settled.push(e));
+    const key: CircuitKey = { nodePubkey: NODE, chanId: 7n, htlcId: 1n };
+    await engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 1n }, true);
+    // A reconciliation read the HTLC as unfinalized before that was written, and its lookup tells it again.
+    engine.expectFinal(key);
+    await engine.onHtlcFinal(NODE_HEX, { chanId: 7n, htlcId: 1n }, true);
+    expect(recorded).toEqual(new Set([circuitKeyString(key)]));
+    expect(finals).toEqual([{ circuitKey: `7:1@${NODE_HEX}`, settled: true }]);
+    expect(settled).toHaveLength(1);
     expect(engine.heldHtlcCount).toBe(0);
     engine.stop();
   });
@@ -511,7 +547,7 @@ describe('SettlementEngine: a lost part of a committed, unreleased set whose fai
       },
       markHtlcFinal: async (key, settled) => {
         if (committed?.keys.some((k) => circuitKeyString(k) === circuitKeyString(key))) final.set(circuitKeyString(key), settled);
-        return undefined;
+        return { kind: 'recorded' };
       },
     };
     return { store, commitGate, revokes, final };
@@ -560,7 +596,7 @@ describe('SettlementEngine: a lost part of a committed, unreleased set whose fai
     store.invoiceStatus = async () => (committed === undefined ? { kind: 'open' } : { kind: 'settleCommitted', setId: committed.setId, htlcs: committed.keys });
     store.markHtlcFinal = async (key, settled) => {
       final.set(circuitKeyString(key), settled);
-      return undefined;
+      return { kind: 'recorded' };
     };
     store.revokeSettle = async () => {
       if (committed!.keys.some((k) => final.get(circuitKeyString(k)) === true)) {

@@ -80,8 +80,14 @@ async function runOne(ctx: Context, name: string, check: (ctx: Context) => Promi
   ctx.current = name;
   // LND lets go of a cancelled interceptor stream a moment after the client: the next check's interceptor
   // was once refused ("interceptor already exists") and the check after it hung on a payment nobody
-  // answered. Nothing must happen in this pause.
-  await new Promise((resolve) => setTimeout(resolve, 500));
+  // answered. Each check starts once A's switch has said the previous interceptor disconnected.
+  const A = ctx.network.nodes.A;
+  const released = await waitFor(async () => (!A.running || !A.interceptorAttachedPerLog() ? true : undefined), {
+    what: "A's switch to let go of the previous check's interceptor",
+    timeoutMs: 15_000,
+    intervalMs: 50,
+  }).catch(() => false);
+  if (released !== true) ctx.log(`check ${name}: A's log still shows an interceptor attached after 15 s; running it anyway`);
   const started = performance.now();
   ctx.log(`check ${name}`);
   let timer: NodeJS.Timeout | undefined;

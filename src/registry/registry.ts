@@ -25,6 +25,7 @@
  */
 import {
   bytesToHex,
+  circuitKeyFromString,
   circuitKeyString,
   setId as computeSetId,
   equalBytes,
@@ -50,13 +51,13 @@ import type {
  * margins, the commit's amounts, its node's liveness), in one fixed shape. The ArrivedHtlc as inspect.ts
  * builds it (spreads, optional fields) gets a hidden class and an out-of-object property array of its
  * own in V8, and each 32-byte Uint8Array costs about 215 bytes: the part keeps its shared secret and
- * preimage packed (flat-string.ts), and its payment hash is its set's (docs/benchmarks.md, "How cost
- * grows").
+ * preimage packed (flat-string.ts), and its payment hash is its set's. Its circuit key is kept as its
+ * string alone, turned back into a CircuitKey for a decision (`keyOf`): the key object and its two
+ * bigints cost another 100 bytes (docs/benchmarks.md, "How cost grows").
  */
 interface HeldPart {
   /** Its circuit key string (flat): its key in #hashByPart and in a committed set's members. */
   readonly id: string;
-  readonly key: CircuitKey;
   /** The preimage its arrival carried (the set's own string when equal); the set's, if known, wins. */
   readonly preimage: PackedBytes | undefined;
   readonly amountMsat: bigint;
@@ -511,7 +512,7 @@ export class Registry {
 
   #onComplete(hash: PackedBytes, set: PaymentSet, nowMs: number, out: Decision[]): void {
     const parts = [...set.parts];
-    const setId = computeSetId(parts.map((p) => p.key));
+    const setId = computeSetId(parts.map(keyOf));
     this.#hashBySetId.set(packBytes(setId), set.hash);
     if (this.#config.mode === 'auto' && !set.needsPreimage) {
       this.#commit(set, setId, out);
@@ -519,7 +520,7 @@ export class Registry {
       set.phase = { kind: 'accepted', setId, acceptedAtMs: nowMs, applicationSettled: false };
       // A hold invoice's set has no hold timeout (as LND's): the block margins are its limit.
       if (!set.needsPreimage) this.#schedule({ at: nowMs + this.#config.holdTimeoutMs, hash: set.hash, kind: 'hold' });
-      const htlcs = parts.map((p) => ({ key: p.key, amountMsat: p.amountMsat }));
+      const htlcs = parts.map((p) => ({ key: keyOf(p), amountMsat: p.amountMsat }));
       out.push({
         kind: 'setAccepted',
         paymentHash: unpackBytes(set.hash),
@@ -534,7 +535,7 @@ export class Registry {
 
   #commit(set: PaymentSet, setId: Uint8Array, out: Decision[]): void {
     set.phase = { kind: 'committing', setId, lost: false };
-    const htlcs = set.parts.map((p) => ({ key: p.key, amountMsat: p.amountMsat }));
+    const htlcs = set.parts.map((p) => ({ key: keyOf(p), amountMsat: p.amountMsat }));
     out.push({
       kind: 'commitSettle',
       paymentHash: unpackBytes(set.hash),
@@ -711,7 +712,7 @@ export class Registry {
     this.#removePart(set, id);
     out.push({
       kind: 'partLost',
-      key: part.key,
+      key: keyOf(part),
       paymentHash: unpackBytes(set.hash),
       reason,
       amountMsat: part.amountMsat,
@@ -761,7 +762,7 @@ export class Registry {
           part.atRiskReported = true;
           out.push({
             kind: 'settleAtRisk',
-            key: part.key,
+            key: keyOf(part),
             paymentHash: unpackBytes(set.hash),
             setId: phase.setId,
             reason: 'expiryNear',
@@ -839,7 +840,7 @@ export class Registry {
 
   /** A FAIL for a held part of `set`: the same decision, its hash and secret unpacked. */
   #failPart(set: PaymentSet, part: HeldPart, outcome: FailOutcome): Decision {
-    return this.#fail({ key: part.key, paymentHash: unpackBytes(set.hash), amountMsat: part.amountMsat, sharedSecret: unpackBytes(part.sharedSecret) }, outcome);
+    return this.#fail({ key: keyOf(part), paymentHash: unpackBytes(set.hash), amountMsat: part.amountMsat, sharedSecret: unpackBytes(part.sharedSecret) }, outcome);
   }
 }
 
@@ -871,7 +872,7 @@ function preimageOf(set: PaymentSet, own: Uint8Array | undefined): Uint8Array | 
 /** A SETTLE for a held part of `set` (see {@link settle}). */
 function settlePart(set: PaymentSet, part: HeldPart, outcome: SettleOutcome): Decision {
   const packed = set.preimage ?? part.preimage;
-  return settle(part.key, unpackBytes(set.hash), packed === undefined ? undefined : unpackBytes(packed), outcome);
+  return settle(keyOf(part), unpackBytes(set.hash), packed === undefined ? undefined : unpackBytes(packed), outcome);
 }
 
 /**
@@ -879,11 +880,9 @@ function settlePart(set: PaymentSet, part: HeldPart, outcome: SettleOutcome): De
  * the set's (the set is keyed by it); its preimage is the set's string when the two are equal.
  */
 function heldPart(id: string, htlc: ArrivedHtlc, set: PaymentSet, node: string): HeldPart {
-  const { key } = htlc;
   const preimage = htlc.preimage === undefined ? undefined : packBytes(htlc.preimage);
   return {
     id,
-    key: { nodePubkey: key.nodePubkey, chanId: key.chanId, htlcId: key.htlcId },
     preimage: preimage !== undefined && preimage === set.preimage ? set.preimage : preimage,
     amountMsat: htlc.amountMsat,
     expiry: htlc.expiry,
@@ -893,6 +892,11 @@ function heldPart(id: string, htlc: ArrivedHtlc, set: PaymentSet, node: string):
     confirmed: true,
     atRiskReported: false,
   };
+}
+
+/** A held part's circuit key, from its id (circuitKeyString's output: the parse gives the same key back). */
+function keyOf(part: HeldPart): CircuitKey {
+  return circuitKeyFromString(part.id);
 }
 
 /** Where the part with circuit key id `id` is in `set.parts`, or -1. */

@@ -7,7 +7,7 @@
  * HTLCs on its own: across the cluster an HTLC is (node pubkey, chan_id, htlc_id) ({@link CircuitKey}).
  * Logs, store rows, events and map keys all print it as {@link circuitKeyString}.
  */
-import { bytesToHex, concatBytes, u64ToBytes } from './bytes.js';
+import { bytesToHex, concatBytes, hexToBytes, u64ToBytes } from './bytes.js';
 
 /** An HTLC as one LND node knows it: LND's `CircuitKey` (incoming channel, HTLC index). */
 export interface NodeCircuitKey {
@@ -72,6 +72,23 @@ export function encodedCircuitKeyString(encoded: Uint8Array): string {
  */
 export function circuitKeyString(key: CircuitKey): string {
   return `${key.chanId}:${key.htlcId}@${bytesToHex(key.nodePubkey)}`;
+}
+
+/** What {@link circuitKeyString} prints: decimal integers without leading zeros, the pubkey in lowercase hex. */
+const CIRCUIT_KEY_STRING = /^(0|-?[1-9][0-9]*):(0|-?[1-9][0-9]*)@((?:[0-9a-f]{2})*)$/;
+
+/**
+ * The circuit key a {@link circuitKeyString} output names: its inverse, on every key it prints (it
+ * validates nothing either). For code that keeps a key as its string alone: the registry's held parts,
+ * where the key object and its two bigints cost about 100 bytes per held HTLC (docs/benchmarks.md,
+ * "How cost grows").
+ *
+ * @throws RangeError for a string that circuitKeyString does not print.
+ */
+export function circuitKeyFromString(s: string): CircuitKey {
+  const match = CIRCUIT_KEY_STRING.exec(s);
+  if (match === null) throw new RangeError(`not a circuit key string: ${JSON.stringify(s)}`);
+  return { nodePubkey: hexToBytes(match[3]!), chanId: BigInt(match[1]!), htlcId: BigInt(match[2]!) };
 }
 
 /** True if `a` and `b` name the same HTLC: same node pubkey bytes, chan_id and htlc_id. Total. */

@@ -45,6 +45,7 @@ export { virtualChannelId, formatShortChannelId } from './virtual-scid.js';
 export { setId, SET_ID_LENGTH } from './set-id.js';
 export {
   assertCircuitKey,
+  circuitKeyFromString,
   circuitKeyString,
   encodeCircuitKey,
   equalCircuitKeys,

@@ -25,6 +25,7 @@
  */
 import {
   bytesToHex,
+  circuitKeyFromString,
   circuitKeyString,
   setId as computeSetId,
   equalBytes,
@@ -33,7 +34,7 @@ import {
   type FailureMessage,
 } from '../protocol/index.js';
 import { DeadlineQueue } from './deadline-queue.js';
-import { flatCopy } from './flat-string.js';
+import { flatCopy, packBytes, unpackBytes, type PackedBytes } from './flat-string.js';
 import type {
   ArrivedHtlc,
   Decision,
@@ -42,37 +43,38 @@ import type {
   PartLostReason,
   RegistryConfig,
   RegistryEvent,
+  SettleOutcome,
 } from './types.js';
 
 /**
  * What the registry keeps of a held part: the fields its later decisions read (settle, fail, the block
- * margins, the commit's amounts), copied into one fixed shape. The ArrivedHtlc as inspect.ts builds it
- * (spreads, optional fields) gets a hidden class and an out-of-object property array of its own in V8,
- * about 450 bytes per held part (docs/benchmarks.md, "How cost grows"); the set's hash and preimage
- * are shared with the set.
+ * margins, the commit's amounts, its node's liveness), in one fixed shape. The ArrivedHtlc as inspect.ts
+ * builds it (spreads, optional fields) gets a hidden class and an out-of-object property array of its
+ * own in V8, and each 32-byte Uint8Array costs about 215 bytes: the part keeps its shared secret and
+ * preimage packed (flat-string.ts), and its payment hash is its set's. Its circuit key is kept as its
+ * string alone, turned back into a CircuitKey for a decision (`keyOf`): the key object and its two
+ * bigints cost another 100 bytes (docs/benchmarks.md, "How cost grows").
  */
-interface HeldHtlc {
-  readonly key: CircuitKey;
-  readonly paymentHash: Uint8Array;
-  readonly preimage: Uint8Array | undefined;
+interface HeldPart {
+  /** Its circuit key string (flat): its key in #hashByPart and in a committed set's members. */
+  readonly id: string;
+  /** The preimage its arrival carried (the set's own string when equal); the set's, if known, wins. */
+  readonly preimage: PackedBytes | undefined;
   readonly amountMsat: bigint;
   readonly expiry: number;
   readonly autoFailHeight: number;
-  readonly sharedSecret: Uint8Array;
-}
-
-/** A set that waits for parts holds nothing else in its phase: one object serves them all. */
-const ACCEPTING: Phase = Object.freeze({ kind: 'accepting' });
-
-interface HeldPart {
-  readonly htlc: HeldHtlc;
-  /** The node holding it, pubkey hex. */
+  /** The final hop's shared secret, to encrypt a failure back to the sender. */
+  readonly sharedSecret: PackedBytes;
+  /** The node holding it, pubkey hex (one string per node, see Registry.#nodeId). */
   readonly node: string;
   /** Offered by its node since that node's interceptor stream last went down (or never went down). */
   confirmed: boolean;
   /** Released sets only: a settleAtRisk for this part was reported. */
-  atRiskReported?: boolean;
+  atRiskReported: boolean;
 }
+
+/** A set that waits for parts holds nothing else in its phase: one object serves them all. */
+const ACCEPTING: Phase = Object.freeze({ kind: 'accepting' });
 
 type Phase =
   /** Collecting parts until they pay the invoice amount (and every part is confirmed live). */
@@ -98,16 +100,18 @@ type Phase =
   | { readonly kind: 'revoking'; readonly setId: Uint8Array; readonly members: ReadonlySet<string> };
 
 interface PaymentSet {
-  readonly paymentHash: Uint8Array;
-  /** Its key in the registry's maps (flat, see flat-string.ts), shared by its parts and deadlines. */
-  readonly hashHex: string;
+  /**
+   * The payment hash, packed (flat-string.ts): its key in the registry's maps, shared by its parts and
+   * deadlines, and the one copy of the hash the set keeps (decisions unpack it).
+   */
+  readonly hash: PackedBytes;
   /** msat; undefined for an amountless invoice. */
   readonly invoiceAmountMsat: bigint | undefined;
   /**
    * The preimage the SETTLEs carry: derived (stateless invoices), or a hold invoice's, given by the
    * application (applicationSettle) or restored from the store. Undefined until then.
    */
-  preimage: Uint8Array | undefined;
+  preimage: PackedBytes | undefined;
   /** A hold invoice's set: accepted whatever the mode, settled only with the application's preimage. */
   readonly needsPreimage: boolean;
   /** The payer's echo of the invoice's metadata, from the set's first part. */
@@ -117,7 +121,13 @@ interface PaymentSet {
    * see inspect.ts): the set is complete once its parts add up to at least this.
    */
   readonly totalMsat: bigint;
-  readonly parts: Map<string, HeldPart>;
+  /**
+   * The live parts, in arrival order (decisions about them come out in this order), each id once. An
+   * array, not a Map: a one-part set, the common case, then costs about 56 bytes instead of 184, and the
+   * registry-wide #hashByPart already finds a part's set by id (docs/benchmarks.md, "How cost grows").
+   * Lookups by id scan it: the set's other per-part work (#allConfirmed on every arrival) scans it too.
+   */
+  parts: HeldPart[];
   sumMsat: bigint;
   /** When the current round of collecting began (its first part arrived), unix ms: the MPP timeout counts from here. */
   firstArrivedAtMs: number;
@@ -132,7 +142,7 @@ interface PaymentSet {
 interface Deadline {
   /** Unix ms. */
   readonly at: number;
-  readonly hashHex: string;
+  readonly hash: PackedBytes;
   readonly kind: 'mpp' | 'hold';
 }
 
@@ -147,10 +157,12 @@ const MIN_COMPACTION_SIZE = 1024;
 
 export class Registry {
   readonly #config: RegistryConfig;
-  readonly #sets = new Map<string, PaymentSet>();
-  readonly #hashBySetId = new Map<string, string>();
-  /** Circuit key id -> payment hash hex, for every part of every set held (a final event finds its set). */
-  readonly #hashByPart = new Map<string, string>();
+  /** By packed payment hash. */
+  readonly #sets = new Map<PackedBytes, PaymentSet>();
+  /** Packed set id -> packed payment hash, for sets past accepting (the application settles by set id). */
+  readonly #hashBySetId = new Map<PackedBytes, PackedBytes>();
+  /** Circuit key id -> packed payment hash, for every part of every set held (a final event finds its set). */
+  readonly #hashByPart = new Map<string, PackedBytes>();
   /**
    * Every MPP and hold deadline, earliest first. Looking one up must not cost a visit to every held
    * HTLC: the engine asks for the next deadline after every event.
@@ -188,10 +200,10 @@ export class Registry {
 
   /** The sets held in memory, one summary each (status page, metrics; read at scrape time, not per HTLC). */
   heldSets(): { paymentHashHex: string; phase: Phase['kind']; parts: number; heldMsat: bigint; firstArrivedAtMs: number }[] {
-    return [...this.#sets].map(([paymentHashHex, set]) => ({
-      paymentHashHex,
+    return [...this.#sets].map(([hash, set]) => ({
+      paymentHashHex: bytesToHex(unpackBytes(hash)),
       phase: set.phase.kind,
-      parts: set.parts.size,
+      parts: set.parts.length,
       heldMsat: set.sumMsat,
       firstArrivedAtMs: set.firstArrivedAtMs,
     }));
@@ -200,7 +212,7 @@ export class Registry {
   /** Whether this HTLC is a part of a set held now (an offer of it is a replay). */
   /** True while a set of this payment hash is in memory (any phase). */
   holdsSet(paymentHash: Uint8Array): boolean {
-    return this.#sets.has(bytesToHex(paymentHash));
+    return this.#sets.has(packBytes(paymentHash));
   }
 
   holdsPart(key: CircuitKey): boolean {
@@ -227,7 +239,7 @@ export class Registry {
         this.#onApplicationSettle(event.setId, event.preimage, nowMs, out);
         break;
       case 'invoiceCancelled':
-        this.#release(bytesToHex(event.paymentHash), 'invoiceCancelled', out);
+        this.#release(packBytes(event.paymentHash), 'invoiceCancelled', out);
         break;
       case 'blockConnected':
         this.#onBlock(event.height, out);
@@ -268,7 +280,7 @@ export class Registry {
    * stays stale (a new round or a new acceptance schedules a new deadline), so it can be dropped.
    */
   #isLive(deadline: Deadline): boolean {
-    const set = this.#sets.get(deadline.hashHex);
+    const set = this.#sets.get(deadline.hash);
     if (set === undefined) return false;
     if (deadline.kind === 'hold') {
       return set.phase.kind === 'accepted' && set.phase.acceptedAtMs + this.#config.holdTimeoutMs === deadline.at;
@@ -288,38 +300,39 @@ export class Registry {
   #beginRound(set: PaymentSet, nowMs: number): void {
     set.phase = ACCEPTING;
     set.firstArrivedAtMs = nowMs;
-    this.#schedule({ at: nowMs + this.#config.mppTimeoutMs, hashHex: set.hashHex, kind: 'mpp' });
+    this.#schedule({ at: nowMs + this.#config.mppTimeoutMs, hash: set.hash, kind: 'mpp' });
   }
 
   #onHtlcArrived(htlc: ArrivedHtlc, invoice: InvoiceView, nowMs: number, out: Decision[]): void {
-    const hashHex = bytesToHex(htlc.paymentHash);
+    const hash = packBytes(htlc.paymentHash);
     // Kept as a map key while the part is held: flat (flat-string.ts).
     const id = flatCopy(circuitKeyString(htlc.key));
-    const set = this.#sets.get(hashHex);
+    const set = this.#sets.get(hash);
 
     if (set !== undefined) {
       const phase = set.phase;
-      const held = set.parts.get(id);
-      if (held !== undefined) {
+      const at = partIndex(set, id);
+      if (at >= 0) {
         // The same HTLC offered again (reconnect): its node still holds it. Keep the newest offer.
-        set.parts.set(id, { htlc: heldHtlc(htlc, set), node: held.node, confirmed: true });
-        if (phase.kind === 'committed' && phase.released) out.push(settle(htlc, set.preimage, 'replayToSettled'));
+        set.parts[at] = heldPart(id, htlc, set, set.parts[at]!.node);
+        if (phase.kind === 'committed' && phase.released) out.push(settle(htlc.key, htlc.paymentHash, preimageOf(set, htlc.preimage), 'replayToSettled'));
         else out.push(hold(htlc, set.sumMsat));
-        this.#proceed(hashHex, set, nowMs, out);
+        this.#proceed(hash, set, nowMs, out);
         return;
       }
       if (phase.kind === 'committed' && !phase.released && phase.members.has(id)) {
         // A member of a restored set offered again: it counts towards the release.
-        set.parts.set(id, { htlc: heldHtlc(htlc, set), node: this.#nodeId(htlc.key.nodePubkey), confirmed: true });
+        addPart(set, heldPart(id, htlc, set, this.#nodeId(htlc.key.nodePubkey)));
         set.sumMsat += htlc.amountMsat;
         out.push(hold(htlc, set.sumMsat));
-        this.#proceed(hashHex, set, nowMs, out);
+        this.#proceed(hash, set, nowMs, out);
         return;
       }
       if (phase.kind === 'committed' || phase.kind === 'revoking') {
         // Not a held part: a part of the set that already reached its final state, or a stranger.
-        if (phase.members.has(id) && phase.kind === 'committed' && phase.released) out.push(settle(htlc, set.preimage, 'replayToSettled'));
-        else out.push(this.#fail(htlc, phase.members.has(id) ? 'setClosed' : 'invoiceAlreadySettled'));
+        if (phase.members.has(id) && phase.kind === 'committed' && phase.released) {
+          out.push(settle(htlc.key, htlc.paymentHash, preimageOf(set, htlc.preimage), 'replayToSettled'));
+        } else out.push(this.#fail(htlc, phase.members.has(id) ? 'setClosed' : 'invoiceAlreadySettled'));
         return;
       }
       if (phase.kind !== 'accepting') {
@@ -330,8 +343,8 @@ export class Registry {
       switch (invoice.kind) {
         case 'settleCommitted':
           if (!invoice.htlcs.some((key) => circuitKeyString(key) === id)) out.push(this.#fail(htlc, 'invoiceAlreadySettled'));
-          else if (invoice.released === true) out.push(settle(htlc, invoice.preimage, 'replayToSettled'));
-          else this.#restoreCommitted(hashHex, htlc, invoice, nowMs, out);
+          else if (invoice.released === true) out.push(settle(htlc.key, htlc.paymentHash, invoice.preimage ?? htlc.preimage, 'replayToSettled'));
+          else this.#restoreCommitted(hash, htlc, invoice, nowMs, out);
           return;
         case 'unknown':
           out.push(this.#fail(htlc, 'invoiceUnknown'));
@@ -379,17 +392,17 @@ export class Registry {
       out.push(this.#fail(htlc, 'autoFailHeightNear'));
       return;
     }
-    const target = set ?? this.#newSet(hashHex, htlc, nowMs);
+    const target = set ?? this.#newSet(hash, htlc, nowMs);
     if (invoice.kind === 'open' && invoice.acceptedAtMs !== undefined && invoice.acceptedAtMs < target.firstArrivedAtMs) {
       // A part offered again after a restart: the nodes kept holding it, so its set's timeout kept running.
       target.firstArrivedAtMs = invoice.acceptedAtMs;
-      this.#schedule({ at: invoice.acceptedAtMs + this.#config.mppTimeoutMs, hashHex: target.hashHex, kind: 'mpp' });
+      this.#schedule({ at: invoice.acceptedAtMs + this.#config.mppTimeoutMs, hash: target.hash, kind: 'mpp' });
     }
-    target.parts.set(id, { htlc: heldHtlc(htlc, target), node: this.#nodeId(htlc.key.nodePubkey), confirmed: true });
-    this.#hashByPart.set(id, target.hashHex);
+    addPart(target, heldPart(id, htlc, target, this.#nodeId(htlc.key.nodePubkey)));
+    this.#hashByPart.set(id, target.hash);
     target.sumMsat += htlc.amountMsat;
     out.push(hold(htlc, target.sumMsat));
-    this.#proceed(hashHex, target, nowMs, out);
+    this.#proceed(hash, target, nowMs, out);
   }
 
   /**
@@ -400,44 +413,43 @@ export class Registry {
    * less: the instance that committed may have been holding the SETTLEs back for a part since lost.
    */
   #restoreCommitted(
-    hashHex: string,
+    hash: PackedBytes,
     htlc: ArrivedHtlc,
     invoice: Extract<InvoiceView, { kind: 'settleCommitted' }>,
     nowMs: number,
     out: Decision[],
   ): void {
     const members = new Set(invoice.htlcs.map((key) => flatCopy(circuitKeyString(key))));
-    const set = this.#createSet(hashHex, htlc, nowMs, { kind: 'committed', setId: invoice.setId, members, released: false, restored: true });
-    set.preimage = invoice.preimage ?? htlc.preimage;
-    this.#hashBySetId.set(flatCopy(bytesToHex(invoice.setId)), set.hashHex);
-    for (const member of members) this.#hashByPart.set(member, set.hashHex);
-    set.parts.set(flatCopy(circuitKeyString(htlc.key)), { htlc: heldHtlc(htlc, set), node: this.#nodeId(htlc.key.nodePubkey), confirmed: true });
+    const set = this.#createSet(hash, htlc, nowMs, { kind: 'committed', setId: invoice.setId, members, released: false, restored: true });
+    const preimage = invoice.preimage ?? htlc.preimage;
+    set.preimage = preimage === undefined ? undefined : packBytes(preimage);
+    this.#hashBySetId.set(packBytes(invoice.setId), set.hash);
+    for (const member of members) this.#hashByPart.set(member, set.hash);
+    addPart(set, heldPart(flatCopy(circuitKeyString(htlc.key)), htlc, set, this.#nodeId(htlc.key.nodePubkey)));
     set.sumMsat = htlc.amountMsat;
     out.push(hold(htlc, set.sumMsat));
-    this.#proceed(hashHex, set, nowMs, out);
+    this.#proceed(hash, set, nowMs, out);
   }
 
-  #createSet(hashHexOfHtlc: string, htlc: ArrivedHtlc, nowMs: number, phase: Phase): PaymentSet {
-    const hashHex = flatCopy(hashHexOfHtlc);
+  #createSet(hash: PackedBytes, htlc: ArrivedHtlc, nowMs: number, phase: Phase): PaymentSet {
     const set: PaymentSet = {
-      paymentHash: htlc.paymentHash,
-      hashHex,
+      hash,
       invoiceAmountMsat: htlc.invoiceAmountMsat,
-      preimage: htlc.preimage,
+      preimage: htlc.preimage === undefined ? undefined : packBytes(htlc.preimage),
       needsPreimage: htlc.preimage === undefined,
       paymentMetadata: htlc.paymentMetadata,
       totalMsat: htlc.totalMsat,
-      parts: new Map(),
+      parts: [],
       sumMsat: 0n,
       firstArrivedAtMs: nowMs,
       phase,
     };
-    this.#sets.set(hashHex, set);
+    this.#sets.set(hash, set);
     return set;
   }
 
-  #newSet(hashHex: string, htlc: ArrivedHtlc, nowMs: number): PaymentSet {
-    const set = this.#createSet(hashHex, htlc, nowMs, { kind: 'accepting' });
+  #newSet(hash: PackedBytes, htlc: ArrivedHtlc, nowMs: number): PaymentSet {
+    const set = this.#createSet(hash, htlc, nowMs, { kind: 'accepting' });
     this.#beginRound(set, nowMs);
     return set;
   }
@@ -451,7 +463,7 @@ export class Registry {
 
   #revoke(set: PaymentSet, setId: Uint8Array, members: ReadonlySet<string>, out: Decision[]): void {
     set.phase = { kind: 'revoking', setId, members };
-    out.push({ kind: 'revokeSettle', paymentHash: set.paymentHash, setId });
+    out.push({ kind: 'revokeSettle', paymentHash: unpackBytes(set.hash), setId });
   }
 
   #nearAutoFail(htlc: Pick<ArrivedHtlc, 'autoFailHeight'>): boolean {
@@ -470,7 +482,7 @@ export class Registry {
   }
 
   #allConfirmed(set: PaymentSet): boolean {
-    for (const part of set.parts.values()) if (!part.confirmed) return false;
+    for (const part of set.parts) if (!part.confirmed) return false;
     return true;
   }
 
@@ -479,38 +491,39 @@ export class Registry {
    * committed (auto); an accepted set the application settled is committed; a committed set's SETTLEs
    * are released. Each step waits while a part is unconfirmed (its node is reconnecting).
    */
-  #proceed(hashHex: string, set: PaymentSet, nowMs: number, out: Decision[]): void {
+  #proceed(hash: PackedBytes, set: PaymentSet, nowMs: number, out: Decision[]): void {
     if (!this.#allConfirmed(set)) return;
     const phase = set.phase;
-    if (phase.kind === 'accepting' && this.#isComplete(set)) this.#onComplete(hashHex, set, nowMs, out);
+    if (phase.kind === 'accepting' && this.#isComplete(set)) this.#onComplete(hash, set, nowMs, out);
     else if (phase.kind === 'accepted' && phase.applicationSettled) this.#commit(set, phase.setId, out);
     else if (phase.kind === 'committed' && !phase.released) {
-      for (const member of phase.members) if (!set.parts.has(member)) return; // a restored set waits for every member
-      if (phase.restored !== true && [...set.parts.values()].some((p) => this.#tooSoon(p.htlc) !== undefined)) {
+      const held = heldIds(set);
+      for (const member of phase.members) if (!held.has(member)) return; // a restored set waits for every member
+      if (phase.restored !== true && set.parts.some((p) => this.#tooSoon(p) !== undefined)) {
         // Too close to a node's auto-fail height to hand out the preimage now: take the decision back.
         this.#revoke(set, phase.setId, phase.members, out);
         return;
       }
       phase.released = true;
       out.push(released(set, phase.setId));
-      for (const part of set.parts.values()) out.push(settle(part.htlc, set.preimage, phase.restored === true ? 'replayToSettled' : 'settled'));
+      for (const part of set.parts) out.push(settlePart(set, part, phase.restored === true ? 'replayToSettled' : 'settled'));
     }
   }
 
-  #onComplete(hashHex: string, set: PaymentSet, nowMs: number, out: Decision[]): void {
-    const parts = [...set.parts.values()];
-    const setId = computeSetId(parts.map((p) => p.htlc.key));
-    this.#hashBySetId.set(flatCopy(bytesToHex(setId)), set.hashHex);
+  #onComplete(hash: PackedBytes, set: PaymentSet, nowMs: number, out: Decision[]): void {
+    const parts = [...set.parts];
+    const setId = computeSetId(parts.map(keyOf));
+    this.#hashBySetId.set(packBytes(setId), set.hash);
     if (this.#config.mode === 'auto' && !set.needsPreimage) {
       this.#commit(set, setId, out);
     } else {
       set.phase = { kind: 'accepted', setId, acceptedAtMs: nowMs, applicationSettled: false };
       // A hold invoice's set has no hold timeout (as LND's): the block margins are its limit.
-      if (!set.needsPreimage) this.#schedule({ at: nowMs + this.#config.holdTimeoutMs, hashHex: set.hashHex, kind: 'hold' });
-      const htlcs = parts.map((p) => ({ key: p.htlc.key, amountMsat: p.htlc.amountMsat }));
+      if (!set.needsPreimage) this.#schedule({ at: nowMs + this.#config.holdTimeoutMs, hash: set.hash, kind: 'hold' });
+      const htlcs = parts.map((p) => ({ key: keyOf(p), amountMsat: p.amountMsat }));
       out.push({
         kind: 'setAccepted',
-        paymentHash: set.paymentHash,
+        paymentHash: unpackBytes(set.hash),
         setId,
         amountMsat: set.sumMsat,
         htlcs,
@@ -522,25 +535,25 @@ export class Registry {
 
   #commit(set: PaymentSet, setId: Uint8Array, out: Decision[]): void {
     set.phase = { kind: 'committing', setId, lost: false };
-    const htlcs = [...set.parts.values()].map((p) => ({ key: p.htlc.key, amountMsat: p.htlc.amountMsat }));
+    const htlcs = set.parts.map((p) => ({ key: keyOf(p), amountMsat: p.amountMsat }));
     out.push({
       kind: 'commitSettle',
-      paymentHash: set.paymentHash,
+      paymentHash: unpackBytes(set.hash),
       setId,
       htlcs,
-      ...(set.preimage !== undefined ? { preimage: set.preimage } : {}),
+      ...(set.preimage !== undefined ? { preimage: unpackBytes(set.preimage) } : {}),
     });
   }
 
   #onApplicationSettle(setId: Uint8Array, preimage: Uint8Array | undefined, nowMs: number, out: Decision[]): void {
-    const hashHex = this.#hashBySetId.get(bytesToHex(setId));
-    const set = hashHex === undefined ? undefined : this.#sets.get(hashHex);
+    const hash = this.#hashBySetId.get(packBytes(setId));
+    const set = hash === undefined ? undefined : this.#sets.get(hash);
     if (set === undefined || set.phase.kind === 'accepting' || set.phase.kind === 'revoking') {
       out.push({ kind: 'applicationSettleAnswered', setId, answer: 'unknownSet' });
       return;
     }
     // A wrong preimage is refused whatever the set's phase: never an OK for a settle that could not work.
-    if (set.needsPreimage && preimage !== undefined && !equalBytes(paymentHashOf(preimage), set.paymentHash)) {
+    if (set.needsPreimage && preimage !== undefined && !equalBytes(paymentHashOf(preimage), unpackBytes(set.hash))) {
       out.push({ kind: 'applicationSettleAnswered', setId, answer: 'wrongPreimage' });
       return;
     }
@@ -554,16 +567,16 @@ export class Registry {
         out.push({ kind: 'applicationSettleAnswered', setId, answer: 'preimageRequired' });
         return;
       }
-      set.preimage = preimage;
+      set.preimage = packBytes(preimage);
     }
     set.phase.applicationSettled = true;
     // Committed at once, or as soon as every part is confirmed live.
-    this.#proceed(hashHex!, set, nowMs, out);
+    this.#proceed(hash!, set, nowMs, out);
   }
 
   #onSettleCommitted(paymentHash: Uint8Array, setId: Uint8Array, nowMs: number, out: Decision[]): void {
-    const hashHex = bytesToHex(paymentHash);
-    const set = this.#sets.get(hashHex);
+    const hash = packBytes(paymentHash);
+    const set = this.#sets.get(hash);
     const phase = set?.phase;
     if (set === undefined || phase?.kind !== 'committing' || bytesToHex(phase.setId) !== bytesToHex(setId)) {
       // The store committed a set this registry did not ask for (cannot happen with one active
@@ -571,85 +584,87 @@ export class Registry {
       out.push({ kind: 'reloadInvoice', paymentHash });
       return;
     }
-    const members = new Set(set.parts.keys());
+    const members = heldIds(set);
     if (phase.lost) {
       // A part left while the commit was under way, and no SETTLE has gone out: take the decision back.
       this.#revoke(set, setId, members, out);
       return;
     }
     set.phase = { kind: 'committed', setId, members, released: false };
-    this.#proceed(hashHex, set, nowMs, out);
+    this.#proceed(hash, set, nowMs, out);
   }
 
   #onSettleRevoked(paymentHash: Uint8Array, setId: Uint8Array, nowMs: number, out: Decision[]): void {
-    const hashHex = bytesToHex(paymentHash);
-    const set = this.#sets.get(hashHex);
+    const hash = packBytes(paymentHash);
+    const set = this.#sets.get(hash);
     if (set === undefined || set.phase.kind !== 'revoking' || bytesToHex(set.phase.setId) !== bytesToHex(setId)) return;
-    this.#hashBySetId.delete(bytesToHex(setId));
-    for (const member of set.phase.members) if (!set.parts.has(member) && this.#hashByPart.get(member) === hashHex) this.#hashByPart.delete(member);
-    if (set.parts.size === 0) {
-      this.#forget(hashHex, set);
+    this.#hashBySetId.delete(packBytes(setId));
+    const held = heldIds(set);
+    for (const member of set.phase.members) if (!held.has(member) && this.#hashByPart.get(member) === hash) this.#hashByPart.delete(member);
+    if (set.parts.length === 0) {
+      this.#forget(hash, set);
       return;
     }
     // The live parts wait for the payer to pay the rest again; those too close to their expiry fail now.
     this.#beginRound(set, nowMs);
     const tooSoon: [HeldPart, FailOutcome][] = [];
-    for (const part of set.parts.values()) {
-      const outcome = this.#tooSoon(part.htlc);
+    for (const part of set.parts) {
+      const outcome = this.#tooSoon(part);
       if (outcome !== undefined) tooSoon.push([part, outcome]);
     }
-    if (tooSoon.length > 0) this.#failTooSoon(hashHex, set, tooSoon, out);
-    if (this.#sets.get(hashHex) === set) this.#proceed(hashHex, set, nowMs, out);
+    if (tooSoon.length > 0) this.#failTooSoon(hash, set, tooSoon, out);
+    if (this.#sets.get(hash) === set) this.#proceed(hash, set, nowMs, out);
   }
 
   #onSettleRefused(paymentHash: Uint8Array, invoice: InvoiceView, out: Decision[]): void {
-    const hashHex = bytesToHex(paymentHash);
-    const set = this.#sets.get(hashHex);
+    const hash = packBytes(paymentHash);
+    const set = this.#sets.get(hash);
     if (set === undefined) return;
     if (invoice.kind !== 'settleCommitted') {
       // The store's refusal is final: the set it refused can no longer be committed.
-      if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(bytesToHex(set.phase.setId));
+      if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(packBytes(set.phase.setId));
       set.phase = { kind: 'accepting' };
-      this.#release(hashHex, invoice.kind === 'cancelled' ? 'invoiceCancelled' : 'invoiceUnknown', out);
+      this.#release(hash, invoice.kind === 'cancelled' ? 'invoiceCancelled' : 'invoiceUnknown', out);
       return;
     }
     const members = new Set(invoice.htlcs.map(circuitKeyString));
-    set.preimage = invoice.preimage ?? set.preimage;
-    for (const [id, part] of set.parts) {
-      if (members.has(id)) out.push(settle(part.htlc, set.preimage, 'replayToSettled'));
+    if (invoice.preimage !== undefined) set.preimage = packBytes(invoice.preimage);
+    // A copy: parts leave the set during the loop.
+    for (const part of [...set.parts]) {
+      if (members.has(part.id)) out.push(settlePart(set, part, 'replayToSettled'));
       else {
-        out.push(this.#fail(part.htlc, 'invoiceAlreadySettled'));
-        this.#removePart(set, id);
+        out.push(this.#failPart(set, part, 'invoiceAlreadySettled'));
+        this.#removePart(set, part.id);
       }
     }
-    if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(bytesToHex(set.phase.setId));
+    if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(packBytes(set.phase.setId));
     set.phase = { kind: 'committed', setId: invoice.setId, members, released: true };
-    if (set.parts.size === 0) this.#forget(hashHex, set);
+    if (set.parts.length === 0) this.#forget(hash, set);
   }
 
   /** LND's final resolution of an HTLC: a committed part is done; a held part failed by its node is lost. */
   #onHtlcFinal(key: CircuitKey, settled: boolean, nowMs: number, out: Decision[]): void {
     const id = circuitKeyString(key);
-    const hashHex = this.#hashByPart.get(id);
-    if (hashHex === undefined) return;
-    const set = this.#sets.get(hashHex)!;
+    const hash = this.#hashByPart.get(id);
+    if (hash === undefined) return;
+    const set = this.#sets.get(hash)!;
     const phase = set.phase;
-    if (phase.kind === 'committed' && !phase.released && !set.parts.has(id)) {
+    const part = findPart(set, id);
+    if (phase.kind === 'committed' && !phase.released && part === undefined) {
       // A member of a restored set that was not offered again: it is final at its node.
       this.#hashByPart.delete(id);
       if (settled) {
         // A SETTLE reached a node before the restart: the preimage is out, settle every other member.
         phase.released = true;
         out.push(released(set, phase.setId));
-        for (const part of set.parts.values()) out.push(settle(part.htlc, set.preimage, 'replayToSettled'));
-        if (set.parts.size === 0) this.#forget(hashHex, set);
+        for (const held of set.parts) out.push(settlePart(set, held, 'replayToSettled'));
+        if (set.parts.length === 0) this.#forget(hash, set);
       } else {
         this.#revoke(set, phase.setId, phase.members, out);
       }
       return;
     }
     if (phase.kind === 'committed' && phase.released) {
-      const part = set.parts.get(id);
       if (part === undefined) {
         this.#hashByPart.delete(id);
         return;
@@ -658,49 +673,49 @@ export class Registry {
         out.push({
           kind: 'settleAtRisk',
           key,
-          paymentHash: set.paymentHash,
+          paymentHash: unpackBytes(set.hash),
           setId: phase.setId,
           reason: 'failedAfterRelease',
-          amountMsat: part.htlc.amountMsat,
+          amountMsat: part.amountMsat,
         });
       }
       this.#removePart(set, id);
-      if (set.parts.size === 0) this.#forget(hashHex, set);
+      if (set.parts.length === 0) this.#forget(hash, set);
       return;
     }
     // No SETTLE went out for this set, so the node cannot have settled it: only a failure is possible.
-    this.#losePart(hashHex, set, id, 'failedByNode', nowMs, out);
+    this.#losePart(hash, set, id, 'failedByNode', nowMs, out);
   }
 
   #onNodeDisconnected(node: string): void {
     for (const set of this.#sets.values()) {
       if (set.phase.kind === 'committed' && set.phase.released) continue;
-      for (const part of set.parts.values()) if (part.node === node) part.confirmed = false;
+      for (const part of set.parts) if (part.node === node) part.confirmed = false;
     }
   }
 
   /** Parts of `node` matching `which` leave their sets (sets whose SETTLEs went out keep theirs). */
   #loseNodeParts(node: string, which: (part: HeldPart) => boolean, reason: PartLostReason, nowMs: number, out: Decision[]): void {
-    for (const [hashHex, set] of [...this.#sets]) {
+    for (const [hash, set] of [...this.#sets]) {
       if (set.phase.kind === 'committed' && set.phase.released) continue;
-      for (const [id, part] of [...set.parts]) {
-        if (part.node === node && which(part) && this.#sets.get(hashHex) === set) this.#losePart(hashHex, set, id, reason, nowMs, out);
+      for (const part of [...set.parts]) {
+        if (part.node === node && which(part) && this.#sets.get(hash) === set) this.#losePart(hash, set, part.id, reason, nowMs, out);
       }
-      if (this.#sets.get(hashHex) === set) this.#proceed(hashHex, set, nowMs, out);
+      if (this.#sets.get(hash) === set) this.#proceed(hash, set, nowMs, out);
     }
   }
 
   /** A held part its node no longer holds leaves its set; nothing is sent to the node. */
-  #losePart(hashHex: string, set: PaymentSet, id: string, reason: PartLostReason, nowMs: number, out: Decision[]): void {
-    const part = set.parts.get(id);
+  #losePart(hash: PackedBytes, set: PaymentSet, id: string, reason: PartLostReason, nowMs: number, out: Decision[]): void {
+    const part = findPart(set, id);
     if (part === undefined) return;
     this.#removePart(set, id);
     out.push({
       kind: 'partLost',
-      key: part.htlc.key,
-      paymentHash: set.paymentHash,
+      key: keyOf(part),
+      paymentHash: unpackBytes(set.hash),
       reason,
-      amountMsat: part.htlc.amountMsat,
+      amountMsat: part.amountMsat,
       heldMsat: set.sumMsat,
     });
     const phase = set.phase;
@@ -708,9 +723,9 @@ export class Registry {
       case 'accepting':
         break;
       case 'accepted':
-        out.push({ kind: 'setReleased', paymentHash: set.paymentHash, setId: phase.setId, outcome: 'partLost' });
-        this.#hashBySetId.delete(bytesToHex(phase.setId));
-        if (set.parts.size > 0) this.#beginRound(set, nowMs);
+        out.push({ kind: 'setReleased', paymentHash: unpackBytes(set.hash), setId: phase.setId, outcome: 'partLost' });
+        this.#hashBySetId.delete(packBytes(phase.setId));
+        if (set.parts.length > 0) this.#beginRound(set, nowMs);
         break;
       case 'committing':
         phase.lost = true;
@@ -724,91 +739,93 @@ export class Registry {
       default:
         assertNever(phase);
     }
-    if (set.parts.size === 0) this.#forget(hashHex, set);
+    if (set.parts.length === 0) this.#forget(hash, set);
   }
 
   #removePart(set: PaymentSet, id: string): void {
-    const part = set.parts.get(id);
-    if (part === undefined) return;
-    set.parts.delete(id);
-    set.sumMsat -= part.htlc.amountMsat;
+    const at = partIndex(set, id);
+    if (at < 0) return;
+    const part = set.parts[at]!;
+    set.parts.splice(at, 1);
+    set.sumMsat -= part.amountMsat;
     this.#hashByPart.delete(id);
   }
 
   #onBlock(height: number, out: Decision[]): void {
     if (height <= this.#height) return;
     this.#height = height;
-    for (const [hashHex, set] of [...this.#sets]) {
+    for (const [hash, set] of [...this.#sets]) {
       const phase = set.phase;
       if (phase.kind === 'committed' && phase.released) {
-        for (const part of set.parts.values()) {
-          if (part.atRiskReported === true || !this.#nearAutoFail(part.htlc)) continue;
+        for (const part of set.parts) {
+          if (part.atRiskReported || !this.#nearAutoFail(part)) continue;
           part.atRiskReported = true;
           out.push({
             kind: 'settleAtRisk',
-            key: part.htlc.key,
-            paymentHash: set.paymentHash,
+            key: keyOf(part),
+            paymentHash: unpackBytes(set.hash),
             setId: phase.setId,
             reason: 'expiryNear',
-            amountMsat: part.htlc.amountMsat,
+            amountMsat: part.amountMsat,
           });
         }
         continue;
       }
       const tooSoon: [HeldPart, FailOutcome][] = [];
-      for (const part of set.parts.values()) {
-        const outcome = this.#tooSoon(part.htlc);
+      for (const part of set.parts) {
+        const outcome = this.#tooSoon(part);
         if (outcome !== undefined) tooSoon.push([part, outcome]);
       }
       if (tooSoon.length === 0) continue;
-      if (phase.kind === 'accepted') this.#release(hashHex, tooSoon[0]![1], out);
-      else if (phase.kind === 'accepting') this.#failTooSoon(hashHex, set, tooSoon, out);
+      if (phase.kind === 'accepted') this.#release(hash, tooSoon[0]![1], out);
+      else if (phase.kind === 'accepting') this.#failTooSoon(hash, set, tooSoon, out);
       // Not released, committed by this instance (no SETTLE went out): take it back, see #proceed.
       else if (phase.kind === 'committed' && phase.restored !== true) this.#revoke(set, phase.setId, phase.members, out);
       // committing: its answer is checked at release (#proceed); revoking: failed once the revoke is done.
     }
   }
 
-  #failTooSoon(hashHex: string, set: PaymentSet, tooSoon: readonly [HeldPart, FailOutcome][], out: Decision[]): void {
+  #failTooSoon(hash: PackedBytes, set: PaymentSet, tooSoon: readonly [HeldPart, FailOutcome][], out: Decision[]): void {
     for (const [part, outcome] of tooSoon) {
-      out.push(this.#fail(part.htlc, outcome));
-      this.#removePart(set, circuitKeyString(part.htlc.key));
+      out.push(this.#failPart(set, part, outcome));
+      this.#removePart(set, part.id);
     }
-    if (set.parts.size === 0) this.#forget(hashHex, set);
+    if (set.parts.length === 0) this.#forget(hash, set);
   }
 
   #onTick(nowMs: number, out: Decision[]): void {
     // The due deadlines, earliest first, one answer per set.
-    const due = new Map<string, Deadline['kind']>();
+    const due = new Map<PackedBytes, Deadline['kind']>();
     for (let top = this.#deadlines.peek(); top !== undefined && top.at <= nowMs; top = this.#deadlines.peek()) {
       this.#deadlines.pop();
-      if (this.#isLive(top)) due.set(top.hashHex, top.kind);
+      if (this.#isLive(top)) due.set(top.hash, top.kind);
     }
-    for (const [hashHex, kind] of due) this.#release(hashHex, kind === 'hold' ? 'holdTimeout' : 'mppTimeout', out);
+    for (const [hash, kind] of due) this.#release(hash, kind === 'hold' ? 'holdTimeout' : 'mppTimeout', out);
   }
 
   /** Fails every part of a set that is not committing, committed or revoking, and forgets it. */
-  #release(hashHex: string, outcome: FailOutcome, out: Decision[]): void {
-    const set = this.#sets.get(hashHex);
+  #release(hash: PackedBytes, outcome: FailOutcome, out: Decision[]): void {
+    const set = this.#sets.get(hash);
     if (set === undefined) return;
     const phase = set.phase;
     if (phase.kind !== 'accepting' && phase.kind !== 'accepted') return;
-    for (const part of set.parts.values()) out.push(this.#fail(part.htlc, outcome));
+    for (const part of set.parts) out.push(this.#failPart(set, part, outcome));
     if (phase.kind === 'accepted') {
-      out.push({ kind: 'setReleased', paymentHash: set.paymentHash, setId: phase.setId, outcome });
+      out.push({ kind: 'setReleased', paymentHash: unpackBytes(set.hash), setId: phase.setId, outcome });
     }
-    this.#forget(hashHex, set);
+    this.#forget(hash, set);
   }
 
-  #forget(hashHex: string, set: PaymentSet): void {
-    this.#sets.delete(hashHex);
-    for (const id of set.parts.keys()) this.#hashByPart.delete(id);
+  #forget(hash: PackedBytes, set: PaymentSet): void {
+    this.#sets.delete(hash);
+    for (const part of set.parts) this.#hashByPart.delete(part.id);
     if (set.phase.kind === 'committed' || set.phase.kind === 'revoking') {
-      for (const id of set.phase.members) if (this.#hashByPart.get(id) === hashHex) this.#hashByPart.delete(id);
+      for (const id of set.phase.members) if (this.#hashByPart.get(id) === hash) this.#hashByPart.delete(id);
     }
-    if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(bytesToHex(set.phase.setId));
+    if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(packBytes(set.phase.setId));
   }
 
+  /** A FAIL for an HTLC that did not join a set (its arrival's fields). */
   #fail(htlc: Pick<ArrivedHtlc, 'key' | 'paymentHash' | 'amountMsat' | 'sharedSecret'>, outcome: FailOutcome): Decision {
     return {
       kind: 'fail',
@@ -819,6 +836,11 @@ export class Registry {
       message: failureFor(outcome, htlc, this.#height),
       sharedSecret: htlc.sharedSecret,
     };
+  }
+
+  /** A FAIL for a held part of `set`: the same decision, its hash and secret unpacked. */
+  #failPart(set: PaymentSet, part: HeldPart, outcome: FailOutcome): Decision {
+    return this.#fail({ key: keyOf(part), paymentHash: unpackBytes(set.hash), amountMsat: part.amountMsat, sharedSecret: unpackBytes(part.sharedSecret) }, outcome);
   }
 }
 
@@ -837,33 +859,75 @@ export function failureFor(outcome: FailOutcome, htlc: Pick<ArrivedHtlc, 'amount
  * @throws Error if none is known: a committed hold invoice whose preimage the store did not give back,
  *   a broken invariant; the engine logs it and the HTLC stays held (never failed: invariant 2).
  */
-function settle(htlc: Pick<ArrivedHtlc, 'key' | 'paymentHash' | 'preimage'>, preimage: Uint8Array | undefined, outcome: 'settled' | 'replayToSettled'): Decision {
-  const known = preimage ?? htlc.preimage;
-  if (known === undefined) throw new Error(`invariant: no preimage to settle ${circuitKeyString(htlc.key)}`);
-  return { kind: 'settle', key: htlc.key, paymentHash: htlc.paymentHash, preimage: known, outcome };
+function settle(key: CircuitKey, paymentHash: Uint8Array, preimage: Uint8Array | undefined, outcome: SettleOutcome): Decision {
+  if (preimage === undefined) throw new Error(`invariant: no preimage to settle ${circuitKeyString(key)}`);
+  return { kind: 'settle', key, paymentHash, preimage, outcome };
+}
+
+/** The preimage a SETTLE of `set` carries: the set's, or else `own`, the one the HTLC's arrival carried. */
+function preimageOf(set: PaymentSet, own: Uint8Array | undefined): Uint8Array | undefined {
+  return set.preimage !== undefined ? unpackBytes(set.preimage) : own;
+}
+
+/** A SETTLE for a held part of `set` (see {@link settle}). */
+function settlePart(set: PaymentSet, part: HeldPart, outcome: SettleOutcome): Decision {
+  const packed = set.preimage ?? part.preimage;
+  return settle(keyOf(part), unpackBytes(set.hash), packed === undefined ? undefined : unpackBytes(packed), outcome);
 }
 
 /**
- * The held copy of a part of `set` (see HeldHtlc). Its payment hash equals the set's (the set is keyed by
- * it), so the set's bytes serve; so does the set's preimage when it is the same.
+ * The held copy of an arrived HTLC, a part of `set` (see HeldPart), confirmed live. Its payment hash is
+ * the set's (the set is keyed by it); its preimage is the set's string when the two are equal.
  */
-function heldHtlc(htlc: ArrivedHtlc, set: PaymentSet): HeldHtlc {
-  const { key, preimage } = htlc;
+function heldPart(id: string, htlc: ArrivedHtlc, set: PaymentSet, node: string): HeldPart {
+  const preimage = htlc.preimage === undefined ? undefined : packBytes(htlc.preimage);
   return {
-    key: { nodePubkey: key.nodePubkey, chanId: key.chanId, htlcId: key.htlcId },
-    paymentHash: set.paymentHash,
-    preimage: preimage !== undefined && set.preimage !== undefined && equalBytes(preimage, set.preimage) ? set.preimage : preimage,
+    id,
+    preimage: preimage !== undefined && preimage === set.preimage ? set.preimage : preimage,
     amountMsat: htlc.amountMsat,
     expiry: htlc.expiry,
     autoFailHeight: htlc.autoFailHeight,
-    sharedSecret: htlc.sharedSecret,
+    sharedSecret: packBytes(htlc.sharedSecret),
+    node,
+    confirmed: true,
+    atRiskReported: false,
   };
+}
+
+/** A held part's circuit key, from its id (circuitKeyString's output: the parse gives the same key back). */
+function keyOf(part: HeldPart): CircuitKey {
+  return circuitKeyFromString(part.id);
+}
+
+/** Where the part with circuit key id `id` is in `set.parts`, or -1. */
+function partIndex(set: PaymentSet, id: string): number {
+  for (let i = 0; i < set.parts.length; i++) if (set.parts[i]!.id === id) return i;
+  return -1;
+}
+
+function findPart(set: PaymentSet, id: string): HeldPart | undefined {
+  const at = partIndex(set, id);
+  return at < 0 ? undefined : set.parts[at];
+}
+
+/** The circuit key ids of the set's parts. */
+function heldIds(set: PaymentSet): Set<string> {
+  return new Set(set.parts.map((p) => p.id));
+}
+
+/**
+ * Appends a part. A set's first part gets an array of its own length: pushing onto an empty array
+ * reserves 17 slots (docs/benchmarks.md, "How cost grows").
+ */
+function addPart(set: PaymentSet, part: HeldPart): void {
+  if (set.parts.length === 0) set.parts = [part];
+  else set.parts.push(part);
 }
 
 function released(set: PaymentSet, setId: Uint8Array): Decision {
   return {
     kind: 'settleReleased',
-    paymentHash: set.paymentHash,
+    paymentHash: unpackBytes(set.hash),
     setId,
     amountMsat: set.sumMsat,
     ...(set.paymentMetadata !== undefined ? { paymentMetadata: set.paymentMetadata } : {}),

@@ -4,6 +4,7 @@ import { bytesToHex, hexToBytes } from '../../src/protocol/bytes.js';
 import {
   CIRCUIT_KEY_LENGTH,
   type CircuitKey,
+  circuitKeyFromString,
   circuitKeyString,
   encodeCircuitKey,
   equalCircuitKeys,
@@ -118,6 +119,34 @@ describe('circuitKeyString', () => {
     expect(circuitKeyString({ nodePubkey: NODE_A, chanId: 2n ** 64n - 1n, htlcId: 2n ** 53n + 1n })).toBe(
       `18446744073709551615:9007199254740993@${bytesToHex(NODE_A)}`,
     );
+  });
+});
+
+describe('circuitKeyFromString', () => {
+  it('gives back the key circuitKeyString printed, u64 extremes included', () => {
+    for (const key of [A7, B7, { nodePubkey: NODE_A, chanId: 0n, htlcId: 0n }, { nodePubkey: NODE_B, chanId: 2n ** 64n - 1n, htlcId: 2n ** 53n + 1n }]) {
+      const parsed = circuitKeyFromString(circuitKeyString(key));
+      expect(parsed).toEqual({ nodePubkey: new Uint8Array(key.nodePubkey), chanId: key.chanId, htlcId: key.htlcId });
+      expect(equalCircuitKeys(parsed, key)).toBe(true);
+    }
+  });
+
+  it('is the inverse of circuitKeyString on any key (property)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 40 }), fc.bigInt(), fc.bigInt(), (nodePubkey, chanId, htlcId) => {
+        const key = { nodePubkey, chanId, htlcId };
+        const parsed = circuitKeyFromString(circuitKeyString(key));
+        expect(equalCircuitKeys(parsed, key)).toBe(true);
+        expect(circuitKeyString(parsed)).toBe(circuitKeyString(key));
+      }),
+    );
+  });
+
+  it('refuses strings circuitKeyString does not print', () => {
+    const hex = bytesToHex(NODE_A);
+    for (const bad of ['', `7@${hex}`, `1:2${hex}`, `01:2@${hex}`, `1:-0@${hex}`, `1:2@${hex.toUpperCase()}`, `1:2@${hex}0`, `1:2@${hex} `, `1.5:2@${hex}`]) {
+      expect(() => circuitKeyFromString(bad), bad).toThrow(RangeError);
+    }
   });
 });
 

@@ -409,6 +409,54 @@ describe('Registry, a set counts only live parts (invariant 7)', () => {
     expect(released.filter((d) => d.kind === 'settle').map((d) => d.kind === 'settle' && d.key)).toEqual([b, c]);
   });
 
+  it('keeps its parts in arrival order as they come, leave and are offered again: the commit and the SETTLEs follow it', () => {
+    const r = registry();
+    const [a, b, c, d, e] = [key(NODE_A, 1n), key(NODE_A, 2n), key(NODE_B, 1n), key(NODE_C, 1n), key(NODE_B, 2n)];
+    for (const k of [a, b, c]) r.step({ kind: 'htlcArrived', htlc: htlc(k, 2_000n), invoice: open }, T0);
+    expect(r.step({ kind: 'htlcFinal', key: b, settled: false }, T0 + 1)).toMatchObject([{ kind: 'partLost', key: b, heldMsat: 4_000n }]);
+    // A offered again keeps its place and is counted once.
+    expect(r.step({ kind: 'htlcArrived', htlc: htlc(a, 2_000n), invoice: open }, T0 + 2)).toMatchObject([{ kind: 'hold', key: a, heldMsat: 4_000n }]);
+    // Down to one part, then back to two and more.
+    expect(r.step({ kind: 'htlcFinal', key: c, settled: false }, T0 + 3)).toMatchObject([{ kind: 'partLost', key: c, heldMsat: 2_000n }]);
+    expect(r.heldHtlcCount).toBe(1);
+    expect(r.step({ kind: 'htlcArrived', htlc: htlc(d, 3_000n), invoice: open }, T0 + 4)).toMatchObject([{ kind: 'hold', key: d, heldMsat: 5_000n }]);
+    const done = r.step({ kind: 'htlcArrived', htlc: htlc(e, 5_000n), invoice: open }, T0 + 5);
+    const commit = done[1];
+    if (commit?.kind !== 'commitSettle') throw new Error('expected commitSettle');
+    expect(commit.htlcs).toEqual([
+      { key: a, amountMsat: 2_000n },
+      { key: d, amountMsat: 3_000n },
+      { key: e, amountMsat: 5_000n },
+    ]);
+    expect(commit.setId).toEqual(setId([a, d, e]));
+    expect(commit.preimage).toEqual(PREIMAGE);
+    const released = r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: commit.setId }, T0 + 6);
+    expect(released.filter((x) => x.kind === 'settle')).toEqual(
+      [a, d, e].map((k) => ({ kind: 'settle', key: k, paymentHash: HASH, preimage: PREIMAGE, outcome: 'settled' })),
+    );
+  });
+
+  it('fails each held part with its own shared secret, and the set\'s hash, when its set times out', () => {
+    const r = registry();
+    const secret = (n: number) => new Uint8Array(32).fill(n);
+    const parts = [key(NODE_A, 1n), key(NODE_B, 1n), key(NODE_C, 1n)];
+    // Secrets with bytes above 127 as well: every byte value must come back as it was.
+    parts.forEach((k, i) => r.step({ kind: 'htlcArrived', htlc: htlc(k, 1_000n, { sharedSecret: secret(126 + i) }), invoice: open }, T0));
+    const failed = r.step({ kind: 'tick' }, T0 + config.mppTimeoutMs);
+    expect(failed).toEqual(
+      parts.map((k, i) => ({
+        kind: 'fail',
+        key: k,
+        paymentHash: HASH,
+        outcome: 'mppTimeout',
+        amountMsat: 1_000n,
+        message: { kind: 'mppTimeout' },
+        sharedSecret: secret(126 + i),
+      })),
+    );
+    expect(r.heldHtlcCount).toBe(0);
+  });
+
   it('ignores final events of HTLCs it does not hold', () => {
     const r = registry();
     expect(r.step({ kind: 'htlcFinal', key: key(NODE_A, 77n), settled: false }, T0)).toEqual([]);

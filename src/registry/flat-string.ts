@@ -27,9 +27,13 @@ export function flatCopy(s: string): string {
  */
 export type PackedBytes = string & { readonly __packedBytes: unique symbol };
 
-/** `bytes` packed one per character; V8 stores the result flat, one byte per character. Total. */
+/**
+ * `bytes` packed one per character (Node's latin1 is the identity on 0-255); the result is stored flat,
+ * one byte per character. Total, whatever the length (a spread into String.fromCharCode overflows the
+ * stack past about 125,000 bytes).
+ */
 export function packBytes(bytes: Uint8Array): PackedBytes {
-  return String.fromCharCode(...bytes) as PackedBytes;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1') as PackedBytes;
 }
 
 /** The bytes {@link packBytes} packed, in a new plain Uint8Array. Total. */

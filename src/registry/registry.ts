@@ -621,8 +621,13 @@ export class Registry {
     const set = this.#sets.get(hash);
     if (set === undefined) return;
     if (invoice.kind !== 'settleCommitted') {
+      const phase = set.phase;
+      // SETTLEs went out: the preimage is public, its parts are never failed (invariant 2), whatever the store says.
+      if (phase.kind === 'committed' && phase.released) return;
       // The store's refusal is final: the set it refused can no longer be committed.
-      if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(packBytes(set.phase.setId));
+      if (phase.kind !== 'accepting') this.#hashBySetId.delete(packBytes(phase.setId));
+      // Members never offered again (a restored set) are filed under this hash too: they go with it.
+      if (phase.kind === 'committed' || phase.kind === 'revoking') this.#dropMembers(hash, phase.members);
       set.phase = { kind: 'accepting' };
       this.#release(hash, invoice.kind === 'cancelled' ? 'invoiceCancelled' : 'invoiceUnknown', out);
       return;
@@ -819,10 +824,13 @@ export class Registry {
   #forget(hash: PackedBytes, set: PaymentSet): void {
     this.#sets.delete(hash);
     for (const part of set.parts) this.#hashByPart.delete(part.id);
-    if (set.phase.kind === 'committed' || set.phase.kind === 'revoking') {
-      for (const id of set.phase.members) if (this.#hashByPart.get(id) === hash) this.#hashByPart.delete(id);
-    }
+    if (set.phase.kind === 'committed' || set.phase.kind === 'revoking') this.#dropMembers(hash, set.phase.members);
     if (set.phase.kind !== 'accepting') this.#hashBySetId.delete(packBytes(set.phase.setId));
+  }
+
+  /** The committed set `hash`'s members leave #hashByPart (those filed under another set stay). */
+  #dropMembers(hash: PackedBytes, members: ReadonlySet<string>): void {
+    for (const id of members) if (this.#hashByPart.get(id) === hash) this.#hashByPart.delete(id);
   }
 
   /** A FAIL for an HTLC that did not join a set (its arrival's fields). */

@@ -250,6 +250,31 @@ describe('Registry, auto mode', () => {
     expect(r.heldHtlcCount).toBe(0);
   });
 
+  it('forgets a restored set whose decision the store no longer holds, members never offered again included', () => {
+    const r = registry();
+    const offered = key(NODE_A, 1n);
+    const absent = key(NODE_B, 2n);
+    const committed: InvoiceView = { kind: 'settleCommitted', setId: setId([offered, absent]), htlcs: [offered, absent] };
+    r.step({ kind: 'htlcArrived', htlc: htlc(offered, 5_000n), invoice: committed }, T0);
+    // A reload finds the decision gone (revoked by the instance that made it, before any SETTLE).
+    expect(outcomes(r.step({ kind: 'settleRefused', paymentHash: HASH, invoice: open }, T0))).toEqual(['invoiceUnknown']);
+    expect(r.heldHtlcCount).toBe(0);
+    // The member that was never offered again no longer points at the forgotten set.
+    expect(r.step({ kind: 'htlcFinal', key: absent, settled: false }, T0)).toEqual([]);
+  });
+
+  it('never fails the parts of a set whose SETTLEs went out, whatever a later store answer says (invariant 2)', () => {
+    const r = registry();
+    const k = key(NODE_A, 1n);
+    const [, commit] = r.step({ kind: 'htlcArrived', htlc: htlc(k, 10_000n), invoice: open }, T0);
+    if (commit?.kind !== 'commitSettle') throw new Error('expected commitSettle');
+    expect(kinds(r.step({ kind: 'settleCommitted', paymentHash: HASH, setId: commit.setId }, T0))).toEqual(['settleReleased', 'settle']);
+    expect(r.step({ kind: 'settleRefused', paymentHash: HASH, invoice: open }, T0)).toEqual([]);
+    expect(r.heldHtlcCount).toBe(1);
+    // A replay of the part is settled again.
+    expect(outcomes(r.step({ kind: 'htlcArrived', htlc: htlc(k, 10_000n), invoice: open }, T0))).toEqual(['replayToSettled']);
+  });
+
   it('fails a new part whose expiry is within the safety margin, and held parts when blocks reach it', () => {
     const r = registry();
     // c = 10: the invoice's own rule passes, lnmux's safety margin (expiryMarginBlocks) does not.

@@ -298,7 +298,10 @@ export class Mux extends EventEmitter<MuxEvents> {
     return created;
   }
 
-  /** The invoice with this payment hash (32 bytes or 64 hex), or undefined. */
+  /**
+   * The invoice with this payment hash (32 bytes or 64 hex), or undefined.
+   * @throws TypeError for a hash of another length.
+   */
   getInvoice(paymentHash: Uint8Array | string): Promise<Invoice | undefined> {
     return this.#store.getInvoice(hashBytes(paymentHash));
   }
@@ -319,6 +322,7 @@ export class Mux extends EventEmitter<MuxEvents> {
    * What happened to every HTLC of this payment hash that lnmux did not settle, in time order: when each
    * part joined its set, which lnmux failed and why (the registry's outcome), which its node dropped
    * (lost, and why). The settled ones are the invoice's set (`Store.listInvoiceHtlcs`).
+   * @throws TypeError for a hash that is not 32 bytes or 64 hex.
    */
   htlcLog(paymentHash: Uint8Array | string): Promise<readonly HtlcLogEntry[]> {
     return this.#store.listHtlcLog(hashBytes(paymentHash));
@@ -349,6 +353,7 @@ export class Mux extends EventEmitter<MuxEvents> {
   /**
    * Cancels an invoice for good (durable before this resolves): it can never be paid, and in hold mode
    * its accepted set is released. An invoice whose settle was committed cannot be cancelled (see the outcome).
+   * @throws TypeError for a hash that is not 32 bytes or 64 hex.
    */
   async cancelInvoice(paymentHash: Uint8Array | string): Promise<CancelOutcome> {
     const hash = hashBytes(paymentHash);
@@ -363,6 +368,7 @@ export class Mux extends EventEmitter<MuxEvents> {
    * invoice's payment hash, it is stored with the decision). Resolves once the decision is committed
    * (the SETTLEs then go out). Rejects with UnknownSetError if no accepted set has this id, PreimageError
    * for a hold invoice's set without its preimage or with a wrong one (the set stays accepted).
+   * @throws TypeError for a set id or preimage that is not 32 bytes or 64 hex (at once, not a rejection).
    */
   settle(setId: Uint8Array | string, options: { readonly preimage?: Uint8Array | string } = {}): Promise<void> {
     const engine = this.#term?.engine;
@@ -413,8 +419,12 @@ export class Mux extends EventEmitter<MuxEvents> {
   }
 }
 
+/** @throws TypeError unless `value` is 32 bytes, or 64 hex characters. */
 function hashBytes(value: Uint8Array | string): Uint8Array {
-  if (typeof value !== 'string') return value;
+  if (typeof value !== 'string') {
+    if (value.length !== 32) throw new TypeError(`expected 32 bytes, got ${value.length}`);
+    return value;
+  }
   if (!/^[0-9a-fA-F]{64}$/.test(value)) throw new TypeError(`expected 32 bytes as 64 hex characters, got ${JSON.stringify(value)}`);
   return hexToBytes(value.toLowerCase());
 }

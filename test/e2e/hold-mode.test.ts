@@ -95,4 +95,14 @@ describeEachBackend('hold mode (%s)', (backend) => {
   it('refuses settle() of a set id it never accepted with UnknownSetError', async () => {
     await expect(mux.settle(randomBytes(32))).rejects.toMatchObject({ name: 'UnknownSetError' });
   });
+
+  it('refuses a set id, preimage or hash that is not 32 bytes with a TypeError at once', async () => {
+    expect(() => mux.settle(randomBytes(33))).toThrow(/expected 32 bytes, got 33/);
+    expect(() => mux.settle(randomBytes(200_000))).toThrow(TypeError);
+    expect(() => mux.settle(randomBytes(32), { preimage: randomBytes(31) })).toThrow(/expected 32 bytes, got 31/);
+    await expect(async () => mux.cancelInvoice(new Uint8Array(0))).rejects.toThrow(TypeError);
+    expect(() => mux.getInvoice(randomBytes(64))).toThrow(TypeError);
+    // The engine still answers.
+    await expect(mux.settle(randomBytes(32))).rejects.toMatchObject({ name: 'UnknownSetError' });
+  });
 });

@@ -111,13 +111,25 @@ export class Db {
       broken = true;
     };
     lease.client.on('error', onError);
+    const send = <R extends pg.QueryResultRow>(sql: Statement, params?: readonly unknown[]): Promise<pg.QueryResult<R>> =>
+      typeof sql !== 'string'
+        ? lease.client.query<R>({ name: sql.name, text: sql.text, values: params as unknown[] | undefined })
+        : lease.client.query<R>(sql, params as unknown[] | undefined);
+    // A statement sent while another runs is pipelined on PostgreSQL (connect.ts). On a connection that
+    // is not (the embedded backend's) pg would queue it, with a deprecation warning and, from pg 9, an
+    // error: there the session sends each one once the previous has answered. Same order, same answers.
+    const pipelined = (lease.client as { pipeline?: boolean }).pipeline === true;
+    let previous: Promise<unknown> = Promise.resolve();
     const session: Session = {
-      query: async (sql, params) => {
+      query: async <R extends pg.QueryResultRow>(sql: Statement, params?: readonly unknown[]) => {
+        let sent: Promise<pg.QueryResult<R>>;
+        if (pipelined) sent = send<R>(sql, params);
+        else {
+          sent = previous.then(() => send<R>(sql, params));
+          previous = sent.catch(() => undefined);
+        }
         try {
-          if (typeof sql !== 'string') {
-            return await lease.client.query({ name: sql.name, text: sql.text, values: params as unknown[] | undefined });
-          }
-          return await lease.client.query(sql, params as unknown[] | undefined);
+          return await sent;
         } catch (error) {
           const storeError = toStoreError(error, operation, this.where, sql === 'COMMIT' || commitsAlone);
           if (storeError instanceof StoreUnavailableError) broken = true;

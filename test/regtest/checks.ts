@@ -87,7 +87,7 @@ async function runOne(ctx: Context, name: string, check: (ctx: Context) => Promi
     timeoutMs: 15_000,
     intervalMs: 50,
   }).catch(() => false);
-  if (released !== true) ctx.log(`check ${name}: A's log still shows an interceptor attached after 15 s; running it anyway`);
+  if (released !== true) ctx.log(`check ${name}: A's log did not show the previous interceptor's disconnect within 15 s; running it anyway`);
   const started = performance.now();
   ctx.log(`check ${name}`);
   let timer: NodeJS.Timeout | undefined;

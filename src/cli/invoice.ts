@@ -3,22 +3,13 @@
  * lncli's addinvoice / lookupinvoice / listinvoices / cancelinvoice. Unlike `lnmux addinvoice`, which
  * opens the database itself, these need `lnmux run` with an `api` section.
  */
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { InvoiceState } from '../client/index.js';
 import { apiFlags, printJson, withClient, type ApiFlags } from './api-client.js';
-import { hex32, hexBytes, positiveInteger, UsageError } from './flags.js';
+import { hex32, positiveInteger, UsageError } from './flags.js';
+import { invoiceOptions, invoiceRequestOf, type InvoiceFlags } from './invoice-flags.js';
 
-interface AddFlags extends ApiFlags {
-  amt?: bigint;
-  amtMsat?: bigint;
-  amountless?: boolean;
-  minAmtMsat?: bigint;
-  hash?: Uint8Array;
-  metadata?: Uint8Array;
-  desc?: string;
-  descHash?: Uint8Array;
-  expiry?: bigint;
-}
+type AddFlags = ApiFlags & InvoiceFlags;
 
 interface ListFlags extends ApiFlags {
   state?: InvoiceState[];
@@ -56,34 +47,13 @@ export function invoiceCommand(cli: Command, configPath: () => string): void {
   const invoice = cli.command('invoice').description("invoices through the running daemon's API (docs/api.md)");
 
   apiFlags(
-    invoice
-      .command('add')
-      .description('create an invoice (a hold invoice with --hash); prints it as JSON')
-      .addOption(new Option('--amt <sat>', 'amount in satoshis').argParser(positiveInteger).conflicts('amtMsat'))
-      .addOption(new Option('--amt-msat <msat>', 'amount in millisatoshis').argParser(positiveInteger).conflicts('amountless'))
-      .addOption(new Option('--amountless', 'the payer chooses the amount').conflicts('amt'))
-      .addOption(new Option('--min-amt-msat <msat>', 'amountless invoices: the least the payer may pay, millisatoshis').argParser(positiveInteger))
-      .addOption(new Option('--hash <hex>', 'a hold invoice: the payment hash of a preimage only you know (settle with `lnmux set settle --preimage`)').argParser(hex32))
-      .addOption(new Option('--metadata <hex>', "metadata the payer echoes back (BOLT 11 'm')").argParser(hexBytes))
-      .addOption(new Option('--desc <text>', 'description').conflicts('descHash'))
-      .addOption(new Option('--desc-hash <hex>', 'SHA256 of a description kept elsewhere').argParser(hex32))
-      .addOption(new Option('--expiry <seconds>', "seconds until the invoice expires (default: the daemon's)").argParser(positiveInteger)),
+    invoiceOptions(invoice.command('add').description('create an invoice (a hold invoice with --hash); prints it as JSON'), {
+      hash: 'a hold invoice: the payment hash of a preimage only you know (settle with `lnmux set settle --preimage`)',
+      expiry: "seconds until the invoice expires (default: the daemon's)",
+    }),
   ).action(async (flags: AddFlags) => {
-    const amountMsat = flags.amtMsat ?? (flags.amt !== undefined ? flags.amt * 1000n : undefined);
-    if (amountMsat === undefined && flags.amountless !== true) throw new UsageError('invoice add: give the amount with --amt <sat> or --amt-msat <msat>, or --amountless');
-    if (flags.minAmtMsat !== undefined && flags.amountless !== true) throw new UsageError('invoice add --min-amt-msat: only with --amountless');
-    if (flags.desc === undefined && flags.descHash === undefined) throw new UsageError('invoice add: give a description with --desc <text> or --desc-hash <hex>');
-    const added = await withClient(flags, configPath(), (client) =>
-      client.addInvoice({
-        ...(amountMsat !== undefined ? { amountMsat } : {}),
-        ...(flags.minAmtMsat !== undefined ? { minAmountMsat: flags.minAmtMsat } : {}),
-        ...(flags.hash !== undefined ? { paymentHash: flags.hash } : {}),
-        ...(flags.metadata !== undefined ? { metadata: flags.metadata } : {}),
-        ...(flags.desc !== undefined ? { description: flags.desc } : { descriptionHash: flags.descHash! }),
-        ...(flags.expiry !== undefined ? { expirySeconds: Number(flags.expiry) } : {}),
-      }),
-    );
-    printJson(added);
+    const request = invoiceRequestOf(flags, 'invoice add');
+    printJson(await withClient(flags, configPath(), (client) => client.addInvoice(request)));
   });
 
   apiFlags(invoice.command('lookup').description('an invoice by its payment hash, as JSON').argument('<payment_hash>', '32 bytes as hex')).action(
